@@ -1,0 +1,1 @@
+//! ELF dependency resolution (in progress).

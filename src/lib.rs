@@ -1,0 +1,15 @@
+//! liftkit: lift legacy Linux applications into minimal, reproducible OCI images.
+//!
+//! Data flows one way: [`snapshot`] (collect) → [`analyze`] → [`plan`] → [`build`] artifacts, with
+//! [`verify`] running the result. Each stage is a function of the serialized output of the one
+//! before it; file contents are read only through [`host::Host`].
+
+pub mod analyze;
+pub mod build;
+pub mod elf;
+pub mod findings;
+pub mod fsutil;
+pub mod host;
+pub mod plan;
+pub mod snapshot;
+pub mod verify;

@@ -1,0 +1,1 @@
+//! Reading a live host through procfs (in progress).

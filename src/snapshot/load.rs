@@ -1,0 +1,48 @@
+//! Reading and writing `snapshot.json` with errors that name the file, line and column.
+
+use super::{Snapshot, SCHEMA_VERSION};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: not a valid snapshot: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: snapshot schema {found} is not supported (this liftkit reads schema {SCHEMA_VERSION})")]
+    Schema { path: PathBuf, found: u32 },
+}
+
+pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let snapshot: Snapshot = serde_json::from_str(&text).map_err(|e| LoadError::Parse {
+        path: path.to_path_buf(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    if snapshot.schema != SCHEMA_VERSION {
+        return Err(LoadError::Schema {
+            path: path.to_path_buf(),
+            found: snapshot.schema,
+        });
+    }
+    Ok(snapshot)
+}
+
+pub fn save(snapshot: &Snapshot, path: &Path) -> std::io::Result<()> {
+    let mut text = serde_json::to_string_pretty(snapshot)?;
+    text.push('\n');
+    crate::fsutil::write_atomic(path, text.as_bytes())
+}

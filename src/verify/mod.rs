@@ -1,0 +1,1 @@
+//! Verify (in progress).
