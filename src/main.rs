@@ -1,1 +1,18 @@
-fn main() {}
+//! liftkit: lift legacy Linux applications into minimal, reproducible OCI images.
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("liftkit: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

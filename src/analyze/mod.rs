@@ -1,1 +1,194 @@
-//! Analysis (in progress).
+//! Analysis: which applications run on the host, and what each needs to run elsewhere.
+//!
+//! Reads a snapshot, the analyzers (knowledge as data) and file contents through a `Host`; writes
+//! nothing. Its output is the plan.
+
+mod app;
+mod detect;
+mod environ;
+mod evidence;
+pub mod facts;
+mod fileset;
+pub mod glob;
+pub mod group;
+pub mod hooks;
+mod packages;
+pub mod spec;
+pub mod syntax;
+mod users;
+mod vars;
+
+use crate::elf::{ResolveOptions, Resolver};
+use crate::host::Host;
+use crate::plan::{Plan, Source};
+use crate::snapshot::Snapshot;
+use rayon::prelude::*;
+
+pub use group::Candidate;
+pub use packages::PackageIndex;
+pub use spec::Analyzer;
+
+/// Which applications to plan.
+#[derive(Debug, Clone)]
+pub enum Selection {
+    /// Every application found (listening or started by a service unit).
+    All,
+    Names(Vec<String>),
+    Pids(Vec<i32>),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// x86-64 level the image must run on; default the source host's.
+    pub cpu_level: Option<u8>,
+    /// Recorded in the plan: where build reads file contents.
+    pub source_root: String,
+    pub snapshot_path: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    #[error("no application named {name:?} on {host} (found: {found})")]
+    NoSuchApp {
+        name: String,
+        host: String,
+        found: String,
+    },
+    #[error("no process with pid {pid} in the snapshot of {host}")]
+    NoSuchPid { pid: i32, host: String },
+    #[error("no application found on {host}: nothing listens on a port or runs as a service")]
+    NothingFound { host: String },
+}
+
+/// Everything one application's analysis reads. Shared across apps so each ELF object and each
+/// dpkg list is parsed once per host.
+pub struct Inputs<'a> {
+    pub snapshot: &'a Snapshot,
+    pub host: &'a Host,
+    pub analyzers: &'a [Analyzer],
+    pub resolver: &'a Resolver,
+    pub packages: &'a PackageIndex,
+}
+
+pub fn candidates(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Candidate> {
+    group::applications(snapshot, analyzers)
+}
+
+/// Selects the candidates named by `selection`; a pid outside every application still gets one,
+/// made from its own process group, since the user asked for it.
+pub fn select(
+    snapshot: &Snapshot,
+    analyzers: &[Analyzer],
+    selection: &Selection,
+) -> Result<Vec<Candidate>, AnalyzeError> {
+    let all = candidates(snapshot, analyzers);
+    let host = snapshot.host.hostname.clone();
+    match selection {
+        Selection::All if all.is_empty() => Err(AnalyzeError::NothingFound { host }),
+        Selection::All => Ok(all),
+        Selection::Names(names) => names
+            .iter()
+            .map(|n| {
+                all.iter()
+                    .find(|c| c.name == *n)
+                    .or_else(|| all.iter().find(|c| c.analyzer.as_deref() == Some(n)))
+                    .cloned()
+                    .ok_or_else(|| AnalyzeError::NoSuchApp {
+                        name: n.clone(),
+                        host: host.clone(),
+                        found: found_names(&all),
+                    })
+            })
+            .collect(),
+        Selection::Pids(pids) => pids
+            .iter()
+            .map(|&pid| {
+                if let Some(c) = all.iter().find(|c| c.pids.contains(&pid)) {
+                    return Ok(c.clone());
+                }
+                let p = snapshot
+                    .process(pid)
+                    .ok_or_else(|| AnalyzeError::NoSuchPid { pid, host: host.clone() })?;
+                Ok(lone_candidate(snapshot, analyzers, p))
+            })
+            .collect(),
+    }
+}
+
+fn found_names(all: &[Candidate]) -> String {
+    if all.is_empty() {
+        "nothing".to_string()
+    } else {
+        all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn lone_candidate(snapshot: &Snapshot, analyzers: &[Analyzer], p: &crate::snapshot::Process) -> Candidate {
+    let mut pids: Vec<i32> = vec![p.pid];
+    pids.extend(
+        snapshot
+            .processes
+            .iter()
+            .filter(|c| c.ppid == p.pid && c.exe == p.exe)
+            .map(|c| c.pid),
+    );
+    let name = p
+        .exe
+        .as_deref()
+        .and_then(|e| e.rsplit('/').next())
+        .unwrap_or(&p.comm)
+        .to_string();
+    Candidate {
+        name: crate::plan::slug(&name),
+        listen: Vec::new(),
+        exe: p.exe.clone(),
+        user: snapshot
+            .user_by_uid(p.uids[1])
+            .map_or_else(|| p.uids[1].to_string(), |u| u.name.clone()),
+        unit: p.unit.clone(),
+        analyzer: detect::detect(p, snapshot, analyzers).map(|a| a.id.clone()),
+        parent: Some(p.ppid.to_string()),
+        pids,
+    }
+}
+
+/// The plan for the selected applications, analyzed in parallel.
+pub fn plan(
+    snapshot: &Snapshot,
+    host: &Host,
+    analyzers: &[Analyzer],
+    selected: &[Candidate],
+    opts: &Options,
+) -> Plan {
+    let cpu_level = opts.cpu_level.or(Some(snapshot.host.cpu_level).filter(|l| *l > 0));
+    let resolver = Resolver::new(host.clone(), ResolveOptions { cpu_level });
+    let packages = PackageIndex::load(host);
+    let inputs = Inputs {
+        snapshot,
+        host,
+        analyzers,
+        resolver: &resolver,
+        packages: &packages,
+    };
+    let apps = selected.par_iter().map(|c| app::analyze(&inputs, c)).collect();
+    let h = &snapshot.host;
+    Plan {
+        schema: crate::plan::SCHEMA_VERSION,
+        source: Source {
+            hostname: h.hostname.clone(),
+            os: h
+                .os_release
+                .get("PRETTY_NAME")
+                .cloned()
+                .unwrap_or_else(|| "unknown".to_string()),
+            kernel: h.kernel.clone(),
+            root: opts.source_root.clone(),
+            snapshot: opts.snapshot_path.clone(),
+            packages_count: snapshot.packages.len(),
+            sysctls: h.sysctls.clone(),
+            boot_cmdline: h.boot_cmdline.clone(),
+            cpu_level: h.cpu_level,
+        },
+        apps,
+    }
+}

@@ -1,1 +1,286 @@
-//! The plan (in progress).
+//! The plan: the editable, replayable description of what each lifted image holds.
+//!
+//! `analyze` writes it, people review and edit it, `build` reads it and nothing else (plus file
+//! contents from the source root it names). Every file carries the reasons it is there.
+
+mod load;
+
+use crate::findings::Finding;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use load::{load, save, to_yaml, LoadError};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub schema: u32,
+    pub source: Source,
+    pub apps: Vec<AppPlan>,
+}
+
+/// Where the application came from and where build reads file contents.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub hostname: String,
+    pub os: String,
+    pub kernel: String,
+    /// The root file contents are read from: `/` for the live host, else a bundle or mounted disk
+    /// (relative paths are taken from the plan file's directory).
+    pub root: String,
+    /// The snapshot the plan was made from, for the report.
+    #[serde(default)]
+    pub snapshot: String,
+    #[serde(default)]
+    pub packages_count: usize,
+    /// Sysctls of the source host that the applications depend on.
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(default)]
+    pub boot_cmdline: String,
+    #[serde(default)]
+    pub cpu_level: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AppPlan {
+    /// Also the output directory name: `out/<name>/`.
+    pub name: String,
+    /// The analyzer that recognized it, or `generic`.
+    pub analyzer: String,
+    #[serde(default)]
+    pub version: String,
+    pub fit: Fit,
+    #[serde(default)]
+    pub fit_reasons: Vec<String>,
+    pub processes: Vec<ProcessInfo>,
+    #[serde(default)]
+    pub unit: Option<String>,
+    pub image: ImageSpec,
+    pub files: Vec<FileEntry>,
+    /// Files whose content liftkit writes (a passwd with only the users the app runs as).
+    #[serde(default)]
+    pub generated: Vec<Generated>,
+    /// Symlinks liftkit adds (a log file → /dev/stdout).
+    #[serde(default)]
+    pub links: Vec<Link>,
+    /// Empty directories that must exist (with the host's owner and mode when it has them).
+    #[serde(default)]
+    pub dirs: Vec<DirEntry>,
+    #[serde(default)]
+    pub volumes: Vec<Volume>,
+    #[serde(default)]
+    pub secrets: Vec<SecretMount>,
+    /// Addresses this app connects to that another lifted app serves.
+    #[serde(default)]
+    pub connections: Vec<String>,
+    #[serde(default)]
+    pub probes: Vec<crate::analyze::spec::Probe>,
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Fit {
+    /// Lifts as is: an analyzer knows it and nothing blocks.
+    Good,
+    /// Lifts from runtime evidence alone, or with findings to review.
+    Partial,
+    /// Something blocks a faithful lift (devices, kernel modules, a GUI).
+    Poor,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessInfo {
+    pub pid: i32,
+    pub user: String,
+    pub cmdline: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// Full reference, e.g. `localhost/liftkit/nginx:1.22.1`.
+    pub name: String,
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    /// The user name the app runs as; `uid`/`gid` are what the image config records.
+    pub user: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub workdir: String,
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Variables of the process left out, with why (host noise, secrets).
+    #[serde(default)]
+    pub env_dropped: BTreeMap<String, String>,
+    /// `8080/tcp`, as the app listened on the source host.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// The addresses it listened on, for the report and the network choice.
+    #[serde(default)]
+    pub listen: Vec<String>,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// `keep`: owners as on the host. `root`: every entry owned by root except what the app's
+    /// user must own (volumes, its own state).
+    #[serde(default)]
+    pub owners: Owners,
+    /// Network mode for run.sh and the LinuxKit service (`host`, as the source ran).
+    #[serde(default = "default_network")]
+    pub network: String,
+    #[serde(default)]
+    pub restart: Option<String>,
+    /// Resource limits carried from the source process (`nofile` → soft, hard).
+    #[serde(default)]
+    pub rlimits: BTreeMap<String, (u64, u64)>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+fn default_network() -> String {
+    "host".to_string()
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Owners {
+    #[default]
+    Keep,
+    Root,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Code,
+    Config,
+    State,
+    Log,
+    Secret,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    pub path: String,
+    pub role: Role,
+    pub why: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Generated {
+    pub path: String,
+    pub role: Role,
+    pub why: String,
+    pub content: String,
+    /// Octal permission bits, as `ls` and `chmod` write them.
+    #[serde(default = "default_file_mode", with = "octal")]
+    pub mode: u32,
+}
+
+fn default_file_mode() -> u32 {
+    0o644
+}
+
+/// Modes read and written as octal strings (`"0644"`): a plan is edited by people.
+mod octal {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(mode: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{mode:04o}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let text = String::deserialize(d)?;
+        u32::from_str_radix(text.trim_start_matches("0o"), 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .ok_or_else(|| serde::de::Error::custom(format!("mode {text:?} is not an octal mode like \"0644\"")))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    pub path: String,
+    pub target: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DirEntry {
+    pub path: String,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Volume {
+    pub path: String,
+    pub kind: VolumeKind,
+    /// Copy the host's data into the volume at build time.
+    #[serde(default)]
+    pub populate: bool,
+    pub why: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum VolumeKind {
+    Volume,
+    Tmpfs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretMount {
+    /// Where the application reads it.
+    pub path: String,
+    /// What kind of secret: `private key`, `password in config`, …
+    pub kind: String,
+    pub why: String,
+}
+
+impl AppPlan {
+    /// The short name used for volumes and containers: the app name without characters engines
+    /// refuse.
+    pub fn slug(&self) -> String {
+        slug(&self.name)
+    }
+}
+
+pub fn slug(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let s = s.trim_matches(|c| c == '-' || c == '.').to_string();
+    if s.is_empty() {
+        "app".to_string()
+    } else {
+        s
+    }
+}
+
+/// The name a volume for `path` gets under `out/<app>/volumes/`.
+pub fn volume_name(path: &str) -> String {
+    slug(&path.trim_matches('/').replace('/', "-"))
+}

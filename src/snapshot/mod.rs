@@ -37,8 +37,21 @@ pub struct Snapshot {
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// Answers the running applications gave to the analyzers' read-only live queries (redis
+    /// `INFO server` names its config file, which its rewritten command line no longer shows).
+    #[serde(default)]
+    pub facts: Vec<Fact>,
     #[serde(default)]
     pub findings: Vec<crate::findings::Finding>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Fact {
+    pub pid: i32,
+    pub analyzer: String,
+    pub name: String,
+    pub value: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

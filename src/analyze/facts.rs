@@ -1,0 +1,85 @@
+//! Live, read-only questions to running applications, asked at collect time (redis `INFO server`
+//! names the configuration file its rewritten command line hides).
+
+use super::spec::Analyzer;
+use crate::snapshot::{Fact, Snapshot};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+const MAX_ANSWER: u64 = 256 << 10;
+
+pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
+    let mut facts = Vec::new();
+    for cand in super::candidates(snapshot, analyzers) {
+        let Some(analyzer) = analyzers.iter().find(|a| Some(&a.id) == cand.analyzer.as_ref()) else {
+            continue;
+        };
+        if analyzer.facts.is_empty() {
+            continue;
+        }
+        let root = cand.root_pid();
+        let Some(addr) = snapshot
+            .sockets_of(&cand.pids)
+            .find(|s| s.proto == "tcp" || s.proto == "tcp6")
+            .map(|s| loopback_for(&s.address, s.port))
+        else {
+            continue;
+        };
+        for q in &analyzer.facts {
+            if let Some(value) = ask(addr, &q.send, &q.regex) {
+                facts.push(Fact {
+                    pid: root,
+                    analyzer: analyzer.id.clone(),
+                    name: q.name.clone(),
+                    value,
+                });
+            }
+        }
+    }
+    facts
+}
+
+/// A wildcard listener is reached on loopback; a specific address on itself.
+fn loopback_for(address: &str, port: u16) -> SocketAddr {
+    let ip = match address {
+        "0.0.0.0" => "127.0.0.1",
+        "::" => "::1",
+        a => a,
+    };
+    ip.parse()
+        .map(|ip| SocketAddr::new(ip, port))
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
+    stream.set_read_timeout(Some(TIMEOUT)).ok()?;
+    stream.set_write_timeout(Some(TIMEOUT)).ok()?;
+    stream.write_all(unescape(send).as_bytes()).ok()?;
+    let re = regex::Regex::new(pattern).ok()?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    let mut reader = (&mut stream).take(MAX_ANSWER);
+    // Read until the pattern matches or the peer stops talking: protocols like redis keep the
+    // connection open after answering.
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&answer);
+                if let Some(c) = re.captures(&text) {
+                    return c.name("v").or_else(|| c.get(1)).map(|m| m.as_str().to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `\r`, `\n` and `\t` in analyzer strings, as people write protocol lines.
+pub fn unescape(s: &str) -> String {
+    s.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
+}

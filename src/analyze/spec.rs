@@ -1,0 +1,381 @@
+//! The declarative analyzer format: `analyzers/<id>.toml`, knowledge about one application as data.
+//!
+//! Unknown keys are rejected so a typo in a rule is an error naming the file and key, not a rule
+//! that silently never fires.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Bumped when an analyzer written for an older liftkit would be misread.
+pub const SPEC_SCHEMA: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Analyzer {
+    pub schema: u32,
+    pub id: String,
+    #[serde(default)]
+    pub description: String,
+    pub detect: Detect,
+    /// Named values, each from the first source that yields one. `{name}` in any string below
+    /// expands to them (once per value for multi-valued ones).
+    #[serde(default)]
+    pub vars: BTreeMap<String, Vec<VarSource>>,
+    #[serde(default)]
+    pub config: Option<ConfigRule>,
+    #[serde(default)]
+    pub files: Files,
+    #[serde(default)]
+    pub runtime: Runtime,
+    /// Read-only questions asked of the running application at collect time.
+    #[serde(default)]
+    pub facts: Vec<FactQuery>,
+    /// A Rust function for what cannot be data (see `analyze::hooks`).
+    #[serde(default)]
+    pub hook: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Detect {
+    /// Globs matched against the executable path.
+    #[serde(default)]
+    pub exe: Vec<String>,
+    /// Process names (`comm`), for interpreters whose exe says little.
+    #[serde(default)]
+    pub comm: Vec<String>,
+    /// Regexes any of which must match the joined command line, when given.
+    #[serde(default)]
+    pub cmdline: Vec<String>,
+    /// Debian packages that ship the application, for its version and the report.
+    #[serde(default)]
+    pub packages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum VarSource {
+    /// Regex with a `v` group over the command line joined by spaces.
+    Cmdline(String),
+    /// An environment variable of the process.
+    Env(String),
+    /// A fact gathered at collect time, by name.
+    Fact(String),
+    /// Regex with a `v` group over the printable strings of the executable (compiled-in paths).
+    Binary(String),
+    /// A value extracted from the application's configuration (see `config.extract`).
+    Config(String),
+    /// The first of these paths that exists on the host.
+    Exists(Vec<String>),
+    Default(String),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigRule {
+    /// The main configuration file (a template).
+    pub entry: String,
+    /// Built-in tokenizer: `nginx`, `redis`, `apache` or `keyvalue`; each follows its includes.
+    pub syntax: String,
+    /// Directory that relative paths in the configuration are taken against (default: the entry's).
+    #[serde(default)]
+    pub prefix: Option<String>,
+    /// Variable name → directive (or directives) whose first argument gives its values.
+    #[serde(default)]
+    pub extract: BTreeMap<String, Directives>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Directives {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Directives {
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Directives::One(s) => vec![s.as_str()],
+            Directives::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// Path templates (globs allowed) by the role their files play.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Files {
+    #[serde(default)]
+    pub code: Vec<String>,
+    #[serde(default)]
+    pub config: Vec<String>,
+    /// Served content (document roots): baked into the image.
+    #[serde(default)]
+    pub content: Vec<String>,
+    /// Modules the application loads with dlopen: copied and scanned for their own dependencies.
+    #[serde(default)]
+    pub libs: Vec<String>,
+    /// Never taken, even when evidence names them.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Runtime {
+    /// The foreground command; default: the process's own command line.
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub stop_signal: Option<String>,
+    /// Directories holding state that must outlive the container: volumes populated from the host.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// Directories the application writes but need not keep: tmpfs.
+    #[serde(default)]
+    pub tmpfs: Vec<String>,
+    /// Log file → `stdout` or `stderr`: replaced by a link so the engine collects the log.
+    #[serde(default)]
+    pub logs: BTreeMap<String, String>,
+    /// Directories that must exist, empty, in the image.
+    #[serde(default)]
+    pub dirs: Vec<String>,
+    #[serde(default)]
+    pub probes: Vec<Probe>,
+}
+
+/// How verify checks the application answers: one of `http`, `tcp` or `send` + `expect`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// `GET /path`: status and body compared between the original and the lifted app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Connect to every listening TCP port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<bool>,
+    /// Bytes sent (escapes `\r\n` allowed)…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    /// …and a regex the answer must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FactQuery {
+    pub name: String,
+    /// Sent to the application's first listening TCP port on loopback.
+    pub send: String,
+    /// Regex with a `v` group applied to the answer.
+    pub regex: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Analyzer, SpecError> {
+    let analyzer: Analyzer = toml::from_str(text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map(|s| line_col(text, s.start))
+            .unwrap_or((0, 0));
+        SpecError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().to_string(),
+        }
+    })?;
+    validate(path, &analyzer)?;
+    Ok(analyzer)
+}
+
+fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
+    let invalid = |message: String| SpecError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    if a.schema != SPEC_SCHEMA {
+        return Err(invalid(format!(
+            "schema {} is not supported (this liftkit reads schema {SPEC_SCHEMA})",
+            a.schema
+        )));
+    }
+    for glob in &a.detect.exe {
+        globset::Glob::new(glob).map_err(|e| invalid(format!("detect.exe: {e}")))?;
+    }
+    let regexes = a
+        .detect
+        .cmdline
+        .iter()
+        .map(|r| ("detect.cmdline", r))
+        .chain(a.vars.iter().flat_map(|(name, sources)| {
+            sources.iter().filter_map(move |s| match s {
+                VarSource::Cmdline(r) | VarSource::Binary(r) => Some((name.as_str(), r)),
+                _ => None,
+            })
+        }))
+        .chain(a.facts.iter().map(|f| ("facts.regex", &f.regex)))
+        .chain(a.runtime.probes.iter().filter_map(|p| p.expect.as_ref().map(|e| ("probes.expect", e))));
+    for (key, r) in regexes {
+        regex::Regex::new(r).map_err(|e| invalid(format!("{key}: {e}")))?;
+    }
+    if let Some(c) = &a.config {
+        if !["nginx", "redis", "apache", "keyvalue"].contains(&c.syntax.as_str()) {
+            return Err(invalid(format!(
+                "config.syntax: unknown syntax {:?} (expected nginx, redis, apache or keyvalue)",
+                c.syntax
+            )));
+        }
+    }
+    for p in &a.runtime.probes {
+        let kinds = [p.http.is_some(), p.tcp.is_some(), p.send.is_some()];
+        if kinds.iter().filter(|k| **k).count() != 1 || p.send.is_some() != p.expect.is_some() {
+            return Err(invalid(
+                "runtime.probes: each probe is one of { http = \"GET /\" }, { tcp = true } or { send = \"…\", expect = \"regex\" }".to_string(),
+            ));
+        }
+    }
+    for target in a.runtime.logs.values() {
+        if target != "stdout" && target != "stderr" {
+            return Err(invalid(format!(
+                "runtime.logs: {target:?} is neither stdout nor stderr"
+            )));
+        }
+    }
+    if let Some(hook) = &a.hook {
+        if !super::hooks::exists(hook) {
+            return Err(invalid(format!(
+                "hook: no hook named {hook:?} (known: {})",
+                super::hooks::NAMES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, column)
+}
+
+/// Loads every `*.toml` in `dir`, sorted by file name so detection order is stable.
+pub fn load_dir(dir: &Path) -> Result<Vec<Analyzer>, SpecError> {
+    let io = |source| SpecError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p).map_err(|source| SpecError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            parse(p, &text)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named_with_their_line() {
+        let text = "schema = 1\nid = \"x\"\n[detect]\nexe = [\"**/x\"]\nexes = []\n";
+        let err = parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(err.starts_with("x.toml:5:1:"), "{err}");
+        assert!(err.contains("unknown field `exes`"), "{err}");
+    }
+
+    #[test]
+    fn bad_regex_and_schema_are_rejected() {
+        let text = "schema = 1\nid = \"x\"\n[detect]\ncmdline = [\"(\"]\n";
+        let err = parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(err.contains("detect.cmdline"), "{err}");
+        let text = "schema = 7\nid = \"x\"\n[detect]\n";
+        let err = parse(Path::new("x.toml"), text).unwrap_err().to_string();
+        assert!(err.contains("schema 7 is not supported"), "{err}");
+    }
+}
+
+impl Analyzer {
+    /// The fallback for any ELF service no analyzer knows: everything comes from runtime evidence.
+    pub fn generic() -> Analyzer {
+        Analyzer {
+            schema: SPEC_SCHEMA,
+            id: "generic".to_string(),
+            description: "any ELF service, lifted from its runtime evidence".to_string(),
+            detect: Detect::default(),
+            vars: BTreeMap::new(),
+            config: None,
+            files: Files::default(),
+            runtime: Runtime {
+                probes: vec![Probe {
+                    tcp: Some(true),
+                    ..Probe::default()
+                }],
+                ..Runtime::default()
+            },
+            facts: Vec::new(),
+            hook: None,
+        }
+    }
+}
+
+mod builtin {
+    include!(concat!(env!("OUT_DIR"), "/builtin_analyzers.rs"));
+}
+
+/// The analyzers shipped in `analyzers/`, compiled in; entries from `extra` (a user's directory)
+/// replace built-ins with the same id.
+pub fn load_all(extra: Option<&Path>) -> Result<Vec<Analyzer>, SpecError> {
+    let mut all: Vec<Analyzer> = builtin::BUILTIN
+        .iter()
+        .map(|(name, text)| parse(&Path::new("analyzers").join(name), text))
+        .collect::<Result<_, _>>()?;
+    if let Some(dir) = extra {
+        for a in load_dir(dir)? {
+            all.retain(|b| b.id != a.id);
+            all.push(a);
+        }
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod builtin_tests {
+    #[test]
+    fn every_shipped_analyzer_parses() {
+        let all = super::load_all(None).unwrap();
+        assert!(all.iter().any(|a| a.id == "nginx"));
+        assert!(all.iter().any(|a| a.id == "redis"));
+    }
+}

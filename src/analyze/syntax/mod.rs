@@ -1,0 +1,148 @@
+//! Built-in configuration tokenizers. Each reads an entry file through the host, follows its
+//! includes, and yields directives with the file and line they came from.
+
+mod nginx;
+mod words;
+
+use crate::host::Host;
+use std::path::{Path, PathBuf};
+
+/// Include chains deeper than this are a loop or a hostile file.
+const MAX_INCLUDE_DEPTH: usize = 16;
+/// Configuration files larger than this are not configuration.
+const MAX_CONFIG_BYTES: u64 = 8 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    pub name: String,
+    pub args: Vec<String>,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ConfigRead {
+    /// Every file read, entry first, in the order they were included.
+    pub files: Vec<PathBuf>,
+    pub directives: Vec<Directive>,
+    /// Includes that named nothing, files that could not be read.
+    pub problems: Vec<String>,
+}
+
+impl ConfigRead {
+    /// First arguments of every occurrence of any of `names`, in file order.
+    pub fn values(&self, names: &[&str]) -> Vec<String> {
+        self.directives
+            .iter()
+            .filter(|d| names.contains(&d.name.as_str()))
+            .filter_map(|d| d.args.first().cloned())
+            .collect()
+    }
+}
+
+pub fn read(host: &Host, syntax: &str, entry: &Path) -> ConfigRead {
+    let mut out = ConfigRead::default();
+    let base = entry.parent().unwrap_or(Path::new("/")).to_path_buf();
+    read_file(host, syntax, entry, &base, 0, &mut out);
+    out
+}
+
+fn read_file(
+    host: &Host,
+    syntax: &str,
+    file: &Path,
+    base: &Path,
+    depth: usize,
+    out: &mut ConfigRead,
+) {
+    if depth > MAX_INCLUDE_DEPTH || out.files.iter().any(|f| f == file) {
+        out.problems
+            .push(format!("{}: include loop or too deep", file.display()));
+        return;
+    }
+    let text = match host.read_limited(file, MAX_CONFIG_BYTES) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) => {
+            out.problems.push(format!("{}: {e}", file.display()));
+            return;
+        }
+    };
+    out.files.push(file.to_path_buf());
+    let directives = match syntax {
+        "nginx" => nginx::tokenize(&text),
+        _ => words::tokenize(&text, syntax == "keyvalue"),
+    };
+    for (line, name, args) in directives {
+        let include_word = match syntax {
+            "apache" => name.eq_ignore_ascii_case("include")
+                || name.eq_ignore_ascii_case("includeoptional"),
+            _ => name == "include",
+        };
+        if include_word {
+            if let Some(pattern) = args.first() {
+                for path in expand_include(host, base, pattern, out) {
+                    read_file(host, syntax, &path, base, depth + 1, out);
+                }
+            }
+        }
+        out.directives.push(Directive {
+            name,
+            args,
+            file: file.to_path_buf(),
+            line,
+        });
+    }
+}
+
+/// Expands an include pattern (relative to `base`, globs allowed) to existing files, sorted as
+/// nginx, redis and Apache all do.
+fn expand_include(host: &Host, base: &Path, pattern: &str, out: &mut ConfigRead) -> Vec<PathBuf> {
+    let full = crate::host::normalize(&base.join(pattern));
+    let has_glob = pattern.contains(['*', '?', '[']);
+    if !has_glob {
+        return vec![full];
+    }
+    let found = super::glob::expand(host, &full.to_string_lossy());
+    if found.is_empty() {
+        out.problems
+            .push(format!("include {pattern}: matches nothing"));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follows_nginx_includes_with_globs_and_keeps_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc/nginx/conf.d")).unwrap();
+        std::fs::write(
+            root.join("etc/nginx/nginx.conf"),
+            "user www-data;\nhttp {\n  include conf.d/*.conf;\n}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("etc/nginx/conf.d/a.conf"),
+            "server { listen 127.0.0.1:8080; root /srv/www; }\n",
+        )
+        .unwrap();
+        let read = read(&Host::at(root), "nginx", Path::new("/etc/nginx/nginx.conf"));
+        assert_eq!(read.files.len(), 2, "{:?}", read.problems);
+        assert_eq!(read.values(&["listen"]), vec!["127.0.0.1:8080"]);
+        assert_eq!(read.values(&["root"]), vec!["/srv/www"]);
+        assert_eq!(read.values(&["user"]), vec!["www-data"]);
+    }
+
+    #[test]
+    fn include_loops_end() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/r.conf"), "include /etc/r.conf\nport 1\n").unwrap();
+        let read = read(&Host::at(dir.path()), "redis", Path::new("/etc/r.conf"));
+        assert_eq!(read.values(&["port"]), vec!["1"]);
+        assert!(!read.problems.is_empty());
+    }
+}

@@ -1,0 +1,38 @@
+//! Command-line types only: what each verb accepts. No logic lives here.
+
+use crate::commands;
+use clap::{Parser, Subcommand};
+
+/// Lift legacy Linux applications into minimal, reproducible container images.
+///
+/// liftkit reads a running server (read-only: it writes only under the output directory), finds
+/// the applications on it, and lifts each into an OCI image holding exactly what it needs.
+///
+/// The pipeline, stage by stage (each reads only the previous stage's file):
+///
+///   liftkit collect -o snapshot.json        inventory of the host (processes, sockets, packages)
+///   liftkit analyze snapshot.json -o plan.yaml   what each image holds, and why (edit it)
+///   liftkit build plan.yaml -o out/         OCI layout, image.tar, run.sh per application
+///
+/// or all at once: `liftkit lift` lists the applications, `liftkit lift --app nginx -o out/`
+/// lifts one. Exit codes: 0 done, 1 done with error-level findings, 2 failed.
+#[derive(Debug, Parser)]
+#[command(name = "liftkit", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the applications on this host, or lift chosen ones into images in one step.
+    Lift(commands::lift::Args),
+    /// Take a read-only inventory of this host into snapshot.json.
+    Collect(commands::collect::Args),
+    /// Turn a snapshot into an editable plan: files, volumes, ports, user, entrypoint.
+    Analyze(commands::analyze::Args),
+    /// Build the images and their companions from a plan.
+    Build(commands::build::Args),
+    /// List, show or check the analyzers (knowledge about applications, as data).
+    Analyzers(commands::analyzers::Args),
+}

@@ -1,0 +1,96 @@
+//! `liftkit analyze`: from a snapshot to an editable plan.
+
+use super::common;
+use anyhow::{Context, Result};
+use liftkit::analyze::{self, Selection};
+use liftkit::host::Host;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The snapshot written by `liftkit collect`.
+    pub snapshot: PathBuf,
+    /// Where to write the plan.
+    #[arg(short, long, default_value = "plan.yaml", value_name = "FILE")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Read file contents from this directory instead of the snapshot's bundle or the live `/`
+    /// (a mounted disk of the source server, for example).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// x86-64 level (1-4) of the CPU the image will run on; glibc-hwcaps libraries above it are
+    /// left out. Default: the source host's.
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(1..=4))]
+    pub cpu_level: Option<u8>,
+    /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub analyzers: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectArgs {
+    /// Application to lift, by the name `liftkit lift` lists (repeat for several).
+    #[arg(long = "app", value_name = "NAME")]
+    pub apps: Vec<String>,
+    /// Lift the application a process belongs to (repeat for several).
+    #[arg(long = "pid", value_name = "PID", conflicts_with = "apps")]
+    pub pids: Vec<i32>,
+}
+
+impl SelectArgs {
+    pub fn selection(&self) -> Selection {
+        if !self.pids.is_empty() {
+            Selection::Pids(self.pids.clone())
+        } else if !self.apps.is_empty() {
+            Selection::Names(self.apps.clone())
+        } else {
+            Selection::All
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.apps.is_empty() && self.pids.is_empty()
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let snap = liftkit::snapshot::load(&args.snapshot)?;
+    let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    let root = source_root(&args.snapshot, snap.bundle.as_deref(), args.root.as_deref())?;
+    let selected = analyze::select(&snap, &analyzers, &args.select.selection())?;
+    let pb = common::spinner("analyzing");
+    let opts = analyze::Options {
+        cpu_level: args.cpu_level,
+        source_root: root.to_string_lossy().into_owned(),
+        snapshot_path: args.snapshot.to_string_lossy().into_owned(),
+    };
+    let plan = analyze::plan(&snap, &Host::at(&root), &analyzers, &selected, &opts);
+    pb.finish_and_clear();
+    liftkit::plan::save(&plan, &args.output)
+        .with_context(|| format!("{}: cannot write", args.output.display()))?;
+    let findings: Vec<_> = plan.apps.iter().flat_map(|a| a.findings.clone()).collect();
+    common::report_findings(&findings);
+    for a in &plan.apps {
+        eprintln!(
+            "{}: {} files, {} volumes, fit {:?} → {}",
+            a.name,
+            a.files.len(),
+            a.volumes.len(),
+            a.fit,
+            args.output.display()
+        );
+    }
+    Ok(common::exit_code(&findings))
+}
+
+/// Where file contents come from: an explicit root, else the snapshot's bundle, else `/`.
+pub fn source_root(snapshot: &Path, bundle: Option<&str>, explicit: Option<&Path>) -> Result<PathBuf> {
+    let root = match (explicit, bundle) {
+        (Some(r), _) => r.to_path_buf(),
+        (None, Some(b)) => snapshot.parent().unwrap_or(Path::new(".")).join(b),
+        (None, None) => PathBuf::from("/"),
+    };
+    std::fs::canonicalize(&root).with_context(|| format!("{}: source root not found", root.display()))
+}

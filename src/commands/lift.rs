@@ -1,0 +1,110 @@
+//! `liftkit lift`: collect, analyze and build in one step on the live host.
+
+use super::analyze::SelectArgs;
+use super::build::BuildArgs;
+use super::common;
+use anyhow::{Context, Result};
+use liftkit::analyze::{self, Candidate};
+use liftkit::host::Host;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Without --app or --pid, lists the applications found and lifts nothing.\n\
+Examples:\n  liftkit lift\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/")]
+pub struct Args {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output directory: plan.yaml, snapshot.json and one subdirectory per application.
+    #[arg(short, long, default_value = "out", value_name = "DIR")]
+    pub output: PathBuf,
+    /// Replace the applications' directories in a non-empty output directory.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Print the list or the build summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub analyzers: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    if args.select.is_empty() {
+        let snap = super::collect::take(&analyzers);
+        print_candidates(&analyze::candidates(&snap, &analyzers), args.json)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    common::prepare_output(&args.output, args.force)?;
+    let snap = super::collect::take(&analyzers);
+    let selected = analyze::select(&snap, &analyzers, &args.select.selection())?;
+    let snapshot_path = args.output.join("snapshot.json");
+    liftkit::snapshot::save(&snap, &snapshot_path)
+        .with_context(|| format!("{}: cannot write", snapshot_path.display()))?;
+    let pb = common::spinner("analyzing");
+    let host = Host::live();
+    let opts = analyze::Options {
+        cpu_level: None,
+        source_root: "/".to_string(),
+        snapshot_path: "snapshot.json".to_string(),
+    };
+    let plan = analyze::plan(&snap, &host, &analyzers, &selected, &opts);
+    pb.finish_and_clear();
+    let plan_path = args.output.join("plan.yaml");
+    liftkit::plan::save(&plan, &plan_path)
+        .with_context(|| format!("{}: cannot write", plan_path.display()))?;
+    let builds = super::build::build_all(&plan, &host, &args.output, &args.build)?;
+    common::print_build_summary(&builds, args.json);
+    let findings: Vec<_> = plan
+        .apps
+        .iter()
+        .flat_map(|a| a.findings.clone())
+        .chain(builds.iter().flat_map(|b| b.findings.clone()))
+        .collect();
+    common::report_findings(&findings);
+    Ok(common::exit_code(&findings))
+}
+
+fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(found)?);
+        return Ok(());
+    }
+    if found.is_empty() {
+        println!("no applications found: nothing listens on a port or runs as a service unit");
+        return Ok(());
+    }
+    println!("{:<16} {:<18} {:<10} {:<28} {:<10} STARTED BY", "APP", "PIDS", "USER", "LISTENS", "ANALYZER");
+    for c in found {
+        let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
+        let started_by = c
+            .unit
+            .clone()
+            .filter(|u| u.ends_with(".service"))
+            .or_else(|| c.parent.as_ref().map(|p| format!("parent {p}")))
+            .unwrap_or_default();
+        println!(
+            "{:<16} {:<18} {:<10} {:<28} {:<10} {}",
+            c.name,
+            truncate(&pids.join(","), 18),
+            c.user,
+            truncate(&c.listen.join(","), 28),
+            c.analyzer.as_deref().unwrap_or("generic"),
+            started_by
+        );
+    }
+    println!("\nlift one with: liftkit lift --app NAME -o out/");
+    Ok(())
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let cut: String = s.chars().take(n - 1).collect();
+        format!("{cut}…")
+    }
+}

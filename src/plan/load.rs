@@ -1,0 +1,110 @@
+//! Reading and writing `plan.yaml`, with errors that name the file, line and column.
+
+use super::{Plan, SCHEMA_VERSION};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: not a valid plan: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: plan schema {found} is not supported (this liftkit reads schema {SCHEMA_VERSION})")]
+    Schema { path: PathBuf, found: u32 },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+const HEADER: &str = "\
+# liftkit plan: what each lifted image holds, and why.
+# Edit freely (files, volumes, ports, user, entrypoint, env), then run `liftkit build` on it.
+";
+
+pub fn to_yaml(plan: &Plan) -> String {
+    let body = serde_yaml_ng::to_string(plan).unwrap_or_default();
+    format!("{HEADER}{body}")
+}
+
+pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
+    crate::fsutil::write_atomic(path, to_yaml(plan).as_bytes())
+}
+
+pub fn load(path: &Path) -> Result<Plan, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Plan, LoadError> {
+    let plan: Plan = serde_yaml_ng::from_str(text).map_err(|e| {
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        LoadError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.to_string(),
+        }
+    })?;
+    if plan.schema != SCHEMA_VERSION {
+        return Err(LoadError::Schema {
+            path: path.to_path_buf(),
+            found: plan.schema,
+        });
+    }
+    validate(&plan).map_err(|message| LoadError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    })?;
+    Ok(plan)
+}
+
+/// What serde cannot check: the things build would otherwise trip over halfway.
+fn validate(plan: &Plan) -> Result<(), String> {
+    let mut names = std::collections::BTreeSet::new();
+    for app in &plan.apps {
+        if !names.insert(app.slug()) {
+            return Err(format!("two apps are named {:?}", app.name));
+        }
+        if app.image.entrypoint.is_empty() && app.image.cmd.is_empty() {
+            return Err(format!("app {}: image has neither entrypoint nor cmd", app.name));
+        }
+        let paths = app
+            .files
+            .iter()
+            .map(|f| &f.path)
+            .chain(app.generated.iter().map(|g| &g.path))
+            .chain(app.links.iter().map(|l| &l.path))
+            .chain(app.dirs.iter().map(|d| &d.path))
+            .chain(app.volumes.iter().map(|v| &v.path));
+        for p in paths {
+            if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+                return Err(format!(
+                    "app {}: path {p:?} must be absolute and must not contain '..'",
+                    app.name
+                ));
+            }
+        }
+        for port in &app.image.ports {
+            let ok = port
+                .split_once('/')
+                .is_some_and(|(n, proto)| n.parse::<u16>().is_ok() && (proto == "tcp" || proto == "udp"));
+            if !ok {
+                return Err(format!(
+                    "app {}: port {port:?} is not of the form 8080/tcp",
+                    app.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,0 @@
-//! Reading a live host through procfs (in progress).

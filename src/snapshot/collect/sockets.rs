@@ -1,0 +1,116 @@
+//! Sockets the host's services answer on: listening TCP and bound UDP, IPv4 and IPv6, each joined
+//! to the processes holding it through their `socket:[inode]` descriptors.
+//!
+//! The tables are those of collect's own network namespace; a service in another namespace (a
+//! container) shows its process but not its sockets.
+
+use crate::findings::Finding;
+use crate::snapshot::{Process, Socket};
+use procfs::net::{TcpState, UdpState};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+pub fn read(processes: &[Process], findings: &mut Vec<Finding>) -> Vec<Socket> {
+    let mut sockets = Vec::new();
+    let tcp = [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())];
+    for (proto, table) in tcp {
+        let Some(entries) = table_or_note(proto, table, findings) else {
+            continue;
+        };
+        sockets.extend(
+            entries
+                .into_iter()
+                .filter(|e| e.state == TcpState::Listen)
+                .map(|e| socket(proto, e.local_address, e.inode, e.uid)),
+        );
+    }
+    let udp = [("udp", procfs::net::udp()), ("udp6", procfs::net::udp6())];
+    for (proto, table) in udp {
+        let Some(entries) = table_or_note(proto, table, findings) else {
+            continue;
+        };
+        // A connected UDP socket is a client (a resolver's query), not a service.
+        sockets.extend(
+            entries
+                .into_iter()
+                .filter(|e| e.state != UdpState::Established)
+                .map(|e| socket(proto, e.local_address, e.inode, e.uid)),
+        );
+    }
+    join_pids(&mut sockets, processes);
+    for s in sockets.iter().filter(|s| s.pids.is_empty()) {
+        findings.push(Finding::info(
+            format!("{} {}", s.proto, endpoint(s)),
+            "held by no process whose descriptors could be read",
+        ));
+    }
+    sockets.sort_by(|a, b| {
+        (&a.proto, a.port, &a.address, a.inode).cmp(&(&b.proto, b.port, &b.address, b.inode))
+    });
+    sockets
+}
+
+fn table_or_note<T>(
+    proto: &str,
+    table: procfs::ProcResult<Vec<T>>,
+    findings: &mut Vec<Finding>,
+) -> Option<Vec<T>> {
+    table
+        .map_err(|e| {
+            // No IPv6 in the kernel means no tcp6 table, which is no problem to report.
+            if !matches!(e, procfs::ProcError::NotFound(_)) {
+                findings.push(Finding::warning(
+                    format!("/proc/net/{proto}"),
+                    format!("unreadable: {e}"),
+                ));
+            }
+        })
+        .ok()
+}
+
+fn socket(proto: &str, local: SocketAddr, inode: u64, uid: u32) -> Socket {
+    Socket {
+        proto: proto.to_string(),
+        address: local.ip().to_string(),
+        port: local.port(),
+        inode,
+        uid,
+        pids: Vec::new(),
+    }
+}
+
+/// Fills `pids` from the descriptors already read: a listening socket is usually shared by a
+/// master and its workers, and all of them are listed.
+fn join_pids(sockets: &mut [Socket], processes: &[Process]) {
+    let mut holders: BTreeMap<u64, Vec<i32>> = BTreeMap::new();
+    for p in processes {
+        for fd in &p.fds {
+            if let Some(inode) = socket_inode(&fd.target) {
+                holders.entry(inode).or_default().push(p.pid);
+            }
+        }
+    }
+    for s in sockets {
+        if let Some(pids) = holders.get(&s.inode) {
+            s.pids = pids.clone();
+            s.pids.sort_unstable();
+            s.pids.dedup();
+        }
+    }
+}
+
+fn endpoint(s: &Socket) -> String {
+    if s.address.contains(':') {
+        format!("[{}]:{}", s.address, s.port)
+    } else {
+        format!("{}:{}", s.address, s.port)
+    }
+}
+
+fn socket_inode(target: &str) -> Option<u64> {
+    target
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
