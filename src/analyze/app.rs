@@ -450,6 +450,8 @@ fn capabilities(inp: &Inputs, cand: &Candidate, procs: &[&Process]) -> Vec<Strin
 }
 
 fn image_name(app: &str, version: &str) -> String {
+    // A Debian epoch (`5:`) is packaging bookkeeping, not part of the version people know.
+    let version = version.split_once(':').map_or(version, |(_, v)| v);
     let tag: String = version
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '-' })

@@ -108,7 +108,7 @@ fn build_into(
         volumes::populate(app, host, &dir.join("volumes")).map_err(io(dir.join("volumes")))?;
     findings.extend(volume_findings);
     let run = dir.join("run.sh");
-    std::fs::write(&run, runsh::render(app)).map_err(io(run.clone()))?;
+    std::fs::write(&run, runsh::render(app, &written.config_digest)).map_err(io(run.clone()))?;
     set_mode(&run, 0o755).map_err(io(run))?;
     let app_plan = Plan {
         schema: plan.schema,

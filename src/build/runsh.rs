@@ -3,7 +3,7 @@
 
 use crate::plan::{volume_name, AppPlan, VolumeKind};
 
-pub fn render(app: &AppPlan) -> String {
+pub fn render(app: &AppPlan, config_digest: &str) -> String {
     let mut mounts = String::new();
     for v in &app.volumes {
         match v.kind {
@@ -32,7 +32,7 @@ pub fn render(app: &AppPlan) -> String {
         r#"#!/bin/sh
 # Runs the lifted {name} image ({image}).
 #   ENGINE            container engine, default podman, else docker; may carry global flags
-#   ENGINE_RUN_FLAGS  extra flags appended to `run` (e.g. -d, --ulimit …, -p 8080:80)
+#   ENGINE_RUN_FLAGS  extra flags for `run`, after liftkit's own (e.g. -d, --ulimit …, --rm=false)
 #   NETWORK           network mode, default {network} (as the application ran on the source host)
 #   NAME              container name, default liftkit-{slug}
 # Arguments after run.sh replace the image's command arguments.
@@ -45,19 +45,22 @@ if [ -z "${{ENGINE:-}}" ]; then
   fi
 fi
 IMAGE={image_q}
-if ! $ENGINE image inspect "$IMAGE" >/dev/null 2>&1; then
-  $ENGINE load -i "$here/image.tar" >/dev/null
-fi
+# Load unless the engine already holds this very image (same config digest), not merely the tag.
+loaded=$($ENGINE image inspect --format '{{{{.Id}}}}' "$IMAGE" 2>/dev/null || true)
+case "$loaded" in
+  *{config_hex}*) ;;
+  *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
+esac
 # shellcheck disable=SC2086 # ENGINE and ENGINE_RUN_FLAGS are word lists on purpose
-exec $ENGINE run ${{ENGINE_RUN_FLAGS:-}} --rm --name "${{NAME:-liftkit-{slug}}}" \
-  --network "${{NETWORK:-{network}}}" \
-{stop}{mounts}  "$IMAGE" "$@"
+exec $ENGINE run --rm --name "${{NAME:-liftkit-{slug}}}" --network "${{NETWORK:-{network}}}" \
+{stop}{mounts}  ${{ENGINE_RUN_FLAGS:-}} "$IMAGE" "$@"
 "#,
         name = app.name,
         image = app.image.name,
         image_q = quote(&app.image.name),
         network = app.image.network,
         slug = app.slug(),
+        config_hex = config_digest.trim_start_matches("sha256:"),
     )
 }
 

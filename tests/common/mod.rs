@@ -118,7 +118,7 @@ pub fn start_lifted(app_dir: &Path, name: &str) -> Output {
     let out = Command::new("sh")
         .arg(app_dir.join("run.sh"))
         .env("ENGINE", ENGINE)
-        .env("ENGINE_RUN_FLAGS", format!("-d {ENGINE_RUN_FLAGS}"))
+        .env("ENGINE_RUN_FLAGS", format!("-d --rm=false {ENGINE_RUN_FLAGS}"))
         .env("NAME", name)
         .output()
         .expect("run.sh");
@@ -195,4 +195,26 @@ pub fn daemon_command(program: &str) -> Command {
         .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         .env("LANG", "C.UTF-8");
     c
+}
+
+/// Paths in the (single) layer of the OCI layout under `app_dir/oci`, as stored in the tar.
+pub fn layer_paths(app_dir: &Path) -> Vec<String> {
+    let oci = app_dir.join("oci");
+    let blob = |digest: &str| oci.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(oci.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(blob(manifest_digest)).unwrap()).unwrap();
+    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(blob(layer_digest)).unwrap());
+    let mut archive = tar::Archive::new(gz);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string()
+        })
+        .collect()
 }
