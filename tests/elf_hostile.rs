@@ -186,13 +186,15 @@ fn a_million_dynamic_entries_and_huge_paths_stay_bounded() {
     let (r, took) = resolve_in(dir.path(), "/bin/many");
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert!(r.missing.len() <= liftkit::elf::object::MAX_NEEDED, "{}", r.missing.len());
-    assert!(r.warnings.iter().any(|w| w.contains("DT_NEEDED") || w.contains("truncated")), "{:?}", &r.warnings[..3.min(r.warnings.len())]);
+    assert!(r.warnings.len() < 10, "{:?}", &r.warnings[..10]);
+    assert!(r.warnings.iter().any(|w| w.contains("only the first")), "{:?}", r.warnings);
     let (r, took) = resolve_in(dir.path(), "/bin/longpath");
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert_eq!(r.missing.len(), 1);
     let (r, took) = resolve_in(dir.path(), "/bin/distinct");
     assert!(took < Duration::from_secs(20), "{took:?}");
-    assert!(r.missing.len() <= liftkit::elf::object::MAX_NEEDED);
+    assert_eq!(r.missing.len(), liftkit::elf::object::MAX_NEEDED);
+    assert!(r.warnings.iter().any(|w| w.contains("DT_NEEDED entries; rest ignored")), "{:?}", r.warnings);
 }
 
 #[test]

@@ -81,6 +81,21 @@ pub fn layout(app: &AppPlan, host: &Host, include_secrets: bool) -> Layout {
     }
 }
 
+/// Host paths with the links and directories leading to them, for copies other than an image.
+pub fn paths(paths: &[String], host: &Host) -> Layout {
+    let mut tree = Tree::default();
+    for p in paths {
+        tree.add_host_path(host, Path::new(p));
+    }
+    let findings = std::mem::take(&mut tree.findings);
+    let newest_mtime = tree.newest_mtime;
+    Layout {
+        entries: tree.hardlinked(),
+        findings,
+        newest_mtime,
+    }
+}
+
 impl Tree {
     /// Later entries for a path replace earlier ones: explicit plan entries come after the
     /// implicit directories that lead to them.

@@ -4,6 +4,7 @@
 //! build record. An app is built into a staging directory and renamed into place at the end, so
 //! an interrupted build never leaves an `out/<app>/` that looks complete.
 
+pub mod bundle;
 mod layout;
 pub mod oci;
 mod runsh;

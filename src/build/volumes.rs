@@ -32,7 +32,7 @@ pub fn populate(app: &AppPlan, host: &Host, dest_root: &Path) -> io::Result<(u64
     Ok((bytes, findings))
 }
 
-fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) -> io::Result<u64> {
+pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) -> io::Result<u64> {
     let mut bytes = 0;
     for entry in walkdir::WalkDir::new(src).sort_by_file_name() {
         let entry = match entry {

@@ -38,9 +38,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         print_candidates(&analyze::candidates(&snap, &analyzers), args.json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    common::prepare_output(&args.output, args.force)?;
     let snap = super::collect::take(&analyzers);
     let selected = analyze::select(&snap, &analyzers, &args.select.selection())?;
+    common::prepare_output(&args.output, args.force)?;
     let snapshot_path = args.output.join("snapshot.json");
     liftkit::snapshot::save(&snap, &snapshot_path)
         .with_context(|| format!("{}: cannot write", snapshot_path.display()))?;

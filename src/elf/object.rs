@@ -227,7 +227,12 @@ fn read_dynamic(
     };
     obj.has_dynamic = true;
     let mut bytes = read_range(src, dyn_ph.p_offset, dyn_ph.p_filesz.min(MAX_DYNAMIC_BYTES))?;
-    if (bytes.len() as u64) < dyn_ph.p_filesz.min(MAX_DYNAMIC_BYTES) {
+    if dyn_ph.p_filesz > MAX_DYNAMIC_BYTES {
+        obj.warnings.push(format!(
+            "dynamic section of {} bytes; only the first {MAX_DYNAMIC_BYTES} read",
+            dyn_ph.p_filesz
+        ));
+    } else if (bytes.len() as u64) < dyn_ph.p_filesz {
         obj.warnings.push("dynamic section truncated".into());
     }
     let entry = if ctx.container.is_big() { 16 } else { 8 };
@@ -313,14 +318,20 @@ impl<'a, R: ReadAt + ?Sized> Strings<'a, R> {
         }
     }
 
+    /// One line per kind of problem: a hostile table repeats the same one thousands of times.
+    fn warn(&mut self, msg: &str) {
+        if !self.warnings.iter().any(|w| w == msg) {
+            self.warnings.push(msg.to_string());
+        }
+    }
+
     fn get(&mut self, offset: u64) -> io::Result<Option<String>> {
         let Some(base) = self.base else {
-            self.warnings.push("dynamic string without DT_STRTAB".into());
+            self.warn("dynamic string without DT_STRTAB".into());
             return Ok(None);
         };
         if self.size != 0 && offset >= self.size {
-            self.warnings
-                .push(format!("string offset {offset:#x} beyond DT_STRSZ"));
+            self.warn("string offsets beyond DT_STRSZ".into());
             return Ok(None);
         }
         let Some(at) = base.checked_add(offset) else {
@@ -328,8 +339,7 @@ impl<'a, R: ReadAt + ?Sized> Strings<'a, R> {
         };
         let bytes = read_range(self.src, at, MAX_STRING as u64)?;
         if !bytes.contains(&0) {
-            self.warnings
-                .push(format!("unterminated or overlong string at {at:#x}"));
+            self.warn("unterminated or overlong strings".into());
             return Ok(None);
         }
         Ok(Some(cstr(&bytes)))
