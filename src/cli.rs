@@ -33,6 +33,19 @@ pub enum Command {
     Analyze(commands::analyze::Args),
     /// Build the images and their companions from a plan.
     Build(commands::build::Args),
+    /// Show what the dynamic loader would load for ELF files, without running them.
+    Deps(commands::deps::Args),
     /// List, show or check the analyzers (knowledge about applications, as data).
     Analyzers(commands::analyzers::Args),
+    /// Measure liftkit against its peers (figures, not pass/fail).
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Bench {
+    /// Resolve every ELF file under /usr and compare with ldd and lddtree: agreement and speed.
+    Deps(commands::bench_deps::Args),
+    /// Lift nginx and redis traced with strace: recall of the traced files and image/traced bytes.
+    Size(commands::bench_size::Args),
 }

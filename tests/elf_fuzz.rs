@@ -30,13 +30,29 @@ impl Rng {
     }
 }
 
-const INTERESTING: &[u64] = &[0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fff_ffff, 0xffff_ffff, u64::MAX, 1 << 32, 1 << 62];
+const INTERESTING: &[u64] = &[
+    0,
+    1,
+    0x7f,
+    0x80,
+    0xff,
+    0xffff,
+    0x7fff_ffff,
+    0xffff_ffff,
+    u64::MAX,
+    1 << 32,
+    1 << 62,
+];
 
 fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
     let mut b = base.to_vec();
     for _ in 0..1 + rng.below(8) {
         // Most of the structure lives in the first pages; aim there more often.
-        let hot = if rng.below(4) > 0 { b.len().min(8192) } else { b.len() };
+        let hot = if rng.below(4) > 0 {
+            b.len().min(8192)
+        } else {
+            b.len()
+        };
         if hot == 0 {
             break;
         }
@@ -62,15 +78,19 @@ fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
 }
 
 fn corpus() -> Vec<Vec<u8>> {
-    ["/usr/bin/true", "/lib/x86_64-linux-gnu/libz.so.1", "/lib/x86_64-linux-gnu/libpthread.so.0"]
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .map(|mut b| {
-            // Keep iterations fast: the loader-relevant parts are at the front of small files.
-            b.truncate(256 * 1024);
-            b
-        })
-        .collect()
+    [
+        "/usr/bin/true",
+        "/lib/x86_64-linux-gnu/libz.so.1",
+        "/lib/x86_64-linux-gnu/libpthread.so.0",
+    ]
+    .iter()
+    .filter_map(|p| std::fs::read(p).ok())
+    .map(|mut b| {
+        // Keep iterations fast: the loader-relevant parts are at the front of small files.
+        b.truncate(256 * 1024);
+        b
+    })
+    .collect()
 }
 
 fn fuzz(seed: u64, budget: Duration, max_iters: u64) -> u64 {
@@ -79,7 +99,12 @@ fn fuzz(seed: u64, budget: Duration, max_iters: u64) -> u64 {
     let cache = std::fs::read("/etc/ld.so.cache").unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    for d in ["bin", "lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "etc"] {
+    for d in [
+        "bin",
+        "lib/x86_64-linux-gnu",
+        "usr/lib/x86_64-linux-gnu",
+        "etc",
+    ] {
         std::fs::create_dir_all(root.join(d)).unwrap();
     }
     let mut rng = Rng(seed);
@@ -104,14 +129,21 @@ fn fuzz(seed: u64, budget: Duration, max_iters: u64) -> u64 {
         let res = r.resolve(Path::new("/bin/p"), &LoaderEnv::default());
         let _ = r.dlopen_evidence(Path::new("/bin/p"));
         assert!(res.libraries.len() < 5000, "{ctx}: unbounded result");
-        assert!(t.elapsed() < Duration::from_secs(5), "{ctx}: took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "{ctx}: took {:?}",
+            t.elapsed()
+        );
         iters += 1;
     }
     iters
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]

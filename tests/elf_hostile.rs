@@ -10,7 +10,13 @@ use liftkit::elf::{LoaderEnv, Resolution, ResolveOptions, Resolver};
 use liftkit::host::Host;
 
 /// A minimal x86-64 ET_DYN: one PT_LOAD over the whole file, a PT_DYNAMIC, and a string table.
-fn tiny_elf(needed: &[&str], rpath: Option<&str>, runpath: Option<&str>, soname: Option<&str>, repeat_needed: usize) -> Vec<u8> {
+fn tiny_elf(
+    needed: &[&str],
+    rpath: Option<&str>,
+    runpath: Option<&str>,
+    soname: Option<&str>,
+    repeat_needed: usize,
+) -> Vec<u8> {
     let mut strtab = vec![0u8];
     let mut add = |s: &str| {
         let off = strtab.len() as u64;
@@ -96,16 +102,25 @@ fn non_elf_and_empty_files_are_warnings() {
         ("/bin/text", b"#!/bin/sh\necho hi\n".to_vec()),
         ("/bin/empty", Vec::new()),
         ("/bin/magic-only", b"\x7fELF".to_vec()),
-        ("/bin/prog", tiny_elf(&["libnot.so"], Some("/lib"), None, None, 1)),
+        (
+            "/bin/prog",
+            tiny_elf(&["libnot.so"], Some("/lib"), None, None, 1),
+        ),
         ("/lib/libnot.so", b"not an elf at all".to_vec()),
     ]);
     for f in ["/bin/text", "/bin/empty", "/bin/magic-only", "/bin/missing"] {
         let (r, _) = resolve_in(dir.path(), f);
-        assert!(r.libraries.is_empty() && !r.warnings.is_empty(), "{f}: {r:#?}");
+        assert!(
+            r.libraries.is_empty() && !r.warnings.is_empty(),
+            "{f}: {r:#?}"
+        );
     }
     let (r, _) = resolve_in(dir.path(), "/bin/prog");
     assert_eq!(r.missing.len(), 1);
-    assert!(r.warnings.iter().any(|w| w.contains("invalid ELF header")), "{r:#?}");
+    assert!(
+        r.warnings.iter().any(|w| w.contains("invalid ELF header")),
+        "{r:#?}"
+    );
 }
 
 #[test]
@@ -161,10 +176,34 @@ fn absurd_header_fields_are_refused_quickly() {
 #[test]
 fn needed_cycles_and_self_runpath_terminate_with_one_entry_each() {
     let dir = root_with(&[
-        ("/bin/p", tiny_elf(&["liba.so"], None, Some("/opt"), None, 1)),
-        ("/opt/liba.so", tiny_elf(&["libb.so"], None, Some("$ORIGIN"), Some("liba.so"), 1)),
-        ("/opt/libb.so", tiny_elf(&["liba.so", "libb.so"], Some("$ORIGIN:$ORIGIN/.."), None, Some("libb.so"), 1)),
-        ("/opt/libself.so", tiny_elf(&["libself.so"], None, Some("$ORIGIN"), Some("libself.so"), 1)),
+        (
+            "/bin/p",
+            tiny_elf(&["liba.so"], None, Some("/opt"), None, 1),
+        ),
+        (
+            "/opt/liba.so",
+            tiny_elf(&["libb.so"], None, Some("$ORIGIN"), Some("liba.so"), 1),
+        ),
+        (
+            "/opt/libb.so",
+            tiny_elf(
+                &["liba.so", "libb.so"],
+                Some("$ORIGIN:$ORIGIN/.."),
+                None,
+                Some("libb.so"),
+                1,
+            ),
+        ),
+        (
+            "/opt/libself.so",
+            tiny_elf(
+                &["libself.so"],
+                None,
+                Some("$ORIGIN"),
+                Some("libself.so"),
+                1,
+            ),
+        ),
     ]);
     let (r, took) = resolve_in(dir.path(), "/bin/p");
     assert!(took < Duration::from_secs(5));
@@ -179,22 +218,56 @@ fn needed_cycles_and_self_runpath_terminate_with_one_entry_each() {
 fn a_million_dynamic_entries_and_huge_paths_stay_bounded() {
     let long_rpath = vec!["/x"; 500_000].join(":");
     let dir = root_with(&[
-        ("/bin/many", tiny_elf(&["liba.so", "libb.so"], None, None, None, 1_000_000)),
-        ("/bin/longpath", tiny_elf(&["libq.so"], Some(&long_rpath), None, None, 1)),
-        ("/bin/distinct", tiny_elf(&(0..10_000).map(|i| format!("l{i}.so")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(), None, None, None, 1)),
+        (
+            "/bin/many",
+            tiny_elf(&["liba.so", "libb.so"], None, None, None, 1_000_000),
+        ),
+        (
+            "/bin/longpath",
+            tiny_elf(&["libq.so"], Some(&long_rpath), None, None, 1),
+        ),
+        (
+            "/bin/distinct",
+            tiny_elf(
+                &(0..10_000)
+                    .map(|i| format!("l{i}.so"))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+                None,
+                None,
+                None,
+                1,
+            ),
+        ),
     ]);
     let (r, took) = resolve_in(dir.path(), "/bin/many");
     assert!(took < Duration::from_secs(10), "{took:?}");
-    assert!(r.missing.len() <= liftkit::elf::object::MAX_NEEDED, "{}", r.missing.len());
+    assert!(
+        r.missing.len() <= liftkit::elf::object::MAX_NEEDED,
+        "{}",
+        r.missing.len()
+    );
     assert!(r.warnings.len() < 10, "{:?}", &r.warnings[..10]);
-    assert!(r.warnings.iter().any(|w| w.contains("only the first")), "{:?}", r.warnings);
+    assert!(
+        r.warnings.iter().any(|w| w.contains("only the first")),
+        "{:?}",
+        r.warnings
+    );
     let (r, took) = resolve_in(dir.path(), "/bin/longpath");
     assert!(took < Duration::from_secs(10), "{took:?}");
     assert_eq!(r.missing.len(), 1);
     let (r, took) = resolve_in(dir.path(), "/bin/distinct");
     assert!(took < Duration::from_secs(20), "{took:?}");
     assert_eq!(r.missing.len(), liftkit::elf::object::MAX_NEEDED);
-    assert!(r.warnings.iter().any(|w| w.contains("DT_NEEDED entries; rest ignored")), "{:?}", r.warnings);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.contains("DT_NEEDED entries; rest ignored")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]
@@ -202,15 +275,26 @@ fn corrupt_ld_so_cache_falls_back_to_ld_so_conf() {
     let mut huge_count = b"glibc-ld.so.cache1.1".to_vec();
     huge_count.extend_from_slice(&u32::MAX.to_le_bytes());
     huge_count.resize(64, 0);
-    for cache in [b"garbage".to_vec(), huge_count, b"ld.so-1.7.0\0\xff\xff\xff\xff".to_vec()] {
+    for cache in [
+        b"garbage".to_vec(),
+        huge_count,
+        b"ld.so-1.7.0\0\xff\xff\xff\xff".to_vec(),
+    ] {
         let dir = root_with(&[
             ("/etc/ld.so.cache", cache),
             ("/etc/ld.so.conf", b"/opt\n".to_vec()),
-            ("/opt/liba.so", tiny_elf(&[], None, None, Some("liba.so"), 1)),
+            (
+                "/opt/liba.so",
+                tiny_elf(&[], None, None, Some("liba.so"), 1),
+            ),
             ("/bin/p", tiny_elf(&["liba.so"], None, None, None, 1)),
         ]);
         let r = Resolver::new(Host::at(dir.path()), ResolveOptions { cpu_level: Some(1) });
-        assert!(r.warnings().iter().any(|w| w.contains("ld.so.cache")), "{:?}", r.warnings());
+        assert!(
+            r.warnings().iter().any(|w| w.contains("ld.so.cache")),
+            "{:?}",
+            r.warnings()
+        );
         let res = r.resolve(Path::new("/bin/p"), &LoaderEnv::default());
         assert_eq!(res.libraries.len(), 1, "{res:#?}");
     }
@@ -224,12 +308,50 @@ fn compiled_cycle_with_gcc_resolves_once() {
     std::fs::create_dir_all(dir.path().join("usr/lib/x86_64-linux-gnu")).unwrap();
     std::fs::write(d.join("a.c"), "int b(void); int a(void){return 1;}\n").unwrap();
     std::fs::write(d.join("b.c"), "int a(void); int b(void){return a();}\n").unwrap();
-    let gcc = |args: &[&str]| assert!(Command::new("gcc").current_dir(&d).args(args).status().unwrap().success());
-    gcc(&["-shared", "-fPIC", "-Wl,-soname,liba.so", "-o", "liba.so", "a.c"]);
-    gcc(&["-shared", "-fPIC", "-Wl,-soname,libb.so", "-Wl,--enable-new-dtags,-rpath,$ORIGIN", "-o", "libb.so", "b.c", "-L.", "-la"]);
-    gcc(&["-shared", "-fPIC", "-Wl,-soname,liba.so", "-Wl,--no-as-needed,--enable-new-dtags,-rpath,$ORIGIN", "-o", "liba.so", "a.c", "-L.", "-lb"]);
+    let gcc = |args: &[&str]| {
+        assert!(Command::new("gcc")
+            .current_dir(&d)
+            .args(args)
+            .status()
+            .unwrap()
+            .success())
+    };
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,liba.so",
+        "-o",
+        "liba.so",
+        "a.c",
+    ]);
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,libb.so",
+        "-Wl,--enable-new-dtags,-rpath,$ORIGIN",
+        "-o",
+        "libb.so",
+        "b.c",
+        "-L.",
+        "-la",
+    ]);
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-Wl,-soname,liba.so",
+        "-Wl,--no-as-needed,--enable-new-dtags,-rpath,$ORIGIN",
+        "-o",
+        "liba.so",
+        "a.c",
+        "-L.",
+        "-lb",
+    ]);
     let (r, _) = resolve_in(dir.path(), "/opt/liba.so");
     let names: Vec<&str> = r.libraries.iter().map(|l| l.name.as_str()).collect();
     assert!(names.contains(&"libb.so"), "{r:#?}");
-    assert_eq!(names.iter().filter(|n| **n == "liba.so").count(), 0, "liba is the main object: {r:#?}");
+    assert_eq!(
+        names.iter().filter(|n| **n == "liba.so").count(),
+        0,
+        "liba is the main object: {r:#?}"
+    );
 }

@@ -354,7 +354,8 @@ fn image_spec(
     findings: &mut Vec<Finding>,
 ) -> ImageSpec {
     let entrypoint = entrypoint(root, analyzer, vars, findings);
-    let env = environ::split(&root.environ);
+    let mut env = environ::split(&root.environ);
+    recover_locale(root, &mut env.kept, findings);
     let mut ports: Vec<String> = inp
         .snapshot
         .sockets_of(&cand.pids)
@@ -397,6 +398,21 @@ fn image_spec(
         restart: Some("on-failure".to_string()),
         rlimits,
         capabilities: capabilities(inp, cand, procs),
+    }
+}
+
+/// A process that rewrote its title lost its environment block; the locale it mapped shows the
+/// LANG it ran with, which the image should keep.
+fn recover_locale(root: &Process, env: &mut Vec<String>, findings: &mut Vec<Finding>) {
+    if env.iter().any(|kv| kv.starts_with("LANG=") || kv.starts_with("LC_ALL=")) {
+        return;
+    }
+    if let Some(locale) = evidence::mapped_locales(root).into_iter().next() {
+        env.push(format!("LANG={locale}"));
+        findings.push(Finding::info(
+            format!("pid {}", root.pid),
+            format!("LANG={locale} guessed from the locale files the process has mapped (its environment was not readable)"),
+        ));
     }
 }
 

@@ -61,6 +61,7 @@ pub fn add_system_files(inp: &Inputs, root: &Process, files: &mut FileSet, elf_o
         }
     };
     add_if_exists("/etc/nsswitch.conf", "name-service switch read by the C library");
+    add_if_exists("/etc/ld.so.cache", "the dynamic loader's cache, read at every start and dlopen");
     add_if_exists("/etc/localtime", "time zone of the source host");
     add_if_exists("/etc/timezone", "time zone name of the source host");
     if let Some(exe) = &root.exe {
@@ -95,13 +96,16 @@ fn elf_links_tls(inp: &Inputs, root: &Process) -> bool {
 }
 
 /// A process with LANG or LC_* set reads that locale's files and the alias table at start-up.
+/// Processes that rewrite their title lose their environment block, but the locale files they
+/// mapped still say which locale they run in.
 fn add_locale(inp: &Inputs, root: &Process, files: &mut FileSet) {
-    let locales: BTreeSet<String> = ["LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "LANG"]
+    let mut locales: BTreeSet<String> = ["LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "LANG"]
         .iter()
         .filter_map(|k| root.env(k))
         .filter(|v| !v.is_empty() && *v != "C" && *v != "POSIX")
         .map(normalize_locale)
         .collect();
+    locales.extend(mapped_locales(root));
     if locales.is_empty() {
         return;
     }
@@ -124,6 +128,16 @@ fn add_locale(inp: &Inputs, root: &Process, files: &mut FileSet) {
             );
         }
     }
+}
+
+/// Locale names whose files the process has mapped (`/usr/lib/locale/C.utf8/LC_CTYPE`).
+pub fn mapped_locales(p: &Process) -> BTreeSet<String> {
+    p.maps
+        .iter()
+        .filter_map(|m| m.strip_prefix("/usr/lib/locale/"))
+        .filter_map(|rest| rest.split_once('/').map(|(name, _)| name.to_string()))
+        .filter(|name| name != "locale-archive")
+        .collect()
 }
 
 /// glibc's normalization: `C.UTF-8` is looked up as `C.utf8`.

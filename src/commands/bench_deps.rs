@@ -165,7 +165,10 @@ fn print_report(r: &Report, total: usize) {
     let c = &r.comparison;
     let t = &r.timings;
     println!("files compared:   {}", c.files_compared);
-    println!("agreement:        {:.2}% ({} of {})", c.agreement_percent, c.agree, c.files_compared);
+    println!(
+        "agreement:        {:.2}% ({} of {})",
+        c.agreement_percent, c.agree, c.files_compared
+    );
     for (cat, n) in &c.explained {
         println!("  explained:      {n} × {cat}");
     }
@@ -179,9 +182,18 @@ fn print_report(r: &Report, total: usize) {
             println!("      only ldd:  {}", d.only_ldd.join(" "));
         }
     }
-    println!("timings ({} threads, x86-64 level {}):", t.threads, r.cpu_level);
-    println!("  liftkit:        {:.3} s for {total} files", t.ours_seconds);
-    println!("  ldd:            {:.3} s ({:.0}× slower)", t.ldd_seconds, t.ldd_ratio);
+    println!(
+        "timings ({} threads, x86-64 level {}):",
+        t.threads, r.cpu_level
+    );
+    println!(
+        "  liftkit:        {:.3} s for {total} files",
+        t.ours_seconds
+    );
+    println!(
+        "  ldd:            {:.3} s ({:.0}× slower)",
+        t.ldd_seconds, t.ldd_ratio
+    );
     if t.lddtree_sample_files > 0 {
         println!(
             "  lddtree:        {:.3} s for a sample of {} files, extrapolated to {:.1} s for all ({:.0}× slower)",
@@ -195,7 +207,12 @@ pub fn elf_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
     let host = Host::live();
     let mut files: Vec<PathBuf> = dirs
         .iter()
-        .flat_map(|d| walkdir::WalkDir::new(d).follow_links(false).into_iter().filter_map(|e| e.ok()))
+        .flat_map(|d| {
+            walkdir::WalkDir::new(d)
+                .follow_links(false)
+                .into_iter()
+                .filter_map(|e| e.ok())
+        })
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
         .collect::<Vec<_>>()
@@ -216,7 +233,13 @@ pub fn spread(files: &[PathBuf], n: usize) -> Vec<PathBuf> {
 
 fn loader_free_command(program: &str) -> Command {
     let mut cmd = Command::new(program);
-    for var in ["LD_LIBRARY_PATH", "LD_PRELOAD", "LD_BIND_NOW", "LD_DEBUG", "LD_TRACE_LOADED_OBJECTS"] {
+    for var in [
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "LD_BIND_NOW",
+        "LD_DEBUG",
+        "LD_TRACE_LOADED_OBJECTS",
+    ] {
         cmd.env_remove(var);
     }
     cmd.stdin(Stdio::null());
@@ -235,14 +258,21 @@ pub fn run_ldd(file: &Path) -> Ldd {
 }
 
 fn run_lddtree(file: &Path) {
-    let _ = loader_free_command("lddtree").arg(file).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = loader_free_command("lddtree")
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// ldd's output: `name => path (addr)`, `name => not found`, `path (addr)`, the vDSO, or a
 /// static marker.
 pub fn parse_ldd(stdout: &str, stderr: &str, success: bool) -> Ldd {
     let text = stdout.trim();
-    if text.contains("statically linked") || text.contains("not a dynamic executable") || stderr.contains("not a dynamic executable") {
+    if text.contains("statically linked")
+        || text.contains("not a dynamic executable")
+        || stderr.contains("not a dynamic executable")
+    {
         return Ldd::Static;
     }
     let mut paths = BTreeSet::new();
@@ -263,7 +293,14 @@ pub fn parse_ldd(stdout: &str, stderr: &str, success: bool) -> Ldd {
         }
     }
     if !success && paths.is_empty() && not_found.is_empty() {
-        return Ldd::Failed(stderr.trim().lines().last().unwrap_or("ldd failed").to_string());
+        return Ldd::Failed(
+            stderr
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("ldd failed")
+                .to_string(),
+        );
     }
     Ldd::Loaded { paths, not_found }
 }
@@ -301,24 +338,38 @@ pub fn compare_all(files: &[PathBuf], ours: &[Resolution], ldd: &[Ldd]) -> Compa
 
 /// None when we and ldd name the same objects; otherwise the difference and its explanation.
 pub fn compare_one(file: &Path, ours: &Resolution, ldd: &Ldd) -> Option<Disagreement> {
-    let our_paths: BTreeSet<String> = ours.libraries.iter().map(|l| l.path.to_string_lossy().into_owned()).collect();
+    let our_paths: BTreeSet<String> = ours
+        .libraries
+        .iter()
+        .map(|l| l.path.to_string_lossy().into_owned())
+        .collect();
     let our_missing: BTreeSet<String> = ours.missing.iter().map(|m| m.name.clone()).collect();
     let ours_static = our_paths.is_empty() && our_missing.is_empty();
     let (ldd_paths, ldd_missing) = match ldd {
         Ldd::Static if ours_static => return None,
-        Ldd::Loaded { paths, not_found } if *paths == our_paths && *not_found == our_missing => return None,
+        Ldd::Loaded { paths, not_found } if *paths == our_paths && *not_found == our_missing => {
+            return None
+        }
         Ldd::Loaded { paths, not_found } => (paths.clone(), not_found.clone()),
         Ldd::Static | Ldd::Failed(_) => (BTreeSet::new(), BTreeSet::new()),
     };
     let only_ours: Vec<String> = our_paths
         .difference(&ldd_paths)
         .cloned()
-        .chain(our_missing.difference(&ldd_missing).map(|m| format!("{m} (not found)")))
+        .chain(
+            our_missing
+                .difference(&ldd_missing)
+                .map(|m| format!("{m} (not found)")),
+        )
         .collect();
     let only_ldd: Vec<String> = ldd_paths
         .difference(&our_paths)
         .cloned()
-        .chain(ldd_missing.difference(&our_missing).map(|m| format!("{m} (not found)")))
+        .chain(
+            ldd_missing
+                .difference(&our_missing)
+                .map(|m| format!("{m} (not found)")),
+        )
         .collect();
     let (category, explanation) = explain(ours, ldd, &only_ours, &only_ldd);
     Some(Disagreement {
@@ -331,11 +382,22 @@ pub fn compare_one(file: &Path, ours: &Resolution, ldd: &Ldd) -> Option<Disagree
 }
 
 /// Known reasons ldd's view differs from what the kernel + ld.so would do for the file.
-fn explain(ours: &Resolution, ldd: &Ldd, only_ours: &[String], only_ldd: &[String]) -> (&'static str, String) {
-    let interp = ours.interpreter.as_ref().map(|p| p.to_string_lossy().into_owned());
+fn explain(
+    ours: &Resolution,
+    ldd: &Ldd,
+    only_ours: &[String],
+    only_ldd: &[String],
+) -> (&'static str, String) {
+    let interp = ours
+        .interpreter
+        .as_ref()
+        .map(|p| p.to_string_lossy().into_owned());
     let std_interp = ["/lib64/ld-linux-x86-64.so.2"];
     if let Some(i) = &interp {
-        if !std_interp.contains(&i.as_str()) && only_ours.iter().all(|p| p == i) && only_ldd.iter().all(|p| std_interp.contains(&p.as_str())) {
+        if !std_interp.contains(&i.as_str())
+            && only_ours.iter().all(|p| p == i)
+            && only_ldd.iter().all(|p| std_interp.contains(&p.as_str()))
+        {
             return (
                 "nonstandard PT_INTERP",
                 format!("ldd runs its own loader and prints that; the kernel would load {i}"),
@@ -345,14 +407,27 @@ fn explain(ours: &Resolution, ldd: &Ldd, only_ours: &[String], only_ldd: &[Strin
     if let Ldd::Failed(msg) = ldd {
         return ("ldd failed", format!("ldd could not trace the file: {msg}"));
     }
-    if matches!(ldd, Ldd::Static) && ours.warnings.iter().any(|w| w.contains("wrong machine") || w.contains("wrong class")) {
+    if matches!(ldd, Ldd::Static)
+        && ours
+            .warnings
+            .iter()
+            .any(|w| w.contains("wrong machine") || w.contains("wrong class"))
+    {
         return (
             "foreign architecture",
             "ldd has no loader for this class/machine; ours resolves against the root and finds no matching libraries".into(),
         );
     }
-    if matches!(ldd, Ldd::Static) && ours.interpreter.as_ref().is_some_and(|i| !Path::new(i).exists()) {
-        return ("foreign architecture", "its PT_INTERP does not exist here, so ldd cannot trace it".into());
+    if matches!(ldd, Ldd::Static)
+        && ours
+            .interpreter
+            .as_ref()
+            .is_some_and(|i| !Path::new(i).exists())
+    {
+        return (
+            "foreign architecture",
+            "its PT_INTERP does not exist here, so ldd cannot trace it".into(),
+        );
     }
     ("unexplained", "differs from ldd".into())
 }
@@ -366,5 +441,8 @@ fn which(program: &str) -> Option<PathBuf> {
 }
 
 fn display_list(dirs: &[PathBuf]) -> String {
-    dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" ")
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
 }

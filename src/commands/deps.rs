@@ -76,7 +76,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let unreadable = reports
         .iter()
         .filter(|r| r.resolution.interpreter.is_none() && r.resolution.libraries.is_empty())
-        .filter(|r| r.resolution.warnings.iter().any(|w| w.ends_with("not found") || w.contains("invalid ELF header")))
+        .filter(|r| {
+            r.resolution
+                .warnings
+                .iter()
+                .any(|w| w.ends_with("not found") || w.contains("invalid ELF header"))
+        })
         .count();
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -109,10 +114,16 @@ fn print_tree(out: &mut impl Write, r: &Report, level: u8) -> Result<()> {
     }
     let mut tree = Tree::default();
     for (i, l) in res.libraries.iter().enumerate() {
-        tree.children.entry(l.needed_by.as_path()).or_default().push(i);
+        tree.children
+            .entry(l.needed_by.as_path())
+            .or_default()
+            .push(i);
     }
     for m in &res.missing {
-        tree.missing.entry(m.needed_by.as_path()).or_default().push(&m.name);
+        tree.missing
+            .entry(m.needed_by.as_path())
+            .or_default()
+            .push(&m.name);
     }
     tree.print(out, res, &res.file, 1)?;
     for e in r.dlopen.iter().flatten() {
@@ -133,7 +144,13 @@ struct Tree<'a> {
 }
 
 impl Tree<'_> {
-    fn print(&self, out: &mut impl Write, res: &Resolution, node: &Path, depth: usize) -> Result<()> {
+    fn print(
+        &self,
+        out: &mut impl Write,
+        res: &Resolution,
+        node: &Path,
+        depth: usize,
+    ) -> Result<()> {
         let indent = "  ".repeat(depth);
         for name in self.missing.get(node).into_iter().flatten() {
             writeln!(out, "{indent}{name} => not found")?;
@@ -141,7 +158,13 @@ impl Tree<'_> {
         for &i in self.children.get(node).into_iter().flatten() {
             let l = &res.libraries[i];
             let via = serde_json::to_value(l.via)?;
-            writeln!(out, "{indent}{} => {} [{}]", l.name, l.path.display(), via.as_str().unwrap_or(""))?;
+            writeln!(
+                out,
+                "{indent}{} => {} [{}]",
+                l.name,
+                l.path.display(),
+                via.as_str().unwrap_or("")
+            )?;
             // The main file can reappear as a library path only through a cycle; stop there.
             if l.path != res.file && depth < 64 {
                 self.print(out, res, &l.path, depth + 1)?;

@@ -3,12 +3,15 @@
 
 pub mod analyze;
 pub mod analyzers;
+pub mod bench_deps;
+pub mod bench_size;
 pub mod build;
 pub mod collect;
+pub mod deps;
 pub mod lift;
 mod common;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Bench, Cli, Command};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -17,6 +20,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect(a) => collect::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Build(a) => build::run(a),
+        Command::Deps(a) => deps::run(a),
         Command::Analyzers(a) => analyzers::run(a),
+        Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
+        Command::Bench(Bench::Size(a)) => bench_size::run(a),
     }
 }

@@ -18,30 +18,103 @@ use super::Extra;
 
 /// Imported functions and the NSS databases they consult.
 const NSS_USERS: &[(&str, &[&str])] = &[
-    ("passwd", &["getpwnam", "getpwnam_r", "getpwuid", "getpwuid_r", "getpwent", "getpwent_r"]),
+    (
+        "passwd",
+        &[
+            "getpwnam",
+            "getpwnam_r",
+            "getpwuid",
+            "getpwuid_r",
+            "getpwent",
+            "getpwent_r",
+        ],
+    ),
     (
         "group",
-        &["getgrnam", "getgrnam_r", "getgrgid", "getgrgid_r", "getgrent", "getgrent_r", "getgrouplist", "initgroups"],
+        &[
+            "getgrnam",
+            "getgrnam_r",
+            "getgrgid",
+            "getgrgid_r",
+            "getgrent",
+            "getgrent_r",
+            "getgrouplist",
+            "initgroups",
+        ],
     ),
-    ("shadow", &["getspnam", "getspnam_r", "getspent", "getspent_r"]),
+    (
+        "shadow",
+        &["getspnam", "getspnam_r", "getspent", "getspent_r"],
+    ),
     ("gshadow", &["getsgnam", "getsgnam_r", "getsgent"]),
     (
         "hosts",
         &[
-            "gethostbyname", "gethostbyname_r", "gethostbyname2", "gethostbyname2_r", "gethostbyaddr",
-            "gethostbyaddr_r", "gethostent", "getaddrinfo", "getnameinfo", "rcmd", "rcmd_af", "ruserok",
+            "gethostbyname",
+            "gethostbyname_r",
+            "gethostbyname2",
+            "gethostbyname2_r",
+            "gethostbyaddr",
+            "gethostbyaddr_r",
+            "gethostent",
+            "getaddrinfo",
+            "getnameinfo",
+            "rcmd",
+            "rcmd_af",
+            "ruserok",
         ],
     ),
     (
         "services",
-        &["getservbyname", "getservbyname_r", "getservbyport", "getservbyport_r", "getservent", "getaddrinfo", "getnameinfo"],
+        &[
+            "getservbyname",
+            "getservbyname_r",
+            "getservbyport",
+            "getservbyport_r",
+            "getservent",
+            "getaddrinfo",
+            "getnameinfo",
+        ],
     ),
-    ("protocols", &["getprotobyname", "getprotobyname_r", "getprotobynumber", "getprotobynumber_r", "getprotoent"]),
-    ("networks", &["getnetbyname", "getnetbyname_r", "getnetbyaddr", "getnetbyaddr_r", "getnetent"]),
-    ("rpc", &["getrpcbyname", "getrpcbyname_r", "getrpcbynumber", "getrpcbynumber_r", "getrpcent"]),
+    (
+        "protocols",
+        &[
+            "getprotobyname",
+            "getprotobyname_r",
+            "getprotobynumber",
+            "getprotobynumber_r",
+            "getprotoent",
+        ],
+    ),
+    (
+        "networks",
+        &[
+            "getnetbyname",
+            "getnetbyname_r",
+            "getnetbyaddr",
+            "getnetbyaddr_r",
+            "getnetent",
+        ],
+    ),
+    (
+        "rpc",
+        &[
+            "getrpcbyname",
+            "getrpcbyname_r",
+            "getrpcbynumber",
+            "getrpcbynumber_r",
+            "getrpcent",
+        ],
+    ),
     ("ethers", &["ether_hostton", "ether_ntohost"]),
-    ("netgroup", &["innetgr", "setnetgrent", "getnetgrent", "getnetgrent_r"]),
-    ("aliases", &["getaliasbyname", "getaliasbyname_r", "getaliasent"]),
+    (
+        "netgroup",
+        &["innetgr", "setnetgrent", "getnetgrent", "getnetgrent_r"],
+    ),
+    (
+        "aliases",
+        &["getaliasbyname", "getaliasbyname_r", "getaliasent"],
+    ),
 ];
 const UNWIND_USERS: &[&str] = &["pthread_cancel", "pthread_exit", "backtrace"];
 const MAX_NSSWITCH_BYTES: u64 = 1 << 20;
@@ -65,8 +138,9 @@ pub(crate) fn collect(r: &Resolver, file: &Path) -> Vec<Extra> {
         if let Some(p) = find_library(r, &target, "libgcc_s.so.1") {
             extras.push(Extra {
                 path: p,
-                reason: "libc loads libgcc_s.so.1 to unwind for thread cancellation/exit or backtrace"
-                    .into(),
+                reason:
+                    "libc loads libgcc_s.so.1 to unwind for thread cancellation/exit or backtrace"
+                        .into(),
             });
         }
     }
@@ -193,7 +267,11 @@ fn find_library(r: &Resolver, target: &Target, name: &str) -> Option<PathBuf> {
     }
     for dir in &target.default_dirs {
         for sub in &hw.subdirs {
-            let d = if sub.is_empty() { dir.clone() } else { format!("{dir}/{sub}") };
+            let d = if sub.is_empty() {
+                dir.clone()
+            } else {
+                format!("{dir}/{sub}")
+            };
             candidates.push(super::search::join(&d, name));
         }
     }
@@ -244,7 +322,10 @@ mod tests {
     fn nsswitch_lines_and_defaults() {
         let conf = "passwd: files [NOTFOUND=return] systemd # c\nhosts: files [ !UNAVAIL=return ] mdns4_minimal dns\n";
         assert_eq!(services_for(conf, "passwd"), vec!["files", "systemd"]);
-        assert_eq!(services_for(conf, "hosts"), vec!["files", "mdns4_minimal", "dns"]);
+        assert_eq!(
+            services_for(conf, "hosts"),
+            vec!["files", "mdns4_minimal", "dns"]
+        );
         assert_eq!(services_for("", "hosts"), vec!["dns", "files"]);
         assert_eq!(services_for("initgroups: db\n", "group"), vec!["db"]);
     }

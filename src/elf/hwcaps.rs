@@ -11,7 +11,9 @@ use crate::host::Host;
 use std::path::Path;
 
 /// /proc/cpuinfo flag names each level adds (x86-64 psABI), as Linux spells them.
-const V2: &[&str] = &["cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3"];
+const V2: &[&str] = &[
+    "cx16", "lahf_lm", "popcnt", "pni", "sse4_1", "sse4_2", "ssse3",
+];
 const V3: &[&str] = &[
     "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave",
 ];
@@ -82,7 +84,10 @@ impl HwCaps {
 
     /// glibc's `glibc_hwcaps_priority`: lower is better; None when not usable at this level.
     pub fn priority(&self, name: &str) -> Option<u32> {
-        self.glibc.iter().position(|g| g == name).map(|p| p as u32 + 1)
+        self.glibc
+            .iter()
+            .position(|g| g == name)
+            .map(|p| p as u32 + 1)
     }
 }
 
@@ -119,18 +124,24 @@ mod tests {
     #[test]
     fn level_four_matches_glibc_2_36_search_order() {
         let h = HwCaps::new(4, true);
-        assert_eq!(&h.subdirs[..4], &[
-            "glibc-hwcaps/x86-64-v4",
-            "glibc-hwcaps/x86-64-v3",
-            "glibc-hwcaps/x86-64-v2",
-            "tls/haswell/avx512_1/x86_64"
-        ]);
+        assert_eq!(
+            &h.subdirs[..4],
+            &[
+                "glibc-hwcaps/x86-64-v4",
+                "glibc-hwcaps/x86-64-v3",
+                "glibc-hwcaps/x86-64-v2",
+                "tls/haswell/avx512_1/x86_64"
+            ]
+        );
         assert_eq!(h.subdirs[4], "tls/haswell/avx512_1");
         assert_eq!(h.subdirs.last().unwrap(), "");
         assert_eq!(h.subdirs.len(), 3 + 16);
         assert_eq!(h.priority("x86-64-v4"), Some(1));
         assert_eq!(HwCaps::new(2, true).priority("x86-64-v3"), None);
-        assert_eq!(HwCaps::new(1, true).subdirs, vec!["tls/x86_64", "tls", "x86_64", ""]);
+        assert_eq!(
+            HwCaps::new(1, true).subdirs,
+            vec!["tls/x86_64", "tls", "x86_64", ""]
+        );
     }
 
     #[test]

@@ -68,7 +68,10 @@ impl LdCache {
             .ok_or(CacheError::Truncated("old entries"))?;
         // The new format, when present, follows the old entries at 8-byte alignment.
         let new_at = (end_old + 7) & !7;
-        if bytes.get(new_at..).is_some_and(|b| b.starts_with(MAGIC_NEW)) {
+        if bytes
+            .get(new_at..)
+            .is_some_and(|b| b.starts_with(MAGIC_NEW))
+        {
             return parse_new(bytes, new_at);
         }
         parse_old(bytes, nlibs.min(MAX_ENTRIES), end_old)
@@ -188,11 +191,11 @@ fn parse_new(bytes: &[u8], base: usize) -> Result<LdCache, CacheError> {
         let (Some(k), Some(v)) = (str_at(hdr, 0, key), str_at(hdr, 0, value)) else {
             continue;
         };
-        cache
-            .entries
-            .entry(k)
-            .or_default()
-            .push(Entry { flags, hwcap, path: v });
+        cache.entries.entry(k).or_default().push(Entry {
+            flags,
+            hwcap,
+            path: v,
+        });
     }
     Ok(cache)
 }
@@ -297,8 +300,18 @@ mod tests {
     fn hwcaps_entries_win_by_priority_and_fall_back_to_plain() {
         let bytes = new_cache(
             &[
-                (0x303, HWCAP_EXTENSION, "libz.so.1", "/l/glibc-hwcaps/x86-64-v2/libz.so.1"),
-                (0x303, HWCAP_EXTENSION | 1, "libz.so.1", "/l/glibc-hwcaps/x86-64-v3/libz.so.1"),
+                (
+                    0x303,
+                    HWCAP_EXTENSION,
+                    "libz.so.1",
+                    "/l/glibc-hwcaps/x86-64-v2/libz.so.1",
+                ),
+                (
+                    0x303,
+                    HWCAP_EXTENSION | 1,
+                    "libz.so.1",
+                    "/l/glibc-hwcaps/x86-64-v3/libz.so.1",
+                ),
                 (0x303, 0, "libz.so.1", "/l/libz.so.1"),
             ],
             &["x86-64-v2", "x86-64-v3"],
@@ -317,7 +330,9 @@ mod tests {
         assert_eq!(hit.path, "/l/glibc-hwcaps/x86-64-v2/libz.so.1");
         let hit = cache.lookup("libz.so.1", 0x303, ok, prio(1)).unwrap();
         assert_eq!(hit.path, "/l/libz.so.1");
-        assert!(cache.lookup("libz.so.1", 0x303, |f| f == 3, prio(4)).is_none());
+        assert!(cache
+            .lookup("libz.so.1", 0x303, |f| f == 3, prio(4))
+            .is_none());
     }
 
     #[test]

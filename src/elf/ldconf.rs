@@ -27,15 +27,24 @@ pub fn load(host: &Host, path: &Path) -> LdConf {
     conf
 }
 
-fn read_file(host: &Host, path: &Path, depth: usize, seen: &mut HashSet<PathBuf>, conf: &mut LdConf) {
+fn read_file(
+    host: &Host,
+    path: &Path,
+    depth: usize,
+    seen: &mut HashSet<PathBuf>,
+    conf: &mut LdConf,
+) {
     if depth > MAX_DEPTH || !seen.insert(path.to_path_buf()) {
-        conf.warnings
-            .push(format!("{}: include loop or nesting too deep", path.display()));
+        conf.warnings.push(format!(
+            "{}: include loop or nesting too deep",
+            path.display()
+        ));
         return;
     }
     let Ok(text) = host.read_to_string(path) else {
         if depth == 0 {
-            conf.warnings.push(format!("{}: not readable", path.display()));
+            conf.warnings
+                .push(format!("{}: not readable", path.display()));
         }
         return;
     };

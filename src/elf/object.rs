@@ -68,7 +68,9 @@ impl ReadAt for SizedFile {
 
 impl ReadAt for [u8] {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(self.len());
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.len());
         let n = buf.len().min(self.len() - start);
         buf[..n].copy_from_slice(&self[start..start + n]);
         Ok(n)
@@ -204,7 +206,10 @@ fn read_phdrs(
         return Err(ObjectError::Malformed(format!("{count} program headers")));
     }
     let len = (count * ProgramHeader::size(ctx)) as u64;
-    let fits_in_head = hdr.e_phoff.checked_add(len).is_some_and(|end| end <= head.len() as u64);
+    let fits_in_head = hdr
+        .e_phoff
+        .checked_add(len)
+        .is_some_and(|end| end <= head.len() as u64);
     let bytes = if fits_in_head {
         head[hdr.e_phoff as usize..(hdr.e_phoff + len) as usize].to_vec()
     } else {
@@ -222,7 +227,10 @@ fn read_dynamic(
     ctx: Ctx,
     obj: &mut ElfObject,
 ) -> Result<(), ObjectError> {
-    let Some(dyn_ph) = phdrs.iter().find(|p| p.p_type == program_header::PT_DYNAMIC) else {
+    let Some(dyn_ph) = phdrs
+        .iter()
+        .find(|p| p.p_type == program_header::PT_DYNAMIC)
+    else {
         return Ok(());
     };
     obj.has_dynamic = true;
@@ -281,8 +289,9 @@ fn collect_dynamic(
                 }
             }
             dynamic::DT_NEEDED if obj.needed.len() == MAX_NEEDED => {
-                obj.warnings
-                    .push(format!("more than {MAX_NEEDED} DT_NEEDED entries; rest ignored"));
+                obj.warnings.push(format!(
+                    "more than {MAX_NEEDED} DT_NEEDED entries; rest ignored"
+                ));
                 obj.needed.push(String::new());
             }
             dynamic::DT_SONAME if obj.soname.is_none() => obj.soname = strings.get(d.d_val)?,
@@ -327,11 +336,11 @@ impl<'a, R: ReadAt + ?Sized> Strings<'a, R> {
 
     fn get(&mut self, offset: u64) -> io::Result<Option<String>> {
         let Some(base) = self.base else {
-            self.warn("dynamic string without DT_STRTAB".into());
+            self.warn("dynamic string without DT_STRTAB");
             return Ok(None);
         };
         if self.size != 0 && offset >= self.size {
-            self.warn("string offsets beyond DT_STRSZ".into());
+            self.warn("string offsets beyond DT_STRSZ");
             return Ok(None);
         }
         let Some(at) = base.checked_add(offset) else {
@@ -339,7 +348,7 @@ impl<'a, R: ReadAt + ?Sized> Strings<'a, R> {
         };
         let bytes = read_range(self.src, at, MAX_STRING as u64)?;
         if !bytes.contains(&0) {
-            self.warn("unterminated or overlong strings".into());
+            self.warn("unterminated or overlong strings");
             return Ok(None);
         }
         Ok(Some(cstr(&bytes)))

@@ -76,9 +76,12 @@ impl Resolver {
             Vec::new()
         };
         let preload_file = load_preload(&host);
-        let hw = [(true, HwCaps::new(level, true)), (false, HwCaps::new(level, false))]
-            .into_iter()
-            .collect();
+        let hw = [
+            (true, HwCaps::new(level, true)),
+            (false, HwCaps::new(level, false)),
+        ]
+        .into_iter()
+        .collect();
         Resolver {
             host,
             level,
@@ -171,7 +174,13 @@ impl Resolver {
             if meta.is_dir() {
                 return Err(io::Error::from(io::ErrorKind::NotFound));
             }
-            Ok((SizedFile { file, size: meta.len() }, (meta.dev(), meta.ino())))
+            Ok((
+                SizedFile {
+                    file,
+                    size: meta.len(),
+                },
+                (meta.dev(), meta.ino()),
+            ))
         });
         let (file, id) = match opened {
             Ok(x) => x,
@@ -222,7 +231,10 @@ pub(crate) fn verify(found: &Found, target: &Target) -> Verdict {
     if abi.data != target.abi.data {
         return Verdict::Fatal("ELF file data encoding does not match".into());
     }
-    if !matches!(found.obj.osabi, header::ELFOSABI_NONE | header::ELFOSABI_GNU) {
+    if !matches!(
+        found.obj.osabi,
+        header::ELFOSABI_NONE | header::ELFOSABI_GNU
+    ) {
         return Verdict::Fatal("ELF file OS ABI invalid".into());
     }
     if abi.machine != target.abi.machine {
@@ -245,7 +257,9 @@ fn load_cache(host: &Host, warnings: &mut Vec<String>) -> Option<LdCache> {
     match LdCache::parse(&bytes) {
         Ok(c) => Some(c),
         Err(e) => {
-            warnings.push(format!("/etc/ld.so.cache: {e}; using /etc/ld.so.conf instead"));
+            warnings.push(format!(
+                "/etc/ld.so.cache: {e}; using /etc/ld.so.conf instead"
+            ));
             None
         }
     }
@@ -259,7 +273,11 @@ fn load_preload(host: &Host) -> Vec<String> {
     String::from_utf8_lossy(&bytes)
         .lines()
         .map(|l| l.split('#').next().unwrap_or(""))
-        .flat_map(|l| l.split([' ', '\t', ':']).map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|l| {
+            l.split([' ', '\t', ':'])
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
         .filter(|s| !s.is_empty())
         .take(1024)
         .collect()

@@ -74,7 +74,9 @@ pub fn split_list(list: &str, seps: &[char], dst: &Dst, warnings: &mut Vec<Strin
     let mut relative = false;
     for element in list.split(seps) {
         if dirs.len() >= MAX_DIRS {
-            warnings.push(format!("more than {MAX_DIRS} search directories; rest ignored"));
+            warnings.push(format!(
+                "more than {MAX_DIRS} search directories; rest ignored"
+            ));
             break;
         }
         let Some(expanded) = expand(element, dst) else {
@@ -97,7 +99,11 @@ pub fn split_list(list: &str, seps: &[char], dst: &Dst, warnings: &mut Vec<Strin
 fn normalize_dir(dir: &str) -> String {
     let trimmed = dir.trim_end_matches('/').trim_start_matches("./");
     if dir.starts_with('/') {
-        return if trimmed.is_empty() { "/".into() } else { trimmed.into() };
+        return if trimmed.is_empty() {
+            "/".into()
+        } else {
+            trimmed.into()
+        };
     }
     if trimmed.is_empty() || trimmed == "." {
         "/".into()
@@ -135,7 +141,10 @@ mod tests {
     #[test]
     fn tokens_expand_like_glibc() {
         assert_eq!(expand("$ORIGIN/../lib", &D).unwrap(), "/opt/app/bin/../lib");
-        assert_eq!(expand("${ORIGIN}/x/$LIB/$PLATFORM", &D).unwrap(), "/opt/app/bin/x/lib/x86_64-linux-gnu/haswell");
+        assert_eq!(
+            expand("${ORIGIN}/x/$LIB/$PLATFORM", &D).unwrap(),
+            "/opt/app/bin/x/lib/x86_64-linux-gnu/haswell"
+        );
         assert_eq!(expand("/a/$ORIGINAL", &D).unwrap(), "/a/$ORIGINAL");
         assert_eq!(expand("/a/$FOO/b", &D).unwrap(), "/a/$FOO/b");
         let none = Dst { platform: "", ..D };

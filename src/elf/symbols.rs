@@ -16,7 +16,11 @@ const MAX_SECTIONS: usize = 1 << 16;
 pub fn imported(src: &(impl ReadAt + ?Sized)) -> Result<Vec<String>, ObjectError> {
     let (hdr, _) = object::parse_header(src)?;
     let big = hdr.e_ident[goblin::elf::header::EI_CLASS] == goblin::elf::header::ELFCLASS64;
-    let container = if big { Container::Big } else { Container::Little };
+    let container = if big {
+        Container::Big
+    } else {
+        Container::Little
+    };
     let ctx = Ctx::new(container, hdr.endianness()?);
     let (sym_off, sym_len, str_off, str_len) = match from_sections(src, &hdr, ctx)? {
         Some(t) => t,
@@ -61,7 +65,10 @@ fn from_sections(
         Ok(s) => s,
         Err(_) => return Ok(None),
     };
-    let Some(dynsym) = sections.iter().find(|s| s.sh_type == section_header::SHT_DYNSYM) else {
+    let Some(dynsym) = sections
+        .iter()
+        .find(|s| s.sh_type == section_header::SHT_DYNSYM)
+    else {
         return Ok(None);
     };
     let Some(strtab) = sections.get(dynsym.sh_link as usize) else {

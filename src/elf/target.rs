@@ -56,7 +56,11 @@ impl Target {
                 FLAG_ARM_LIBHF,
                 "/lib/ld-linux-armhf.so.3",
             ),
-            (header::EM_PPC64, _) => ("powerpc64le-linux-gnu", FLAG_POWERPC_LIB64, "/lib64/ld64.so.2"),
+            (header::EM_PPC64, _) => (
+                "powerpc64le-linux-gnu",
+                FLAG_POWERPC_LIB64,
+                "/lib64/ld64.so.2",
+            ),
             (header::EM_S390, _) => ("s390x-linux-gnu", FLAG_S390_LIB64, "/lib/ld64.so.1"),
             (header::EM_RISCV, _) => (
                 "riscv64-linux-gnu",
@@ -80,7 +84,10 @@ impl Target {
                 format!("lib/{triplet}"),
             )
         } else if lib64 {
-            (vec!["/lib64".into(), "/usr/lib64".into()], "lib64".to_string())
+            (
+                vec!["/lib64".into(), "/usr/lib64".into()],
+                "lib64".to_string(),
+            )
         } else {
             (vec!["/lib".into(), "/usr/lib".into()], "lib".to_string())
         };
@@ -102,8 +109,9 @@ impl Target {
     /// Whether a path lies under one of the default directories: glibc compares prefixes when
     /// DF_1_NODEFLIB forbids cache entries from there.
     pub fn in_default_dirs(&self, path: &str) -> bool {
-        self.default_dirs
-            .iter()
-            .any(|d| path.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')))
+        self.default_dirs.iter().any(|d| {
+            path.strip_prefix(d.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        })
     }
 }

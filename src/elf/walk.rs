@@ -60,7 +60,8 @@ impl<'a> Walk<'a> {
                 return out;
             }
         };
-        out.warnings.extend(found.obj.warnings.iter().map(|w| format!("{path}: {w}")));
+        out.warnings
+            .extend(found.obj.warnings.iter().map(|w| format!("{path}: {w}")));
         out.interpreter = found.obj.interp.as_deref().map(to_path);
         let Some(abi) = found.obj.abi else {
             return out;
@@ -133,9 +134,9 @@ impl<'a> Walk<'a> {
             Probe::Found(f) => f,
             _ => {
                 if self.out.interpreter.is_some() {
-                    self.out
-                        .warnings
-                        .push(format!("interpreter {interp} not found or not loadable in the root"));
+                    self.out.warnings.push(format!(
+                        "interpreter {interp} not found or not loadable in the root"
+                    ));
                     self.out.missing.push(Missing {
                         name: interp.clone(),
                         needed_by: self.out.file.clone(),
@@ -269,7 +270,9 @@ impl<'a> Walk<'a> {
                 self.out.hwcaps_used.push(h);
             }
         }
-        self.out.warnings.extend(found.obj.warnings.iter().map(|w| format!("{path}: {w}")));
+        self.out
+            .warnings
+            .extend(found.obj.warnings.iter().map(|w| format!("{path}: {w}")));
         self.out.libraries.push(Library {
             name: name.to_string(),
             path: to_path(&path),
@@ -364,17 +367,28 @@ impl<'a> Walk<'a> {
     }
 
     fn rpath_dirs(&mut self, i: usize, runpath: bool) -> Vec<String> {
-        let cached = if runpath { &self.nodes[i].runpath } else { &self.nodes[i].rpath };
+        let cached = if runpath {
+            &self.nodes[i].runpath
+        } else {
+            &self.nodes[i].rpath
+        };
         if let Some(d) = cached {
             return d.clone();
         }
         let obj = &self.nodes[i].found.obj;
-        let list = if runpath { obj.runpath.clone() } else { obj.rpath.clone() }.unwrap_or_default();
+        let list = if runpath {
+            obj.runpath.clone()
+        } else {
+            obj.rpath.clone()
+        }
+        .unwrap_or_default();
         let origin = self.nodes[i].origin.clone();
         let mut warnings = Vec::new();
         let dirs = search::split_list(&list, &[':'], &self.dst(&origin), &mut warnings);
         let path = self.nodes[i].path.clone();
-        self.out.warnings.extend(warnings.into_iter().map(|w| format!("{path}: {w}")));
+        self.out
+            .warnings
+            .extend(warnings.into_iter().map(|w| format!("{path}: {w}")));
         let node = &mut self.nodes[i];
         if runpath {
             node.runpath = Some(dirs.clone());
