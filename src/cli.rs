@@ -17,7 +17,12 @@ use clap::{Parser, Subcommand};
 /// or all at once: `liftkit lift` lists the applications, `liftkit lift --app nginx -o out/`
 /// lifts one. Exit codes: 0 done, 1 done with error-level findings, 2 failed.
 #[derive(Debug, Parser)]
-#[command(name = "liftkit", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "liftkit",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

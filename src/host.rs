@@ -29,7 +29,9 @@ pub struct Resolved {
 
 impl Host {
     pub fn live() -> Self {
-        Host { root: PathBuf::from("/") }
+        Host {
+            root: PathBuf::from("/"),
+        }
     }
 
     pub fn at(root: impl Into<PathBuf>) -> Self {

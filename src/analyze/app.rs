@@ -83,7 +83,11 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     if let Some(config) = &config {
         for f in &config.files {
             let f = f.to_string_lossy();
-            files.add(&f, Role::Config, format!("analyzer {}: configuration", analyzer.id));
+            files.add(
+                &f,
+                Role::Config,
+                format!("analyzer {}: configuration", analyzer.id),
+            );
         }
     }
     let volumes = volumes(analyzer, &paths);
@@ -134,7 +138,10 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     dirs.dedup_by(|a, b| a.path == b.path);
     if let Some(c) = &config {
         for p in &c.problems {
-            findings.push(Finding::warning(format!("analyzer {}", analyzer.id), p.clone()));
+            findings.push(Finding::warning(
+                format!("analyzer {}", analyzer.id),
+                p.clone(),
+            ));
         }
     }
     let (fit, fit_reasons) = fit(analyzer, root, &findings);
@@ -200,7 +207,11 @@ fn read_config(cx: &Context, vars: &mut Vars, findings: &mut Vec<Finding>) -> Op
     for (name, directives) in &rule.extract {
         if vars.get(name).is_empty() {
             let values = read.values(&directives.names());
-            vars.set(name, values, &format!("{entry}: {}", directives.names().join("/")));
+            vars.set(
+                name,
+                values,
+                &format!("{entry}: {}", directives.names().join("/")),
+            );
         }
     }
     vars::evaluate(cx, vars, Some(&read));
@@ -300,7 +311,10 @@ fn log_links(a: &Analyzer, vars: &Vars, base: &str) -> Vec<Link> {
             out.push(Link {
                 path: absolutize(&path, base),
                 target: format!("/dev/{stream}"),
-                why: format!("analyzer {}: log sent to {stream} for the engine to collect", a.id),
+                why: format!(
+                    "analyzer {}: log sent to {stream} for the engine to collect",
+                    a.id
+                ),
             });
         }
     }
@@ -321,7 +335,9 @@ fn add_open_files(
         for fd in &p.fds {
             let path = fd.target.as_str();
             if !is_copyable(path)
-                || volumes.iter().any(|v| path.starts_with(&format!("{}/", v.path)))
+                || volumes
+                    .iter()
+                    .any(|v| path.starts_with(&format!("{}/", v.path)))
                 || logs.iter().any(|l| l.path == path)
             {
                 continue;
@@ -404,7 +420,10 @@ fn image_spec(
 /// A process that rewrote its title lost its environment block; the locale it mapped shows the
 /// LANG it ran with, which the image should keep.
 fn recover_locale(root: &Process, env: &mut Vec<String>, findings: &mut Vec<Finding>) {
-    if env.iter().any(|kv| kv.starts_with("LANG=") || kv.starts_with("LC_ALL=")) {
+    if env
+        .iter()
+        .any(|kv| kv.starts_with("LANG=") || kv.starts_with("LC_ALL="))
+    {
         return;
     }
     if let Some(locale) = evidence::mapped_locales(root).into_iter().next() {
@@ -416,7 +435,12 @@ fn recover_locale(root: &Process, env: &mut Vec<String>, findings: &mut Vec<Find
     }
 }
 
-fn entrypoint(root: &Process, a: &Analyzer, vars: &Vars, findings: &mut Vec<Finding>) -> Vec<String> {
+fn entrypoint(
+    root: &Process,
+    a: &Analyzer,
+    vars: &Vars,
+    findings: &mut Vec<Finding>,
+) -> Vec<String> {
     if !a.runtime.entrypoint.is_empty() {
         let expanded: Option<Vec<String>> = a
             .runtime
@@ -459,7 +483,10 @@ fn capabilities(inp: &Inputs, cand: &Candidate, procs: &[&Process]) -> Vec<Strin
         caps.push("CAP_NET_BIND_SERVICE");
     }
     let root = procs[0];
-    if procs.iter().any(|p| p.uids[1] != root.uids[1] || p.gids[1] != root.gids[1]) {
+    if procs
+        .iter()
+        .any(|p| p.uids[1] != root.uids[1] || p.gids[1] != root.gids[1])
+    {
         caps.extend(["CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE"]);
     }
     caps.into_iter().map(str::to_string).collect()
@@ -470,9 +497,19 @@ fn image_name(app: &str, version: &str) -> String {
     let version = version.split_once(':').map_or(version, |(_, v)| v);
     let tag: String = version
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    let tag = if tag.is_empty() { "latest".to_string() } else { tag };
+    let tag = if tag.is_empty() {
+        "latest".to_string()
+    } else {
+        tag
+    };
     format!("localhost/liftkit/{app}:{tag}")
 }
 
@@ -530,6 +567,12 @@ fn fit(a: &Analyzer, root: &Process, findings: &[Finding]) -> (Fit, Vec<String>)
 fn is_harmless_device(path: &str) -> bool {
     matches!(
         path,
-        "/dev/null" | "/dev/zero" | "/dev/random" | "/dev/urandom" | "/dev/tty" | "/dev/console" | "/dev/ptmx"
+        "/dev/null"
+            | "/dev/zero"
+            | "/dev/random"
+            | "/dev/urandom"
+            | "/dev/tty"
+            | "/dev/console"
+            | "/dev/ptmx"
     ) || path.starts_with("/dev/pts/")
 }

@@ -3,7 +3,11 @@
 use super::spec::Analyzer;
 use crate::snapshot::{Process, Snapshot};
 
-pub fn detect<'a>(p: &Process, _snapshot: &Snapshot, analyzers: &'a [Analyzer]) -> Option<&'a Analyzer> {
+pub fn detect<'a>(
+    p: &Process,
+    _snapshot: &Snapshot,
+    analyzers: &'a [Analyzer],
+) -> Option<&'a Analyzer> {
     analyzers.iter().find(|a| matches(a, p))
 }
 
@@ -14,11 +18,11 @@ fn matches(a: &Analyzer, p: &Process) -> bool {
     }
     let exe_ok = !d.exe.is_empty()
         && p.exe.as_deref().is_some_and(|exe| {
-            d.exe.iter().any(|g| {
-                globset::Glob::new(g).is_ok_and(|g| g.compile_matcher().is_match(exe))
-            })
+            d.exe
+                .iter()
+                .any(|g| globset::Glob::new(g).is_ok_and(|g| g.compile_matcher().is_match(exe)))
         });
-    let comm_ok = d.comm.iter().any(|c| *c == p.comm);
+    let comm_ok = d.comm.contains(&p.comm);
     if !(exe_ok || comm_ok) {
         return false;
     }

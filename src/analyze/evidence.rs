@@ -26,7 +26,11 @@ pub fn add_elf_closure(
         }
         let r = inp.resolver.resolve(Path::new(obj), env);
         if let Some(interp) = &r.interpreter {
-            files.add(&interp.to_string_lossy(), Role::Code, format!("interpreter of {obj}"));
+            files.add(
+                &interp.to_string_lossy(),
+                Role::Code,
+                format!("interpreter of {obj}"),
+            );
         }
         for lib in &r.libraries {
             files.add(
@@ -38,7 +42,10 @@ pub fn add_elf_closure(
         for m in &r.missing {
             findings.push(Finding::warning(
                 &m.name,
-                format!("needed by {} but not found by the loader's search", m.needed_by.display()),
+                format!(
+                    "needed by {} but not found by the loader's search",
+                    m.needed_by.display()
+                ),
             ));
         }
         for w in &r.warnings {
@@ -54,14 +61,25 @@ fn is_elf(inp: &Inputs, path: &str) -> bool {
 }
 
 /// Adds what the C library reads at run time on the program's behalf, and objects it dlopens.
-pub fn add_system_files(inp: &Inputs, root: &Process, files: &mut FileSet, elf_objects: &mut Vec<String>) {
+pub fn add_system_files(
+    inp: &Inputs,
+    root: &Process,
+    files: &mut FileSet,
+    elf_objects: &mut Vec<String>,
+) {
     let mut add_if_exists = |path: &str, why: &str| {
         if inp.host.exists(Path::new(path)) {
             files.add(path, Role::Config, why.to_string());
         }
     };
-    add_if_exists("/etc/nsswitch.conf", "name-service switch read by the C library");
-    add_if_exists("/etc/ld.so.cache", "the dynamic loader's cache, read at every start and dlopen");
+    add_if_exists(
+        "/etc/nsswitch.conf",
+        "name-service switch read by the C library",
+    );
+    add_if_exists(
+        "/etc/ld.so.cache",
+        "the dynamic loader's cache, read at every start and dlopen",
+    );
     add_if_exists("/etc/localtime", "time zone of the source host");
     add_if_exists("/etc/timezone", "time zone name of the source host");
     if let Some(exe) = &root.exe {
@@ -74,7 +92,10 @@ pub fn add_system_files(inp: &Inputs, root: &Process, files: &mut FileSet, elf_o
     let uses_tls = files
         .paths()
         .any(|p| p.contains("/libssl.so") || p.contains("/libgnutls.so") || p.contains("/libcurl"));
-    let mapped_tls = root.maps.iter().any(|m| m.contains("/libssl.so") || m.contains("/libgnutls.so"));
+    let mapped_tls = root
+        .maps
+        .iter()
+        .any(|m| m.contains("/libssl.so") || m.contains("/libgnutls.so"));
     if uses_tls || mapped_tls || elf_links_tls(inp, root) {
         for path in [
             "/etc/ssl/certs/ca-certificates.crt",
@@ -82,7 +103,11 @@ pub fn add_system_files(inp: &Inputs, root: &Process, files: &mut FileSet, elf_o
             "/etc/ssl/openssl.cnf",
         ] {
             if inp.host.exists(Path::new(path)) {
-                files.add(path, Role::Config, "TLS is linked: CA certificates and OpenSSL configuration");
+                files.add(
+                    path,
+                    Role::Config,
+                    "TLS is linked: CA certificates and OpenSSL configuration",
+                );
             }
         }
     }
@@ -92,7 +117,9 @@ pub fn add_system_files(inp: &Inputs, root: &Process, files: &mut FileSet, elf_o
 fn elf_links_tls(inp: &Inputs, root: &Process) -> bool {
     let Some(exe) = &root.exe else { return false };
     let r = inp.resolver.resolve(Path::new(exe), &LoaderEnv::default());
-    r.libraries.iter().any(|l| l.name.starts_with("libssl") || l.name.starts_with("libgnutls"))
+    r.libraries
+        .iter()
+        .any(|l| l.name.starts_with("libssl") || l.name.starts_with("libgnutls"))
 }
 
 /// A process with LANG or LC_* set reads that locale's files and the alias table at start-up.
@@ -118,7 +145,11 @@ fn add_locale(inp: &Inputs, root: &Process, files: &mut FileSet) {
         let dir = format!("/usr/lib/locale/{name}");
         let found = super::glob::expand(inp.host, &dir);
         for f in &found {
-            files.add(&f.to_string_lossy(), Role::Code, format!("locale {name} of the process environment"));
+            files.add(
+                &f.to_string_lossy(),
+                Role::Code,
+                format!("locale {name} of the process environment"),
+            );
         }
         if found.is_empty() && inp.host.exists(Path::new("/usr/lib/locale/locale-archive")) {
             files.add(

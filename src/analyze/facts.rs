@@ -13,7 +13,10 @@ const MAX_ANSWER: u64 = 256 << 10;
 pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
     let mut facts = Vec::new();
     for cand in super::candidates(snapshot, analyzers) {
-        let Some(analyzer) = analyzers.iter().find(|a| Some(&a.id) == cand.analyzer.as_ref()) else {
+        let Some(analyzer) = analyzers
+            .iter()
+            .find(|a| Some(&a.id) == cand.analyzer.as_ref())
+        else {
             continue;
         };
         if analyzer.facts.is_empty() {
@@ -71,7 +74,10 @@ fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
                 answer.extend_from_slice(&buf[..n]);
                 let text = String::from_utf8_lossy(&answer);
                 if let Some(c) = re.captures(&text) {
-                    return c.name("v").or_else(|| c.get(1)).map(|m| m.as_str().to_string());
+                    return c
+                        .name("v")
+                        .or_else(|| c.get(1))
+                        .map(|m| m.as_str().to_string());
                 }
             }
         }
@@ -81,5 +87,7 @@ fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
 
 /// `\r`, `\n` and `\t` in analyzer strings, as people write protocol lines.
 pub fn unescape(s: &str) -> String {
-    s.replace("\\r", "\r").replace("\\n", "\n").replace("\\t", "\t")
+    s.replace("\\r", "\r")
+        .replace("\\n", "\n")
+        .replace("\\t", "\t")
 }

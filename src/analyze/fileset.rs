@@ -29,10 +29,6 @@ impl FileSet {
         }
     }
 
-    pub fn contains(&self, path: &str) -> bool {
-        self.entries.contains_key(path)
-    }
-
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }
@@ -53,13 +49,6 @@ impl FileSet {
 
     pub fn remove(&mut self, path: &str) {
         self.entries.remove(path);
-    }
-
-    pub fn set_role(&mut self, path: &str, role: Role, why: &str) {
-        if let Some(e) = self.entries.get_mut(path) {
-            e.0 = role;
-            e.1.push(why.to_string());
-        }
     }
 
     pub fn into_entries(self, package_of: impl Fn(&str) -> Option<String>) -> Vec<FileEntry> {

@@ -14,7 +14,11 @@ pub fn expand(host: &Host, pattern: &str) -> Vec<PathBuf> {
     let text = pattern.to_string_lossy().into_owned();
     let literal: PathBuf = pattern
         .components()
-        .take_while(|c| !c.as_os_str().to_string_lossy().contains(['*', '?', '[', '{']))
+        .take_while(|c| {
+            !c.as_os_str()
+                .to_string_lossy()
+                .contains(['*', '?', '[', '{'])
+        })
         .collect();
     let is_glob = literal != pattern;
     let Ok(meta) = host.stat(&literal) else {
@@ -24,7 +28,10 @@ pub fn expand(host: &Host, pattern: &str) -> Vec<PathBuf> {
         return if is_glob { Vec::new() } else { vec![literal] };
     }
     let matcher = if is_glob {
-        match globset::GlobBuilder::new(&text).literal_separator(true).build() {
+        match globset::GlobBuilder::new(&text)
+            .literal_separator(true)
+            .build()
+        {
             Ok(g) => Some(g.compile_matcher()),
             Err(_) => return Vec::new(),
         }
@@ -68,7 +75,10 @@ mod tests {
         std::fs::write(root.join("etc/app/a.conf"), "").unwrap();
         std::fs::write(root.join("etc/app/sub/b.conf"), "").unwrap();
         let host = Host::at(root);
-        assert_eq!(expand(&host, "/etc/app/*.conf"), vec![PathBuf::from("/etc/app/a.conf")]);
+        assert_eq!(
+            expand(&host, "/etc/app/*.conf"),
+            vec![PathBuf::from("/etc/app/a.conf")]
+        );
         assert_eq!(expand(&host, "/etc/app/**").len(), 2);
         assert_eq!(expand(&host, "/etc/app").len(), 2);
         assert!(expand(&host, "/nope/**").is_empty());

@@ -34,7 +34,10 @@ pub fn applications(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Candidat
     let by_pid: BTreeMap<i32, &Process> = snapshot.processes.iter().map(|p| (p.pid, p)).collect();
     let mut groups: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     for p in &snapshot.processes {
-        groups.entry(group_root(p, &by_pid)).or_default().push(p.pid);
+        groups
+            .entry(group_root(p, &by_pid))
+            .or_default()
+            .push(p.pid);
     }
     let mut found: Vec<Candidate> = groups
         .into_iter()
@@ -58,7 +61,10 @@ fn group_root(p: &Process, by_pid: &BTreeMap<i32, &Process>) -> i32 {
             break;
         }
         let same_exe = parent.exe.is_some() && parent.exe == current.exe;
-        let same_unit = current.unit.as_deref().is_some_and(|u| u.ends_with(".service"))
+        let same_unit = current
+            .unit
+            .as_deref()
+            .is_some_and(|u| u.ends_with(".service"))
             && parent.unit == current.unit;
         if !(same_exe || same_unit) {
             break;
@@ -77,7 +83,13 @@ fn candidate(
     let root = by_pid.get(&pids[0])?;
     let mut listen: Vec<String> = snapshot
         .sockets_of(&pids)
-        .map(|s| format!("{}/{}", socket_address(&s.address, s.port), s.proto.trim_end_matches('6')))
+        .map(|s| {
+            format!(
+                "{}/{}",
+                socket_address(&s.address, s.port),
+                s.proto.trim_end_matches('6')
+            )
+        })
         .collect();
     listen.sort();
     listen.dedup();

@@ -108,7 +108,10 @@ pub fn select(
                 }
                 let p = snapshot
                     .process(pid)
-                    .ok_or_else(|| AnalyzeError::NoSuchPid { pid, host: host.clone() })?;
+                    .ok_or_else(|| AnalyzeError::NoSuchPid {
+                        pid,
+                        host: host.clone(),
+                    })?;
                 Ok(lone_candidate(snapshot, analyzers, p))
             })
             .collect(),
@@ -119,11 +122,18 @@ fn found_names(all: &[Candidate]) -> String {
     if all.is_empty() {
         "nothing".to_string()
     } else {
-        all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+        all.iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
-fn lone_candidate(snapshot: &Snapshot, analyzers: &[Analyzer], p: &crate::snapshot::Process) -> Candidate {
+fn lone_candidate(
+    snapshot: &Snapshot,
+    analyzers: &[Analyzer],
+    p: &crate::snapshot::Process,
+) -> Candidate {
     let mut pids: Vec<i32> = vec![p.pid];
     pids.extend(
         snapshot
@@ -160,7 +170,9 @@ pub fn plan(
     selected: &[Candidate],
     opts: &Options,
 ) -> Plan {
-    let cpu_level = opts.cpu_level.or(Some(snapshot.host.cpu_level).filter(|l| *l > 0));
+    let cpu_level = opts
+        .cpu_level
+        .or(Some(snapshot.host.cpu_level).filter(|l| *l > 0));
     let resolver = Resolver::new(host.clone(), ResolveOptions { cpu_level });
     let packages = PackageIndex::load(host);
     let inputs = Inputs {
@@ -170,7 +182,10 @@ pub fn plan(
         resolver: &resolver,
         packages: &packages,
     };
-    let apps = selected.par_iter().map(|c| app::analyze(&inputs, c)).collect();
+    let apps = selected
+        .par_iter()
+        .map(|c| app::analyze(&inputs, c))
+        .collect();
     let h = &snapshot.host;
     Plan {
         schema: crate::plan::SCHEMA_VERSION,

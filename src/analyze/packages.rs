@@ -41,7 +41,11 @@ impl PackageIndex {
             return Some(p.clone());
         }
         let twin = match path.strip_prefix("/usr") {
-            Some(rest) if rest.starts_with("/lib") || rest.starts_with("/bin") || rest.starts_with("/sbin") => {
+            Some(rest)
+                if rest.starts_with("/lib")
+                    || rest.starts_with("/bin")
+                    || rest.starts_with("/sbin") =>
+            {
                 rest.to_string()
             }
             _ => format!("/usr{path}"),

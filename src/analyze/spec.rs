@@ -193,10 +193,7 @@ pub enum SpecError {
 
 pub fn parse(path: &Path, text: &str) -> Result<Analyzer, SpecError> {
     let analyzer: Analyzer = toml::from_str(text).map_err(|e| {
-        let (line, column) = e
-            .span()
-            .map(|s| line_col(text, s.start))
-            .unwrap_or((0, 0));
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
         SpecError::Parse {
             path: path.to_path_buf(),
             line,
@@ -234,7 +231,12 @@ fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
             })
         }))
         .chain(a.facts.iter().map(|f| ("facts.regex", &f.regex)))
-        .chain(a.runtime.probes.iter().filter_map(|p| p.expect.as_ref().map(|e| ("probes.expect", e))));
+        .chain(
+            a.runtime
+                .probes
+                .iter()
+                .filter_map(|p| p.expect.as_ref().map(|e| ("probes.expect", e))),
+        );
     for (key, r) in regexes {
         regex::Regex::new(r).map_err(|e| invalid(format!("{key}: {e}")))?;
     }
@@ -275,7 +277,10 @@ fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
     (line, column)
 }
 

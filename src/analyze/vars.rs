@@ -13,8 +13,6 @@ const MAX_BINARY_SCAN: u64 = 64 << 20;
 #[derive(Debug, Default, Clone)]
 pub struct Vars {
     values: BTreeMap<String, Vec<String>>,
-    /// Where each value came from, for the plan's reasons (`cmdline`, `config /etc/x.conf:3`).
-    sources: BTreeMap<String, String>,
 }
 
 pub struct Context<'a> {
@@ -25,10 +23,11 @@ pub struct Context<'a> {
 }
 
 impl Vars {
-    pub fn set(&mut self, name: &str, values: Vec<String>, source: &str) {
+    /// Sets a variable unless `values` is empty; `_source` documents where it came from at the
+    /// call site.
+    pub fn set(&mut self, name: &str, values: Vec<String>, _source: &str) {
         if !values.is_empty() {
             self.values.insert(name.to_string(), values);
-            self.sources.insert(name.to_string(), source.to_string());
         }
     }
 
@@ -38,14 +37,6 @@ impl Vars {
 
     pub fn first(&self, name: &str) -> Option<&str> {
         self.get(name).first().map(String::as_str)
-    }
-
-    pub fn source(&self, name: &str) -> Option<&str> {
-        self.sources.get(name).map(String::as_str)
-    }
-
-    pub fn all(&self) -> &BTreeMap<String, Vec<String>> {
-        &self.values
     }
 
     /// Expands `{name}` references; a template naming a variable without values yields nothing,
@@ -91,7 +82,11 @@ pub fn builtins(cx: &Context) -> Vars {
         .sockets_of(std::slice::from_ref(&p.pid))
         .map(|s| s.port.to_string())
         .collect();
-    vars.set("port", ports.into_iter().take(1).collect(), "listening socket");
+    vars.set(
+        "port",
+        ports.into_iter().take(1).collect(),
+        "listening socket",
+    );
     vars
 }
 

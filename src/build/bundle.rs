@@ -62,7 +62,11 @@ pub fn write(plan: &Plan, host: &Host, dir: &Path) -> io::Result<Vec<Finding>> {
         }
     }
     for app in &plan.apps {
-        for v in app.volumes.iter().filter(|v| v.kind == VolumeKind::Volume && v.populate) {
+        for v in app
+            .volumes
+            .iter()
+            .filter(|v| v.kind == VolumeKind::Volume && v.populate)
+        {
             copy_volume(host, dir, Path::new(&v.path), &mut findings)?;
         }
     }
@@ -73,7 +77,12 @@ fn inside(dir: &Path, abs: &Path) -> PathBuf {
     dir.join(abs.strip_prefix("/").unwrap_or(abs))
 }
 
-fn materialize(host: &Host, dir: &Path, e: &super::oci::Entry, findings: &mut Vec<Finding>) -> io::Result<()> {
+fn materialize(
+    host: &Host,
+    dir: &Path,
+    e: &super::oci::Entry,
+    findings: &mut Vec<Finding>,
+) -> io::Result<()> {
     let target = inside(dir, &e.path);
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent)?;
@@ -86,7 +95,10 @@ fn materialize(host: &Host, dir: &Path, e: &super::oci::Entry, findings: &mut Ve
             let mut from = match open_noatime(src) {
                 Ok(f) => f,
                 Err(err) => {
-                    findings.push(Finding::warning(e.path.to_string_lossy(), format!("not bundled: {err}")));
+                    findings.push(Finding::warning(
+                        e.path.to_string_lossy(),
+                        format!("not bundled: {err}"),
+                    ));
                     return Ok(());
                 }
             };
@@ -105,13 +117,29 @@ fn materialize(host: &Host, dir: &Path, e: &super::oci::Entry, findings: &mut Ve
             return Ok(());
         }
     }
-    keep_metadata(host, &e.path, &target, e.uid, e.gid, e.mode, !matches!(e.kind, EntryKind::Symlink(_)));
+    keep_metadata(
+        host,
+        &e.path,
+        &target,
+        e.uid,
+        e.gid,
+        e.mode,
+        !matches!(e.kind, EntryKind::Symlink(_)),
+    );
     Ok(())
 }
 
 /// Owner, mode and modification time as on the source, so a build from the bundle gives the
 /// image a build on the source gives.
-fn keep_metadata(host: &Host, source: &Path, target: &Path, uid: u32, gid: u32, mode: u32, chmod: bool) {
+fn keep_metadata(
+    host: &Host,
+    source: &Path,
+    target: &Path,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    chmod: bool,
+) {
     let _ = std::os::unix::fs::lchown(target, Some(uid), Some(gid));
     if chmod {
         let _ = std::fs::set_permissions(target, std::fs::Permissions::from_mode(mode));
@@ -127,16 +155,32 @@ fn set_mtime(path: &Path, secs: i64, nsec: i64) {
         return;
     };
     let times = [
-        libc::timespec { tv_sec: 0, tv_nsec: libc::UTIME_OMIT },
-        libc::timespec { tv_sec: secs, tv_nsec: nsec },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+        libc::timespec {
+            tv_sec: secs,
+            tv_nsec: nsec,
+        },
     ];
     // SAFETY: `c` is a valid NUL-terminated path and `times` has the two entries utimensat reads.
     unsafe {
-        libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW);
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        );
     }
 }
 
-fn copy_volume(host: &Host, dir: &Path, volume: &Path, findings: &mut Vec<Finding>) -> io::Result<()> {
+fn copy_volume(
+    host: &Host,
+    dir: &Path,
+    volume: &Path,
+    findings: &mut Vec<Finding>,
+) -> io::Result<()> {
     let Ok(real) = host.real_path(volume) else {
         return Ok(());
     };

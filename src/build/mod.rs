@@ -99,12 +99,18 @@ fn build_into(
     let entries = layout.entries.len();
     let content_bytes = content_size(&layout.entries);
     let config = image_config(plan, app, created);
-    let written = oci::write_image(layout.entries, &config, dir).map_err(|e| BuildError::Image {
-        app: app.name.clone(),
-        message: e.to_string(),
-    })?;
+    let written =
+        oci::write_image(layout.entries, &config, dir).map_err(|e| BuildError::Image {
+            app: app.name.clone(),
+            message: e.to_string(),
+        })?;
     let mut findings = layout.findings;
-    findings.extend(written.warnings.iter().map(|w| Finding::warning(&app.name, w.clone())));
+    findings.extend(
+        written
+            .warnings
+            .iter()
+            .map(|w| Finding::warning(&app.name, w.clone())),
+    );
     let (volume_bytes, volume_findings) =
         volumes::populate(app, host, &dir.join("volumes")).map_err(io(dir.join("volumes")))?;
     findings.extend(volume_findings);
@@ -147,7 +153,9 @@ fn content_size(entries: &[oci::Entry]) -> u64 {
     entries
         .iter()
         .map(|e| match &e.kind {
-            oci::EntryKind::File(oci::Source::Host(p)) => std::fs::symlink_metadata(p).map_or(0, |m| m.len()),
+            oci::EntryKind::File(oci::Source::Host(p)) => {
+                std::fs::symlink_metadata(p).map_or(0, |m| m.len())
+            }
             oci::EntryKind::File(oci::Source::Bytes(b)) => b.len() as u64,
             _ => 0,
         })
@@ -157,9 +165,18 @@ fn content_size(entries: &[oci::Entry]) -> u64 {
 fn image_config(plan: &Plan, app: &AppPlan, created: i64) -> oci::ImageConfig {
     let img = &app.image;
     let mut annotations = BTreeMap::new();
-    annotations.insert("org.opencontainers.image.title".to_string(), app.name.clone());
-    annotations.insert("org.opencontainers.image.version".to_string(), app.version.clone());
-    annotations.insert("io.liftkit.source.host".to_string(), plan.source.hostname.clone());
+    annotations.insert(
+        "org.opencontainers.image.title".to_string(),
+        app.name.clone(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.version".to_string(),
+        app.version.clone(),
+    );
+    annotations.insert(
+        "io.liftkit.source.host".to_string(),
+        plan.source.hostname.clone(),
+    );
     annotations.insert("io.liftkit.source.os".to_string(), plan.source.os.clone());
     annotations.insert("io.liftkit.app".to_string(), app.name.clone());
     annotations.insert("io.liftkit.analyzer".to_string(), app.analyzer.clone());

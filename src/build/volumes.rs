@@ -19,7 +19,10 @@ pub fn populate(app: &AppPlan, host: &Host, dest_root: &Path) -> io::Result<(u64
             continue;
         }
         let Ok(real) = host.real_path(Path::new(&v.path)) else {
-            findings.push(Finding::warning(&v.path, "volume to populate does not exist on the source; it starts empty"));
+            findings.push(Finding::warning(
+                &v.path,
+                "volume to populate does not exist on the source; it starts empty",
+            ));
             continue;
         };
         bytes += copy_tree(&host.outside(&real), &dest, &mut findings)?;
@@ -38,7 +41,10 @@ pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) ->
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
-                findings.push(Finding::warning(src.to_string_lossy(), format!("not copied: {e}")));
+                findings.push(Finding::warning(
+                    src.to_string_lossy(),
+                    format!("not copied: {e}"),
+                ));
                 continue;
             }
         };
@@ -61,12 +67,18 @@ pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) ->
                     bytes += io::copy(&mut f, &mut out)?;
                 }
                 Err(e) => {
-                    findings.push(Finding::warning(entry.path().to_string_lossy(), format!("not copied: {e}")));
+                    findings.push(Finding::warning(
+                        entry.path().to_string_lossy(),
+                        format!("not copied: {e}"),
+                    ));
                     continue;
                 }
             }
         } else {
-            findings.push(Finding::info(entry.path().to_string_lossy(), "special file not copied into the volume"));
+            findings.push(Finding::info(
+                entry.path().to_string_lossy(),
+                "special file not copied into the volume",
+            ));
             continue;
         }
         // Owners matter: PostgreSQL and redis refuse data they do not own.
@@ -77,7 +89,10 @@ pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) ->
             ));
         }
         if !ft.is_symlink() {
-            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+            std::fs::set_permissions(
+                &target,
+                std::fs::Permissions::from_mode(meta.mode() & 0o7777),
+            )?;
         }
     }
     Ok(bytes)

@@ -86,11 +86,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// Where file contents come from: an explicit root, else the snapshot's bundle, else `/`.
-pub fn source_root(snapshot: &Path, bundle: Option<&str>, explicit: Option<&Path>) -> Result<PathBuf> {
+pub fn source_root(
+    snapshot: &Path,
+    bundle: Option<&str>,
+    explicit: Option<&Path>,
+) -> Result<PathBuf> {
     let root = match (explicit, bundle) {
         (Some(r), _) => r.to_path_buf(),
         (None, Some(b)) => snapshot.parent().unwrap_or(Path::new(".")).join(b),
         (None, None) => PathBuf::from("/"),
     };
-    std::fs::canonicalize(&root).with_context(|| format!("{}: source root not found", root.display()))
+    std::fs::canonicalize(&root)
+        .with_context(|| format!("{}: source root not found", root.display()))
 }

@@ -38,9 +38,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&all)?);
             } else {
                 for a in &all {
-                    println!("{:<10} {:<40} {}", a.id, a.detect.exe.join(","), a.description);
+                    println!(
+                        "{:<10} {:<40} {}",
+                        a.id,
+                        a.detect.exe.join(","),
+                        a.description
+                    );
                 }
-                println!("{:<10} {:<40} {}", "generic", "(any ELF service)", "fallback: lifted from runtime evidence");
+                println!(
+                    "{:<10} {:<40} fallback: lifted from runtime evidence",
+                    "generic", "(any ELF service)"
+                );
             }
         }
         Action::Show { id } => {

@@ -76,8 +76,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 fn print(all: &[Figures]) {
-    println!("{:<8} {:>8} {:>10} {:>9} {:>8} {:>10} {:>7}", "app", "traced", "traced", "recall", "image", "image", "ratio");
-    println!("{:<8} {:>8} {:>10} {:>9} {:>8} {:>10} {:>7}", "", "files", "bytes", "", "files", "bytes", "");
+    println!(
+        "{:<8} {:>8} {:>10} {:>9} {:>8} {:>10} {:>7}",
+        "app", "traced", "traced", "recall", "image", "image", "ratio"
+    );
+    println!(
+        "{:<8} {:>8} {:>10} {:>9} {:>8} {:>10} {:>7}",
+        "", "files", "bytes", "", "files", "bytes", ""
+    );
     for f in all {
         println!(
             "{:<8} {:>8} {:>10} {:>8.1}% {:>8} {:>10} {:>7.2}",
@@ -100,7 +106,6 @@ fn print(all: &[Figures]) {
 }
 
 struct Started {
-    port: u16,
     pid_file: PathBuf,
     trace: PathBuf,
 }
@@ -125,7 +130,10 @@ fn measure(
             .arg(&out)
             .output()?;
         if !status.status.success() {
-            bail!("lift of {app} failed: {}", String::from_utf8_lossy(&status.stderr));
+            bail!(
+                "lift of {app} failed: {}",
+                String::from_utf8_lossy(&status.stderr)
+            );
         }
         Ok(out)
     })();
@@ -137,7 +145,12 @@ fn measure(
     compare(app, &started.trace, &app_dir, &plan.apps[0])
 }
 
-fn compare(app: &str, trace: &Path, app_dir: &Path, plan: &liftkit::plan::AppPlan) -> Result<Figures> {
+fn compare(
+    app: &str,
+    trace: &Path,
+    app_dir: &Path,
+    plan: &liftkit::plan::AppPlan,
+) -> Result<Figures> {
     let traced = traced_files(trace)?;
     let (image_real, image_bytes, image_files) = image_contents(app_dir)?;
     let mut covered = 0;
@@ -145,8 +158,12 @@ fn compare(app: &str, trace: &Path, app_dir: &Path, plan: &liftkit::plan::AppPla
     let mut kept_out = BTreeMap::new();
     let mut missing = Vec::new();
     for (path, written) in &traced {
-        let Ok(real) = std::fs::canonicalize(path) else { continue };
-        let Ok(meta) = std::fs::metadata(&real) else { continue };
+        let Ok(real) = std::fs::canonicalize(path) else {
+            continue;
+        };
+        let Ok(meta) = std::fs::metadata(&real) else {
+            continue;
+        };
         if !meta.is_file() {
             continue;
         }
@@ -169,16 +186,29 @@ fn compare(app: &str, trace: &Path, app_dir: &Path, plan: &liftkit::plan::AppPla
         covered,
         kept_out,
         missing,
-        recall_percent: if counted == 0 { 0.0 } else { 100.0 * covered as f64 / counted as f64 },
+        recall_percent: if counted == 0 {
+            0.0
+        } else {
+            100.0 * covered as f64 / counted as f64
+        },
         image_files,
         image_bytes,
-        ratio: if traced_bytes == 0 { 0.0 } else { image_bytes as f64 / traced_bytes as f64 },
+        ratio: if traced_bytes == 0 {
+            0.0
+        } else {
+            image_bytes as f64 / traced_bytes as f64
+        },
     })
 }
 
 /// State and logs are not image content: the plan makes them volumes, tmpfs or links to the
 /// engine's log streams, and accounts generated from the snapshot replace the host's.
-fn kept_out_reason(path: &str, real: &Path, written: bool, plan: &liftkit::plan::AppPlan) -> Option<String> {
+fn kept_out_reason(
+    path: &str,
+    real: &Path,
+    written: bool,
+    plan: &liftkit::plan::AppPlan,
+) -> Option<String> {
     let under = |dir: &str| real.starts_with(dir) || Path::new(path).starts_with(dir);
     if let Some(v) = plan.volumes.iter().find(|v| under(&v.path)) {
         return Some(format!("volume {}", v.path));
@@ -197,8 +227,10 @@ fn kept_out_reason(path: &str, real: &Path, written: bool, plan: &liftkit::plan:
 
 /// Every path a traced syscall named and succeeded on, with whether it was opened for writing.
 fn traced_files(trace: &Path) -> Result<BTreeMap<String, bool>> {
-    let text = std::fs::read_to_string(trace).with_context(|| format!("{}: no trace", trace.display()))?;
-    let line = Regex::new(r#"^\d+\s+(\w+)\((?:AT_FDCWD, |\d+, )?"([^"]+)"(.*)\) = (-?\d+)"#).expect("valid regex");
+    let text =
+        std::fs::read_to_string(trace).with_context(|| format!("{}: no trace", trace.display()))?;
+    let line = Regex::new(r#"^\d+\s+(\w+)\((?:AT_FDCWD, |\d+, )?"([^"]+)"(.*)\) = (-?\d+)"#)
+        .expect("valid regex");
     let mut files: BTreeMap<String, bool> = BTreeMap::new();
     for l in text.lines() {
         let Some(c) = line.captures(l) else { continue };
@@ -206,17 +238,30 @@ fn traced_files(trace: &Path) -> Result<BTreeMap<String, bool>> {
         if result.starts_with('-') || !path.starts_with('/') {
             continue;
         }
-        if ["/proc/", "/sys/", "/dev/"].iter().any(|p| path.starts_with(p)) {
+        if ["/proc/", "/sys/", "/dev/"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
             continue;
         }
         let counted = matches!(
             call,
-            "open" | "openat" | "execve" | "stat" | "newfstatat" | "access" | "faccessat" | "faccessat2" | "readlink" | "statx"
+            "open"
+                | "openat"
+                | "execve"
+                | "stat"
+                | "newfstatat"
+                | "access"
+                | "faccessat"
+                | "faccessat2"
+                | "readlink"
+                | "statx"
         );
         if !counted {
             continue;
         }
-        let writes = rest.contains("O_WRONLY") || rest.contains("O_RDWR") || rest.contains("O_CREAT");
+        let writes =
+            rest.contains("O_WRONLY") || rest.contains("O_RDWR") || rest.contains("O_CREAT");
         *files.entry(path.to_string()).or_default() |= writes;
     }
     Ok(files)
@@ -225,12 +270,19 @@ fn traced_files(trace: &Path) -> Result<BTreeMap<String, bool>> {
 /// Real paths (on this host) of the regular files in the image's layer, their bytes and count.
 fn image_contents(app_dir: &Path) -> Result<(BTreeSet<PathBuf>, u64, usize)> {
     let oci = app_dir.join("oci");
-    let blob = |digest: &str| oci.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let blob = |digest: &str| {
+        oci.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
     let read_json = |p: PathBuf| -> Result<serde_json::Value> {
-        Ok(serde_json::from_str(&std::fs::read_to_string(&p).with_context(|| format!("{}", p.display()))?)?)
+        Ok(serde_json::from_str(
+            &std::fs::read_to_string(&p).with_context(|| format!("{}", p.display()))?,
+        )?)
     };
     let index = read_json(oci.join("index.json"))?;
-    let manifest = read_json(blob(index["manifests"][0]["digest"].as_str().unwrap_or_default()))?;
+    let manifest = read_json(blob(
+        index["manifests"][0]["digest"].as_str().unwrap_or_default(),
+    ))?;
     let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap_or_default());
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&layer)?));
     let mut real = BTreeSet::new();
@@ -262,8 +314,15 @@ fn start_nginx(dir: &Path, port: u16) -> Result<Started> {
         ),
     )?;
     let trace = dir.join("trace.txt");
-    spawn_traced(&trace, &["/usr/sbin/nginx", "-c", &conf.to_string_lossy()], dir)?;
-    Ok(Started { port, pid_file: dir.join("nginx.pid"), trace })
+    spawn_traced(
+        &trace,
+        &["/usr/sbin/nginx", "-c", &conf.to_string_lossy()],
+        dir,
+    )?;
+    Ok(Started {
+        pid_file: dir.join("nginx.pid"),
+        trace,
+    })
 }
 
 fn start_redis(dir: &Path, port: u16) -> Result<Started> {
@@ -278,8 +337,15 @@ fn start_redis(dir: &Path, port: u16) -> Result<Started> {
         ),
     )?;
     let trace = dir.join("trace.txt");
-    spawn_traced(&trace, &["/usr/bin/redis-server", &conf.to_string_lossy()], dir)?;
-    Ok(Started { port, pid_file: dir.join("redis.pid"), trace })
+    spawn_traced(
+        &trace,
+        &["/usr/bin/redis-server", &conf.to_string_lossy()],
+        dir,
+    )?;
+    Ok(Started {
+        pid_file: dir.join("redis.pid"),
+        trace,
+    })
 }
 
 /// Runs the daemon under `strace -f` with the clean environment an init system gives.
@@ -290,7 +356,10 @@ fn spawn_traced(trace: &Path, argv: &[&str], cwd: &Path) -> Result<()> {
         .args(argv)
         .current_dir(cwd)
         .env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .env("LANG", "C.UTF-8")
         .spawn()
         .with_context(|| format!("cannot start {}", argv[0]))?;
@@ -299,7 +368,10 @@ fn spawn_traced(trace: &Path, argv: &[&str], cwd: &Path) -> Result<()> {
 
 fn nginx_workload(port: u16) -> Result<()> {
     for path in ["/", "/no-such-page"] {
-        exchange(port, format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes())?;
+        exchange(
+            port,
+            format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes(),
+        )?;
     }
     Ok(())
 }

@@ -49,14 +49,27 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// Plans the selected applications against the live host and copies what the plan reads.
-fn bundle(snap: &Snapshot, analyzers: &[liftkit::analyze::Analyzer], args: &Args) -> Result<String> {
+fn bundle(
+    snap: &Snapshot,
+    analyzers: &[liftkit::analyze::Analyzer],
+    args: &Args,
+) -> Result<String> {
     use liftkit::analyze;
     let selected = analyze::select(snap, analyzers, &args.select.selection())?;
     let host = liftkit::host::Host::live();
-    let plan = analyze::plan(snap, &host, analyzers, &selected, &analyze::Options::default());
+    let plan = analyze::plan(
+        snap,
+        &host,
+        analyzers,
+        &selected,
+        &analyze::Options::default(),
+    );
     let name = format!(
         "{}.bundle",
-        args.output.file_stem().unwrap_or_default().to_string_lossy()
+        args.output
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
     );
     let dir = args.output.with_file_name(&name);
     let partial = args.output.with_file_name(format!(".{name}.partial"));
@@ -65,13 +78,18 @@ fn bundle(snap: &Snapshot, analyzers: &[liftkit::analyze::Analyzer], args: &Args
     let findings = liftkit::build::bundle::write(&plan, &host, &partial)
         .with_context(|| format!("{}: cannot write the bundle", partial.display()))?;
     if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("{}: cannot replace", dir.display()))?;
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("{}: cannot replace", dir.display()))?;
     }
     std::fs::rename(&partial, &dir).with_context(|| format!("{}: cannot write", dir.display()))?;
     pb.finish_and_clear();
     common::report_findings(&findings);
     let apps: Vec<&str> = plan.apps.iter().map(|a| a.name.as_str()).collect();
-    eprintln!("bundled the files of {} → {}", apps.join(", "), dir.display());
+    eprintln!(
+        "bundled the files of {} → {}",
+        apps.join(", "),
+        dir.display()
+    );
     Ok(name)
 }
 

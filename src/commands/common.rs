@@ -35,7 +35,9 @@ pub fn prepare_output(out: &Path, force: bool) -> Result<()> {
 
 pub fn spinner(message: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner().with_message(message.to_string());
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
     pb.enable_steady_tick(std::time::Duration::from_millis(120));
     pb
 }
@@ -91,7 +93,10 @@ pub fn human_bytes(n: u64) -> String {
 
 pub fn print_build_summary(builds: &[AppBuild], json: bool) {
     if json {
-        println!("{}", serde_json::to_string_pretty(builds).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(builds).unwrap_or_default()
+        );
         return;
     }
     for b in builds {
@@ -103,9 +108,15 @@ pub fn print_build_summary(builds: &[AppBuild], json: bool) {
             b.entries,
             human_bytes(b.layer_bytes)
         );
-        println!("  out:  {}/  (oci/, image.tar, run.sh, plan.yaml, build.json)", b.dir.display());
+        println!(
+            "  out:  {}/  (oci/, image.tar, run.sh, plan.yaml, build.json)",
+            b.dir.display()
+        );
         if b.volume_bytes > 0 {
-            println!("  volumes: {} copied from the host", human_bytes(b.volume_bytes));
+            println!(
+                "  volumes: {} copied from the host",
+                human_bytes(b.volume_bytes)
+            );
         }
         println!("  run:  {}/run.sh", b.dir.display());
     }

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Without --app or --pid, lists the applications found and lifts nothing.\n\
-Examples:\n  liftkit lift\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/")]
+#[command(
+    after_help = "Without --app or --pid, lists the applications found and lifts nothing.\n\
+Examples:\n  liftkit lift\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/"
+)]
 pub struct Args {
     #[command(flatten)]
     pub select: SelectArgs,
@@ -77,7 +79,10 @@ fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
         println!("no applications found: nothing listens on a port or runs as a service unit");
         return Ok(());
     }
-    println!("{:<16} {:<18} {:<10} {:<28} {:<10} STARTED BY", "APP", "PIDS", "USER", "LISTENS", "ANALYZER");
+    println!(
+        "{:<16} {:<18} {:<10} {:<28} {:<10} STARTED BY",
+        "APP", "PIDS", "USER", "LISTENS", "ANALYZER"
+    );
     for c in found {
         let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
         let started_by = c

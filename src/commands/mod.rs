@@ -7,9 +7,9 @@ pub mod bench_deps;
 pub mod bench_size;
 pub mod build;
 pub mod collect;
+mod common;
 pub mod deps;
 pub mod lift;
-mod common;
 
 use crate::cli::{Bench, Cli, Command};
 use std::process::ExitCode;

@@ -17,7 +17,9 @@ pub enum LoadError {
         column: usize,
         message: String,
     },
-    #[error("{path}: plan schema {found} is not supported (this liftkit reads schema {SCHEMA_VERSION})")]
+    #[error(
+        "{path}: plan schema {found} is not supported (this liftkit reads schema {SCHEMA_VERSION})"
+    )]
     Schema { path: PathBuf, found: u32 },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
@@ -76,7 +78,10 @@ fn validate(plan: &Plan) -> Result<(), String> {
             return Err(format!("two apps are named {:?}", app.name));
         }
         if app.image.entrypoint.is_empty() && app.image.cmd.is_empty() {
-            return Err(format!("app {}: image has neither entrypoint nor cmd", app.name));
+            return Err(format!(
+                "app {}: image has neither entrypoint nor cmd",
+                app.name
+            ));
         }
         let paths = app
             .files
@@ -95,9 +100,9 @@ fn validate(plan: &Plan) -> Result<(), String> {
             }
         }
         for port in &app.image.ports {
-            let ok = port
-                .split_once('/')
-                .is_some_and(|(n, proto)| n.parse::<u16>().is_ok() && (proto == "tcp" || proto == "udp"));
+            let ok = port.split_once('/').is_some_and(|(n, proto)| {
+                n.parse::<u16>().is_ok() && (proto == "tcp" || proto == "udp")
+            });
             if !ok {
                 return Err(format!(
                     "app {}: port {port:?} is not of the form 8080/tcp",

@@ -206,7 +206,11 @@ mod octal {
         u32::from_str_radix(text.trim_start_matches("0o"), 8)
             .ok()
             .filter(|m| *m <= 0o7777)
-            .ok_or_else(|| serde::de::Error::custom(format!("mode {text:?} is not an octal mode like \"0644\"")))
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "mode {text:?} is not an octal mode like \"0644\""
+                ))
+            })
     }
 }
 

@@ -74,8 +74,9 @@ fn read_file(
     };
     for (line, name, args) in directives {
         let include_word = match syntax {
-            "apache" => name.eq_ignore_ascii_case("include")
-                || name.eq_ignore_ascii_case("includeoptional"),
+            "apache" => {
+                name.eq_ignore_ascii_case("include") || name.eq_ignore_ascii_case("includeoptional")
+            }
             _ => name == "include",
         };
         if include_word {
@@ -140,7 +141,11 @@ mod tests {
     fn include_loops_end() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("etc")).unwrap();
-        std::fs::write(dir.path().join("etc/r.conf"), "include /etc/r.conf\nport 1\n").unwrap();
+        std::fs::write(
+            dir.path().join("etc/r.conf"),
+            "include /etc/r.conf\nport 1\n",
+        )
+        .unwrap();
         let read = read(&Host::at(dir.path()), "redis", Path::new("/etc/r.conf"));
         assert_eq!(read.values(&["port"]), vec!["1"]);
         assert!(!read.problems.is_empty());

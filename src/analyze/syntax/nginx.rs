@@ -73,7 +73,8 @@ mod tests {
 
     #[test]
     fn flattens_blocks_and_reads_quotes() {
-        let t = tokenize("events {}\nhttp {\n  log_format x '$a \"b\"';\n  server { listen 80; }\n}\n");
+        let t =
+            tokenize("events {}\nhttp {\n  log_format x '$a \"b\"';\n  server { listen 80; }\n}\n");
         let names: Vec<&str> = t.iter().map(|(_, n, _)| n.as_str()).collect();
         assert_eq!(names, ["events", "http", "log_format", "server", "listen"]);
         assert_eq!(t[2].2[1], "$a \"b\"");

@@ -71,7 +71,10 @@ mod tests {
 
     #[test]
     fn splits_quoted_words_and_skips_comments() {
-        let t = tokenize("# c\nlogfile \"\"\ndir /var/lib/redis # trailing\nsave 900 1\n", false);
+        let t = tokenize(
+            "# c\nlogfile \"\"\ndir /var/lib/redis # trailing\nsave 900 1\n",
+            false,
+        );
         assert_eq!(t[0], (2, "logfile".into(), vec!["".into()]));
         assert_eq!(t[1], (3, "dir".into(), vec!["/var/lib/redis".into()]));
         assert_eq!(t[2].2, vec!["900".to_string(), "1".to_string()]);
