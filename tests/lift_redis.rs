@@ -50,7 +50,7 @@ fn lifted_redis_keeps_its_data_and_answers() {
             .arg("-o")
             .arg(&out),
     );
-    let app_dir = out.join("redis");
+    let app_dir = app_dir(&out);
     let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
     assert!(
         plan.contains(&format!("{}/data", dir.path().display())),

@@ -321,7 +321,7 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
     let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
     assert!(plan.contains("kind: private key"), "{plan}");
     assert!(plan.contains("kind: password hashes (htpasswd)"), "{plan}");
-    let app_dir = out.join("nginx");
+    let app_dir = app_dir(&out);
     let layer = layer_bytes(&app_dir);
     let key_text = std::fs::read_to_string(&key).unwrap();
     let key_body = key_text.lines().nth(1).unwrap();

@@ -239,3 +239,15 @@ pub fn layer_paths(app_dir: &Path) -> Vec<String> {
         })
         .collect()
 }
+
+/// The one application directory a lift wrote under `out` (named after the app, with a port
+/// suffix when the host runs two instances).
+pub fn app_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("build.json").exists())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one app directory in {}: {dirs:?}", out.display());
+    dirs.into_iter().next().unwrap()
+}
