@@ -80,6 +80,10 @@ fn lifted_nginx_answers_like_the_original() {
         plan.contains("needed-by /usr/sbin/nginx"),
         "files carry their reasons"
     );
+    assert!(
+        plan.contains("  secrets: []"),
+        "no false secrets in a plain nginx:\n{plan}"
+    );
 
     let build: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())

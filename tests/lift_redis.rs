@@ -57,6 +57,10 @@ fn lifted_redis_keeps_its_data_and_answers() {
         "the data dir is a volume:\n{plan}"
     );
     assert!(plan.contains("--daemonize"), "foreground entrypoint");
+    assert!(
+        plan.contains("  secrets: []"),
+        "no false secrets in a plain redis:\n{plan}"
+    );
     let volumes: Vec<_> = std::fs::read_dir(app_dir.join("volumes"))
         .unwrap()
         .collect();

@@ -22,14 +22,27 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
         ),
     )
     .unwrap();
-    run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(d.join("nginx.conf")));
+    run_ok(
+        daemon_command("/usr/sbin/nginx")
+            .arg("-c")
+            .arg(d.join("nginx.conf")),
+    );
     assert!(wait_for_port(port, Duration::from_secs(10)));
-    let nginx = Daemon { pid_file: d.join("nginx.pid") };
+    let nginx = Daemon {
+        pid_file: d.join("nginx.pid"),
+    };
     let out = d.join("out");
-    run_ok(liftkit().args(["lift", "--pid"]).arg(nginx.pid().to_string()).arg("-o").arg(&out));
+    run_ok(
+        liftkit()
+            .args(["lift", "--pid"])
+            .arg(nginx.pid().to_string())
+            .arg("-o")
+            .arg(&out),
+    );
     let app_dir = app_dir(&out);
     let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
     let _cleanup = Cleanup {
         container: "unused".into(),
         image: build["image"].as_str().unwrap().to_string(),
@@ -49,9 +62,16 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&same.stderr)));
     assert_eq!(report["verdict"], "same", "{report:#}");
     assert_eq!(same.status.code(), Some(0));
-    assert_eq!(report["probes"].as_array().unwrap().len(), 2, "GET / and a missing page");
+    assert_eq!(
+        report["probes"].as_array().unwrap().len(),
+        2,
+        "GET / and a missing page"
+    );
     assert_eq!(report["probes"][1]["lifted"]["Http"]["status"], 404);
-    assert!(app_dir.join("verify.json").exists(), "the result is kept for the report");
+    assert!(
+        app_dir.join("verify.json").exists(),
+        "the result is kept for the report"
+    );
 
     // The source changes after the lift: verify must notice.
     std::fs::write(d.join("www/index.html"), "version two\n").unwrap();
@@ -67,7 +87,10 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
     let report: serde_json::Value = serde_json::from_slice(&alone.stdout).unwrap();
     assert_eq!(report["verdict"], "same", "{report:#}");
     assert!(report["probes"][0]["original"].is_null());
-    let containers = podman().args(["ps", "-a", "--format", "{{.Names}}"]).output().unwrap();
+    let containers = podman()
+        .args(["ps", "-a", "--format", "{{.Names}}"])
+        .output()
+        .unwrap();
     assert!(
         !String::from_utf8_lossy(&containers.stdout).contains("liftkit-verify-nginx"),
         "verify removes its container"

@@ -51,7 +51,7 @@ static HTPASSWD: LazyLock<Regex> = LazyLock::new(|| {
 /// `key = value`, `key: value` or `key value`, where the key names a credential.
 static SECRET_ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?im)^\s*(?:export\s+)?["']?([a-z0-9_.-]*(?:passwd|password|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|requirepass|masterauth|auth[_-]?token|client[_-]?secret)[a-z0-9_.-]*)["']?\s*(?:=|:|\s)\s*(\S[^\r\n]*)$"#,
+        r#"(?im)^\s*(?:export\s+)?["']?([a-z0-9_.-]*(?:passwd|password|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|requirepass|masterauth|auth[_-]?token|client[_-]?secret)[a-z0-9_.-]*)["']?\s*(?:[=:]\s*|\s+)([^\s=:][^\r\n]*)$"#,
     )
     .expect("valid")
 });
@@ -69,10 +69,24 @@ pub struct Hit {
     pub detail: String,
 }
 
+/// Well-known files whose `passwd:`/`password` lines name mechanisms, not credentials.
+const NOT_SECRET: &[&str] = &[
+    "/etc/nsswitch.conf",
+    "/etc/login.defs",
+    "/etc/pam.d/",
+    "/etc/security/",
+];
+
 /// Checks a file by its name, then by its content when it is small text.
 pub fn scan_file(host: &Host, path: &str) -> Option<Hit> {
     if let Some(hit) = by_name(path) {
         return Some(hit);
+    }
+    if NOT_SECRET
+        .iter()
+        .any(|p| path == *p || (p.ends_with('/') && path.starts_with(p)))
+    {
+        return None;
     }
     let meta = host.stat(Path::new(path)).ok()?;
     if !meta.is_file() || meta.len() > MAX_SCAN_BYTES {
@@ -119,7 +133,11 @@ pub fn scan_text(text: &str) -> Option<Hit> {
     }
     for c in SECRET_ASSIGNMENT.captures_iter(text) {
         let (key, value) = (&c[1], c[2].trim());
-        if is_reference(value) || is_comment_line(text, c.get(0).map_or(0, |m| m.start())) {
+        // A value with spaces is prose (openssl.cnf's `challengePassword = A challenge
+        // password` is a prompt), not a credential.
+        let prose = value.split_whitespace().count() > 1 && !value.starts_with(['"', '\'']);
+        if prose || is_reference(value) || is_comment_line(text, c.get(0).map_or(0, |m| m.start()))
+        {
             continue;
         }
         return Some(Hit {
@@ -139,7 +157,7 @@ pub fn scan_text(text: &str) -> Option<Hit> {
     }
     for c in ASSIGNMENT.captures_iter(text) {
         let value = &c[2];
-        if looks_generated(value) {
+        if !value.contains('/') && looks_generated(value) {
             return Some(Hit {
                 kind: "high-entropy token in configuration".to_string(),
                 detail: format!(
@@ -195,6 +213,7 @@ fn is_reference(value: &str) -> bool {
         || v.starts_with("{{")
         || v.starts_with("file:")
         || v.starts_with("env:")
+        || v.chars().all(|c| c.is_ascii_digit())
         || matches!(
             v.to_ascii_lowercase().as_str(),
             "none" | "null" | "no" | "off" | "false" | "true" | "yes" | "on"
@@ -280,6 +299,8 @@ mod tests {
             "password = \n",
             "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
             "root /var/www/html;\nindex index.html index.htm index.nginx-debian.html;\n",
+            "plugin = /opt/vendor2024/plugins/libgreet2.so\n",
+            "challengePassword\t\t= A challenge password\nchallengePassword_min = 4\n",
         ] {
             assert_eq!(scan_text(text), None, "{text}");
         }

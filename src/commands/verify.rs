@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "The engine is $ENGINE (default podman, else docker; it may carry global flags) \
+#[command(
+    after_help = "The engine is $ENGINE (default podman, else docker; it may carry global flags) \
 with $ENGINE_RUN_FLAGS added to `run`, as for run.sh. The container gets its own network namespace, \
 so the original can keep running on the same addresses.\n\
-Exit codes: 0 the lifted app answers as the original, 1 it answers differently or not at all, 2 error.")]
+Exit codes: 0 the lifted app answers as the original, 1 it answers differently or not at all, 2 error."
+)]
 pub struct Args {
     /// An application's output directory (`out/<app>/`, holding plan.yaml and run.sh).
     pub app_dir: PathBuf,
@@ -35,7 +37,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         match report.ready_after_ms {
-            Some(ms) => println!("{}: listening after {ms} ms in container {}", report.app, report.container),
+            Some(ms) => println!(
+                "{}: listening after {ms} ms in container {}",
+                report.app, report.container
+            ),
             None => println!("{}: did not listen within {} s", report.app, args.timeout),
         }
         for p in &report.probes {

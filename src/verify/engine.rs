@@ -15,13 +15,16 @@ pub struct Engine {
 impl Engine {
     /// `$ENGINE` and `$ENGINE_RUN_FLAGS` when set, else podman (or docker when only it is here).
     pub fn from_env() -> Engine {
-        let command = std::env::var("ENGINE").ok().filter(|e| !e.trim().is_empty()).unwrap_or_else(|| {
-            if on_path("podman") || !on_path("docker") {
-                "podman".to_string()
-            } else {
-                "docker".to_string()
-            }
-        });
+        let command = std::env::var("ENGINE")
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| {
+                if on_path("podman") || !on_path("docker") {
+                    "podman".to_string()
+                } else {
+                    "docker".to_string()
+                }
+            });
         Engine {
             command,
             run_flags: std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default(),
@@ -41,12 +44,17 @@ impl Engine {
         let out = Command::new("sh")
             .arg(app_dir.join("run.sh"))
             .env("ENGINE", &self.command)
-            .env("ENGINE_RUN_FLAGS", format!("-d --rm=false {}", self.run_flags))
+            .env(
+                "ENGINE_RUN_FLAGS",
+                format!("-d --rm=false {}", self.run_flags),
+            )
             .env("NETWORK", "none")
             .env("NAME", name)
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| VerifyError::Engine(format!("cannot run {}/run.sh: {e}", app_dir.display())))?;
+            .map_err(|e| {
+                VerifyError::Engine(format!("cannot run {}/run.sh: {e}", app_dir.display()))
+            })?;
         if !out.status.success() {
             return Err(VerifyError::Engine(format!(
                 "{}/run.sh failed: {}",
@@ -95,7 +103,6 @@ impl Engine {
 }
 
 fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| d.join(tool).is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
 }

@@ -103,13 +103,19 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     };
     let path = app_dir.join("verify.json");
     let json = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
-    crate::fsutil::write_atomic(&path, json.as_bytes()).map_err(|source| VerifyError::Io { path, source })?;
+    crate::fsutil::write_atomic(&path, json.as_bytes())
+        .map_err(|source| VerifyError::Io { path, source })?;
     Ok(report)
 }
 
 type Probed = (Option<u128>, Vec<ProbeResult>);
 
-fn probe_all(app: &AppPlan, engine: &Engine, container: &str, opts: &Options) -> Result<Probed, VerifyError> {
+fn probe_all(
+    app: &AppPlan,
+    engine: &Engine,
+    container: &str,
+    opts: &Options,
+) -> Result<Probed, VerifyError> {
     let pid = engine.pid(container)?;
     let addrs = listen_addresses(app);
     let started = Instant::now();
@@ -163,7 +169,9 @@ pub fn listen_addresses(app: &AppPlan) -> Vec<SocketAddr> {
         .iter()
         .filter_map(|l| l.strip_suffix("/tcp"))
         .filter_map(|a| {
-            let a = a.replace("0.0.0.0:", "127.0.0.1:").replace("[::]:", "[::1]:");
+            let a = a
+                .replace("0.0.0.0:", "127.0.0.1:")
+                .replace("[::]:", "[::1]:");
             a.parse().ok()
         })
         .collect()

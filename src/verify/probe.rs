@@ -13,20 +13,38 @@ const MAX_ANSWER: u64 = 4 << 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum Outcome {
     /// HTTP status and a digest of the body (bodies can be large; equality is what matters).
-    Http { status: u16, body_sha256: String, body_bytes: usize },
+    Http {
+        status: u16,
+        body_sha256: String,
+        body_bytes: usize,
+    },
     Connected,
-    Matched { matched: bool, answer_head: String },
+    Matched {
+        matched: bool,
+        answer_head: String,
+    },
     Failed(String),
 }
 
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Outcome::Http { status, body_bytes, body_sha256 } => {
-                write!(f, "HTTP {status}, {body_bytes} bytes (sha256 {})", &body_sha256[..12])
+            Outcome::Http {
+                status,
+                body_bytes,
+                body_sha256,
+            } => {
+                write!(
+                    f,
+                    "HTTP {status}, {body_bytes} bytes (sha256 {})",
+                    &body_sha256[..12]
+                )
             }
             Outcome::Connected => f.write_str("connected"),
-            Outcome::Matched { matched, answer_head } => {
+            Outcome::Matched {
+                matched,
+                answer_head,
+            } => {
                 let verb = if *matched { "matched" } else { "did not match" };
                 write!(f, "{verb}: {:?}", answer_head.trim_end())
             }
@@ -67,25 +85,37 @@ pub fn run(p: &Probe, addr: SocketAddr) -> Outcome {
             .map(|_| Outcome::Connected)
             .map_err(|e| e.to_string())
     } else {
-        exchange(addr, p.send.as_deref().unwrap_or_default(), p.expect.as_deref().unwrap_or_default())
+        exchange(
+            addr,
+            p.send.as_deref().unwrap_or_default(),
+            p.expect.as_deref().unwrap_or_default(),
+        )
     };
     result.unwrap_or_else(Outcome::Failed)
 }
 
 fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
-    let s = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_read_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(TIMEOUT)).map_err(|e| e.to_string())?;
+    let s =
+        TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect {addr}: {e}"))?;
+    s.set_read_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(TIMEOUT))
+        .map_err(|e| e.to_string())?;
     Ok(s)
 }
 
 fn http(addr: SocketAddr, request: &str) -> Result<Outcome, String> {
     let (method, path) = request.split_once(' ').unwrap_or(("GET", request));
     let mut s = connect(addr)?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: liftkit-verify\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nUser-Agent: liftkit-verify\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut resp = Vec::new();
-    s.take(MAX_ANSWER).read_to_end(&mut resp).map_err(|e| e.to_string())?;
+    s.take(MAX_ANSWER)
+        .read_to_end(&mut resp)
+        .map_err(|e| e.to_string())?;
     let split = resp
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
