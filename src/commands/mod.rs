@@ -10,6 +10,8 @@ pub mod collect;
 mod common;
 pub mod deps;
 pub mod lift;
+pub mod wizard;
+mod wizard_term;
 
 use crate::cli::{Bench, Cli, Command};
 use std::process::ExitCode;
@@ -22,6 +24,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(a) => build::run(a),
         Command::Deps(a) => deps::run(a),
         Command::Analyzers(a) => analyzers::run(a),
+        Command::Wizard(a) => wizard::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
     }
