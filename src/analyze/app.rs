@@ -10,7 +10,8 @@ use crate::elf::LoaderEnv;
 use crate::findings::Finding;
 use crate::host::normalize;
 use crate::plan::{
-    AppPlan, DirEntry, Fit, ImageSpec, Link, Owners, ProcessInfo, Role, Volume, VolumeKind,
+    AppPlan, DirEntry, Fit, ImageSpec, Link, Owners, ProcessInfo, Role, SecretMount, Volume,
+    VolumeKind,
 };
 use crate::snapshot::Process;
 use std::collections::BTreeMap;
@@ -144,6 +145,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
             ));
         }
     }
+    let secrets = find_secrets(inp, &mut files, &image);
     let (fit, fit_reasons) = fit(analyzer, root, &findings);
     let version = version(inp, root, analyzer);
     AppPlan {
@@ -170,11 +172,43 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         links: log_links,
         dirs,
         volumes,
-        secrets: Vec::new(),
+        secrets,
         connections: Vec::new(),
         probes: analyzer.runtime.probes.clone(),
         findings,
     }
+}
+
+/// Marks files holding credentials as secrets (kept out of the image, mounted at run time) and
+/// lists them with the environment variables that hold credentials.
+fn find_secrets(inp: &Inputs, files: &mut FileSet, image: &ImageSpec) -> Vec<SecretMount> {
+    let found: Vec<(String, super::secrets::Hit)> = files
+        .paths()
+        .filter_map(|p| super::secrets::scan_file(inp.host, p).map(|hit| (p.to_string(), hit)))
+        .collect();
+    let mut secrets = Vec::new();
+    for (path, hit) in found {
+        files.add(
+            &path,
+            Role::Secret,
+            format!("secret: {} ({})", hit.kind, hit.detail),
+        );
+        secrets.push(SecretMount {
+            path,
+            kind: hit.kind,
+            why: hit.detail,
+        });
+    }
+    for (key, why) in &image.env_dropped {
+        if why.starts_with("secret:") {
+            secrets.push(SecretMount {
+                path: format!("env:{key}"),
+                kind: "environment variable".to_string(),
+                why: why.clone(),
+            });
+        }
+    }
+    secrets
 }
 
 /// The command line without the empty padding a rewritten process title leaves behind.

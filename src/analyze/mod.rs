@@ -13,6 +13,7 @@ pub mod glob;
 pub mod group;
 pub mod hooks;
 mod packages;
+pub mod secrets;
 pub mod spec;
 pub mod syntax;
 mod users;

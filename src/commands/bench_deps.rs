@@ -67,6 +67,8 @@ pub struct Comparison {
     pub files_compared: usize,
     pub agree: usize,
     pub agreement_percent: f64,
+    /// Agreement when disagreements with a known cause count as agreeing.
+    pub agreement_explained_percent: f64,
     /// Disagreements with a known cause, by category.
     pub explained: BTreeMap<&'static str, usize>,
     pub unexplained: usize,
@@ -173,6 +175,10 @@ fn print_report(r: &Report, total: usize) {
         println!("  explained:      {n} × {cat}");
     }
     println!("  unexplained:    {}", c.unexplained);
+    println!(
+        "agreement with explained differences: {:.2}%",
+        c.agreement_explained_percent
+    );
     for d in &c.disagreements {
         println!("  {} [{}]: {}", d.file.display(), d.category, d.explanation);
         if !d.only_ours.is_empty() {
@@ -328,11 +334,15 @@ pub fn compare_all(files: &[PathBuf], ours: &[Resolution], ldd: &[Ldd]) -> Compa
             }
         }
     }
-    c.agreement_percent = if c.files_compared == 0 {
-        100.0
-    } else {
-        100.0 * c.agree as f64 / c.files_compared as f64
+    let percent = |n: usize| {
+        if c.files_compared == 0 {
+            100.0
+        } else {
+            100.0 * n as f64 / c.files_compared as f64
+        }
     };
+    c.agreement_percent = percent(c.agree);
+    c.agreement_explained_percent = percent(c.files_compared - c.unexplained);
     c
 }
 

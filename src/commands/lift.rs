@@ -76,7 +76,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let plan_path = output.join("plan.yaml");
     liftkit::plan::save(&plan, &plan_path)
         .with_context(|| format!("{}: cannot write", plan_path.display()))?;
-    let builds = super::build::build_all(&plan, &host, &output, &args.build)?;
+    let builds = super::build::build_all(&plan, &host, &output, &args.build, Some(snap))?;
     common::print_build_summary(&builds, args.json);
     let findings: Vec<_> = plan
         .apps

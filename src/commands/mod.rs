@@ -10,6 +10,7 @@ pub mod collect;
 mod common;
 pub mod deps;
 pub mod lift;
+pub mod verify;
 pub mod wizard;
 mod wizard_term;
 
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect(a) => collect::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Build(a) => build::run(a),
+        Command::Verify(a) => verify::run(a),
         Command::Deps(a) => deps::run(a),
         Command::Analyzers(a) => analyzers::run(a),
         Command::Wizard(a) => wizard::run(a),

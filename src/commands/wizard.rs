@@ -12,17 +12,17 @@ use anyhow::{bail, Context as _, Result};
 use liftkit::analyze::{self, Candidate};
 use liftkit::build::AppBuild;
 use liftkit::host::Host;
-use liftkit::plan::{AppPlan, Plan};
+use liftkit::plan::Plan;
+use liftkit::verify;
 use liftkit::wizard::flow::{self, Context};
 use liftkit::wizard::{Answers, Asker, Replay, Session, WizardError};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -182,7 +182,7 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     let build_args = BuildArgs {
         include_secrets: decision.include_secrets,
     };
-    let builds = build_all(&decision.plan, &host, out, &build_args)?;
+    let builds = build_all(&decision.plan, &host, out, &build_args, Some(snap))?;
     common::print_build_summary(&builds, run.json);
     verify_each(&mut session, &decision.plan, &builds)?;
     save_answers(&session.answers)?;
@@ -206,7 +206,7 @@ fn verify_each(session: &mut Session, plan: &Plan, builds: &[AppBuild]) -> Resul
         if !session.ask(&q)?.as_bool() {
             continue;
         }
-        match verify_app(app, built) {
+        match verify_app(built) {
             Ok(msg) => eprintln!("{}: verified: {msg}", app.name),
             Err(e) => eprintln!("{}: not verified: {e:#}", app.name),
         }
@@ -214,60 +214,33 @@ fn verify_each(session: &mut Session, plan: &Plan, builds: &[AppBuild]) -> Resul
     Ok(())
 }
 
-/// Starts the built app with its run.sh (detached; `$ENGINE` and `$ENGINE_RUN_FLAGS` from the
-/// environment), checks that its first TCP port answers, and removes the container. A stand-in
-/// until `liftkit verify` exists: swap this function for it.
-fn verify_app(app: &AppPlan, built: &AppBuild) -> Result<String> {
-    let addr = flow::first_tcp_address(app).context("no TCP port to probe")?;
-    let sock = addr
-        .to_socket_addrs()?
-        .next()
-        .with_context(|| format!("{addr}: not an address"))?;
-    if TcpStream::connect_timeout(&sock, Duration::from_secs(1)).is_ok() {
-        bail!("{addr} already answers on this host: stop the original first, or verify elsewhere");
-    }
-    let name = format!("liftkit-verify-{}", app.slug());
-    let flags = format!(
-        "-d {}",
-        std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default()
-    );
-    let pb = common::spinner(&format!("starting {} with run.sh", app.name));
-    let started = Command::new("sh")
-        .arg(built.dir.join("run.sh"))
-        .env("ENGINE_RUN_FLAGS", flags)
-        .env("NAME", &name)
-        .output()
-        .context("cannot run run.sh")?;
-    if !started.status.success() {
-        pb.finish_and_clear();
-        let err = String::from_utf8_lossy(&started.stderr);
-        bail!("run.sh failed: {}", err.trim().lines().last().unwrap_or(""));
-    }
-    let t0 = Instant::now();
-    let mut answered = false;
-    while t0.elapsed() < Duration::from_secs(30) {
-        if TcpStream::connect_timeout(&sock, Duration::from_secs(1)).is_ok() {
-            answered = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let waited = t0.elapsed().as_secs_f64();
-    // ENGINE may carry global flags: let sh split it, as run.sh does.
-    let _ = Command::new("sh")
-        .args([
-            "-c",
-            "${ENGINE:-podman} rm -f -t 2 \"$NAME\" >/dev/null 2>&1",
-        ])
-        .env("NAME", &name)
-        .status();
+/// `liftkit verify` on one built app: it runs in its own network namespace and the analyzer's
+/// probes are compared with the original's answers.
+fn verify_app(built: &AppBuild) -> Result<String> {
+    let opts = verify::Options {
+        engine: verify::Engine::from_env(),
+        timeout: Duration::from_secs(60),
+        keep: false,
+    };
+    let pb = common::spinner(&format!("verifying {}", built.app));
+    let report = verify::verify(&built.dir, &opts);
     pb.finish_and_clear();
-    if answered {
-        Ok(format!(
-            "answered on {addr} {waited:.1} s after start (container {name} removed)"
-        ))
-    } else {
-        bail!("nothing answered on {addr} within 30 s (container {name} removed)")
+    let report = report?;
+    let probes = report.probes.len();
+    match (report.verdict, report.ready_after_ms) {
+        (verify::Verdict::Same, Some(ms)) => Ok(format!(
+            "listening after {ms} ms; {probes} probes answered as the original did \
+             (verify.json in {})",
+            built.dir.display()
+        )),
+        (verify::Verdict::Differs, _) => bail!(
+            "it answers, but differently from the original (see {}/verify.json)",
+            built.dir.display()
+        ),
+        _ => bail!(
+            "it did not answer; its last log lines:\n  {}",
+            report.logs_tail.join("\n  ")
+        ),
     }
 }
 

@@ -228,41 +228,17 @@ fn look_around(s: &mut Session, app: &AppPlan, p: &str) -> Result<(), WizardErro
     }
 }
 
-/// Asked after the build, for each app with a TCP port to probe.
+/// Asked after the build, for each app with an address to probe.
 pub fn verify_question(app: &AppPlan) -> Option<Question> {
-    let addr = first_tcp_address(app)?;
+    let addrs = crate::verify::listen_addresses(app);
+    let first = addrs.first()?;
     Some(Question::confirm(
         format!("app.{}.verify", app.name),
         format!(
-            "{}: start it now with run.sh and check that it answers on {addr}? (the original must \
-             not hold that port)",
+            "{}: verify now (run the image in its own network namespace, probe {first} and \
+             compare with the original)?",
             app.name
         ),
         false,
     ))
-}
-
-/// Where the app listened (`127.0.0.1:8080`), from the first TCP port of its image; a wildcard
-/// address is probed on loopback.
-pub fn first_tcp_address(app: &AppPlan) -> Option<String> {
-    let port = app
-        .image
-        .ports
-        .iter()
-        .find_map(|p| p.strip_suffix("/tcp"))?;
-    let host = app
-        .image
-        .listen
-        .iter()
-        .filter_map(|l| l.strip_suffix("/tcp"))
-        .filter_map(|l| l.rsplit_once(':'))
-        .find(|(_, pt)| *pt == port)
-        .map(|(h, _)| h.trim_matches(|c| c == '[' || c == ']'))
-        .filter(|h| !matches!(*h, "0.0.0.0" | "::" | "*" | ""))
-        .unwrap_or("127.0.0.1");
-    Some(if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    })
 }
