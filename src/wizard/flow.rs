@@ -102,27 +102,67 @@ fn choose_apps(s: &mut Session, cx: &Context) -> Result<Vec<Candidate>, WizardEr
             host: cx.snapshot.host.hostname.clone(),
         });
     }
-    let choices = cx
+    let choices: Vec<Choice> = cx
         .candidates
         .iter()
         .map(|c| Choice {
             key: c.name.clone(),
             label: review::candidate_label(c, cx.fits.and_then(|f| f.get(&c.name).copied())),
+            aliases: aliases(c),
         })
         .collect();
     let q = Question::multi_select(
         "apps.select",
         "applications to lift (space selects, enter confirms)",
-        choices,
+        choices.clone(),
         1,
     );
     let keys = s.ask(&q)?.as_many().to_vec();
-    Ok(cx
-        .candidates
+    let mut chosen: Vec<Candidate> = Vec::new();
+    for key in keys {
+        let Ok(choice) = super::question::find_choice(&choices, &key) else {
+            continue; // the asker checked every key
+        };
+        let Some(c) = cx.candidates.iter().find(|c| c.name == choice.key) else {
+            continue;
+        };
+        if chosen.iter().any(|x| x.pids == c.pids) {
+            continue;
+        }
+        // Keep the answered name: question ids, the image name and the output directory
+        // follow it, so a replay builds what the wizard built.
+        chosen.push(Candidate {
+            name: key,
+            ..c.clone()
+        });
+    }
+    Ok(chosen)
+}
+
+/// Other names the same application gets where fewer or more of its kind run: the bare name,
+/// and the name with each port or the master's pid (how `liftkit lift` tells apps apart).
+fn aliases(c: &Candidate) -> Vec<String> {
+    let ports: Vec<&str> = c
+        .listen
         .iter()
-        .filter(|c| keys.contains(&c.name))
-        .cloned()
-        .collect())
+        .filter_map(|l| l.rsplit_once(':'))
+        .filter_map(|(_, p)| p.split('/').next())
+        .collect();
+    let pid = c.root_pid().to_string();
+    let base = ports
+        .first()
+        .copied()
+        .into_iter()
+        .chain([pid.as_str()])
+        .find_map(|suffix| c.name.strip_suffix(&format!("-{suffix}")))
+        .unwrap_or(&c.name)
+        .to_string();
+    let mut out = vec![base.clone()];
+    out.extend(ports.iter().map(|p| format!("{base}-{p}")));
+    out.push(format!("{base}-{pid}"));
+    out.retain(|a| *a != c.name);
+    out.dedup();
+    out
 }
 
 fn review_app(s: &mut Session, app: &mut AppPlan, snapshot: &Snapshot) -> Result<(), WizardError> {
@@ -178,30 +218,30 @@ fn review_app(s: &mut Session, app: &mut AppPlan, snapshot: &Snapshot) -> Result
 /// Lets a person expand the groups of files before accepting; nothing here changes the plan.
 fn look_around(s: &mut Session, app: &AppPlan, p: &str) -> Result<(), WizardError> {
     let counts = review::role_counts(app);
-    let mut choices = vec![Choice {
-        key: "continue".to_string(),
-        label: "looks right: continue to the settings".to_string(),
-    }];
+    let mut choices = vec![Choice::new(
+        "continue",
+        "looks right: continue to the settings",
+    )];
     for role in ROLES {
         if let Some(n) = counts.get(&role) {
-            choices.push(Choice {
-                key: format!("files.{}", review::role_name(role)),
-                label: format!("show the {n} {} files", review::role_name(role)),
-            });
+            choices.push(Choice::new(
+                format!("files.{}", review::role_name(role)),
+                format!("show the {n} {} files", review::role_name(role)),
+            ));
         }
     }
     let written = app.generated.len() + app.links.len() + app.dirs.len();
     if written > 0 {
-        choices.push(Choice {
-            key: "files.generated".to_string(),
-            label: format!("show the {written} files, links and dirs liftkit writes"),
-        });
+        choices.push(Choice::new(
+            "files.generated",
+            format!("show the {written} files, links and dirs liftkit writes"),
+        ));
     }
     if !app.findings.is_empty() {
-        choices.push(Choice {
-            key: "findings".to_string(),
-            label: format!("show the {} findings", app.findings.len()),
-        });
+        choices.push(Choice::new(
+            "findings",
+            format!("show the {} findings", app.findings.len()),
+        ));
     }
     let q = Question::select(
         format!("{p}.review"),

@@ -32,7 +32,7 @@ pub enum WizardError {
     },
     #[error(transparent)]
     Answers(#[from] AnswersError),
-    #[error("no application found on {host}: nothing listens on a port or runs as a service")]
+    #[error("apps.select: no application found on {host}: nothing listens on a port or runs as a service")]
     NothingFound { host: String },
 }
 

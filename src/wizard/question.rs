@@ -30,10 +30,55 @@ pub enum Kind {
 }
 
 /// One option of a select: `key` is what the answers file holds, `label` what a person reads.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Choice {
     pub key: String,
     pub label: String,
+    /// Other keys that name this option on a host that names it differently (`nginx` where
+    /// it was `nginx-8080` because a second nginx ran); accepted when they name one option only.
+    pub aliases: Vec<String>,
+}
+
+impl Choice {
+    pub fn new(key: impl Into<String>, label: impl Into<String>) -> Self {
+        Choice {
+            key: key.into(),
+            label: label.into(),
+            aliases: Vec::new(),
+        }
+    }
+}
+
+/// The option `key` names: its own key first, else the one option that has it as an alias.
+pub fn find_choice<'c>(choices: &'c [Choice], key: &str) -> Result<&'c Choice, String> {
+    if let Some(c) = choices.iter().find(|c| c.key == key) {
+        return Ok(c);
+    }
+    let by_alias: Vec<&Choice> = choices
+        .iter()
+        .filter(|c| c.aliases.iter().any(|a| a == key))
+        .collect();
+    match by_alias.as_slice() {
+        [one] => Ok(one),
+        [] => {
+            let keys: Vec<&str> = choices.iter().map(|c| c.key.as_str()).collect();
+            Err(format!(
+                "{key:?} is not among the options on this host (found: {})",
+                if keys.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    keys.join(", ")
+                }
+            ))
+        }
+        several => {
+            let keys: Vec<&str> = several.iter().map(|c| c.key.as_str()).collect();
+            Err(format!(
+                "{key:?} could be any of {} here: name one",
+                keys.join(", ")
+            ))
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -133,19 +178,7 @@ impl Question {
 }
 
 fn known(choices: &[Choice], key: &str) -> Result<(), String> {
-    if choices.iter().any(|c| c.key == key) {
-        Ok(())
-    } else {
-        let keys: Vec<&str> = choices.iter().map(|c| c.key.as_str()).collect();
-        Err(format!(
-            "{key:?} is not one of the options here (found: {})",
-            if keys.is_empty() {
-                "nothing".to_string()
-            } else {
-                keys.join(", ")
-            }
-        ))
-    }
+    find_choice(choices, key).map(|_| ())
 }
 
 impl Answer {

@@ -72,6 +72,7 @@ pub fn secrets(app: &AppPlan) -> Vec<String> {
         app.files
             .iter()
             .filter(|f| f.role == Role::Secret)
+            .filter(|f| !app.secrets.iter().any(|s| s.path == f.path))
             .map(|f| format!("{}  ({})", f.path, f.why.join("; "))),
     );
     out

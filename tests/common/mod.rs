@@ -248,6 +248,11 @@ pub fn app_dir(out: &Path) -> PathBuf {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("build.json").exists())
         .collect();
-    assert_eq!(dirs.len(), 1, "one app directory in {}: {dirs:?}", out.display());
+    assert_eq!(
+        dirs.len(),
+        1,
+        "one app directory in {}: {dirs:?}",
+        out.display()
+    );
     dirs.into_iter().next().unwrap()
 }
