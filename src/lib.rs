@@ -11,5 +11,6 @@ pub mod findings;
 pub mod fsutil;
 pub mod host;
 pub mod plan;
+pub mod report;
 pub mod snapshot;
 pub mod verify;

@@ -174,6 +174,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         connections: Vec::new(),
         probes: analyzer.runtime.probes.clone(),
         findings,
+        packages: Vec::new(),
     }
 }
 
