@@ -357,31 +357,31 @@ const ROLES: [(Role, &str, &str, &str); 5] = [
         Role::Code,
         "code",
         "Code",
-        "executables and the libraries they load",
+        "Executables and the libraries they load",
     ),
     (
         Role::Config,
         "config",
         "Configuration",
-        "what the application and its libraries read at start",
+        "What the application and its libraries read at start",
     ),
     (
         Role::State,
         "state",
         "State and data",
-        "what the application writes and keeps",
+        "What the application writes and keeps",
     ),
     (
         Role::Log,
         "log",
         "Logs",
-        "log files, usually redirected to the container's output",
+        "Log files, usually redirected to the container's output",
     ),
     (
         Role::Secret,
         "secret",
         "Secrets",
-        "keys and passwords: mounted at run time, not baked in",
+        "Keys and passwords: mounted at run time, not baked in",
     ),
 ];
 

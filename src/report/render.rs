@@ -12,6 +12,11 @@ const REPORT_MD: &str = include_str!("../../templates/report.md.hbs");
 const FLEET_HTML: &str = include_str!("../../templates/fleet.html.hbs");
 
 handlebars_helper!(cell: |s: str| s.replace('|', "\\|").replace('\n', " "));
+handlebars_helper!(plural: |n: u64, word: str| if n == 1 {
+    format!("1 {word}")
+} else {
+    format!("{n} {word}s")
+});
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -26,6 +31,7 @@ fn registry(format: Format) -> Result<Handlebars<'static>, ReportError> {
         hb.register_escape_fn(handlebars::no_escape);
     }
     hb.register_helper("cell", Box::new(cell));
+    hb.register_helper("plural", Box::new(plural));
     hb.register_partial("style", STYLE)
         .map_err(|e| template_error("style.css.hbs", e))?;
     hb.register_partial("chart", CHART)
