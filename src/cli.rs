@@ -42,6 +42,8 @@ pub enum Command {
     Deps(commands::deps::Args),
     /// List, show or check the analyzers (knowledge about applications, as data).
     Analyzers(commands::analyzers::Args),
+    /// Fleet report from a directory of snapshots: hosts, applications, fit, effort, differences.
+    Batch(commands::batch::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),

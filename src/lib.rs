@@ -8,6 +8,7 @@ pub mod analyze;
 pub mod build;
 pub mod elf;
 pub mod findings;
+pub mod fleet;
 pub mod fsutil;
 pub mod host;
 pub mod plan;

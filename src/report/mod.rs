@@ -8,7 +8,7 @@
 //! SVG charts, no network) and `report.md` are `templates/*.hbs` rendered with handlebars. The
 //! templates are compiled into the binary, so a liftkit copied onto a server carries them.
 
-mod chart;
+pub mod chart;
 mod findings;
 mod model;
 pub(crate) mod render;
