@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "File contents for each host come from its bundle (collect --bundle) \
+#[command(
+    after_help = "File contents for each host come from its bundle (collect --bundle) \
 when present, else from / if the snapshot is of this machine, else the host is analyzed without \
 files (no configuration comparison).\nExit code 1 when some snapshots could not be read (the \
-report lists them and covers the rest).\nExample:\n  liftkit batch snapshots/ -o report/")]
+report lists them and covers the rest).\nExample:\n  liftkit batch snapshots/ -o report/"
+)]
 pub struct Args {
     /// Directory holding the snapshots (`*.json`, as `liftkit collect` writes them).
     pub dir: PathBuf,

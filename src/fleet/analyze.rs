@@ -113,8 +113,13 @@ fn one(file: &Path, analyzers: &[Analyzer], this_host: Option<&str>, empty: &Emp
 /// apart from a damaged one.
 fn read(file: &Path) -> Result<Snapshot, String> {
     let text = std::fs::read(file).map_err(|e| format!("cannot read: {e}"))?;
-    let value: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()))?;
+    let value: serde_json::Value = serde_json::from_slice(&text).map_err(|e| {
+        format!(
+            "not valid JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        )
+    })?;
     let Some(obj) = value.as_object() else {
         return Err("not a liftkit snapshot: the JSON is not an object".to_string());
     };
@@ -135,7 +140,10 @@ fn read(file: &Path) -> Result<Snapshot, String> {
         // The loader names the file; the report already does.
         let text = e.to_string();
         let prefix = format!("{}:", file.display());
-        text.strip_prefix(&prefix).unwrap_or(&text).trim().to_string()
+        text.strip_prefix(&prefix)
+            .unwrap_or(&text)
+            .trim()
+            .to_string()
     })
 }
 
@@ -252,10 +260,8 @@ impl EmptyRoot {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "liftkit-no-files-{}-{nanos}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("liftkit-no-files-{}-{nanos}", std::process::id()));
         // If it cannot be made, reads under it fail just the same: still no files.
         let _ = std::fs::create_dir(&dir);
         EmptyRoot(dir)

@@ -32,7 +32,11 @@ pub fn differences(facts: &mut [AppFacts]) -> Vec<Difference> {
             key.clone(),
             each(&|f| Some(or_unknown(&f.row.version))),
         ));
-        found.push(("ports", key.clone(), each(&|f| Some(f.row.listen.join(", ")))));
+        found.push((
+            "ports",
+            key.clone(),
+            each(&|f| Some(f.row.listen.join(", "))),
+        ));
         let packages: std::collections::BTreeSet<&String> = members
             .iter()
             .flat_map(|i| &facts[*i].own_packages)
@@ -71,14 +75,24 @@ pub fn differences(facts: &mut [AppFacts]) -> Vec<Difference> {
             if by_value.len() < 2 || compared < 2 {
                 continue;
             }
-            for i in members {
-                facts[*i].row.differs.push(format!("{kind} {subject}"));
+            // Only the instances that were compared take part (not a host without files).
+            let compared: std::collections::BTreeSet<&String> =
+                by_value.values().flatten().collect();
+            for (i, label) in members.iter().zip(&labels) {
+                if compared.contains(label) {
+                    facts[*i].row.differs.push(format!("{kind} {subject}"));
+                }
             }
             let mut variants: Vec<Variant> = by_value
                 .into_iter()
                 .map(|(value, hosts)| Variant { value, hosts })
                 .collect();
-            variants.sort_by(|a, b| b.hosts.len().cmp(&a.hosts.len()).then(a.value.cmp(&b.value)));
+            variants.sort_by(|a, b| {
+                b.hosts
+                    .len()
+                    .cmp(&a.hosts.len())
+                    .then(a.value.cmp(&b.value))
+            });
             out.push(Difference {
                 app: key.clone(),
                 kind: kind.to_string(),
@@ -106,7 +120,10 @@ fn or_unknown(v: &str) -> String {
 /// only where that is needed to tell two members apart.
 fn labels(facts: &[AppFacts], members: &[usize]) -> Vec<String> {
     let count = |label: &dyn Fn(&AppFacts) -> String, of: &AppFacts| {
-        members.iter().filter(|j| label(&facts[**j]) == label(of)).count()
+        members
+            .iter()
+            .filter(|j| label(&facts[**j]) == label(of))
+            .count()
     };
     let host = |f: &AppFacts| f.row.hostname.clone();
     let host_app = |f: &AppFacts| format!("{}/{}", f.row.hostname, f.row.app);

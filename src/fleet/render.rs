@@ -20,7 +20,7 @@ pub fn charts(summary: &Summary, hosts: &[HostRow]) -> Charts {
         .map(|(level, n)| Row {
             label: format!("fit {level}"),
             bars: vec![(n as u64, level)],
-            value: format!("{n} applications"),
+            value: format!("{n} application{}", if n == 1 { "" } else { "s" }),
         })
         .collect(),
     );
