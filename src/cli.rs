@@ -46,6 +46,8 @@ pub enum Command {
     Analyzers(commands::analyzers::Args),
     /// Walk through a lift at the terminal: choose, review, change, build, verify; answers are saved.
     Wizard(commands::wizard::Args),
+    /// Fleet report from a directory of snapshots: hosts, applications, fit, effort, differences.
+    Batch(commands::batch::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),

@@ -113,6 +113,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         connections: Vec::new(),
         probes: analyzer.runtime.probes.clone(),
         findings: d.findings,
+        packages: Vec::new(),
     }
 }
 

@@ -190,6 +190,10 @@ pub fn plan(
     let apps = selected
         .par_iter()
         .map(|c| app::analyze(&inputs, c))
+        .map(|mut a| {
+            a.packages = packages_used(snapshot, &a);
+            a
+        })
         .collect();
     let h = &snapshot.host;
     Plan {
@@ -211,4 +215,22 @@ pub fn plan(
         },
         apps,
     }
+}
+
+/// The snapshot's record of each package the app's files come from, sorted by name.
+fn packages_used(snapshot: &Snapshot, app: &crate::plan::AppPlan) -> Vec<crate::plan::PackageUse> {
+    let names: std::collections::BTreeSet<&str> = app
+        .files
+        .iter()
+        .filter_map(|f| f.package.as_deref())
+        .collect();
+    names
+        .into_iter()
+        .filter_map(|n| snapshot.package(n))
+        .map(|p| crate::plan::PackageUse {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            installed_kib: p.installed_kib,
+        })
+        .collect()
 }

@@ -38,6 +38,11 @@ pub enum BuildError {
     },
     #[error("app {app}: image: {message}")]
     Image { app: String, message: String },
+    #[error("app {app}: report: {source}")]
+    Report {
+        app: String,
+        source: crate::report::ReportError,
+    },
 }
 
 /// What one app's build produced: printed as the summary, written as `build.json`.
@@ -176,6 +181,12 @@ fn build_into(
     let record = dir.join("build.json");
     let json = serde_json::to_string_pretty(&built).unwrap_or_default() + "\n";
     std::fs::write(&record, json).map_err(io(record))?;
+    crate::report::write_for_build(plan, app, &built, host, dir, opts.include_secrets).map_err(
+        |source| BuildError::Report {
+            app: app.name.clone(),
+            source,
+        },
+    )?;
     Ok(built)
 }
 

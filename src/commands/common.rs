@@ -109,7 +109,7 @@ pub fn print_build_summary(builds: &[AppBuild], json: bool) {
             human_bytes(b.layer_bytes)
         );
         println!(
-            "  out:  {}/  (oci/, image.tar, run.sh, plan.yaml, build.json)",
+            "  out:  {}/  (oci/, image.tar, run.sh, plan.yaml, build.json, report.*)",
             b.dir.display()
         );
         if b.volume_bytes > 0 {
@@ -119,5 +119,6 @@ pub fn print_build_summary(builds: &[AppBuild], json: bool) {
             );
         }
         println!("  run:  {}/run.sh", b.dir.display());
+        println!("  report: {}/report.html", b.dir.display());
     }
 }

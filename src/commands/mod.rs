@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod analyzers;
+pub mod batch;
 pub mod bench_deps;
 pub mod bench_size;
 pub mod build;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deps(a) => deps::run(a),
         Command::Analyzers(a) => analyzers::run(a),
         Command::Wizard(a) => wizard::run(a),
+        Command::Batch(a) => batch::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
     }

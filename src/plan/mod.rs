@@ -82,6 +82,20 @@ pub struct AppPlan {
     pub probes: Vec<crate::analyze::spec::Probe>,
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// The packages the app's files come from, as installed on the source host: the report
+    /// compares the image with their installed size, the fleet report compares versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageUse>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PackageUse {
+    pub name: String,
+    pub version: String,
+    /// dpkg's Installed-Size on the source host, in KiB.
+    #[serde(default)]
+    pub installed_kib: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]

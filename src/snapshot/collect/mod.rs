@@ -20,6 +20,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 pub use accounts::{parse_group, parse_passwd};
+pub use clock::rfc3339;
 pub use dpkg::parse_status as parse_dpkg_status;
 pub use processes::unit_from_cgroup;
 pub use system::cpu_level_from_flags;
