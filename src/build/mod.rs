@@ -6,6 +6,7 @@
 
 pub mod bundle;
 mod layout;
+pub mod linuxkit;
 pub mod oci;
 mod runsh;
 mod volumes;
@@ -117,6 +118,8 @@ fn build_into(
     let run = dir.join("run.sh");
     std::fs::write(&run, runsh::render(app, &written.config_digest)).map_err(io(run.clone()))?;
     set_mode(&run, 0o755).map_err(io(run))?;
+    linuxkit::write(plan, app, dir, &dir.with_file_name(app.slug()))
+        .map_err(io(dir.join(linuxkit::FILE_NAME)))?;
     let app_plan = Plan {
         schema: plan.schema,
         source: plan.source.clone(),
