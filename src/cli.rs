@@ -42,6 +42,8 @@ pub enum Command {
     Deps(commands::deps::Args),
     /// List, show or check the analyzers (knowledge about applications, as data).
     Analyzers(commands::analyzers::Args),
+    /// Build a bootable host (kernel + initramfs + run-qemu.sh) for a lifted app, offline.
+    HostImage(commands::host_image::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),

@@ -31,6 +31,11 @@ pub struct Args {
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
+    /// Also build each app's bootable host image (see `liftkit host-image`).
+    #[arg(long)]
+    pub host_image: bool,
+    #[command(flatten)]
+    pub host_image_opts: super::host_image::HostImageArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -60,6 +65,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("{}: cannot write", plan_path.display()))?;
     let builds = super::build::build_all(&plan, &host, &args.output, &args.build)?;
     common::print_build_summary(&builds, args.json);
+    if args.host_image {
+        for b in &builds {
+            let h = liftkit::hostimage::build(&b.dir, &args.host_image_opts.options())?;
+            super::host_image::print_summary(&h);
+            for w in &h.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
     let findings: Vec<_> = plan
         .apps
         .iter()

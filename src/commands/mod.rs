@@ -9,6 +9,7 @@ pub mod build;
 pub mod collect;
 mod common;
 pub mod deps;
+pub mod host_image;
 pub mod lift;
 
 use crate::cli::{Bench, Cli, Command};
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(a) => build::run(a),
         Command::Deps(a) => deps::run(a),
         Command::Analyzers(a) => analyzers::run(a),
+        Command::HostImage(a) => host_image::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
     }
