@@ -55,4 +55,6 @@ pub enum Bench {
     Deps(commands::bench_deps::Args),
     /// Lift nginx and redis traced with strace: recall of the traced files and image/traced bytes.
     Size(commands::bench_size::Args),
+    /// Boot host images under qemu: kernel+initrd size and time to the app's first answer.
+    Boot(commands::bench_boot::Args),
 }

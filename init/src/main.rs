@@ -21,12 +21,20 @@ use std::path::Path;
 
 pub const CONFIG: &str = "/etc/liftkit/init.conf";
 
+/// Seconds since boot, so the console shows where boot time goes.
+fn uptime() -> f64 {
+    // SAFETY: timespec is plain data filled by the call.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
 pub fn log(msg: &str) {
-    eprintln!("liftkit-init: {msg}");
+    eprintln!("liftkit-init: [{:7.2}] {msg}", uptime());
 }
 
 pub fn warn(msg: &str) {
-    eprintln!("liftkit-init: warning: {msg}");
+    eprintln!("liftkit-init: [{:7.2}] warning: {msg}", uptime());
 }
 
 fn main() {

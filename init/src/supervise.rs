@@ -144,10 +144,13 @@ impl Supervisor {
 
     fn start(&mut self, i: usize) {
         let name = self.services[i].service.name.clone();
-        let _ = runtime_cmd(&self.runtime)
-            .args(["delete", "--force", &name])
-            .stderr(Stdio::null())
-            .status();
+        if self.services[i].restarts > 0 {
+            // The exited container's state stays until deleted; the first start has none.
+            let _ = runtime_cmd(&self.runtime)
+                .args(["delete", "--force", &name])
+                .stderr(Stdio::null())
+                .status();
+        }
         let bundle = Path::new(SERVICES_DIR).join(&name);
         match runtime_cmd(&self.runtime)
             .args(["run", "--bundle"])

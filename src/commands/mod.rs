@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod analyzers;
+pub mod bench_boot;
 pub mod bench_deps;
 pub mod bench_size;
 pub mod build;
@@ -26,5 +27,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::HostImage(a) => host_image::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
+        Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
     }
 }

@@ -9,6 +9,7 @@
 //! `linuxkit.yml` service entry. Its layout follows LinuxKit's (`/containers/onboot`,
 //! `/containers/services`).
 
+pub mod boot;
 mod bundle;
 pub mod cpio;
 pub mod init;
