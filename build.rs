@@ -3,6 +3,10 @@
 
 use std::path::Path;
 
+// The static PID 1 of host images (liftkit host-image), built from init/.
+#[path = "buildscript/init_binary.rs"]
+mod init_binary;
+
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("analyzers");
     println!("cargo:rerun-if-changed={}", dir.display());
@@ -24,4 +28,5 @@ fn main() {
     code.push_str("];\n");
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("builtin_analyzers.rs");
     std::fs::write(out, code).unwrap();
+    init_binary::build();
 }

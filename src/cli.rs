@@ -48,6 +48,8 @@ pub enum Command {
     Wizard(commands::wizard::Args),
     /// Fleet report from a directory of snapshots: hosts, applications, fit, effort, differences.
     Batch(commands::batch::Args),
+    /// Build a bootable host (kernel + initramfs + run-qemu.sh) for a lifted app, offline.
+    HostImage(commands::host_image::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),
@@ -59,4 +61,6 @@ pub enum Bench {
     Deps(commands::bench_deps::Args),
     /// Lift nginx and redis traced with strace: recall of the traced files and image/traced bytes.
     Size(commands::bench_size::Args),
+    /// Boot host images under qemu: kernel+initrd size and time to the app's first answer.
+    Boot(commands::bench_boot::Args),
 }

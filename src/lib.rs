@@ -11,6 +11,7 @@ pub mod findings;
 pub mod fleet;
 pub mod fsutil;
 pub mod host;
+pub mod hostimage;
 pub mod plan;
 pub mod report;
 pub mod snapshot;

@@ -7,6 +7,7 @@
 pub mod bundle;
 mod companions;
 mod layout;
+pub mod linuxkit;
 pub mod oci;
 mod runsh;
 mod secrets;
@@ -157,6 +158,8 @@ fn build_into(
     ] {
         std::fs::write(dir.join(name), text).map_err(io(dir.join(name)))?;
     }
+    linuxkit::write(plan, app, dir, &dir.with_file_name(app.slug()))
+        .map_err(io(dir.join(linuxkit::FILE_NAME)))?;
     let app_plan = Plan {
         schema: plan.schema,
         source: plan.source.clone(),

@@ -37,6 +37,11 @@ pub struct Args {
     /// replaces the answered output directory.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["apps", "pids"])]
     pub answers: Option<PathBuf>,
+    /// Also build each app's bootable host image (see `liftkit host-image`).
+    #[arg(long)]
+    pub host_image: bool,
+    #[command(flatten)]
+    pub host_image_opts: super::host_image::HostImageArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -78,6 +83,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("{}: cannot write", plan_path.display()))?;
     let builds = super::build::build_all(&plan, &host, &output, &args.build, Some(snap))?;
     common::print_build_summary(&builds, args.json);
+    if args.host_image {
+        for b in &builds {
+            let h = liftkit::hostimage::build(&b.dir, &args.host_image_opts.options())?;
+            super::host_image::print_summary(&h);
+            for w in &h.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
     let findings: Vec<_> = plan
         .apps
         .iter()

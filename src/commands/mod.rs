@@ -4,12 +4,14 @@
 pub mod analyze;
 pub mod analyzers;
 pub mod batch;
+pub mod bench_boot;
 pub mod bench_deps;
 pub mod bench_size;
 pub mod build;
 pub mod collect;
 mod common;
 pub mod deps;
+pub mod host_image;
 pub mod lift;
 pub mod verify;
 pub mod wizard;
@@ -29,7 +31,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyzers(a) => analyzers::run(a),
         Command::Wizard(a) => wizard::run(a),
         Command::Batch(a) => batch::run(a),
+        Command::HostImage(a) => host_image::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
+        Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
     }
 }

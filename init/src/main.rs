@@ -1,0 +1,115 @@
+//! liftkit-init: PID 1 of the host images `liftkit host-image` builds. Statically linked, no shell
+//! and no tools beside it: it switches the initramfs into a tmpfs root, mounts the kernel
+//! filesystems, makes `/` read-only, loads the modules, configures the network, runs the onboot
+//! containers and the app with the OCI runtime, and powers off cleanly on the power button.
+//!
+//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program.
+
+mod cmdline;
+mod config;
+mod forward;
+mod modules;
+mod mounts;
+mod net;
+mod power;
+mod supervise;
+mod switchroot;
+mod sys;
+mod sysctl;
+
+use std::path::Path;
+
+pub const CONFIG: &str = "/etc/liftkit/init.conf";
+
+/// Seconds since boot, so the console shows where boot time goes.
+fn uptime() -> f64 {
+    // SAFETY: timespec is plain data filled by the call.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+pub fn log(msg: &str) {
+    eprintln!("liftkit-init: [{:7.2}] {msg}", uptime());
+}
+
+pub fn warn(msg: &str) {
+    eprintln!("liftkit-init: [{:7.2}] warning: {msg}", uptime());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("sysctl") {
+        std::process::exit(sysctl::run(&args[2..]));
+    }
+    if std::process::id() != 1 {
+        eprintln!(
+            "liftkit-init: runs as PID 1 of a host image; as a tool: liftkit-init sysctl FILE…"
+        );
+        std::process::exit(2);
+    }
+    if !args.iter().any(|a| a == "--switched") {
+        fatal(&switchroot::switch_to_tmpfs().to_string());
+    }
+    if let Err(e) = boot() {
+        fatal(&e);
+    }
+}
+
+fn boot() -> Result<(), String> {
+    let signals = supervise::signal_fd().map_err(|e| format!("signals: {e}"))?;
+    // ctrl-alt-del becomes SIGINT to init, handled as a power-off request.
+    let _ = sys::reboot(libc::RB_DISABLE_CAD);
+    mounts::early().map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(CONFIG).map_err(|e| format!("{CONFIG}: {e}"))?;
+    let conf = config::parse(&text)?;
+    if let Some(name) = &conf.hostname {
+        let _ = sys::sethostname(name);
+    }
+    modules::load(&conf.modules);
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let boot = cmdline::parse(&cmdline);
+    match net::configure(&boot) {
+        Ok(summary) => log(&format!("network: {summary}")),
+        Err(e) => warn(&format!("network: {e}")),
+    }
+    mounts::volumes(boot.data.as_deref()).map_err(|e| e.to_string())?;
+    for v in &conf.volumes {
+        let dir = Path::new(mounts::VOLUMES_DIR).join(&v.name);
+        if !dir.exists() {
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let _ = sys::lchown(&dir, v.uid, v.gid);
+        }
+    }
+    if !Path::new(&conf.runtime).exists() {
+        return Err(format!("OCI runtime {} is not in the image", conf.runtime));
+    }
+    supervise::onboot(&conf.runtime);
+    if let Some((addr, _)) = boot.ip {
+        for port in &conf.expose {
+            forward::expose(addr, *port);
+            log(&format!("exposing 127.0.0.1:{port} on {addr}:{port}"));
+        }
+    }
+    for s in &conf.services {
+        let bundle = Path::new(supervise::SERVICES_DIR).join(&s.name);
+        mounts::overlay_root(&bundle, &s.name).map_err(|e| e.to_string())?;
+    }
+    supervise::Supervisor::new(conf.runtime.clone(), conf.services.clone(), signals).run()
+}
+
+/// Init must not exit (the kernel would panic): say why, then power off.
+fn fatal(msg: &str) -> ! {
+    eprintln!("liftkit-init: fatal: {msg}");
+    sys::sync();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    power_off()
+}
+
+pub fn power_off() -> ! {
+    sys::sync();
+    let _ = sys::reboot(libc::RB_POWER_OFF);
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,84 @@
+//! `liftkit host-image out/<app>/`: a bootable host (kernel + initramfs) for a lifted app, built
+//! offline from this machine's kernel and OCI runtime.
+
+use anyhow::Result;
+use liftkit::hostimage::{self, HostImage};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  liftkit host-image out/nginx\n  \
+liftkit host-image out/redis --kernel /boot/vmlinuz-6.1.0-26-amd64 --modules /lib/modules/6.1.0-26-amd64\n  \
+out/nginx/run-qemu.sh")]
+pub struct Args {
+    /// The lifted app's output directory (holds plan.yaml and oci/).
+    pub app_dir: PathBuf,
+    #[command(flatten)]
+    pub opts: HostImageArgs,
+    /// Print what was written as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HostImageArgs {
+    /// Kernel image (vmlinuz) [default: /boot/vmlinuz-$(uname -r)].
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// The kernel's modules tree, lib/modules/<version> [default: /lib/modules/<its version>].
+    #[arg(long, value_name = "DIR")]
+    pub modules: Option<PathBuf>,
+    /// OCI runtime to run the app with (runc or crun) [default: the installed one].
+    #[arg(long, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
+    /// Make listeners bound to 127.0.0.1 reachable on the VM's address too (init relays them;
+    /// clients still arrive from 127.0.0.1). Off by default: the source kept them local.
+    #[arg(long)]
+    pub expose_loopback: bool,
+    /// Do not build <app>-data.img from volumes/ (volumes are then tmpfs).
+    #[arg(long)]
+    pub no_data_disk: bool,
+}
+
+impl HostImageArgs {
+    pub fn options(&self) -> hostimage::Options {
+        hostimage::Options {
+            kernel: self.kernel.clone(),
+            modules: self.modules.clone(),
+            runtime: self.runtime.clone(),
+            expose_loopback: self.expose_loopback,
+            no_data_disk: self.no_data_disk,
+        }
+    }
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let built = hostimage::build(&args.app_dir, &args.opts.options())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&built)?);
+    } else {
+        print_summary(&built);
+    }
+    for w in &built.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_summary(h: &HostImage) {
+    let mb = |b: u64| b as f64 / 1_000_000.0;
+    println!(
+        "{}: host image {:.1} MB (kernel {} {:.1} MB + initrd {:.1} MB; {} modules; runtime {})",
+        h.app,
+        mb(h.kernel_bytes + h.initrd_bytes),
+        h.kernel_release,
+        mb(h.kernel_bytes),
+        mb(h.initrd_bytes),
+        h.modules.len(),
+        h.runtime.display()
+    );
+    if let Some(d) = &h.data_disk {
+        println!("  data: {}", d.display());
+    }
+    println!("  boot: {}", h.run_script.display());
+}

@@ -1,0 +1,77 @@
+//! The OCI runtime the host runs containers with: runc (or crun) from this machine, with every
+//! shared object glibc's loader would load for it, found by liftkit's own ELF resolver.
+
+use super::cpio::{Archive, Data};
+use super::HostImageError;
+use crate::elf::{LoaderEnv, ResolveOptions, Resolver};
+use crate::host::Host;
+use std::path::{Path, PathBuf};
+
+const CANDIDATES: &[&str] = &[
+    "/usr/sbin/runc",
+    "/usr/bin/runc",
+    "/usr/local/sbin/runc",
+    "/usr/local/bin/runc",
+    "/usr/bin/crun",
+    "/usr/local/bin/crun",
+];
+
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    /// Where it is inside the image (its real path on this machine).
+    pub path: PathBuf,
+}
+
+/// Adds the runtime and its libraries to the archive at the paths the loader opens them by.
+pub fn add(given: Option<&Path>, archive: &mut Archive) -> Result<Runtime, HostImageError> {
+    let host = Host::live();
+    let chosen = match given {
+        Some(p) => {
+            let abs = std::path::absolute(p).map_err(|e| HostImageError::io(p.to_path_buf(), e))?;
+            if !abs.is_file() {
+                return Err(HostImageError::NoRuntime(format!(
+                    "{} is not a file",
+                    p.display()
+                )));
+            }
+            abs
+        }
+        None => CANDIDATES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                HostImageError::NoRuntime("neither runc nor crun is installed".to_string())
+            })?,
+    };
+    let real = host
+        .real_path(&chosen)
+        .map_err(|e| HostImageError::io(chosen.clone(), e))?;
+    let resolver = Resolver::new(host.clone(), ResolveOptions::default());
+    let resolution = resolver.resolve(&real, &LoaderEnv::default());
+    if !resolution.missing.is_empty() {
+        let names: Vec<_> = resolution.missing.iter().map(|m| m.name.clone()).collect();
+        return Err(HostImageError::NoRuntime(format!(
+            "{} needs libraries not on this machine: {}",
+            real.display(),
+            names.join(", ")
+        )));
+    }
+    let mut files = vec![real.clone()];
+    files.extend(resolution.interpreter.clone());
+    files.extend(resolution.libraries.iter().map(|l| l.path.clone()));
+    for f in &files {
+        // Materialized at the spelling the loader uses, so no symlink farm is needed.
+        let source = host
+            .real_path(f)
+            .map_err(|e| HostImageError::io(f.clone(), e))?;
+        archive.file(
+            &f.to_string_lossy(),
+            0o755,
+            0,
+            0,
+            Data::File(host.outside(&source)),
+        );
+    }
+    Ok(Runtime { path: real })
+}
