@@ -9,6 +9,8 @@ use crate::plan::{Role, Volume, VolumeKind};
 use crate::snapshot::Process;
 use std::path::Path;
 
+mod postgres;
+
 pub struct HookContext<'a> {
     pub inputs: &'a Inputs<'a>,
     /// The application's main process.
@@ -21,7 +23,10 @@ pub struct HookContext<'a> {
 type Hook = fn(&HookContext, &mut Draft);
 
 /// Every hook, by the name analyzers use.
-const HOOKS: &[(&str, Hook)] = &[("vendor-tree", vendor_tree)];
+const HOOKS: &[(&str, Hook)] = &[
+    ("vendor-tree", vendor_tree),
+    ("postgresql", postgres::postgresql),
+];
 
 pub fn names() -> Vec<&'static str> {
     HOOKS.iter().map(|(n, _)| *n).collect()
@@ -76,6 +81,7 @@ fn vendor_tree(cx: &HookContext, d: &mut Draft) {
                 path: dir.clone(),
                 kind,
                 populate: kind == VolumeKind::Volume,
+                populate_with: None,
                 why: format!("state of the vendor tree {tree}"),
             });
         }

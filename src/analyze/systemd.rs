@@ -242,6 +242,7 @@ pub fn apply(u: &Unit, a: &Analyzer, d: &mut Draft) {
                     path: format!("{base}/{}", name.split(':').next().unwrap_or(name)),
                     kind,
                     populate: kind == VolumeKind::Volume,
+                    populate_with: None,
                     why: from(key),
                 });
             }
@@ -256,6 +257,7 @@ pub fn apply(u: &Unit, a: &Analyzer, d: &mut Draft) {
                 path: p.to_string(),
                 kind: VolumeKind::Volume,
                 populate: true,
+                populate_with: None,
                 why: from("ReadWritePaths"),
             });
         }

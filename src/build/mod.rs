@@ -7,6 +7,7 @@
 pub mod bundle;
 mod layout;
 pub mod oci;
+mod pg_basebackup;
 mod runsh;
 mod secrets;
 mod volumes;

@@ -2,6 +2,7 @@
 //! includes, and yields directives with the file and line they came from.
 
 mod nginx;
+mod postgresql;
 mod words;
 
 use crate::host::Host;
@@ -70,6 +71,7 @@ fn read_file(
     out.files.push(file.to_path_buf());
     let directives = match syntax {
         "nginx" => nginx::tokenize(&text),
+        "postgresql" => postgresql::tokenize(&text),
         _ => words::tokenize(&text, syntax == "keyvalue"),
     };
     for (line, name, args) in directives {
