@@ -44,6 +44,8 @@ pub enum Command {
     Deps(commands::deps::Args),
     /// List, show or check the analyzers (knowledge about applications, as data).
     Analyzers(commands::analyzers::Args),
+    /// Walk through a lift at the terminal: choose, review, change, build, verify; answers are saved.
+    Wizard(commands::wizard::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),

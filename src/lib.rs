@@ -13,3 +13,4 @@ pub mod host;
 pub mod plan;
 pub mod snapshot;
 pub mod verify;
+pub mod wizard;

@@ -9,6 +9,8 @@ use crate::plan::{Role, Volume, VolumeKind};
 use crate::snapshot::Process;
 use std::path::Path;
 
+mod apache;
+mod php;
 mod postgres;
 
 pub struct HookContext<'a> {
@@ -25,6 +27,7 @@ type Hook = fn(&HookContext, &mut Draft);
 /// Every hook, by the name analyzers use.
 const HOOKS: &[(&str, Hook)] = &[
     ("vendor-tree", vendor_tree),
+    ("apache", apache::hook),
     ("postgresql", postgres::postgresql),
 ];
 

@@ -77,8 +77,22 @@ pub fn read_config(
         ));
         return None;
     };
-    let entry = absolutize(&entry, vars.first("cwd").unwrap_or("/"));
-    let read = syntax::read(cx.host, &rule.syntax, Path::new(&entry));
+    // A relative entry is taken against the prefix, as nginx (-p) and Apache (-d) take it.
+    let prefix = rule
+        .prefix
+        .as_deref()
+        .and_then(|p| vars.expand_one(p))
+        .map(|p| absolutize(&p, vars.first("cwd").unwrap_or("/")));
+    let entry_base = prefix
+        .as_deref()
+        .or_else(|| vars.first("cwd"))
+        .unwrap_or("/");
+    let entry = absolutize(&entry, entry_base);
+    let opts = syntax::ReadOptions {
+        env: &cx.process.environ,
+        prefix: prefix.as_deref().map(Path::new),
+    };
+    let read = syntax::read_with(cx.host, &rule.syntax, Path::new(&entry), opts);
     if read.files.is_empty() {
         findings.push(Finding::warning(
             &entry,
@@ -185,7 +199,9 @@ fn log_links(a: &Analyzer, vars: &Vars, base: &str) -> Vec<Link> {
     for (template, stream) in &a.runtime.logs {
         for path in vars.expand(template) {
             // nginx's `access_log off` and redis's `logfile ""` name no file.
+            // Apache's `|rotatelogs …` pipes to a program, not a file.
             if path.is_empty()
+                || path.starts_with('|')
                 || ["off", "stderr", "stdout"].contains(&path.as_str())
                 || path.starts_with("syslog:")
                 || path.starts_with("/dev/")

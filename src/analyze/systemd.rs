@@ -253,13 +253,7 @@ pub fn apply(u: &Unit, a: &Analyzer, d: &mut Draft) {
             .split_whitespace()
             .map(|p| p.trim_start_matches(['-', '+']))
         {
-            d.add_volume(Volume {
-                path: p.to_string(),
-                kind: VolumeKind::Volume,
-                populate: true,
-                populate_with: None,
-                why: from("ReadWritePaths"),
-            });
+            writable_path(d, p, &from("ReadWritePaths"));
         }
     }
     for names in u.all(svc, "LogsDirectory") {
@@ -297,6 +291,30 @@ pub fn apply(u: &Unit, a: &Analyzer, d: &mut Draft) {
     not_carried(u, d);
 }
 
+/// A path the service may write: state is kept, logs go to the engine, runtime files are
+/// scratch.
+fn writable_path(d: &mut Draft, path: &str, why: &str) {
+    if path.starts_with("/var/log/") {
+        d.add_dir(path, why);
+        return;
+    }
+    let scratch = ["/run/", "/var/run/", "/tmp/", "/var/tmp/"]
+        .iter()
+        .any(|p| path.starts_with(p));
+    let kind = if scratch {
+        VolumeKind::Tmpfs
+    } else {
+        VolumeKind::Volume
+    };
+    d.add_volume(Volume {
+        path: path.to_string(),
+        kind,
+        populate: kind == VolumeKind::Volume,
+        populate_with: None,
+        why: why.to_string(),
+    });
+}
+
 /// Ordering, activation and scheduling belong to the host's init system, not to an image.
 fn not_carried(u: &Unit, d: &mut Draft) {
     for key in [
@@ -308,7 +326,13 @@ fn not_carried(u: &Unit, d: &mut Draft) {
         "PartOf",
         "Requisite",
     ] {
-        let deps = u.all("Unit", key);
+        // Targets (network.target, multi-user.target) are the host's boot stages, not services.
+        let deps: Vec<&str> = u
+            .all("Unit", key)
+            .iter()
+            .flat_map(|v| v.split_whitespace())
+            .filter(|d| !d.ends_with(".target"))
+            .collect();
         if !deps.is_empty() {
             d.findings.push(Finding::info(
                 &u.name,

@@ -173,7 +173,7 @@ fn capture_with(re: &regex::Regex, text: &str) -> Option<String> {
 }
 
 /// Runs of printable ASCII of at least 4 bytes, as `strings` finds them.
-fn printable_runs(bytes: &[u8]) -> impl Iterator<Item = &str> {
+pub(super) fn printable_runs(bytes: &[u8]) -> impl Iterator<Item = &str> {
     bytes
         .split(|b| !(0x20..0x7f).contains(b))
         .filter(|run| run.len() >= 4)

@@ -5,6 +5,7 @@
 //! an interrupted build never leaves an `out/<app>/` that looks complete.
 
 pub mod bundle;
+mod companions;
 mod layout;
 pub mod oci;
 mod pg_basebackup;
@@ -139,6 +140,19 @@ fn build_into(
     )
     .map_err(io(run.clone()))?;
     set_mode(&run, 0o755).map_err(io(run))?;
+    for (name, text) in [
+        (
+            "Dockerfile",
+            companions::dockerfile(app, &written.layer_digest),
+        ),
+        (
+            "compose.yaml",
+            companions::compose(app, opts.include_secrets),
+        ),
+        ("kubernetes.yaml", companions::kubernetes(app)),
+    ] {
+        std::fs::write(dir.join(name), text).map_err(io(dir.join(name)))?;
+    }
     let app_plan = Plan {
         schema: plan.schema,
         source: plan.source.clone(),

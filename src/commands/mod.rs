@@ -11,6 +11,8 @@ mod common;
 pub mod deps;
 pub mod lift;
 pub mod verify;
+pub mod wizard;
+mod wizard_term;
 
 use crate::cli::{Bench, Cli, Command};
 use std::process::ExitCode;
@@ -24,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(a),
         Command::Deps(a) => deps::run(a),
         Command::Analyzers(a) => analyzers::run(a),
+        Command::Wizard(a) => wizard::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
     }

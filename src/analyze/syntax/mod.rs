@@ -1,6 +1,7 @@
 //! Built-in configuration tokenizers. Each reads an entry file through the host, follows its
 //! includes, and yields directives with the file and line they came from.
 
+mod apache;
 mod nginx;
 mod postgresql;
 mod words;
@@ -28,6 +29,18 @@ pub struct ConfigRead {
     pub directives: Vec<Directive>,
     /// Includes that named nothing, files that could not be read.
     pub problems: Vec<String>,
+    /// Directive names match whatever their case (Apache).
+    pub fold_case: bool,
+}
+
+/// What a configuration is read with beyond its own text.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadOptions<'a> {
+    /// The process's environment (`KEY=VALUE`), for syntaxes that expand variables (Apache).
+    pub env: &'a [String],
+    /// The server root relative includes are taken against, for syntaxes that have one (Apache);
+    /// the others take the entry's directory.
+    pub prefix: Option<&'a Path>,
 }
 
 impl ConfigRead {
@@ -35,16 +48,36 @@ impl ConfigRead {
     pub fn values(&self, names: &[&str]) -> Vec<String> {
         self.directives
             .iter()
-            .filter(|d| names.contains(&d.name.as_str()))
+            .filter(|d| {
+                names
+                    .iter()
+                    .any(|n| *n == d.name || (self.fold_case && n.eq_ignore_ascii_case(&d.name)))
+            })
             .filter_map(|d| d.args.first().cloned())
             .collect()
     }
 }
 
 pub fn read(host: &Host, syntax: &str, entry: &Path) -> ConfigRead {
-    let mut out = ConfigRead::default();
+    read_with(host, syntax, entry, ReadOptions::default())
+}
+
+pub fn read_with(host: &Host, syntax: &str, entry: &Path, opts: ReadOptions) -> ConfigRead {
+    let mut out = ConfigRead {
+        fold_case: syntax == "apache",
+        ..ConfigRead::default()
+    };
     let base = entry.parent().unwrap_or(Path::new("/")).to_path_buf();
-    read_file(host, syntax, entry, &base, 0, &mut out);
+    let mut apache = (syntax == "apache").then(|| apache::State {
+        vars: opts
+            .env
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        root: opts.prefix.map_or_else(|| base.clone(), Path::to_path_buf),
+    });
+    read_file(host, syntax, entry, &base, 0, &mut apache, &mut out);
     out
 }
 
@@ -54,6 +87,7 @@ fn read_file(
     file: &Path,
     base: &Path,
     depth: usize,
+    apache: &mut Option<apache::State>,
     out: &mut ConfigRead,
 ) {
     if depth > MAX_INCLUDE_DEPTH || out.files.iter().any(|f| f == file) {
@@ -71,10 +105,21 @@ fn read_file(
     out.files.push(file.to_path_buf());
     let directives = match syntax {
         "nginx" => nginx::tokenize(&text),
+        "apache" => apache::tokenize(&text),
         "postgresql" => postgresql::tokenize(&text),
         _ => words::tokenize(&text, syntax == "keyvalue"),
     };
-    for (line, name, args) in directives {
+    for (line, name, mut args) in directives {
+        let mut base = base.to_path_buf();
+        if let Some(state) = apache.as_mut() {
+            for var in state.apply(&name, &mut args) {
+                out.problems.push(format!(
+                    "{}:{line}: ${{{var}}} is not defined in the process environment",
+                    file.display()
+                ));
+            }
+            base = state.root.clone();
+        }
         let include_word = match syntax {
             "apache" => {
                 name.eq_ignore_ascii_case("include") || name.eq_ignore_ascii_case("includeoptional")
@@ -83,8 +128,8 @@ fn read_file(
         };
         if include_word {
             if let Some(pattern) = args.first() {
-                for path in expand_include(host, base, pattern, out) {
-                    read_file(host, syntax, &path, base, depth + 1, out);
+                for path in expand_include(host, &base, pattern, out) {
+                    read_file(host, syntax, &path, &base, depth + 1, apache, out);
                 }
             }
         }
@@ -137,6 +182,42 @@ mod tests {
         assert_eq!(read.values(&["listen"]), vec!["127.0.0.1:8080"]);
         assert_eq!(read.values(&["root"]), vec!["/srv/www"]);
         assert_eq!(read.values(&["user"]), vec!["www-data"]);
+    }
+
+    #[test]
+    fn apache_includes_follow_server_root_and_expand_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("srv/httpd/conf.d")).unwrap();
+        std::fs::write(
+            root.join("srv/httpd/httpd.conf"),
+            "ServerRoot /srv/httpd\nIncludeOptional conf.d/*.conf\n\
+             <Directory ${SITE}>\n  Require all granted\n</Directory>\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("srv/httpd/conf.d/site.conf"),
+            "DOCUMENTROOT ${SITE}/htdocs\nuser ${RUN_USER}\n",
+        )
+        .unwrap();
+        let env = [
+            "SITE=/srv/site".to_string(),
+            "RUN_USER=www-data".to_string(),
+        ];
+        let read = read_with(
+            &Host::at(root),
+            "apache",
+            Path::new("/srv/httpd/httpd.conf"),
+            ReadOptions {
+                env: &env,
+                prefix: Some(Path::new("/etc/apache2")),
+            },
+        );
+        assert_eq!(read.files.len(), 2, "{:?}", read.problems);
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        assert_eq!(read.values(&["DocumentRoot"]), vec!["/srv/site/htdocs"]);
+        assert_eq!(read.values(&["User"]), vec!["www-data"]);
+        assert_eq!(read.values(&["Require"]), vec!["all"]);
     }
 
     #[test]
