@@ -60,7 +60,7 @@ fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
     stream.set_read_timeout(Some(TIMEOUT)).ok()?;
     stream.set_write_timeout(Some(TIMEOUT)).ok()?;
-    stream.write_all(unescape(send).as_bytes()).ok()?;
+    stream.write_all(&unescape_bytes(send)).ok()?;
     let re = regex::Regex::new(pattern).ok()?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 8192];
@@ -90,4 +90,52 @@ pub fn unescape(s: &str) -> String {
     s.replace("\\r", "\r")
         .replace("\\n", "\n")
         .replace("\\t", "\t")
+}
+
+/// The bytes an analyzer's `send` string stands for: `\r`, `\n`, `\t`, `\\` and `\xNN` (binary
+/// protocols such as PostgreSQL's start with length words). Anything else stays as written.
+pub fn unescape_bytes(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let (b, used) = match (bytes[i], bytes.get(i + 1)) {
+            (b'\\', Some(b'r')) => (b'\r', 2),
+            (b'\\', Some(b'n')) => (b'\n', 2),
+            (b'\\', Some(b't')) => (b'\t', 2),
+            (b'\\', Some(b'\\')) => (b'\\', 2),
+            (b'\\', Some(b'x')) => match bytes.get(i + 2..i + 4) {
+                Some(h) if h.iter().all(u8::is_ascii_hexdigit) => {
+                    (hex_value(h[0]) << 4 | hex_value(h[1]), 4)
+                }
+                _ => (b'\\', 1),
+            },
+            (b, _) => (b, 1),
+        };
+        out.push(b);
+        i += used;
+    }
+    out
+}
+
+fn hex_value(digit: u8) -> u8 {
+    (digit as char).to_digit(16).unwrap_or(0) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_strings_carry_binary_bytes() {
+        assert_eq!(unescape_bytes("PING\\r\\n"), b"PING\r\n");
+        assert_eq!(
+            unescape_bytes("\\x00\\x00\\x00\\x08\\x04\\xd2\\x16\\x2f"),
+            [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]
+        );
+        // Not an escape: kept as written, never a panic on a short or non-hex tail.
+        assert_eq!(unescape_bytes("a\\xZ1\\x+1\\x4"), b"a\\xZ1\\x+1\\x4");
+        assert_eq!(unescape_bytes("\\\\n"), b"\\n");
+        assert_eq!(unescape_bytes("é\\x41"), "éA".as_bytes());
+    }
 }

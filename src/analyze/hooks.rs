@@ -11,6 +11,7 @@ use std::path::Path;
 
 mod apache;
 mod php;
+mod postgres;
 
 pub struct HookContext<'a> {
     pub inputs: &'a Inputs<'a>,
@@ -24,7 +25,11 @@ pub struct HookContext<'a> {
 type Hook = fn(&HookContext, &mut Draft);
 
 /// Every hook, by the name analyzers use.
-const HOOKS: &[(&str, Hook)] = &[("vendor-tree", vendor_tree), ("apache", apache::hook)];
+const HOOKS: &[(&str, Hook)] = &[
+    ("vendor-tree", vendor_tree),
+    ("apache", apache::hook),
+    ("postgresql", postgres::postgresql),
+];
 
 pub fn names() -> Vec<&'static str> {
     HOOKS.iter().map(|(n, _)| *n).collect()
@@ -79,6 +84,7 @@ fn vendor_tree(cx: &HookContext, d: &mut Draft) {
                 path: dir.clone(),
                 kind,
                 populate: kind == VolumeKind::Volume,
+                populate_with: None,
                 why: format!("state of the vendor tree {tree}"),
             });
         }

@@ -173,6 +173,7 @@ fn volumes(a: &Analyzer, paths: &dyn Fn(&str) -> Vec<String>) -> Vec<Volume> {
                 path,
                 kind: VolumeKind::Volume,
                 populate: true,
+                populate_with: None,
                 why: format!("analyzer {}: state ({t}), copied from the host", a.id),
             });
         }
@@ -183,6 +184,7 @@ fn volumes(a: &Analyzer, paths: &dyn Fn(&str) -> Vec<String>) -> Vec<Volume> {
                 path,
                 kind: VolumeKind::Tmpfs,
                 populate: false,
+                populate_with: None,
                 why: format!("analyzer {}: written at run time, not kept ({t})", a.id),
             });
         }

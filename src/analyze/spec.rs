@@ -76,7 +76,8 @@ pub enum VarSource {
 pub struct ConfigRule {
     /// The main configuration file (a template).
     pub entry: String,
-    /// Built-in tokenizer: `nginx`, `redis`, `apache` or `keyvalue`; each follows its includes.
+    /// Built-in tokenizer: `nginx`, `redis`, `apache`, `keyvalue` or `postgresql`; each follows
+    /// its includes.
     pub syntax: String,
     /// Directory that relative paths in the configuration are taken against (default: the entry's).
     #[serde(default)]
@@ -241,9 +242,9 @@ fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
         regex::Regex::new(r).map_err(|e| invalid(format!("{key}: {e}")))?;
     }
     if let Some(c) = &a.config {
-        if !["nginx", "redis", "apache", "keyvalue"].contains(&c.syntax.as_str()) {
+        if !["nginx", "redis", "apache", "keyvalue", "postgresql"].contains(&c.syntax.as_str()) {
             return Err(invalid(format!(
-                "config.syntax: unknown syntax {:?} (expected nginx, redis, apache or keyvalue)",
+                "config.syntax: unknown syntax {:?} (expected nginx, redis, apache, keyvalue or postgresql)",
                 c.syntax
             )));
         }

@@ -242,6 +242,7 @@ pub fn apply(u: &Unit, a: &Analyzer, d: &mut Draft) {
                     path: format!("{base}/{}", name.split(':').next().unwrap_or(name)),
                     kind,
                     populate: kind == VolumeKind::Volume,
+                    populate_with: None,
                     why: from(key),
                 });
             }
@@ -309,6 +310,7 @@ fn writable_path(d: &mut Draft, path: &str, why: &str) {
         path: path.to_string(),
         kind,
         populate: kind == VolumeKind::Volume,
+        populate_with: None,
         why: why.to_string(),
     });
 }

@@ -9,6 +9,7 @@ mod companions;
 mod layout;
 pub mod linuxkit;
 pub mod oci;
+mod pg_basebackup;
 mod runsh;
 mod secrets;
 mod volumes;

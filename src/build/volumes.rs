@@ -3,7 +3,7 @@
 
 use crate::findings::Finding;
 use crate::host::{open_noatime, Host};
-use crate::plan::{volume_name, AppPlan, VolumeKind};
+use crate::plan::{volume_name, AppPlan, Volume, VolumeKind};
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -25,6 +25,12 @@ pub fn populate(app: &AppPlan, host: &Host, dest_root: &Path) -> io::Result<(u64
             ));
             continue;
         };
+        if let Some(strategy) = v.populate_with.as_deref() {
+            if let Some(n) = populate_with(strategy, app, v, host, &dest, &mut findings)? {
+                bytes += n;
+                continue;
+            }
+        }
         bytes += copy_tree(&host.outside(&real), &dest, &mut findings)?;
         findings.push(Finding::info(
             &v.path,
@@ -33,6 +39,29 @@ pub fn populate(app: &AppPlan, host: &Host, dest_root: &Path) -> io::Result<(u64
         ));
     }
     Ok((bytes, findings))
+}
+
+/// A volume filled by a named strategy rather than a copy; `None`: copy it after all.
+fn populate_with(
+    strategy: &str,
+    app: &AppPlan,
+    v: &Volume,
+    host: &Host,
+    dest: &Path,
+    findings: &mut Vec<Finding>,
+) -> io::Result<Option<u64>> {
+    match strategy {
+        super::pg_basebackup::STRATEGY => {
+            super::pg_basebackup::populate(app, v, host, dest, findings)
+        }
+        other => {
+            findings.push(Finding::warning(
+                &v.path,
+                format!("unknown populate_with strategy {other:?}: the files are copied"),
+            ));
+            Ok(None)
+        }
+    }
 }
 
 pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) -> io::Result<u64> {

@@ -251,6 +251,10 @@ pub struct Volume {
     /// Copy the host's data into the volume at build time.
     #[serde(default)]
     pub populate: bool,
+    /// How to populate it when a plain copy of a live application's files would not be
+    /// consistent: a strategy in `build::populate_with` (e.g. `pg_basebackup`). None: copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub populate_with: Option<String>,
     pub why: String,
 }
 

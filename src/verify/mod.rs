@@ -133,7 +133,8 @@ fn probe_all(
             addrs.iter().take(1).copied().collect()
         };
         for addr in targets {
-            let lifted = netns::run_in(pid, || probe::run(p, addr))
+            let deadline = started + opts.timeout;
+            let lifted = netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
                 .unwrap_or_else(|e| Outcome::Failed(e.to_string()));
             let original = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
                 .is_ok()

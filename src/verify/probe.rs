@@ -94,6 +94,18 @@ pub fn run(p: &Probe, addr: SocketAddr) -> Outcome {
     result.unwrap_or_else(Outcome::Failed)
 }
 
+/// Repeats a probe until it answers as expected or `deadline` passes: a server may listen before
+/// it serves (PostgreSQL replays its WAL first, answering "starting up" meanwhile).
+pub fn run_until_ok(p: &Probe, addr: SocketAddr, deadline: std::time::Instant) -> Outcome {
+    loop {
+        let outcome = run(p, addr);
+        if outcome.ok() || std::time::Instant::now() >= deadline {
+            return outcome;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     let s =
         TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| format!("connect {addr}: {e}"))?;
@@ -136,7 +148,7 @@ fn http(addr: SocketAddr, request: &str) -> Result<Outcome, String> {
 fn exchange(addr: SocketAddr, send: &str, expect: &str) -> Result<Outcome, String> {
     let re = regex::Regex::new(expect).map_err(|e| e.to_string())?;
     let mut s = connect(addr)?;
-    s.write_all(crate::analyze::facts::unescape(send).as_bytes())
+    s.write_all(&crate::analyze::facts::unescape_bytes(send))
         .map_err(|e| e.to_string())?;
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];

@@ -3,6 +3,7 @@
 
 mod apache;
 mod nginx;
+mod postgresql;
 mod words;
 
 use crate::host::Host;
@@ -105,6 +106,7 @@ fn read_file(
     let directives = match syntax {
         "nginx" => nginx::tokenize(&text),
         "apache" => apache::tokenize(&text),
+        "postgresql" => postgresql::tokenize(&text),
         _ => words::tokenize(&text, syntax == "keyvalue"),
     };
     for (line, name, mut args) in directives {

@@ -295,12 +295,14 @@ mod tests {
                 path: "/var/lib/redis".to_string(),
                 kind: VolumeKind::Volume,
                 populate: true,
+                populate_with: None,
                 why: "data".to_string(),
             }],
             secrets: vec![],
             connections: vec![],
             probes: vec![],
             findings: vec![],
+            packages: vec![],
         };
         Plan {
             schema: 1,
