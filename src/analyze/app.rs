@@ -181,8 +181,11 @@ fn add_open_files(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
 /// Marks files holding credentials as secrets (kept out of the image, mounted at run time) and
 /// lists them with the environment variables that hold credentials.
 fn find_secrets(inp: &Inputs, files: &mut FileSet, image: &ImageSpec) -> Vec<SecretMount> {
+    // Code a package installed (an interpreter's standard library) is the distribution's, not the
+    // operator's: its "password" strings are code, never credentials.
     let found: Vec<(String, super::secrets::Hit)> = files
         .paths()
+        .filter(|p| files.role(p) != Some(Role::Code) || inp.packages.owner(p).is_none())
         .filter_map(|p| super::secrets::scan_file(inp.host, p).map(|hit| (p.to_string(), hit)))
         .collect();
     let mut secrets = Vec::new();

@@ -29,6 +29,10 @@ impl FileSet {
         }
     }
 
+    pub fn role(&self, path: &str) -> Option<Role> {
+        self.entries.get(path).map(|(role, _)| *role)
+    }
+
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }

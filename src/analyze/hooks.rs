@@ -12,6 +12,7 @@ use std::path::Path;
 mod apache;
 mod php;
 mod postgres;
+mod python;
 
 pub struct HookContext<'a> {
     pub inputs: &'a Inputs<'a>,
@@ -29,6 +30,7 @@ const HOOKS: &[(&str, Hook)] = &[
     ("vendor-tree", vendor_tree),
     ("apache", apache::hook),
     ("postgresql", postgres::postgresql),
+    ("python", python::hook),
 ];
 
 pub fn names() -> Vec<&'static str> {

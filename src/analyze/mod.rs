@@ -4,6 +4,7 @@
 //! nothing. Its output is the plan.
 
 mod app;
+mod connections;
 mod detect;
 mod draft;
 mod environ;
@@ -187,7 +188,7 @@ pub fn plan(
         resolver: &resolver,
         packages: &packages,
     };
-    let apps = selected
+    let mut apps: Vec<_> = selected
         .par_iter()
         .map(|c| app::analyze(&inputs, c))
         .map(|mut a| {
@@ -195,6 +196,7 @@ pub fn plan(
             a
         })
         .collect();
+    connections::link(snapshot, &mut apps);
     let h = &snapshot.host;
     Plan {
         schema: crate::plan::SCHEMA_VERSION,

@@ -33,6 +33,9 @@ pub struct Snapshot {
     pub processes: Vec<Process>,
     #[serde(default)]
     pub sockets: Vec<Socket>,
+    /// Established TCP connections each process holds: how applications on one host talk.
+    #[serde(default)]
+    pub connections: Vec<Connection>,
     /// Set by `collect --bundle`: a directory, relative to the snapshot file, holding the files the
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -171,6 +174,18 @@ pub struct Socket {
     /// Processes holding the socket open, found through their descriptors.
     #[serde(default)]
     pub pids: Vec<i32>,
+}
+
+/// One established TCP connection as one process holds it (each end on the host is listed
+/// for its own holder).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    pub pid: i32,
+    /// `127.0.0.1:41234`, `[::1]:41234`
+    pub local: String,
+    /// `127.0.0.1:6379`
+    pub remote: String,
 }
 
 impl Snapshot {

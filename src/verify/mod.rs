@@ -136,9 +136,10 @@ fn probe_all(
             let deadline = started + opts.timeout;
             let lifted = netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
                 .unwrap_or_else(|e| Outcome::Failed(e.to_string()));
-            let original = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
-                .is_ok()
-                .then(|| probe::run(p, addr));
+            // The check's connection must be closed before the probe: a single-threaded server
+            // (a gunicorn sync worker) would serve it first and leave the probe waiting.
+            let original_up = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok();
+            let original = original_up.then(|| probe::run(p, addr));
             let same = original.as_ref().map(|o| *o == lifted);
             results.push(ProbeResult {
                 probe: probe::describe(p),

@@ -53,6 +53,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
     let packages = dpkg::read(&mut findings);
     let processes = processes::read_all(opts, progress, &mut findings);
     let sockets = sockets::read(&processes, &mut findings);
+    let connections = sockets::connections(&processes, &mut findings);
     Snapshot {
         schema: SCHEMA_VERSION,
         liftkit_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -63,6 +64,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         packages,
         processes,
         sockets,
+        connections,
         bundle: None,
         facts: Vec::new(),
         findings,

@@ -5,7 +5,7 @@
 //! container) shows its process but not its sockets.
 
 use crate::findings::Finding;
-use crate::snapshot::{Process, Socket};
+use crate::snapshot::{Connection, Process, Socket};
 use procfs::net::{TcpState, UdpState};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,6 +50,45 @@ pub fn read(processes: &[Process], findings: &mut Vec<Finding>) -> Vec<Socket> {
     sockets
 }
 
+/// Established TCP connections, one entry per process holding each: the clients among them show
+/// which service an application talks to (a web app and its database on one host).
+pub fn connections(processes: &[Process], findings: &mut Vec<Finding>) -> Vec<Connection> {
+    let holders = holders(processes);
+    let mut out = Vec::new();
+    let tcp = [("tcp", procfs::net::tcp()), ("tcp6", procfs::net::tcp6())];
+    for (proto, table) in tcp {
+        let Some(entries) = table_or_note(proto, table, findings) else {
+            continue;
+        };
+        for e in entries
+            .into_iter()
+            .filter(|e| e.state == TcpState::Established)
+        {
+            for pid in holders.get(&e.inode).into_iter().flatten() {
+                out.push(Connection {
+                    pid: *pid,
+                    local: address(e.local_address),
+                    remote: address(e.remote_address),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.pid, &a.remote, &a.local).cmp(&(b.pid, &b.remote, &b.local)));
+    out.dedup();
+    out
+}
+
+/// `1.2.3.4:80`, `[::1]:80`; an IPv4-mapped IPv6 address as its IPv4 form.
+fn address(a: SocketAddr) -> String {
+    match a {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => format!("{v4}:{}", v6.port()),
+            None => format!("[{}]:{}", v6.ip(), v6.port()),
+        },
+        SocketAddr::V4(v4) => v4.to_string(),
+    }
+}
+
 fn table_or_note<T>(
     proto: &str,
     table: procfs::ProcResult<Vec<T>>,
@@ -82,6 +121,18 @@ fn socket(proto: &str, local: SocketAddr, inode: u64, uid: u32) -> Socket {
 /// Fills `pids` from the descriptors already read: a listening socket is usually shared by a
 /// master and its workers, and all of them are listed.
 fn join_pids(sockets: &mut [Socket], processes: &[Process]) {
+    let holders = holders(processes);
+    for s in sockets {
+        if let Some(pids) = holders.get(&s.inode) {
+            s.pids = pids.clone();
+            s.pids.sort_unstable();
+            s.pids.dedup();
+        }
+    }
+}
+
+/// Socket inode → the processes holding it open.
+fn holders(processes: &[Process]) -> BTreeMap<u64, Vec<i32>> {
     let mut holders: BTreeMap<u64, Vec<i32>> = BTreeMap::new();
     for p in processes {
         for fd in &p.fds {
@@ -90,13 +141,7 @@ fn join_pids(sockets: &mut [Socket], processes: &[Process]) {
             }
         }
     }
-    for s in sockets {
-        if let Some(pids) = holders.get(&s.inode) {
-            s.pids = pids.clone();
-            s.pids.sort_unstable();
-            s.pids.dedup();
-        }
-    }
+    holders
 }
 
 fn endpoint(s: &Socket) -> String {
