@@ -9,6 +9,9 @@ use crate::plan::{Role, Volume, VolumeKind};
 use crate::snapshot::Process;
 use std::path::Path;
 
+mod jvm;
+mod tomcat;
+
 pub struct HookContext<'a> {
     pub inputs: &'a Inputs<'a>,
     /// The application's main process.
@@ -21,7 +24,10 @@ pub struct HookContext<'a> {
 type Hook = fn(&HookContext, &mut Draft);
 
 /// Every hook, by the name analyzers use.
-const HOOKS: &[(&str, Hook)] = &[("vendor-tree", vendor_tree)];
+const HOOKS: &[(&str, Hook)] = &[
+    ("vendor-tree", vendor_tree),
+    ("tomcat", tomcat::tomcat),
+];
 
 pub fn names() -> Vec<&'static str> {
     HOOKS.iter().map(|(n, _)| *n).collect()

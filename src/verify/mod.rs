@@ -126,6 +126,10 @@ fn probe_all(
     if ready_after_ms.is_none() {
         return Ok((None, results));
     }
+    // Listening is not serving for servers that bind before they deploy (Tomcat binds its
+    // connector at init, then deploys its applications): until one probe succeeds, a failed
+    // probe is retried within the start-up timeout.
+    let mut warm = false;
     for p in &app.probes {
         let targets: Vec<SocketAddr> = if p.tcp.is_some() {
             addrs.clone()
@@ -133,8 +137,16 @@ fn probe_all(
             addrs.iter().take(1).copied().collect()
         };
         for addr in targets {
-            let lifted = netns::run_in(pid, || probe::run(p, addr))
-                .unwrap_or_else(|e| Outcome::Failed(e.to_string()));
+            let run = || {
+                netns::run_in(pid, || probe::run(p, addr))
+                    .unwrap_or_else(|e| Outcome::Failed(e.to_string()))
+            };
+            let mut lifted = run();
+            while !warm && !lifted.ok() && started.elapsed() < opts.timeout {
+                std::thread::sleep(Duration::from_secs(1));
+                lifted = run();
+            }
+            warm |= lifted.ok();
             let original = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
                 .is_ok()
                 .then(|| probe::run(p, addr));
