@@ -24,10 +24,7 @@ pub struct HookContext<'a> {
 type Hook = fn(&HookContext, &mut Draft);
 
 /// Every hook, by the name analyzers use.
-const HOOKS: &[(&str, Hook)] = &[
-    ("vendor-tree", vendor_tree),
-    ("tomcat", tomcat::tomcat),
-];
+const HOOKS: &[(&str, Hook)] = &[("vendor-tree", vendor_tree), ("tomcat", tomcat::tomcat)];
 
 pub fn names() -> Vec<&'static str> {
     HOOKS.iter().map(|(n, _)| *n).collect()

@@ -3,8 +3,8 @@
 //! with the jars each jar's manifest `Class-Path` pulls in, which no command line shows.
 
 use super::super::draft::Draft;
-use super::super::glob;
 use super::super::evidence::plan_path;
+use super::super::glob;
 use super::super::Inputs;
 use crate::elf::LoaderEnv;
 use crate::findings::Finding;
@@ -18,7 +18,15 @@ use std::path::{Path, PathBuf};
 /// Parts of a Java home a running server never reads: the JDK's tools and sources, the module
 /// files jlink reads, headers, manuals, licences. Paths relative to `java.home`.
 const NOT_RUNTIME: &[&str] = &[
-    "jmods", "include", "man", "legal", "docs", "demo", "sample", "lib/src.zip", "lib/ct.sym",
+    "jmods",
+    "include",
+    "man",
+    "legal",
+    "docs",
+    "demo",
+    "sample",
+    "lib/src.zip",
+    "lib/ct.sym",
 ];
 
 /// Native libraries of the desktop JRE (X11, ATK, splash screen): a headless server never loads
@@ -103,7 +111,11 @@ fn takes_value(arg: &str) -> bool {
 pub fn java_home(process: &Process) -> Option<String> {
     let exe = Path::new(process.exe.as_deref()?);
     (exe.file_name()? == "java" && exe.parent()?.file_name()? == "bin")
-        .then(|| exe.parent()?.parent().map(|h| h.to_string_lossy().into_owned()))
+        .then(|| {
+            exe.parent()?
+                .parent()
+                .map(|h| h.to_string_lossy().into_owned())
+        })
         .flatten()
 }
 
@@ -158,7 +170,12 @@ pub fn add_runtime(inputs: &Inputs, process: &Process, d: &mut Draft) {
 /// closure, which would report libjvm.so missing for each.
 fn add_native_closure(inputs: &Inputs, home: &str, mut natives: Vec<String>, d: &mut Draft) {
     let lib = format!("{home}/lib/");
-    natives.extend(d.elf_objects.iter().filter(|o| o.starts_with(&lib)).cloned());
+    natives.extend(
+        d.elf_objects
+            .iter()
+            .filter(|o| o.starts_with(&lib))
+            .cloned(),
+    );
     d.elf_objects.retain(|o| !o.starts_with(&lib));
     natives.sort();
     natives.dedup();
@@ -225,7 +242,8 @@ pub fn add_classpath(
             ));
         }
         for f in found {
-            d.files.add(&f.to_string_lossy(), Role::Code, why.to_string());
+            d.files
+                .add(&f.to_string_lossy(), Role::Code, why.to_string());
             // The jar itself, not only the link to it: it is code, whatever else names it.
             if let Some(real) = host.real_path(&f).ok().filter(|r| *r != f) {
                 d.files.add(
@@ -339,7 +357,10 @@ mod tests {
         );
         let jar = JavaCommand::parse(&args("java -jar app.jar -Dnot.a.jvm.option=1"));
         assert_eq!(jar.main.as_deref(), Some("app.jar"));
-        assert!(jar.properties.is_empty(), "options after the main are the app's");
+        assert!(
+            jar.properties.is_empty(),
+            "options after the main are the app's"
+        );
     }
 
     #[test]
@@ -359,10 +380,23 @@ mod tests {
 
     #[test]
     fn developer_and_desktop_parts_of_a_java_home_are_left_out() {
-        for rel in ["lib/modules", "lib/server/libjvm.so", "bin/java", "conf/security/java.security", "lib/security/cacerts"] {
+        for rel in [
+            "lib/modules",
+            "lib/server/libjvm.so",
+            "bin/java",
+            "conf/security/java.security",
+            "lib/security/cacerts",
+        ] {
             assert!(is_runtime_part(rel), "{rel}");
         }
-        for rel in ["bin/javac", "jmods/java.base.jmod", "lib/src.zip", "lib/libawt_xawt.so", "man/man1/java.1.gz", "legal"] {
+        for rel in [
+            "bin/javac",
+            "jmods/java.base.jmod",
+            "lib/src.zip",
+            "lib/libawt_xawt.so",
+            "man/man1/java.1.gz",
+            "legal",
+        ] {
             assert!(!is_runtime_part(rel), "{rel}");
         }
     }

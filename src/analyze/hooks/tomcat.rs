@@ -113,14 +113,23 @@ fn add_loaders(host: &Host, cat: &Catalina, d: &mut Draft) {
     };
     let props = properties(&text);
     for key in ["common.loader", "server.loader", "shared.loader"] {
-        let Some(value) = props.get(key) else { continue };
+        let Some(value) = props.get(key) else {
+            continue;
+        };
         let entries: Vec<String> = value
             .split(',')
             .map(|e| e.trim().trim_matches('"'))
             .filter(|e| !e.is_empty())
             .map(|e| cat.expand(e))
             .collect();
-        jvm::add_classpath(host, &entries, &cat.base, &format!("{file}: {key}"), false, d);
+        jvm::add_classpath(
+            host,
+            &entries,
+            &cat.base,
+            &format!("{file}: {key}"),
+            false,
+            d,
+        );
     }
 }
 
@@ -170,7 +179,13 @@ fn read_server_xml(cx: &HookContext, cat: &Catalina, file: &str, text: &str, d: 
     }
     for res in root.descendants().filter(|n| n.has_tag_name("Resource")) {
         if let Some(path) = res.attribute("pathname") {
-            add_existing(cx.inputs.host, &cat.path(path), Role::Config, "server.xml Resource pathname", d);
+            add_existing(
+                cx.inputs.host,
+                &cat.path(path),
+                Role::Config,
+                "server.xml Resource pathname",
+                d,
+            );
         }
     }
     for h in root.descendants().filter(|n| n.has_tag_name("Host")) {
@@ -181,16 +196,31 @@ fn read_server_xml(cx: &HookContext, cat: &Catalina, file: &str, text: &str, d: 
             .and_then(|e| e.attribute("name"))
             .unwrap_or("Catalina");
         let app_base = cat.path(h.attribute("appBase").unwrap_or("webapps"));
-        add_tree(cx.inputs.host, &app_base, &format!("web applications of Host {name} (appBase)"), d);
+        add_tree(
+            cx.inputs.host,
+            &app_base,
+            &format!("web applications of Host {name} (appBase)"),
+            d,
+        );
         let contexts: Vec<(String, String)> = h
             .children()
             .filter(|c| c.has_tag_name("Context"))
-            .filter_map(|c| Some((c.attribute("docBase")?.to_string(), "server.xml".to_string())))
+            .filter_map(|c| {
+                Some((
+                    c.attribute("docBase")?.to_string(),
+                    "server.xml".to_string(),
+                ))
+            })
             .chain(context_files(cx.inputs.host, cat, engine, name))
             .collect();
         for (doc_base, from) in contexts {
             let dir = normalize(&Path::new(&app_base).join(cat.expand(&doc_base)));
-            add_tree(cx.inputs.host, &dir.to_string_lossy(), &format!("web application docBase ({from})"), d);
+            add_tree(
+                cx.inputs.host,
+                &dir.to_string_lossy(),
+                &format!("web application docBase ({from})"),
+                d,
+            );
         }
     }
 }
@@ -223,7 +253,13 @@ fn check_connector(
         for attr in node.attributes() {
             if KEY_FILE_ATTRIBUTES.contains(&attr.name()) {
                 let path = cat.path(attr.value());
-                add_existing(cx.inputs.host, &path, Role::Config, &format!("{what}: {}", attr.name()), d);
+                add_existing(
+                    cx.inputs.host,
+                    &path,
+                    Role::Config,
+                    &format!("{what}: {}", attr.name()),
+                    d,
+                );
             }
         }
     }
@@ -246,7 +282,8 @@ fn context_files(host: &Host, cat: &Catalina, engine: &str, name: &str) -> Vec<(
 
 fn add_tree(host: &Host, dir: &str, why: &str, d: &mut Draft) {
     for f in glob::expand(host, dir) {
-        d.files.add(&f.to_string_lossy(), Role::Code, why.to_string());
+        d.files
+            .add(&f.to_string_lossy(), Role::Code, why.to_string());
     }
 }
 
@@ -254,7 +291,10 @@ fn add_existing(host: &Host, path: &str, role: Role, why: &str, d: &mut Draft) {
     if host.exists(Path::new(path)) {
         d.files.add(path, role, why.to_string());
     } else {
-        d.findings.push(Finding::warning(path, format!("{why}: not found on the host")));
+        d.findings.push(Finding::warning(
+            path,
+            format!("{why}: not found on the host"),
+        ));
     }
 }
 
