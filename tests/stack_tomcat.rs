@@ -166,10 +166,11 @@ fn tomcat_with_a_war_is_lifted_from_its_jvm_and_its_page_answers_the_same() {
             "{unneeded}: the JDK's, not the runtime's"
         );
     }
+    let work = format!("{}/work/", base.display());
     assert!(
         !paths
             .iter()
-            .any(|p| p.starts_with(&format!("{}/work/", base.display()).trim_start_matches('/'))),
+            .any(|p| p.starts_with(work.trim_start_matches('/'))),
         "compiled JSPs are not baked"
     );
 
