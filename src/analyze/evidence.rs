@@ -34,7 +34,7 @@ pub fn add_elf_closure(
         }
         for lib in &r.libraries {
             files.add(
-                &lib.path.to_string_lossy(),
+                &plan_path(inp, &lib.path),
                 Role::Code,
                 format!("needed-by {}", lib.needed_by.display()),
             );
@@ -51,6 +51,21 @@ pub fn add_elf_closure(
         for w in &r.warnings {
             findings.push(Finding::warning(obj, w.clone()));
         }
+    }
+}
+
+/// The loader keeps `$ORIGIN/../lib` as written (`/opt/x/bin/../lib/liby.so`); a plan names
+/// files without `..`, so such a path is taken as the file it resolves to.
+pub fn plan_path(inp: &Inputs, path: &Path) -> String {
+    let has_dots = path.components().any(|c| {
+        matches!(
+            c,
+            std::path::Component::ParentDir | std::path::Component::CurDir
+        )
+    });
+    match inp.host.real_path(path) {
+        Ok(real) if has_dots => real.to_string_lossy().into_owned(),
+        _ => path.to_string_lossy().into_owned(),
     }
 }
 

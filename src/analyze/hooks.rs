@@ -10,9 +10,11 @@ use crate::snapshot::Process;
 use std::path::Path;
 
 mod apache;
+mod jvm;
 mod php;
 mod postgres;
 mod python;
+mod tomcat;
 
 pub struct HookContext<'a> {
     pub inputs: &'a Inputs<'a>,
@@ -31,6 +33,7 @@ const HOOKS: &[(&str, Hook)] = &[
     ("apache", apache::hook),
     ("postgresql", postgres::postgresql),
     ("python", python::hook),
+    ("tomcat", tomcat::tomcat),
 ];
 
 pub fn names() -> Vec<&'static str> {

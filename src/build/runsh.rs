@@ -12,6 +12,10 @@ pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String
                 volume_name(&v.path),
                 v.path
             )),
+            VolumeKind::Tmpfs if app.image.uid != 0 => mounts.push_str(&format!(
+                "  --tmpfs {}\"$tmpfs_owner\" \\\n",
+                quote(&v.path)
+            )),
             VolumeKind::Tmpfs => mounts.push_str(&format!("  --tmpfs {} \\\n", quote(&v.path))),
         }
     }
@@ -31,6 +35,15 @@ pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String
             super::secrets::ENV_FILE
         ));
     }
+    // podman fills a tmpfs with the image directory's content and mode but leaves it root's: `U`
+    // gives it to the image's user, as the directory was on the host. docker's tmpfs is 1777 and
+    // knows no `U`.
+    let tmpfs_owner =
+        if app.image.uid != 0 && app.volumes.iter().any(|v| v.kind == VolumeKind::Tmpfs) {
+            "case \"$ENGINE\" in *podman*) tmpfs_owner=:U ;; *) tmpfs_owner= ;; esac\n"
+        } else {
+            ""
+        };
     let stop = app
         .image
         .stop_signal
@@ -60,7 +73,7 @@ case "$loaded" in
   *{config_hex}*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
-# shellcheck disable=SC2086 # ENGINE and ENGINE_RUN_FLAGS are word lists on purpose
+{tmpfs_owner}# shellcheck disable=SC2086 # ENGINE and ENGINE_RUN_FLAGS are word lists on purpose
 exec $ENGINE run --rm --name "${{NAME:-liftkit-{slug}}}" --network "${{NETWORK:-{network}}}" \
 {stop}{mounts}  ${{ENGINE_RUN_FLAGS:-}} "$IMAGE" "$@"
 "#,

@@ -126,6 +126,8 @@ fn probe_all(
     if ready_after_ms.is_none() {
         return Ok((None, results));
     }
+    // Listening is not serving for servers that bind before they are ready (Tomcat deploys
+    // after binding, PostgreSQL replays its WAL): a failed probe is retried until the timeout.
     for p in &app.probes {
         let targets: Vec<SocketAddr> = if p.tcp.is_some() {
             addrs.clone()
