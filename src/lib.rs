@@ -10,6 +10,7 @@ pub mod elf;
 pub mod findings;
 pub mod fsutil;
 pub mod host;
+pub mod listdir;
 pub mod plan;
 pub mod snapshot;
 pub mod verify;

@@ -8,6 +8,7 @@ pub mod bundle;
 mod layout;
 pub mod oci;
 mod runsh;
+mod sparse;
 mod volumes;
 
 use crate::findings::Finding;

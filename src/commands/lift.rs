@@ -31,9 +31,12 @@ pub struct Args {
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
+    #[command(flatten)]
+    pub priority: super::priority::PriorityArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    args.priority.apply();
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     if args.select.is_empty() {
         let snap = super::collect::take(&analyzers);

@@ -10,6 +10,7 @@ pub mod collect;
 mod common;
 pub mod deps;
 pub mod lift;
+pub mod priority;
 
 use crate::cli::{Bench, Cli, Command};
 use std::process::ExitCode;
