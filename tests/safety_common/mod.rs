@@ -154,3 +154,42 @@ pub fn mount_updates_atime(path: &Path) -> bool {
     }
     best.is_some_and(|(_, updates)| updates)
 }
+
+/// Runs `cmd` to completion (stdout and stderr kept) and returns its exit code, output and
+/// peak resident memory in KiB (the kernel's ru_maxrss of the reaped child).
+pub fn run_measured(cmd: &mut std::process::Command) -> (i32, String, String, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, e) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let child = cmd
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter; the pid is our unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(rc, child.id() as libc::pid_t, "{}", std::io::Error::last_os_error());
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    (
+        code,
+        std::fs::read_to_string(&o).unwrap_or_default(),
+        std::fs::read_to_string(&e).unwrap_or_default(),
+        usage.ru_maxrss as u64,
+    )
+}
+
+/// A sparse file of `size` bytes with a little data at its start and end.
+pub fn sparse_file(path: &Path, size: u64, head: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(head).unwrap();
+    f.set_len(size).unwrap();
+    f.seek(SeekFrom::Start(size - 4)).unwrap();
+    f.write_all(b"end\n").unwrap();
+}
+
+/// Bytes a file really occupies on disk.
+pub fn disk_bytes(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().blocks() * 512
+}
