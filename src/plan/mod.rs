@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use load::{load, save, to_yaml, LoadError};
+pub use load::parse;
 
 pub const SCHEMA_VERSION: u32 = 1;
 

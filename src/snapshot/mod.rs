@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 pub use load::{load, save, LoadError};
+pub use load::parse;
 
 /// Bumped on any change that an older reader would misread.
 pub const SCHEMA_VERSION: u32 = 1;
