@@ -38,10 +38,14 @@ pub enum Command {
     Analyze(commands::analyze::Args),
     /// Build the images and their companions from a plan.
     Build(commands::build::Args),
+    /// Run a lifted image and check it answers as the original does.
+    Verify(commands::verify::Args),
     /// Show what the dynamic loader would load for ELF files, without running them.
     Deps(commands::deps::Args),
     /// List, show or check the analyzers (knowledge about applications, as data).
     Analyzers(commands::analyzers::Args),
+    /// Walk through a lift at the terminal: choose, review, change, build, verify; answers are saved.
+    Wizard(commands::wizard::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),

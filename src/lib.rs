@@ -14,3 +14,4 @@ pub mod listdir;
 pub mod plan;
 pub mod snapshot;
 pub mod verify;
+pub mod wizard;

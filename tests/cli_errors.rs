@@ -8,7 +8,10 @@ use std::process::Output;
 fn fails(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(2), "exit code 2: {out:?}");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("liftkit: error:")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("liftkit: error:"))
+        .collect();
     assert_eq!(lines.len(), 1, "one error line:\n{err}");
     assert!(!err.contains("panicked"), "no panic:\n{err}");
     lines[0].to_string()
@@ -18,7 +21,13 @@ fn fails(out: &Output) -> String {
 fn a_pid_that_does_not_exist_is_named_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let err = fails(&liftkit().args(["lift", "--pid", "999999999", "-o"]).arg(&out).output().unwrap());
+    let err = fails(
+        &liftkit()
+            .args(["lift", "--pid", "999999999", "-o"])
+            .arg(&out)
+            .output()
+            .unwrap(),
+    );
     assert!(err.contains("no process with pid 999999999"), "{err}");
     assert!(!out.exists(), "no output directory for a failed lift");
 }
@@ -33,7 +42,10 @@ fn an_app_that_matches_nothing_lists_what_was_found() {
             .output()
             .unwrap(),
     );
-    assert!(err.contains("no application named \"no-such-app\""), "{err}");
+    assert!(
+        err.contains("no application named \"no-such-app\""),
+        "{err}"
+    );
     assert!(err.contains("found:"), "{err}");
 }
 
@@ -59,11 +71,26 @@ fn missing_and_malformed_snapshots_name_the_file_and_line() {
 fn malformed_plans_name_the_file_line_and_expectation() {
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("plan.yaml");
-    std::fs::write(&plan, "schema: 1\nsource:\n  hostname: h\n  os: o\n  kernel: k\n  root: /\napps: 7\n").unwrap();
-    let err = fails(&liftkit().arg("build").arg(&plan).arg("-o").arg(dir.path().join("out")).output().unwrap());
+    std::fs::write(
+        &plan,
+        "schema: 1\nsource:\n  hostname: h\n  os: o\n  kernel: k\n  root: /\napps: 7\n",
+    )
+    .unwrap();
+    let err = fails(
+        &liftkit()
+            .arg("build")
+            .arg(&plan)
+            .arg("-o")
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap(),
+    );
     assert!(err.contains("plan.yaml:7:"), "{err}");
     assert!(err.contains("expected a sequence"), "{err}");
-    assert!(!dir.path().join("out").exists(), "nothing written for a bad plan");
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing written for a bad plan"
+    );
 }
 
 #[test]
@@ -73,9 +100,24 @@ fn a_non_empty_output_directory_is_refused_without_force() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), "someone's file").unwrap();
     let plan = dir.path().join("plan.yaml");
-    std::fs::write(&plan, "schema: 1\nsource:\n  hostname: h\n  os: o\n  kernel: k\n  root: /\napps: []\n").unwrap();
-    let err = fails(&liftkit().arg("build").arg(&plan).arg("-o").arg(&out).output().unwrap());
+    std::fs::write(
+        &plan,
+        "schema: 1\nsource:\n  hostname: h\n  os: o\n  kernel: k\n  root: /\napps: []\n",
+    )
+    .unwrap();
+    let err = fails(
+        &liftkit()
+            .arg("build")
+            .arg(&plan)
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap(),
+    );
     assert!(err.contains("exists and is not empty"), "{err}");
     assert!(err.contains("--force"), "{err}");
-    assert_eq!(std::fs::read_to_string(out.join("keep.txt")).unwrap(), "someone's file");
+    assert_eq!(
+        std::fs::read_to_string(out.join("keep.txt")).unwrap(),
+        "someone's file"
+    );
 }

@@ -8,7 +8,11 @@ use std::time::Duration;
 fn start_nginx(dir: &std::path::Path, port: u16) -> Daemon {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(www.join("index.html"), format!("<h1>legacy app on {port}</h1>\n")).unwrap();
+    std::fs::write(
+        www.join("index.html"),
+        format!("<h1>legacy app on {port}</h1>\n"),
+    )
+    .unwrap();
     std::fs::write(www.join("about.txt"), "served by a lifted nginx\n").unwrap();
     let conf = dir.join("nginx.conf");
     std::fs::write(
@@ -23,7 +27,10 @@ fn start_nginx(dir: &std::path::Path, port: u16) -> Daemon {
     )
     .unwrap();
     run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf));
-    assert!(wait_for_port(port, Duration::from_secs(10)), "nginx did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "nginx did not start"
+    );
     Daemon {
         pid_file: dir.join("nginx.pid"),
     }
@@ -47,20 +54,40 @@ fn lifted_nginx_answers_like_the_original() {
     );
 
     let out = dir.path().join("out");
-    let lift = run_ok(liftkit().args(["lift", "--pid"]).arg(nginx.pid().to_string()).arg("-o").arg(&out));
+    let lift = run_ok(
+        liftkit()
+            .args(["lift", "--pid"])
+            .arg(nginx.pid().to_string())
+            .arg("-o")
+            .arg(&out),
+    );
     let summary = String::from_utf8_lossy(&lift.stdout);
-    assert!(summary.contains("image "), "summary gives the image size: {summary}");
+    assert!(
+        summary.contains("image "),
+        "summary gives the image size: {summary}"
+    );
     let app_dir = std::fs::read_dir(&out)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .find(|p| p.join("image.tar").exists())
         .expect("an app directory with image.tar");
     let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
-    assert!(plan.contains("daemon off;"), "foreground entrypoint in the plan");
-    assert!(plan.contains("needed-by /usr/sbin/nginx"), "files carry their reasons");
+    assert!(
+        plan.contains("daemon off;"),
+        "foreground entrypoint in the plan"
+    );
+    assert!(
+        plan.contains("needed-by /usr/sbin/nginx"),
+        "files carry their reasons"
+    );
+    assert!(
+        plan.contains("  secrets: []"),
+        "no false secrets in a plain nginx:\n{plan}"
+    );
 
     let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
     let image = build["image"].as_str().unwrap().to_string();
     let container = format!("liftkit-test-nginx-{port}");
     let _cleanup = Cleanup {
@@ -80,13 +107,29 @@ fn lifted_nginx_answers_like_the_original() {
     assert_eq!(http_get(port, "/"), original_root);
     let missing = http_get(port, "/no-such-page");
     assert_eq!(missing.0, 404);
-    assert_eq!(http_get(port, "/about.txt").1, b"served by a lifted nginx\n");
+    assert_eq!(
+        http_get(port, "/about.txt").1,
+        b"served by a lifted nginx\n"
+    );
 
     // Minimal: no shell, no package manager in the image.
     let paths = layer_paths(&app_dir);
-    assert!(paths.iter().any(|p| p == "usr/sbin/nginx"), "layer holds nginx");
-    for forbidden in ["bin/sh", "usr/bin/sh", "usr/bin/dash", "usr/bin/bash", "usr/bin/dpkg", "usr/bin/apt"] {
-        assert!(!paths.iter().any(|p| p == forbidden), "{forbidden} must not be in a minimal image");
+    assert!(
+        paths.iter().any(|p| p == "usr/sbin/nginx"),
+        "layer holds nginx"
+    );
+    for forbidden in [
+        "bin/sh",
+        "usr/bin/sh",
+        "usr/bin/dash",
+        "usr/bin/bash",
+        "usr/bin/dpkg",
+        "usr/bin/apt",
+    ] {
+        assert!(
+            !paths.iter().any(|p| p == forbidden),
+            "{forbidden} must not be in a minimal image"
+        );
     }
     let index = std::fs::read_to_string(app_dir.join("oci/index.json")).unwrap();
     assert!(index.contains("io.containerd.image.name"));

@@ -19,8 +19,15 @@ fn start_redis(dir: &std::path::Path, port: u16) -> Daemon {
     )
     .unwrap();
     // The way a legacy init script starts it: daemonized, its own config, cwd elsewhere.
-    run_ok(daemon_command("/usr/bin/redis-server").arg(&conf).current_dir("/"));
-    assert!(wait_for_port(port, Duration::from_secs(10)), "redis did not start");
+    run_ok(
+        daemon_command("/usr/bin/redis-server")
+            .arg(&conf)
+            .current_dir("/"),
+    );
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "redis did not start"
+    );
     Daemon {
         pid_file: dir.join("redis.pid"),
     }
@@ -43,15 +50,25 @@ fn lifted_redis_keeps_its_data_and_answers() {
             .arg("-o")
             .arg(&out),
     );
-    let app_dir = out.join("redis");
+    let app_dir = app_dir(&out);
     let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
-    assert!(plan.contains(&format!("{}/data", dir.path().display())), "the data dir is a volume:\n{plan}");
+    assert!(
+        plan.contains(&format!("{}/data", dir.path().display())),
+        "the data dir is a volume:\n{plan}"
+    );
     assert!(plan.contains("--daemonize"), "foreground entrypoint");
-    let volumes: Vec<_> = std::fs::read_dir(app_dir.join("volumes")).unwrap().collect();
+    assert!(
+        plan.contains("  secrets: []"),
+        "no false secrets in a plain redis:\n{plan}"
+    );
+    let volumes: Vec<_> = std::fs::read_dir(app_dir.join("volumes"))
+        .unwrap()
+        .collect();
     assert_eq!(volumes.len(), 1, "one populated data volume");
 
     let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
     let image = build["image"].as_str().unwrap().to_string();
     let container = format!("liftkit-test-redis-{port}");
     let _cleanup = Cleanup {

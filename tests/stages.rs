@@ -9,7 +9,8 @@ use std::time::Duration;
 
 fn digests(app_dir: &Path) -> (String, String) {
     let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
     (
         build["manifest_digest"].as_str().unwrap().to_string(),
         build["layer_digest"].as_str().unwrap().to_string(),
@@ -32,24 +33,46 @@ fn staged_build_from_a_bundle_equals_a_live_lift_and_rebuilds_are_identical() {
         ),
     )
     .unwrap();
-    run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(d.join("nginx.conf")));
+    run_ok(
+        daemon_command("/usr/sbin/nginx")
+            .arg("-c")
+            .arg(d.join("nginx.conf")),
+    );
     assert!(wait_for_port(port, Duration::from_secs(10)));
-    let nginx = Daemon { pid_file: d.join("nginx.pid") };
+    let nginx = Daemon {
+        pid_file: d.join("nginx.pid"),
+    };
     let pid = nginx.pid().to_string();
 
     let snapshot = d.join("site/snapshot.json");
     std::fs::create_dir_all(d.join("site")).unwrap();
-    run_ok(liftkit().args(["collect", "--bundle", "--pid", &pid, "-o"]).arg(&snapshot));
-    assert!(d.join("site/snapshot.bundle/usr/sbin/nginx").exists(), "the bundle holds the binary");
+    run_ok(
+        liftkit()
+            .args(["collect", "--bundle", "--pid", &pid, "-o"])
+            .arg(&snapshot),
+    );
+    assert!(
+        d.join("site/snapshot.bundle/usr/sbin/nginx").exists(),
+        "the bundle holds the binary"
+    );
     let live = d.join("live");
     run_ok(liftkit().args(["lift", "--pid", &pid, "-o"]).arg(&live));
     // The source may be gone by the time the plan is built elsewhere.
     nginx.stop();
 
     let plan = d.join("plan.yaml");
-    run_ok(liftkit().arg("analyze").arg(&snapshot).args(["--pid", &pid, "-o"]).arg(&plan));
+    run_ok(
+        liftkit()
+            .arg("analyze")
+            .arg(&snapshot)
+            .args(["--pid", &pid, "-o"])
+            .arg(&plan),
+    );
     let plan_text = std::fs::read_to_string(&plan).unwrap();
-    assert!(plan_text.contains("snapshot.bundle"), "the plan reads from the bundle:\n{plan_text}");
+    assert!(
+        plan_text.contains("snapshot.bundle"),
+        "the plan reads from the bundle:\n{plan_text}"
+    );
     let first = d.join("first");
     let second = d.join("second");
     run_ok(liftkit().arg("build").arg(&plan).arg("-o").arg(&first));
@@ -61,20 +84,46 @@ fn staged_build_from_a_bundle_equals_a_live_lift_and_rebuilds_are_identical() {
             .find(|p| p.join("build.json").exists())
             .unwrap()
     };
-    assert_eq!(digests(&app(&first)), digests(&app(&second)), "rebuilds are identical");
+    assert_eq!(
+        digests(&app(&first)),
+        digests(&app(&second)),
+        "rebuilds are identical"
+    );
     assert_eq!(
         std::fs::read(app(&first).join("image.tar")).unwrap(),
         std::fs::read(app(&second).join("image.tar")).unwrap(),
         "image.tar is byte-identical"
     );
-    assert_eq!(digests(&app(&first)), digests(&app(&live)), "bundle build equals the live lift");
+    assert_eq!(
+        digests(&app(&first)),
+        digests(&app(&live)),
+        "bundle build equals the live lift"
+    );
 
     // SOURCE_DATE_EPOCH sets the date, and only the date.
     let dated = d.join("dated");
-    run_ok(liftkit().arg("build").arg(&plan).arg("-o").arg(&dated).env("SOURCE_DATE_EPOCH", "1700000000"));
+    run_ok(
+        liftkit()
+            .arg("build")
+            .arg(&plan)
+            .arg("-o")
+            .arg(&dated)
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
     let (manifest, layer) = digests(&app(&dated));
-    assert_ne!(layer, digests(&app(&first)).1, "mtimes follow SOURCE_DATE_EPOCH");
+    assert_ne!(
+        layer,
+        digests(&app(&first)).1,
+        "mtimes follow SOURCE_DATE_EPOCH"
+    );
     let again = d.join("again");
-    run_ok(liftkit().arg("build").arg(&plan).arg("-o").arg(&again).env("SOURCE_DATE_EPOCH", "1700000000"));
+    run_ok(
+        liftkit()
+            .arg("build")
+            .arg(&plan)
+            .arg("-o")
+            .arg(&again)
+            .env("SOURCE_DATE_EPOCH", "1700000000"),
+    );
     assert_eq!(digests(&app(&again)), (manifest, layer));
 }

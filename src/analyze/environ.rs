@@ -43,18 +43,6 @@ const HOST_NOISE: &[&str] = &[
 const NOISE_PREFIXES: &[&str] = &[
     "SSH_", "XDG_", "DBUS_", "GPG_", "TERM_", "VSCODE_", "CARGO_", "RUSTUP_",
 ];
-/// Name fragments of variables that usually hold credentials.
-const SECRET_HINTS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "SECRET",
-    "TOKEN",
-    "API_KEY",
-    "PRIVATE_KEY",
-    "CREDENTIAL",
-    "ACCESS_KEY",
-];
-
 pub struct Split {
     pub kept: Vec<String>,
     pub dropped: BTreeMap<String, String>,
@@ -69,14 +57,11 @@ pub fn split(environ: &[String]) -> Split {
         let Some((key, value)) = kv.split_once('=').filter(|(k, _)| is_name(k)) else {
             continue;
         };
-        let upper = key.to_ascii_uppercase();
         if HOST_NOISE.contains(&key) || NOISE_PREFIXES.iter().any(|p| key.starts_with(p)) {
             dropped.insert(key.to_string(), "host session noise".to_string());
-        } else if SECRET_HINTS.iter().any(|h| upper.contains(h)) && !value.is_empty() {
-            dropped.insert(
-                key.to_string(),
-                "looks like a secret: pass it at run time".to_string(),
-            );
+        } else if let Some(kind) = super::secrets::scan_env(key, value) {
+            let why = format!("secret: {kind}; passed at run time from secrets/env");
+            dropped.insert(key.to_string(), why);
         } else if !kept
             .iter()
             .any(|k: &String| k.split('=').next() == Some(key))

@@ -5,6 +5,7 @@
 
 mod app;
 mod detect;
+mod draft;
 mod environ;
 mod evidence;
 pub mod facts;
@@ -12,9 +13,13 @@ mod fileset;
 pub mod glob;
 pub mod group;
 pub mod hooks;
+mod image;
 mod packages;
+mod rules;
+pub mod secrets;
 pub mod spec;
 pub mod syntax;
+mod systemd;
 mod users;
 mod vars;
 

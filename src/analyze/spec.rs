@@ -267,7 +267,7 @@ fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
         if !super::hooks::exists(hook) {
             return Err(invalid(format!(
                 "hook: no hook named {hook:?} (known: {})",
-                super::hooks::NAMES.join(", ")
+                super::hooks::names().join(", ")
             )));
         }
     }
@@ -350,7 +350,7 @@ impl Analyzer {
                 ..Runtime::default()
             },
             facts: Vec::new(),
-            hook: None,
+            hook: Some("vendor-tree".to_string()),
         }
     }
 }

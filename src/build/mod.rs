@@ -5,9 +5,11 @@
 //! an interrupted build never leaves an `out/<app>/` that looks complete.
 
 pub mod bundle;
+mod companions;
 mod layout;
 pub mod oci;
 mod runsh;
+mod secrets;
 mod sparse;
 mod volumes;
 
@@ -23,6 +25,9 @@ pub struct Options {
     /// `SOURCE_DATE_EPOCH`; default: the newest modification time of the files taken.
     pub source_date_epoch: Option<i64>,
     pub include_secrets: bool,
+    /// The snapshot the plan was made from: the values of credential variables, which the plan
+    /// names but never holds.
+    pub snapshot: Option<crate::snapshot::Snapshot>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +104,7 @@ fn build_into(
     let created = opts.source_date_epoch.unwrap_or(layout.newest_mtime);
     let entries = layout.entries.len();
     let content_bytes = content_size(&layout.entries);
-    let config = image_config(plan, app, created);
+    let config = image_config(plan, app, created, opts);
     let written =
         oci::write_image(layout.entries, &config, dir).map_err(|e| BuildError::Image {
             app: app.name.clone(),
@@ -115,9 +120,39 @@ fn build_into(
     let (volume_bytes, volume_findings) =
         volumes::populate(app, host, &dir.join("volumes")).map_err(io(dir.join("volumes")))?;
     findings.extend(volume_findings);
+    if opts.include_secrets {
+        for s in &app.secrets {
+            findings.push(Finding::warning(
+                &s.path,
+                format!("{} baked into the image (--include-secrets)", s.kind),
+            ));
+        }
+    } else {
+        let secret_findings =
+            secrets::write(app, host, opts.snapshot.as_ref(), &dir.join("secrets"))
+                .map_err(io(dir.join("secrets")))?;
+        findings.extend(secret_findings);
+    }
     let run = dir.join("run.sh");
-    std::fs::write(&run, runsh::render(app, &written.config_digest)).map_err(io(run.clone()))?;
+    std::fs::write(
+        &run,
+        runsh::render(app, &written.config_digest, opts.include_secrets),
+    )
+    .map_err(io(run.clone()))?;
     set_mode(&run, 0o755).map_err(io(run))?;
+    for (name, text) in [
+        (
+            "Dockerfile",
+            companions::dockerfile(app, &written.layer_digest),
+        ),
+        (
+            "compose.yaml",
+            companions::compose(app, opts.include_secrets),
+        ),
+        ("kubernetes.yaml", companions::kubernetes(app)),
+    ] {
+        std::fs::write(dir.join(name), text).map_err(io(dir.join(name)))?;
+    }
     let app_plan = Plan {
         schema: plan.schema,
         source: plan.source.clone(),
@@ -145,6 +180,21 @@ fn build_into(
     Ok(built)
 }
 
+/// The image's environment; credential variables only with `--include-secrets`.
+fn image_env(app: &AppPlan, opts: &Options) -> Vec<String> {
+    let mut env = app.image.env.clone();
+    if opts.include_secrets {
+        for s in &app.secrets {
+            if let Some(key) = s.path.strip_prefix("env:") {
+                if let Some(v) = secrets::env_value(app, opts.snapshot.as_ref(), key) {
+                    env.push(format!("{key}={v}"));
+                }
+            }
+        }
+    }
+    env
+}
+
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
@@ -163,7 +213,7 @@ fn content_size(entries: &[oci::Entry]) -> u64 {
         .sum()
 }
 
-fn image_config(plan: &Plan, app: &AppPlan, created: i64) -> oci::ImageConfig {
+fn image_config(plan: &Plan, app: &AppPlan, created: i64, opts: &Options) -> oci::ImageConfig {
     let img = &app.image;
     let mut annotations = BTreeMap::new();
     annotations.insert(
@@ -187,7 +237,7 @@ fn image_config(plan: &Plan, app: &AppPlan, created: i64) -> oci::ImageConfig {
         entrypoint: img.entrypoint.clone(),
         cmd: img.cmd.clone(),
         user: format!("{}:{}", img.uid, img.gid),
-        env: img.env.clone(),
+        env: image_env(app, opts),
         working_dir: img.workdir.clone(),
         exposed_ports: img.ports.clone(),
         volumes: app

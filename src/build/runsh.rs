@@ -3,7 +3,7 @@
 
 use crate::plan::{volume_name, AppPlan, VolumeKind};
 
-pub fn render(app: &AppPlan, config_digest: &str) -> String {
+pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String {
     let mut mounts = String::new();
     for v in &app.volumes {
         match v.kind {
@@ -15,11 +15,20 @@ pub fn render(app: &AppPlan, config_digest: &str) -> String {
             VolumeKind::Tmpfs => mounts.push_str(&format!("  --tmpfs {} \\\n", quote(&v.path))),
         }
     }
-    for s in &app.secrets {
+    for s in app.secrets.iter().filter(|_| !secrets_baked) {
+        if s.path.starts_with("env:") {
+            continue;
+        }
         mounts.push_str(&format!(
             "  -v \"$here/secrets/{}:{}:ro\" \\\n",
             volume_name(&s.path),
             s.path
+        ));
+    }
+    if !secrets_baked && app.secrets.iter().any(|s| s.path.starts_with("env:")) {
+        mounts.push_str(&format!(
+            "  --env-file \"$here/secrets/{}\" \\\n",
+            super::secrets::ENV_FILE
         ));
     }
     let stop = app

@@ -7,6 +7,8 @@
 //! This module uses only the library and external crates, so tests can include it by path.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -67,6 +69,8 @@ pub struct Comparison {
     pub files_compared: usize,
     pub agree: usize,
     pub agreement_percent: f64,
+    /// Agreement when disagreements with a known cause count as agreeing.
+    pub agreement_explained_percent: f64,
     /// Disagreements with a known cause, by category.
     pub explained: BTreeMap<&'static str, usize>,
     pub unexplained: usize,
@@ -149,10 +153,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
             lddtree_ratio: extrapolated / ours_s,
         },
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)? + "\n"
     } else {
-        print_report(&report, files.len());
+        format_report(&report, files.len())
+    };
+    // A closed pipe (`| head`) is the reader's choice, not a failure.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
     Ok(if report.comparison.unexplained == 0 {
         ExitCode::SUCCESS
@@ -161,45 +170,63 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })
 }
 
-fn print_report(r: &Report, total: usize) {
+fn format_report(r: &Report, total: usize) -> String {
+    let mut o = String::new();
     let c = &r.comparison;
     let t = &r.timings;
-    println!("files compared:   {}", c.files_compared);
-    println!(
+    let _ = writeln!(o, "files compared:   {}", c.files_compared);
+    let _ = writeln!(
+        o,
         "agreement:        {:.2}% ({} of {})",
         c.agreement_percent, c.agree, c.files_compared
     );
     for (cat, n) in &c.explained {
-        println!("  explained:      {n} × {cat}");
+        let _ = writeln!(o, "  explained:      {n} × {cat}");
     }
-    println!("  unexplained:    {}", c.unexplained);
+    let _ = writeln!(o, "  unexplained:    {}", c.unexplained);
+    let _ = writeln!(
+        o,
+        "agreement with explained differences: {:.2}%",
+        c.agreement_explained_percent
+    );
     for d in &c.disagreements {
-        println!("  {} [{}]: {}", d.file.display(), d.category, d.explanation);
+        let _ = writeln!(
+            o,
+            "  {} [{}]: {}",
+            d.file.display(),
+            d.category,
+            d.explanation
+        );
         if !d.only_ours.is_empty() {
-            println!("      only ours: {}", d.only_ours.join(" "));
+            let _ = writeln!(o, "      only ours: {}", d.only_ours.join(" "));
         }
         if !d.only_ldd.is_empty() {
-            println!("      only ldd:  {}", d.only_ldd.join(" "));
+            let _ = writeln!(o, "      only ldd:  {}", d.only_ldd.join(" "));
         }
     }
-    println!(
+    let _ = writeln!(
+        o,
         "timings ({} threads, x86-64 level {}):",
         t.threads, r.cpu_level
     );
-    println!(
+    let _ = writeln!(
+        o,
         "  liftkit:        {:.3} s for {total} files",
         t.ours_seconds
     );
-    println!(
+    let _ = writeln!(
+        o,
         "  ldd:            {:.3} s ({:.0}× slower)",
         t.ldd_seconds, t.ldd_ratio
     );
     if t.lddtree_sample_files > 0 {
-        println!(
-            "  lddtree:        {:.3} s for a sample of {} files, extrapolated to {:.1} s for all ({:.0}× slower)",
+        let _ = writeln!(
+        o,
+        "  lddtree:        {:.3} s for a sample of {} files, extrapolated to {:.1} s for all ({:.0}× slower)",
             t.lddtree_sample_seconds, t.lddtree_sample_files, t.lddtree_extrapolated_seconds, t.lddtree_ratio
         );
     }
+    o
 }
 
 /// Regular files (not symlinks) starting with the ELF magic, sorted.
@@ -328,11 +355,15 @@ pub fn compare_all(files: &[PathBuf], ours: &[Resolution], ldd: &[Ldd]) -> Compa
             }
         }
     }
-    c.agreement_percent = if c.files_compared == 0 {
-        100.0
-    } else {
-        100.0 * c.agree as f64 / c.files_compared as f64
+    let percent = |n: usize| {
+        if c.files_compared == 0 {
+            100.0
+        } else {
+            100.0 * n as f64 / c.files_compared as f64
+        }
     };
+    c.agreement_percent = percent(c.agree);
+    c.agreement_explained_percent = percent(c.files_compared - c.unexplained);
     c
 }
 

@@ -52,14 +52,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     };
     common::prepare_output(&args.output, args.force)?;
-    let builds = build_all(&plan, &Host::at(&root), &args.output, &args.opts)?;
+    let snapshot = plan_snapshot(&args.plan, &plan);
+    let builds = build_all(&plan, &Host::at(&root), &args.output, &args.opts, snapshot)?;
     common::print_build_summary(&builds, args.json);
     let findings: Vec<_> = builds.iter().flat_map(|b| b.findings.clone()).collect();
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }
 
-pub fn build_all(plan: &Plan, host: &Host, out: &Path, opts: &BuildArgs) -> Result<Vec<AppBuild>> {
+/// The snapshot the plan names, if it is at hand: it holds the values of credential variables.
+fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Snapshot> {
+    if plan.source.snapshot.is_empty() {
+        return None;
+    }
+    let path = plan_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&plan.source.snapshot);
+    liftkit::snapshot::load(&path).ok()
+}
+
+pub fn build_all(
+    plan: &Plan,
+    host: &Host,
+    out: &Path,
+    opts: &BuildArgs,
+    snapshot: Option<liftkit::snapshot::Snapshot>,
+) -> Result<Vec<AppBuild>> {
     let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(v) => Some(
             v.trim()
@@ -71,6 +90,7 @@ pub fn build_all(plan: &Plan, host: &Host, out: &Path, opts: &BuildArgs) -> Resu
     let options = build::Options {
         source_date_epoch,
         include_secrets: opts.include_secrets,
+        snapshot,
     };
     let pb = common::bar(plan.apps.len() as u64, "building images");
     let mut builds = Vec::new();

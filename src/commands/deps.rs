@@ -83,14 +83,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .any(|w| w.ends_with("not found") || w.contains("invalid ELF header"))
         })
         .count();
-    let mut out = std::io::stdout().lock();
+    let mut text = Vec::new();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &reports)?;
-        writeln!(out)?;
+        serde_json::to_writer_pretty(&mut text, &reports)?;
+        writeln!(text)?;
     } else {
         for r in &reports {
-            print_tree(&mut out, r, resolver.cpu_level())?;
+            print_tree(&mut text, r, resolver.cpu_level())?;
         }
+    }
+    // A closed pipe (`| head`) is the reader's choice, not a failure.
+    match std::io::stdout().lock().write_all(&text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
     }
     Ok(if unreadable > 0 {
         ExitCode::from(1)

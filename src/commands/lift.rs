@@ -11,15 +11,17 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Without --app or --pid, lists the applications found and lifts nothing.\n\
-Examples:\n  liftkit lift\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/"
+    after_help = "Without --app or --pid, lists the applications found and lifts nothing; at a \
+terminal (and without --json), starts the wizard instead.\n\
+Examples:\n  liftkit lift\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/\n  liftkit lift --answers out/answers.yaml -o out2/"
 )]
 pub struct Args {
     #[command(flatten)]
     pub select: SelectArgs,
-    /// Output directory: plan.yaml, snapshot.json and one subdirectory per application.
-    #[arg(short, long, default_value = "out", value_name = "DIR")]
-    pub output: PathBuf,
+    /// Output directory: plan.yaml, snapshot.json and one subdirectory per application
+    /// [default: out].
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// Replace the applications' directories in a non-empty output directory.
     #[arg(long)]
     pub force: bool,
@@ -31,12 +33,28 @@ pub struct Args {
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
+    /// Replay the answers a wizard saved (answers.yaml), without a terminal; -o, if given,
+    /// replaces the answered output directory.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["apps", "pids"])]
+    pub answers: Option<PathBuf>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
+    if let Some(file) = &args.answers {
+        return super::wizard::replay(file, &wizard_run(&args));
+    }
+    if args.select.is_empty() && !args.json && super::wizard::at_terminal() {
+        return super::wizard::run(super::wizard::Args {
+            output: args.output.clone().unwrap_or_else(|| PathBuf::from("out")),
+            force: args.force,
+            answers: None,
+            analyzers: args.analyzers.clone(),
+        });
+    }
+    let output = args.output.clone().unwrap_or_else(|| PathBuf::from("out"));
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     if args.select.is_empty() {
         let snap = super::collect::take(&analyzers);
@@ -45,8 +63,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let snap = super::collect::take(&analyzers);
     let selected = analyze::select(&snap, &analyzers, &args.select.selection())?;
-    common::prepare_output(&args.output, args.force)?;
-    let snapshot_path = args.output.join("snapshot.json");
+    common::prepare_output(&output, args.force)?;
+    let snapshot_path = output.join("snapshot.json");
     liftkit::snapshot::save(&snap, &snapshot_path)
         .with_context(|| format!("{}: cannot write", snapshot_path.display()))?;
     let pb = common::spinner("analyzing");
@@ -58,10 +76,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let plan = analyze::plan(&snap, &host, &analyzers, &selected, &opts);
     pb.finish_and_clear();
-    let plan_path = args.output.join("plan.yaml");
+    let plan_path = output.join("plan.yaml");
     liftkit::plan::save(&plan, &plan_path)
         .with_context(|| format!("{}: cannot write", plan_path.display()))?;
-    let builds = super::build::build_all(&plan, &host, &args.output, &args.build)?;
+    let builds = super::build::build_all(&plan, &host, &output, &args.build, Some(snap))?;
     common::print_build_summary(&builds, args.json);
     let findings: Vec<_> = plan
         .apps
@@ -71,6 +89,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .collect();
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
+}
+
+fn wizard_run(args: &Args) -> super::wizard::Run<'_> {
+    super::wizard::Run {
+        output: args.output.clone().unwrap_or_else(|| PathBuf::from("out")),
+        output_fixed: args.output.is_some(),
+        force: args.force,
+        analyzers: args.analyzers.as_deref(),
+        json: args.json,
+        fit_up_front: false,
+    }
 }
 
 fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {

@@ -11,6 +11,9 @@ mod common;
 pub mod deps;
 pub mod lift;
 pub mod priority;
+pub mod verify;
+pub mod wizard;
+mod wizard_term;
 
 use crate::cli::{Bench, Cli, Command};
 use std::process::ExitCode;
@@ -21,8 +24,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Collect(a) => collect::run(a),
         Command::Analyze(a) => analyze::run(a),
         Command::Build(a) => build::run(a),
+        Command::Verify(a) => verify::run(a),
         Command::Deps(a) => deps::run(a),
         Command::Analyzers(a) => analyzers::run(a),
+        Command::Wizard(a) => wizard::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
     }

@@ -121,7 +121,7 @@ const MAX_NSSWITCH_BYTES: u64 = 1 << 20;
 
 pub(crate) fn collect(r: &Resolver, file: &Path) -> Vec<Extra> {
     let path = file.to_string_lossy().into_owned();
-    let Probe::Found(found) = r.probe(&path) else {
+    let Probe::Found(found) = r.probe_direct(&path) else {
         return Vec::new();
     };
     let Some(abi) = found.obj.abi else {

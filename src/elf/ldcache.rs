@@ -342,7 +342,7 @@ mod tests {
         b.extend_from_slice(&1u32.to_le_bytes());
         b.extend_from_slice(&3u32.to_le_bytes());
         b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&7u32.to_le_bytes());
+        b.extend_from_slice(&8u32.to_le_bytes());
         b.extend_from_slice(b"libm.so\0/lib/libm.so\0");
         let cache = LdCache::parse(&b).unwrap();
         let hit = cache.lookup("libm.so", 3, |_| true, |_| None).unwrap();

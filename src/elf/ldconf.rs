@@ -34,7 +34,8 @@ fn read_file(
     seen: &mut HashSet<PathBuf>,
     conf: &mut LdConf,
 ) {
-    if depth > MAX_DEPTH || !seen.insert(path.to_path_buf()) {
+    // Relative includes spell the same file differently (`conf.d/../ld.so.conf`).
+    if depth > MAX_DEPTH || !seen.insert(crate::host::normalize(path)) {
         conf.warnings.push(format!(
             "{}: include loop or nesting too deep",
             path.display()

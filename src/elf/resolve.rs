@@ -151,14 +151,25 @@ impl Resolver {
         listing.is_some_and(|l| l.contains(std::ffi::OsStr::new(name)))
     }
 
-    /// Opens and parses `path` once per run; later calls share the result.
+    /// Opens and parses a search candidate once per run; later calls share the result. A
+    /// directory listing answers most misses without an `open`.
     pub(crate) fn probe(&self, path: &str) -> Probe {
+        self.probe_with(path, true)
+    }
+
+    /// The same for a path named outright (the program itself), where listing its directory
+    /// would cost more than the open.
+    pub(crate) fn probe_direct(&self, path: &str) -> Probe {
+        self.probe_with(path, false)
+    }
+
+    fn probe_with(&self, path: &str, list_dir: bool) -> Probe {
         if let Some(p) = lock(&self.objects).get(path) {
             return p.clone();
         }
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
         let dir = if dir.is_empty() { "/" } else { dir };
-        let p = if name.is_empty() || !self.listed(dir, name) {
+        let p = if name.is_empty() || (list_dir && !self.listed(dir, name)) {
             Probe::Absent
         } else {
             self.open_and_parse(path)

@@ -17,7 +17,8 @@ struct Node {
     path: String,
     found: Arc<Found>,
     loader: Option<usize>,
-    origin: String,
+    /// `$ORIGIN`; for the program it is computed on first use (it costs a realpath).
+    origin: Option<String>,
     /// Expanded DT_RPATH / DT_RUNPATH directories, computed on first use.
     rpath: Option<Vec<String>>,
     runpath: Option<Vec<String>>,
@@ -49,7 +50,7 @@ impl<'a> Walk<'a> {
             ..Default::default()
         };
         let path = file.to_string_lossy().into_owned();
-        let found = match r.probe(&path) {
+        let found = match r.probe_direct(&path) {
             Probe::Found(f) => f,
             Probe::Absent => {
                 out.warnings.push(format!("{path}: not found"));
@@ -70,12 +71,6 @@ impl<'a> Walk<'a> {
             return out;
         }
         let target = r.target(abi);
-        // The kernel hands ld.so the resolved path, so `$ORIGIN` is the real directory.
-        let origin = r
-            .host()
-            .real_path(file)
-            .map(|p| dirname(&p.to_string_lossy()))
-            .unwrap_or_else(|_| dirname(&path));
         let mut walk = Walk {
             r,
             target,
@@ -85,7 +80,7 @@ impl<'a> Walk<'a> {
             env_dirs: Vec::new(),
             out,
         };
-        walk.add_node(path.clone(), found, None, origin, &path);
+        walk.add_node(path.clone(), found, None, None, &path);
         walk.add_rtld();
         walk.env_dirs = walk.split_env(env.ld_library_path.as_deref());
         walk.preload(env);
@@ -98,7 +93,7 @@ impl<'a> Walk<'a> {
         path: String,
         found: Arc<Found>,
         loader: Option<usize>,
-        origin: String,
+        origin: Option<String>,
         name: &str,
     ) {
         let idx = self.nodes.len();
@@ -151,7 +146,7 @@ impl<'a> Walk<'a> {
         let base = interp.rsplit('/').next().unwrap_or(&interp).to_string();
         self.by_name.insert(soname.unwrap_or(base), idx);
         self.nodes.push(Node {
-            origin: dirname(&interp),
+            origin: Some(dirname(&interp)),
             path: interp,
             found,
             loader: None,
@@ -164,11 +159,28 @@ impl<'a> Walk<'a> {
 
     fn split_env(&mut self, list: Option<&str>) -> Vec<String> {
         let Some(list) = list else { return Vec::new() };
-        let origin = self.nodes[0].origin.clone();
+        let origin = self.origin(0);
         let mut warnings = Vec::new();
         let dirs = search::split_list(list, &[':', ';'], &self.dst(&origin), &mut warnings);
         self.out.warnings.extend(warnings);
         dirs
+    }
+
+    /// The kernel hands ld.so the program's resolved path, so its `$ORIGIN` is the real
+    /// directory; a library's is the directory of the path it was opened under.
+    fn origin(&mut self, i: usize) -> String {
+        if let Some(o) = &self.nodes[i].origin {
+            return o.clone();
+        }
+        let path = self.nodes[i].path.clone();
+        let o = self
+            .r
+            .host()
+            .real_path(Path::new(&path))
+            .map(|p| dirname(&p.to_string_lossy()))
+            .unwrap_or_else(|_| dirname(&path));
+        self.nodes[i].origin = Some(o.clone());
+        o
     }
 
     fn dst<'b>(&'b self, origin: &'b str) -> Dst<'b> {
@@ -280,7 +292,7 @@ impl<'a> Walk<'a> {
             via: if preload { Via::Preload } else { via },
         });
         let origin = dirname(&path);
-        self.add_node(path, found, Some(loader), origin, name);
+        self.add_node(path, found, Some(loader), Some(origin), name);
         Outcome::Loaded
     }
 
@@ -301,7 +313,7 @@ impl<'a> Walk<'a> {
     }
 
     fn open_direct(&mut self, loader: usize, name: &str) -> SearchResult {
-        let origin = self.nodes[loader].origin.clone();
+        let origin = self.origin(loader);
         let Some(path) = search::expand(name, &self.dst(&origin)) else {
             return Ok(None);
         };
@@ -382,7 +394,7 @@ impl<'a> Walk<'a> {
             obj.rpath.clone()
         }
         .unwrap_or_default();
-        let origin = self.nodes[i].origin.clone();
+        let origin = self.origin(i);
         let mut warnings = Vec::new();
         let dirs = search::split_list(&list, &[':'], &self.dst(&origin), &mut warnings);
         let path = self.nodes[i].path.clone();

@@ -49,5 +49,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Snapshot, LoadError> {
 pub fn save(snapshot: &Snapshot, path: &Path) -> std::io::Result<()> {
     let mut text = serde_json::to_string_pretty(snapshot)?;
     text.push('\n');
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    // Process environments may hold credentials: the snapshot is for the operator only.
+    crate::fsutil::write_atomic_mode(path, text.as_bytes(), 0o600)
 }

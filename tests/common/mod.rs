@@ -14,7 +14,9 @@ pub fn liftkit() -> Command {
 }
 
 pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -108,7 +110,9 @@ pub struct Cleanup {
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = podman().args(["rm", "-f", "-t", "2", &self.container]).output();
+        let _ = podman()
+            .args(["rm", "-f", "-t", "2", &self.container])
+            .output();
         let _ = podman().args(["rmi", "-f", &self.image]).output();
     }
 }
@@ -118,7 +122,10 @@ pub fn start_lifted(app_dir: &Path, name: &str) -> Output {
     let out = Command::new("sh")
         .arg(app_dir.join("run.sh"))
         .env("ENGINE", ENGINE)
-        .env("ENGINE_RUN_FLAGS", format!("-d --rm=false {ENGINE_RUN_FLAGS}"))
+        .env(
+            "ENGINE_RUN_FLAGS",
+            format!("-d --rm=false {ENGINE_RUN_FLAGS}"),
+        )
         .env("NAME", name)
         .output()
         .expect("run.sh");
@@ -155,7 +162,11 @@ impl Daemon {
             {
                 return pid;
             }
-            assert!(Instant::now() < deadline, "no pid in {}", self.pid_file.display());
+            assert!(
+                Instant::now() < deadline,
+                "no pid in {}",
+                self.pid_file.display()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -192,7 +203,10 @@ pub fn set_mode(path: &Path, mode: u32) {
 pub fn daemon_command(program: &str) -> Command {
     let mut c = Command::new(program);
     c.env_clear()
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .env("LANG", "C.UTF-8");
     c
 }
@@ -200,7 +214,10 @@ pub fn daemon_command(program: &str) -> Command {
 /// Paths in the (single) layer of the OCI layout under `app_dir/oci`, as stored in the tar.
 pub fn layer_paths(app_dir: &Path) -> Vec<String> {
     let oci = app_dir.join("oci");
-    let blob = |digest: &str| oci.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let blob = |digest: &str| {
+        oci.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
     let index: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(oci.join("index.json")).unwrap()).unwrap();
     let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
@@ -214,7 +231,28 @@ pub fn layer_paths(app_dir: &Path) -> Vec<String> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string()
+            e.path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string()
         })
         .collect()
+}
+
+/// The one application directory a lift wrote under `out` (named after the app, with a port
+/// suffix when the host runs two instances).
+pub fn app_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("build.json").exists())
+        .collect();
+    assert_eq!(
+        dirs.len(),
+        1,
+        "one app directory in {}: {dirs:?}",
+        out.display()
+    );
+    dirs.into_iter().next().unwrap()
 }

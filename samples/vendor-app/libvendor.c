@@ -1,0 +1,1 @@
+const char *vendor_banner(void) { return "VendorSuite 4.2"; }

@@ -1,0 +1,1 @@
+const char *plugin_greeting(void) { return "hello from the greet plugin"; }

@@ -1,0 +1,66 @@
+//! `liftkit verify out/APP`: run the lifted image and compare its answers with the original's.
+
+use anyhow::Result;
+use liftkit::verify::{self, Engine, Verdict};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "The engine is $ENGINE (default podman, else docker; it may carry global flags) \
+with $ENGINE_RUN_FLAGS added to `run`, as for run.sh. The container gets its own network namespace, \
+so the original can keep running on the same addresses.\n\
+Exit codes: 0 the lifted app answers as the original, 1 it answers differently or not at all, 2 error."
+)]
+pub struct Args {
+    /// An application's output directory (`out/<app>/`, holding plan.yaml and run.sh).
+    pub app_dir: PathBuf,
+    /// Seconds the lifted app may take to listen.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
+    /// Leave the container running afterwards.
+    #[arg(long)]
+    pub keep: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let opts = verify::Options {
+        engine: Engine::from_env(),
+        timeout: Duration::from_secs(args.timeout),
+        keep: args.keep,
+    };
+    let report = verify::verify(&args.app_dir, &opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        match report.ready_after_ms {
+            Some(ms) => println!(
+                "{}: listening after {ms} ms in container {}",
+                report.app, report.container
+            ),
+            None => println!("{}: did not listen within {} s", report.app, args.timeout),
+        }
+        for p in &report.probes {
+            let original = match (&p.original, p.same) {
+                (None, _) => "original not reachable here".to_string(),
+                (Some(_), Some(true)) => "same as the original".to_string(),
+                (Some(o), _) => format!("DIFFERS: the original gave {o}"),
+            };
+            println!("  {} at {}", p.probe, p.address);
+            println!("      lifted: {}  —  {original}", p.lifted);
+        }
+        println!("verdict: {:?}", report.verdict);
+        if report.verdict == Verdict::Failed {
+            for l in &report.logs_tail {
+                println!("  | {l}");
+            }
+        }
+    }
+    Ok(match report.verdict {
+        Verdict::Same => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}

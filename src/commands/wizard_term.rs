@@ -1,0 +1,121 @@
+//! The person at the terminal: each question as a dialoguer prompt on stderr. An invalid answer
+//! is refused with its reason and asked again.
+
+use dialoguer::console::Term;
+use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
+use dialoguer::{Confirm, Input, MultiSelect, Select};
+use liftkit::wizard::{Answer, Answers, Asker, Kind, Question, WizardError};
+use std::io::IsTerminal;
+
+pub struct Terminal {
+    term: Term,
+    theme: Box<dyn Theme>,
+    /// Answers from an earlier run, offered as the defaults.
+    prefill: Answers,
+}
+
+/// Colours once for everything that draws (dialoguer, indicatif, both via `console`): off with
+/// `NO_COLOR` or when stderr is not a terminal.
+pub fn decide_colours() -> bool {
+    let on = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal();
+    dialoguer::console::set_colors_enabled(on);
+    dialoguer::console::set_colors_enabled_stderr(on);
+    on
+}
+
+impl Terminal {
+    pub fn new(colours: bool, prefill: Answers) -> Self {
+        let theme: Box<dyn Theme> = if colours {
+            Box::new(ColorfulTheme::default())
+        } else {
+            Box::new(SimpleTheme)
+        };
+        Terminal {
+            term: Term::stderr(),
+            theme,
+            prefill,
+        }
+    }
+
+    fn default_for(&self, q: &Question) -> Option<Answer> {
+        self.prefill
+            .get(&q.id)
+            .filter(|a| q.check(a).is_ok())
+            .cloned()
+            .or_else(|| q.default.clone())
+    }
+
+    fn prompt(&self, q: &Question) -> Result<Answer, dialoguer::Error> {
+        let theme = &*self.theme;
+        let default = self.default_for(q);
+        match &q.kind {
+            Kind::Confirm => Confirm::with_theme(theme)
+                .with_prompt(&q.prompt)
+                .default(default.is_some_and(|a| a.as_bool()))
+                .interact_on(&self.term)
+                .map(Answer::Bool),
+            Kind::Text { validate } => {
+                let mut input = Input::<String>::with_theme(theme)
+                    .with_prompt(&q.prompt)
+                    .allow_empty(true);
+                if let Some(d) = default {
+                    input = input.default(d.as_text().to_string());
+                }
+                if let Some(v) = validate.clone() {
+                    input = input.validate_with(move |t: &String| v(t));
+                }
+                input.interact_text_on(&self.term).map(Answer::Text)
+            }
+            Kind::Select { choices } => {
+                let at = default
+                    .and_then(|d| choices.iter().position(|c| c.key == d.as_text()))
+                    .unwrap_or(0);
+                let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+                let i = Select::with_theme(theme)
+                    .with_prompt(&q.prompt)
+                    .items(&labels)
+                    .default(at)
+                    .interact_on(&self.term)?;
+                Ok(Answer::Text(choices[i].key.clone()))
+            }
+            Kind::MultiSelect { choices, .. } => {
+                let chosen = default.map(|d| d.as_many().to_vec()).unwrap_or_default();
+                let checked: Vec<bool> = choices.iter().map(|c| chosen.contains(&c.key)).collect();
+                let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+                let picked = MultiSelect::with_theme(theme)
+                    .with_prompt(&q.prompt)
+                    .items(&labels)
+                    .defaults(&checked)
+                    .interact_on(&self.term)?;
+                Ok(Answer::Many(
+                    picked.into_iter().map(|i| choices[i].key.clone()).collect(),
+                ))
+            }
+        }
+    }
+}
+
+impl Asker for Terminal {
+    fn ask(&mut self, q: &Question) -> Result<Answer, WizardError> {
+        loop {
+            let answer = self.prompt(q).map_err(|e| match e {
+                dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+                    WizardError::Interrupted
+                }
+                dialoguer::Error::IO(io) => WizardError::Terminal(io.to_string()),
+            })?;
+            // dialoguer does not validate a default taken with Enter, nor count a multi-select.
+            match q.check(&answer) {
+                Ok(()) => return Ok(answer),
+                Err(reason) => {
+                    let _ = self.term.write_line(&format!("  ✘ {reason}"));
+                }
+            }
+        }
+    }
+
+    fn say(&mut self, text: &str) {
+        let _ = self.term.write_line(text.trim_end());
+    }
+}

@@ -1,0 +1,108 @@
+//! The container engine, driven the way a user drives it: through the app's own run.sh.
+
+use super::VerifyError;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// The engine command with its global flags (`podman --runtime runc`), as run.sh takes it.
+    pub command: String,
+    /// Extra flags for `run`, as run.sh's ENGINE_RUN_FLAGS.
+    pub run_flags: String,
+}
+
+impl Engine {
+    /// `$ENGINE` and `$ENGINE_RUN_FLAGS` when set, else podman (or docker when only it is here).
+    pub fn from_env() -> Engine {
+        let command = std::env::var("ENGINE")
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| {
+                if on_path("podman") || !on_path("docker") {
+                    "podman".to_string()
+                } else {
+                    "docker".to_string()
+                }
+            });
+        Engine {
+            command,
+            run_flags: std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default(),
+        }
+    }
+
+    fn cmd(&self) -> Command {
+        let mut parts = self.command.split_whitespace();
+        let mut c = Command::new(parts.next().unwrap_or("podman"));
+        c.args(parts);
+        c
+    }
+
+    /// Starts the lifted app detached, in its own network namespace, keeping the container after
+    /// it exits so its logs can be read.
+    pub fn start(&self, app_dir: &Path, name: &str) -> Result<(), VerifyError> {
+        let out = Command::new("sh")
+            .arg(app_dir.join("run.sh"))
+            .env("ENGINE", &self.command)
+            .env(
+                "ENGINE_RUN_FLAGS",
+                format!("-d --rm=false {}", self.run_flags),
+            )
+            .env("NETWORK", "none")
+            .env("NAME", name)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| {
+                VerifyError::Engine(format!("cannot run {}/run.sh: {e}", app_dir.display()))
+            })?;
+        if !out.status.success() {
+            return Err(VerifyError::Engine(format!(
+                "{}/run.sh failed: {}",
+                app_dir.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn pid(&self, name: &str) -> Result<i32, VerifyError> {
+        let out = self
+            .cmd()
+            .args(["inspect", "-f", "{{.State.Pid}}", name])
+            .output()
+            .map_err(|e| VerifyError::Engine(format!("{}: {e}", self.command)))?;
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| {
+                VerifyError::Engine(format!(
+                    "container {name} is not running (it exited at start): {}",
+                    self.logs_tail(name, 5).join(" | ")
+                ))
+            })
+    }
+
+    pub fn logs_tail(&self, name: &str, lines: usize) -> Vec<String> {
+        let Ok(out) = self.cmd().args(["logs", name]).output() else {
+            return Vec::new();
+        };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let all: Vec<String> = text.lines().map(str::to_string).collect();
+        all[all.len().saturating_sub(lines)..].to_vec()
+    }
+
+    pub fn remove(&self, name: &str) {
+        let _ = self.cmd().args(["rm", "-f", "-t", "3", name]).output();
+    }
+}
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
