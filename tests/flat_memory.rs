@@ -55,7 +55,11 @@ fn peak_memory_does_not_follow_file_sizes() {
     let d = dir.path();
     let nginx = start_nginx(d, free_port());
     let conf = std::fs::read_to_string(d.join("nginx.conf")).unwrap();
-    let edited = conf.replacen("http {", &format!("http {{\n  include {}/extra.conf;", d.display()), 1);
+    let edited = conf.replacen(
+        "http {",
+        &format!("http {{\n  include {}/extra.conf;", d.display()),
+        1,
+    );
     std::fs::write(d.join("nginx.conf"), edited).unwrap();
     let redis_daemon = start_redis(d, free_port());
     let pids = [nginx.pid(), redis_daemon.pid()];
@@ -68,13 +72,20 @@ fn peak_memory_does_not_follow_file_sizes() {
     // debug build compresses slowly); the volume's data file is 8 GB, sparse.
     grow(d, 64 * MIB, 64 * MIB, 8 * GIB);
     let (large_lift, err) = lift(d, &pids, "large");
-    assert!(err.contains("extra.conf: larger than 8 MB"), "the cut config is named:\n{err}");
+    assert!(
+        err.contains("extra.conf: larger than 8 MB"),
+        "the cut config is named:\n{err}"
+    );
     let big = tree(&d.join("large"))
         .into_iter()
         .find(|p| p.ends_with("big.rdb"))
         .unwrap_or_else(|| panic!("big.rdb copied into a volume: {:?}", tree(&d.join("large"))));
     assert_eq!(std::fs::metadata(&big).unwrap().len(), 8 * GIB);
-    assert!(disk_bytes(&big) < 16 * MIB, "the volume copy stays sparse: {} bytes", disk_bytes(&big));
+    assert!(
+        disk_bytes(&big) < 16 * MIB,
+        "the volume copy stays sparse: {} bytes",
+        disk_bytes(&big)
+    );
 
     // Analysis only reads: multi-GB config and content cost a bounded read, not their size.
     grow(d, 8 * GIB, 8 * GIB, 8 * GIB);
@@ -85,6 +96,12 @@ fn peak_memory_does_not_follow_file_sizes() {
          8 GiB sparse volume file; analyze {small_analyze} KiB with 1 MiB files, {large_analyze} KiB \
          with 8 GiB config and content"
     );
-    assert!(large_lift <= small_lift + SLACK_KIB, "lift: {small_lift} → {large_lift} KiB");
-    assert!(large_analyze <= small_analyze + SLACK_KIB, "analyze: {small_analyze} → {large_analyze} KiB");
+    assert!(
+        large_lift <= small_lift + SLACK_KIB,
+        "lift: {small_lift} → {large_lift} KiB"
+    );
+    assert!(
+        large_analyze <= small_analyze + SLACK_KIB,
+        "analyze: {small_analyze} → {large_analyze} KiB"
+    );
 }

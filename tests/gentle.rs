@@ -14,8 +14,13 @@ const BE_LOWEST: i64 = (2 << 13) | 7;
 /// Nice values of every thread of `pid` (field 19 of /proc/PID/task/TID/stat).
 fn nice_of_threads(pid: u32) -> Vec<i64> {
     let mut out = Vec::new();
-    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else { continue };
+    for t in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
         // The command name may hold spaces and parentheses: fields count from its last ')'.
         let after = &stat[stat.rfind(')').unwrap() + 2..];
         let fields: Vec<&str> = after.split_whitespace().collect();
@@ -32,7 +37,11 @@ fn ioprio_of(pid: u32) -> i64 {
 /// Waits until `child` has written to its stdout pipe (so its `run` has begun), unread.
 fn wait_for_output(child: &mut Child) {
     let fd = child.stdout.as_ref().unwrap().as_raw_fd();
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd.
     let n = unsafe { libc::poll(&mut p, 1, 120_000) };
     assert_eq!(n, 1, "liftkit printed nothing within two minutes");
@@ -55,7 +64,10 @@ fn collect_json(nice: Option<&str>, extra: &[&str]) -> Child {
         }
         None => Command::new(exe),
     };
-    cmd.args(["collect", "--json"]).args(extra).stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.args(["collect", "--json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     cmd.spawn().unwrap()
 }
 
@@ -67,7 +79,10 @@ fn collect_runs_at_low_cpu_and_io_priority_in_every_thread() {
     let ioprio = ioprio_of(child.id());
     finish(child);
     assert!(!nice.is_empty());
-    assert!(nice.iter().all(|&n| n == 10), "every thread at nice 10: {nice:?}");
+    assert!(
+        nice.iter().all(|&n| n == 10),
+        "every thread at nice 10: {nice:?}"
+    );
     assert_eq!(ioprio, BE_LOWEST, "best-effort level 7");
 }
 
@@ -85,7 +100,10 @@ fn priority_normal_keeps_the_priority_it_was_given_and_low_never_raises_it() {
     wait_for_output(&mut child);
     let nice = nice_of_threads(child.id());
     finish(child);
-    assert!(nice.iter().all(|&n| n == 15), "nice 15 is not raised to 10: {nice:?}");
+    assert!(
+        nice.iter().all(|&n| n == 15),
+        "nice 15 is not raised to 10: {nice:?}"
+    );
 }
 
 #[test]
@@ -95,7 +113,11 @@ fn analyze_runs_at_low_priority_before_it_reads_anything() {
     run_ok(liftkit().args(["collect", "-o"]).arg(&snapshot));
     // A FIFO as the snapshot: analyze blocks opening it, after setting its priority.
     let fifo = dir.path().join("fifo.json");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     let child = liftkit()
         .arg("analyze")
         .arg(&fifo)
@@ -127,7 +149,11 @@ fn analyze_runs_at_low_priority_before_it_reads_anything() {
     std::io::Write::write_all(&mut writer, &std::fs::read(&snapshot).unwrap()).unwrap();
     drop(writer);
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.code().is_some_and(|c| c <= 1), "analyze finished: {:?}", out.status);
+    assert!(
+        out.status.code().is_some_and(|c| c <= 1),
+        "analyze finished: {:?}",
+        out.status
+    );
     assert!(nice.iter().all(|&n| n == 10), "{nice:?}");
     assert_eq!(ioprio, BE_LOWEST);
 }

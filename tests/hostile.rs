@@ -57,9 +57,17 @@ fn plant(dir: &Path, sparse: u64) -> std::os::unix::net::UnixListener {
     std::fs::create_dir_all(dir.join("closed-dir")).unwrap();
     std::fs::write(dir.join("closed-dir/inside.html"), "inside\n").unwrap();
     set_mode(&dir.join("closed-dir"), 0o000);
-    std::fs::write(dir.join(OsStr::from_bytes(b"latin1-caf\xe9.html")), "non-utf8 name\n").unwrap();
+    std::fs::write(
+        dir.join(OsStr::from_bytes(b"latin1-caf\xe9.html")),
+        "non-utf8 name\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("new\nline.html"), "newline in the name\n").unwrap();
-    std::fs::write(dir.join(" leading space & $(touch pwned) `x`.html"), "shell\n").unwrap();
+    std::fs::write(
+        dir.join(" leading space & $(touch pwned) `x`.html"),
+        "shell\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("x".repeat(250)), "long name\n").unwrap();
     let deep: PathBuf = (0..30).map(|i| format!("level-{i:02}-directory")).collect();
     std::fs::create_dir_all(dir.join(&deep)).unwrap();
@@ -107,7 +115,10 @@ fn churn_processes(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
 /// Every entry of the app's layer: (name bytes, type, link target bytes), read back with tar.
 fn layer_entries(app_dir: &Path) -> Vec<(Vec<u8>, tar::EntryType, Option<Vec<u8>>)> {
     let oci = app_dir.join("oci");
-    let blob = |digest: &str| oci.join("blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let blob = |digest: &str| {
+        oci.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
     let json = |p: PathBuf| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     };
@@ -136,12 +147,18 @@ fn assert_safe_layer(app_dir: &Path) -> Vec<Vec<u8>> {
     for (name, kind, link) in &entries {
         let shown = String::from_utf8_lossy(name);
         assert!(!name.starts_with(b"/"), "absolute entry {shown:?}");
-        assert!(!name.split(|&b| b == b'/').any(|c| c == b".."), "`..` in {shown:?}");
+        assert!(
+            !name.split(|&b| b == b'/').any(|c| c == b".."),
+            "`..` in {shown:?}"
+        );
         assert!(!name.contains(&0));
         assert!(
             matches!(
                 kind,
-                tar::EntryType::Regular | tar::EntryType::Directory | tar::EntryType::Symlink | tar::EntryType::Link
+                tar::EntryType::Regular
+                    | tar::EntryType::Directory
+                    | tar::EntryType::Symlink
+                    | tar::EntryType::Link
             ),
             "{shown:?} is a {kind:?}"
         );
@@ -157,12 +174,17 @@ fn app_dir(out: &Path, prefix: &str) -> PathBuf {
     std::fs::read_dir(out)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix) && p.join("oci").exists())
+        .find(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with(prefix) && p.join("oci").exists()
+        })
         .unwrap_or_else(|| panic!("no {prefix} app in {}", out.display()))
 }
 
 fn no_panic(code: i32, err: &str) {
-    assert!(code == 0 || code == 1, "finished (exit 0 or 1), got {code}:\n{err}");
+    assert!(
+        code == 0 || code == 1,
+        "finished (exit 0 or 1), got {code}:\n{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -206,32 +228,56 @@ fn a_live_lift_survives_hostile_files_and_churn_and_writes_a_safe_layer() {
     let (file_rounds, spawned) = (files.join().unwrap(), procs.join().unwrap());
     eprintln!("{file_rounds} file rewrites and {spawned} processes churned during the lift");
     no_panic(code, &err);
-    assert!(spawned > 10 && file_rounds > 10, "the churn ran during the lift");
+    assert!(
+        spawned > 10 && file_rounds > 10,
+        "the churn ran during the lift"
+    );
 
     let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
     let nginx_dir = app_dir(&out, "nginx");
     let names = assert_safe_layer(&nginx_dir);
     let has = |suffix: &[u8]| names.iter().any(|n| n.ends_with(suffix));
-    assert!(has(b"www/plain.html") && has(b"www/new\nline.html"), "odd but valid names are kept");
-    assert!(has(&[b"www/".as_slice(), "x".repeat(250).as_bytes()].concat()), "a 250-byte name");
-    assert!(has(b"-directory/deep.html"), "a path deeper than tar's 100-byte field");
+    assert!(
+        has(b"www/plain.html") && has(b"www/new\nline.html"),
+        "odd but valid names are kept"
+    );
+    assert!(
+        has(&[b"www/".as_slice(), "x".repeat(250).as_bytes()].concat()),
+        "a 250-byte name"
+    );
+    assert!(
+        has(b"-directory/deep.html"),
+        "a path deeper than tar's 100-byte field"
+    );
     assert!(has(b"www/sparse.img") && has(b"www/changing.log"));
     for special in ["fifo", "zero-device", "loop-device", "socket"] {
-        assert!(!has(format!("www/{special}").as_bytes()), "{special} is not in the image");
+        assert!(
+            !has(format!("www/{special}").as_bytes()),
+            "{special} is not in the image"
+        );
         assert!(
             plan.contains(&format!("www/{special}")) || err.contains(&format!("www/{special}")),
             "{special} is named in the findings"
         );
     }
     for line in ["device, FIFO or socket", "loop-a"] {
-        assert!(plan.contains(line) || err.contains(line), "findings name {line:?}:\n{err}");
+        assert!(
+            plan.contains(line) || err.contains(line),
+            "findings name {line:?}:\n{err}"
+        );
     }
     // The hostile includes were refused, not opened (a FIFO would have hung the run).
-    assert!(err.contains("conf.d/fifo") && err.contains("not a regular file"), "{err}");
+    assert!(
+        err.contains("conf.d/fifo") && err.contains("not a regular file"),
+        "{err}"
+    );
     assert!(err.contains("conf.d/zero-device"), "{err}");
     // The non-UTF-8 name: the plan holds names as text, so the file is named, lossily, as
     // missing rather than silently dropped.
-    assert!(plan.contains("latin1-caf"), "the non-UTF-8 name is in the plan");
+    assert!(
+        plan.contains("latin1-caf"),
+        "the non-UTF-8 name is in the plan"
+    );
     // The data directory's odd files: special files not copied, the sparse file still sparse.
     let redis_dir = app_dir(&out, "redis");
     assert_safe_layer(&redis_dir);
@@ -242,7 +288,11 @@ fn a_live_lift_survives_hostile_files_and_churn_and_writes_a_safe_layer() {
     assert!(disk_bytes(&sparse) < 1 << 20, "and stays sparse");
     let specials = tree(&redis_dir.join("volumes"))
         .into_iter()
-        .filter(|p| ["fifo", "zero-device", "loop-device", "socket"].iter().any(|s| p.ends_with(s)))
+        .filter(|p| {
+            ["fifo", "zero-device", "loop-device", "socket"]
+                .iter()
+                .any(|s| p.ends_with(s))
+        })
         .count();
     assert_eq!(specials, 0, "no special file in the volume copy");
     assert!(!d.join("pwned").exists() && !Path::new("pwned").exists());
@@ -262,7 +312,11 @@ fn a_directory_root_keeps_every_link_inside_it() {
     let pid = nginx.pid().to_string();
     let snapshot = d.join("site/snapshot.json");
     std::fs::create_dir_all(d.join("site")).unwrap();
-    run_ok(liftkit().args(["collect", "--bundle", "--pid", &pid, "-o"]).arg(&snapshot));
+    run_ok(
+        liftkit()
+            .args(["collect", "--bundle", "--pid", &pid, "-o"])
+            .arg(&snapshot),
+    );
     nginx.stop();
     // The bundle is a directory root standing in for `/`: plant the hostile files in its copy
     // of the docroot, with links that would leave the root if followed on this machine.
@@ -270,13 +324,33 @@ fn a_directory_root_keeps_every_link_inside_it() {
     let inner = root.join(www.strip_prefix("/").unwrap());
     let _sock = plant(&inner, IN_LAYER);
     std::os::unix::fs::symlink("/etc/machine-id", inner.join("absolute-out")).unwrap();
-    std::os::unix::fs::symlink("../../../../../../../../../../etc/machine-id", inner.join("climb-out"))
-        .unwrap();
+    std::os::unix::fs::symlink(
+        "../../../../../../../../../../etc/machine-id",
+        inner.join("climb-out"),
+    )
+    .unwrap();
     let plan = d.join("plan.yaml");
-    let (code, _, err, _) = run_measured(liftkit().arg("analyze").arg(&snapshot).args(["--pid", &pid]).arg("--root").arg(&root).arg("-o").arg(&plan));
+    let (code, _, err, _) = run_measured(
+        liftkit()
+            .arg("analyze")
+            .arg(&snapshot)
+            .args(["--pid", &pid])
+            .arg("--root")
+            .arg(&root)
+            .arg("-o")
+            .arg(&plan),
+    );
     no_panic(code, &err);
     let out = d.join("out");
-    let (code, _, err, _) = run_measured(liftkit().arg("build").arg(&plan).arg("--root").arg(&root).arg("-o").arg(&out));
+    let (code, _, err, _) = run_measured(
+        liftkit()
+            .arg("build")
+            .arg(&plan)
+            .arg("--root")
+            .arg(&root)
+            .arg("-o")
+            .arg(&out),
+    );
     no_panic(code, &err);
     let app = app_dir(&out, "nginx");
     let names = assert_safe_layer(&app);
@@ -284,8 +358,16 @@ fn a_directory_root_keeps_every_link_inside_it() {
     // /etc/machine-id exists on this machine but not in the root: the links stay links to
     // nothing, and no file of this machine is taken.
     assert!(Path::new("/etc/machine-id").exists() || Path::new("/etc/hostname").exists());
-    assert!(!has(b"etc/machine-id"), "a link was followed out of the root");
-    let www_rel = www.strip_prefix("/").unwrap().as_os_str().as_bytes().to_vec();
+    assert!(
+        !has(b"etc/machine-id"),
+        "a link was followed out of the root"
+    );
+    let www_rel = www
+        .strip_prefix("/")
+        .unwrap()
+        .as_os_str()
+        .as_bytes()
+        .to_vec();
     assert!(has(&[www_rel.as_slice(), b"/plain.html"].concat()));
     set_mode(&inner.join("closed-dir"), 0o755);
 }
@@ -305,15 +387,32 @@ fn start_nginx_as_nobody(d: &Path, port: u16) -> Daemon {
     )
     .unwrap();
     std::fs::create_dir_all(d.join("run")).unwrap();
-    assert!(Command::new("chown").arg("nobody:nogroup").arg(d.join("run")).status().unwrap().success());
+    assert!(Command::new("chown")
+        .arg("nobody:nogroup")
+        .arg(d.join("run"))
+        .status()
+        .unwrap()
+        .success());
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--", "/usr/sbin/nginx", "-c"])
-        .arg(&conf)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    cmd.args([
+        "--reuid=nobody",
+        "--regid=nogroup",
+        "--clear-groups",
+        "--",
+        "/usr/sbin/nginx",
+        "-c",
+    ])
+    .arg(&conf)
+    .env_clear()
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     run_ok(&mut cmd);
-    assert!(wait_for_port(port, Duration::from_secs(10)), "nginx as nobody did not start");
-    Daemon { pid_file: d.join("run/nginx.pid") }
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "nginx as nobody did not start"
+    );
+    Daemon {
+        pid_file: d.join("run/nginx.pid"),
+    }
 }
 
 #[test]
@@ -330,19 +429,40 @@ fn a_run_as_nobody_says_what_it_could_not_see_and_still_builds() {
     let theirs = start_nginx(&root_dir, free_port());
     let out = d.join("nobody-out");
     std::fs::create_dir_all(&out).unwrap();
-    assert!(Command::new("chown").arg("nobody:nogroup").arg(&out).status().unwrap().success());
+    assert!(Command::new("chown")
+        .arg("nobody:nogroup")
+        .arg(&out)
+        .status()
+        .unwrap()
+        .success());
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_liftkit"))
-        .args(["lift", "--pid", &mine.pid().to_string(), "--pid", &theirs.pid().to_string(), "-o"])
+        .args([
+            "lift",
+            "--pid",
+            &mine.pid().to_string(),
+            "--pid",
+            &theirs.pid().to_string(),
+            "-o",
+        ])
         .arg(&out)
         .current_dir(&out);
     let (code, _, err, _) = run_measured(&mut cmd);
     no_panic(code, &err);
-    assert!(out.join("snapshot.json").exists() && out.join("plan.yaml").exists(), "{err}");
-    assert!(err.contains("exe: permission denied"), "the root daemon's hidden parts are named:\n{err}");
+    assert!(
+        out.join("snapshot.json").exists() && out.join("plan.yaml").exists(),
+        "{err}"
+    );
+    assert!(
+        err.contains("exe: permission denied"),
+        "the root daemon's hidden parts are named:\n{err}"
+    );
     assert!(err.contains("could not be read"), "{err}");
-    assert_eq!(code, 1, "an app without its executable is an error-level finding");
+    assert_eq!(
+        code, 1,
+        "an app without its executable is an error-level finding"
+    );
     // nobody's own nginx is built, without what nobody cannot read, which is named.
     let built: Vec<PathBuf> = std::fs::read_dir(&out)
         .unwrap()
@@ -357,6 +477,9 @@ fn a_run_as_nobody_says_what_it_could_not_see_and_still_builds() {
     let names = assert_safe_layer(my_app);
     assert!(names.iter().any(|n| n.ends_with(b"www/plain.html")));
     assert!(!names.iter().any(|n| n.ends_with(b"www/unreadable")));
-    assert!(err.contains("www/unreadable"), "the unreadable file is named:\n{err}");
+    assert!(
+        err.contains("www/unreadable"),
+        "the unreadable file is named:\n{err}"
+    );
     set_mode(&www.join("closed-dir"), 0o755);
 }

@@ -32,10 +32,50 @@ impl Rng {
 
 /// Tokens that change structure in JSON or YAML, and values at the edges of their types.
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", ":", ",", "\"", "\\", "\\u0000", "\\ud800", "null", "true", "-1", "0",
-    "4294967296", "-2147483649", "18446744073709551616", "1e999", "-0.0", "NaN", "\n", "\n- ",
-    "- ", ": ", "? ", "&a ", "*a", "!!binary ", "!!map ", "~", "|", ">", "---\n", "...\n",
-    "'", "#", "%YAML 1.2\n", "\t", "\u{feff}", "é", "\u{fffd}", "<<: *a\n", "/..", "../",
+    "{",
+    "}",
+    "[",
+    "]",
+    ":",
+    ",",
+    "\"",
+    "\\",
+    "\\u0000",
+    "\\ud800",
+    "null",
+    "true",
+    "-1",
+    "0",
+    "4294967296",
+    "-2147483649",
+    "18446744073709551616",
+    "1e999",
+    "-0.0",
+    "NaN",
+    "\n",
+    "\n- ",
+    "- ",
+    ": ",
+    "? ",
+    "&a ",
+    "*a",
+    "!!binary ",
+    "!!map ",
+    "~",
+    "|",
+    ">",
+    "---\n",
+    "...\n",
+    "'",
+    "#",
+    "%YAML 1.2\n",
+    "\t",
+    "\u{feff}",
+    "é",
+    "\u{fffd}",
+    "<<: *a\n",
+    "/..",
+    "../",
 ];
 
 fn mutate(rng: &mut Rng, base: &[u8]) -> Vec<u8> {
@@ -95,7 +135,11 @@ fn feed(bytes: &[u8]) {
 fn seeds() -> Vec<(String, Vec<u8>)> {
     let dir = tempfile::tempdir().unwrap();
     let snapshot = dir.path().join("snapshot.json");
-    run_ok(liftkit().args(["collect", "--priority", "normal", "-o"]).arg(&snapshot));
+    run_ok(
+        liftkit()
+            .args(["collect", "--priority", "normal", "-o"])
+            .arg(&snapshot),
+    );
     let pid = std::process::id().to_string();
     let plan = dir.path().join("plan.yaml");
     let out = liftkit()
@@ -116,20 +160,31 @@ fn seeds() -> Vec<(String, Vec<u8>)> {
         p.truncate(3);
     }
     vec![
-        ("snapshot".into(), serde_json::to_vec_pretty(&small).unwrap()),
+        (
+            "snapshot".into(),
+            serde_json::to_vec_pretty(&small).unwrap(),
+        ),
         ("plan".into(), std::fs::read(&plan).unwrap()),
     ]
 }
 
 #[test]
 fn loaders_never_panic_on_mutated_snapshots_and_plans() {
-    let secs: u64 = std::env::var("LOADER_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let seed: u64 = std::env::var("LOADER_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(6001);
+    let secs: u64 = std::env::var("LOADER_FUZZ_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let seed: u64 = std::env::var("LOADER_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6001);
     let seeds = seeds();
     for (_, s) in &seeds {
         feed(s); // the originals load
     }
-    assert!(liftkit::plan::parse(Path::new("p"), std::str::from_utf8(&seeds[1].1).unwrap()).is_ok());
+    assert!(
+        liftkit::plan::parse(Path::new("p"), std::str::from_utf8(&seeds[1].1).unwrap()).is_ok()
+    );
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut iterations = 0u64;
     let mut rng = Rng(seed);
@@ -160,19 +215,39 @@ fn pathological_inputs_end_in_errors() {
     let deep_block = "- ".repeat(20_000) + "x";
     let mut laughs = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
-        let p = if i == 1 { "a".to_string() } else { format!("b{}", i - 1) };
-        laughs.push_str(&format!("b{i}: &b{i} [{}]\n", vec![format!("*{p}"); 10].join(", ")));
+        let p = if i == 1 {
+            "a".to_string()
+        } else {
+            format!("b{}", i - 1)
+        };
+        laughs.push_str(&format!(
+            "b{i}: &b{i} [{}]\n",
+            vec![format!("*{p}"); 10].join(", ")
+        ));
     }
-    for input in [&deep_flow, &deep_block, &laughs, &"\u{0}".repeat(1000), &String::new()] {
+    for input in [
+        &deep_flow,
+        &deep_block,
+        &laughs,
+        &"\u{0}".repeat(1000),
+        &String::new(),
+    ] {
         let e = liftkit::snapshot::parse(Path::new("s.json"), input).unwrap_err();
         assert!(e.to_string().starts_with("s.json"), "{e}");
         let e = liftkit::plan::parse(Path::new("p.yaml"), input).unwrap_err();
         assert!(e.to_string().starts_with("p.yaml:"), "{e}");
     }
-    let e = liftkit::plan::parse(Path::new("p.yaml"), &deep_flow).unwrap_err().to_string();
-    assert!(e.starts_with("p.yaml:1:257: ") && e.contains("nested deeper than 256"), "{e}");
+    let e = liftkit::plan::parse(Path::new("p.yaml"), &deep_flow)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("p.yaml:1:257: ") && e.contains("nested deeper than 256"),
+        "{e}"
+    );
     // Brackets in quoted strings and comments are text, not nesting.
     let text = format!("# {}\nschema: '{}'\n", "[".repeat(300), "[".repeat(300));
-    let e = liftkit::plan::parse(Path::new("p.yaml"), &text).unwrap_err().to_string();
+    let e = liftkit::plan::parse(Path::new("p.yaml"), &text)
+        .unwrap_err()
+        .to_string();
     assert!(!e.contains("nested deeper"), "{e}");
 }

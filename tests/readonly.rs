@@ -21,7 +21,9 @@ fn inside(path: &Path, out: &Path) -> bool {
 
 /// Pseudo filesystems: no contents to change, and their times are the kernel's.
 fn pseudo(path: &Path) -> bool {
-    ["/proc", "/sys", "/dev"].iter().any(|p| path.starts_with(p))
+    ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|p| path.starts_with(p))
 }
 
 /// One traced file syscall: its name, its path arguments, the open flags if any, and its result.
@@ -40,7 +42,9 @@ struct Call {
 fn parse_trace(text: &str, cwd: &Path) -> Vec<Call> {
     let mut calls = Vec::new();
     for line in text.lines() {
-        let rest = line.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+        let rest = line
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .trim_start();
         if rest.starts_with("<...") || rest.starts_with("+++") || rest.starts_with("---") {
             continue;
         }
@@ -84,8 +88,14 @@ fn parse_trace(text: &str, cwd: &Path) -> Vec<Call> {
             .into_iter()
             .skip(skip)
             .take(take)
-        .map(|p| if p.is_absolute() || dirfd_relative { p } else { cwd.join(p) })
-        .collect();
+            .map(|p| {
+                if p.is_absolute() || dirfd_relative {
+                    p
+                } else {
+                    cwd.join(p)
+                }
+            })
+            .collect();
         let flags = args
             .split(", ")
             .find(|a| a.starts_with("O_"))
@@ -107,11 +117,44 @@ fn parse_trace(text: &str, cwd: &Path) -> Vec<Call> {
 }
 
 const WRITING_CALLS: &[&str] = &[
-    "mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir",
-    "utime", "utimes", "utimensat", "futimesat", "chmod", "fchmodat", "fchmodat2", "chown",
-    "lchown", "fchownat", "symlink", "symlinkat", "link", "linkat", "truncate", "creat", "mknod",
-    "mknodat", "setxattr", "lsetxattr", "removexattr", "lremovexattr", "mount", "umount2",
-    "chroot", "pivot_root", "swapon", "swapoff", "acct", "quotactl",
+    "mkdir",
+    "mkdirat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "unlink",
+    "unlinkat",
+    "rmdir",
+    "utime",
+    "utimes",
+    "utimensat",
+    "futimesat",
+    "chmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "lchown",
+    "fchownat",
+    "symlink",
+    "symlinkat",
+    "link",
+    "linkat",
+    "truncate",
+    "creat",
+    "mknod",
+    "mknodat",
+    "setxattr",
+    "lsetxattr",
+    "removexattr",
+    "lremovexattr",
+    "mount",
+    "umount2",
+    "chroot",
+    "pivot_root",
+    "swapon",
+    "swapoff",
+    "acct",
+    "quotactl",
 ];
 
 fn writes(c: &Call) -> bool {
@@ -129,8 +172,13 @@ fn writes(c: &Call) -> bool {
 fn loader_phase(calls: &[Call]) -> usize {
     let loaderish = |p: &Path| {
         let name = p.file_name().unwrap_or_default().to_string_lossy();
-        let lib = name.split(".so").nth(1).is_some_and(|v| v.chars().all(|c| c == '.' || c.is_ascii_digit()));
-        p.to_string_lossy().starts_with("/etc/ld.so.") || lib || p == Path::new(env!("CARGO_BIN_EXE_liftkit"))
+        let lib = name
+            .split(".so")
+            .nth(1)
+            .is_some_and(|v| v.chars().all(|c| c == '.' || c.is_ascii_digit()));
+        p.to_string_lossy().starts_with("/etc/ld.so.")
+            || lib
+            || p == Path::new(env!("CARGO_BIN_EXE_liftkit"))
     };
     calls
         .iter()
@@ -141,7 +189,14 @@ fn loader_phase(calls: &[Call]) -> usize {
 /// Paths other processes on this machine change all the time (builds, other tests, podman):
 /// their times and sizes say nothing about liftkit, whose own syscalls are audited instead.
 fn shared_with_others(path: &Path) -> bool {
-    const DIRS: &[&str] = &["/", "/tmp", "/var/tmp", "/root", "/work", "/var/lib/containers"];
+    const DIRS: &[&str] = &[
+        "/",
+        "/tmp",
+        "/var/tmp",
+        "/root",
+        "/work",
+        "/var/lib/containers",
+    ];
     DIRS.iter().any(|d| path == Path::new(d))
         || path.starts_with("/var/lib/containers")
         || path.starts_with("/root/.local/share/containers")
@@ -188,7 +243,11 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
     let out1 = d.join("out1");
     lift(&out1, &cwd, &pids, Some(&trace));
     let calls = parse_trace(&std::fs::read_to_string(&trace).unwrap(), &cwd);
-    assert!(calls.len() > 500, "the trace saw the run: {} calls", calls.len());
+    assert!(
+        calls.len() > 500,
+        "the trace saw the run: {} calls",
+        calls.len()
+    );
 
     // Nothing outside the output directory is opened for writing, created, removed, renamed,
     // re-owned, re-moded or re-timed.
@@ -198,7 +257,11 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
         .filter(|c| c.dirfd_relative || c.paths.iter().any(|p| !inside(p, &out1)))
         .map(|c| c.line.as_str())
         .collect();
-    assert!(bad.is_empty(), "writes outside the output:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "writes outside the output:\n{}",
+        bad.join("\n")
+    );
 
     // Every host file read is opened with O_NOATIME, or without it only after the kernel
     // refused it (EPERM: a file root does not own, on a system without CAP_FOWNER).
@@ -206,13 +269,12 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
     assert!(loader < 300, "the loader phase ends early: {loader}");
     let mut refused: BTreeSet<&Path> = BTreeSet::new();
     let mut without_noatime = Vec::new();
-    for c in calls[loader..].iter().filter(|c| c.name.starts_with("open") && !writes(c)) {
+    for c in calls[loader..]
+        .iter()
+        .filter(|c| c.name.starts_with("open") && !writes(c))
+    {
         let Some(p) = c.paths.first() else { continue };
-        if c.dirfd_relative
-            || c.flags.contains("O_PATH")
-            || pseudo(p)
-            || inside(p, &out1)
-        {
+        if c.dirfd_relative || c.flags.contains("O_PATH") || pseudo(p) || inside(p, &out1) {
             continue;
         }
         if c.flags.contains("O_NOATIME") {
@@ -230,8 +292,14 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
         "host files opened without O_NOATIME:\n{}",
         without_noatime.join("\n")
     );
-    let noatime_opens = calls.iter().filter(|c| c.flags.contains("O_NOATIME")).count();
-    assert!(noatime_opens > 50, "the audit saw the host being read: {noatime_opens} opens");
+    let noatime_opens = calls
+        .iter()
+        .filter(|c| c.flags.contains("O_NOATIME"))
+        .count();
+    assert!(
+        noatime_opens > 50,
+        "the audit saw the host being read: {noatime_opens} opens"
+    );
 
     // The touched set: every path any file syscall named, outside the output and procfs.
     let touched: BTreeSet<PathBuf> = calls
@@ -241,18 +309,32 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
         .filter(|p| !pseudo(p) && !inside(p, &out1) && !p.starts_with(d.join("out2")))
         .filter(|p| std::fs::symlink_metadata(p).is_ok())
         .collect();
-    for must in ["nginx.conf", "www/index.html", "www/sub/page.html", "redis.conf", "data/dump.rdb"] {
-        assert!(touched.contains(&d.join(must)), "the run read {must}: it is in the touched set");
+    for must in [
+        "nginx.conf",
+        "www/index.html",
+        "www/sub/page.html",
+        "redis.conf",
+        "data/dump.rdb",
+    ] {
+        assert!(
+            touched.contains(&d.join(must)),
+            "the run read {must}: it is in the touched set"
+        );
     }
     assert!(touched.contains(Path::new("/usr/sbin/nginx")));
 
     // Planted: access times old enough that relatime would update them on any plain read,
     // on files and directories only this test's daemons and liftkit read.
-    assert!(mount_updates_atime(d), "the test directory's mount must record access times");
+    assert!(
+        mount_updates_atime(d),
+        "the test directory's mount must record access times"
+    );
     let planted: Vec<PathBuf> = tree(d)
         .into_iter()
         .filter(|p| !p.starts_with(&out1) && !p.starts_with(&cwd) && *p != trace)
-        .filter(|p| !p.ends_with("error.log") && !p.ends_with("access.log") && !p.ends_with("redis.log"))
+        .filter(|p| {
+            !p.ends_with("error.log") && !p.ends_with("access.log") && !p.ends_with("redis.log")
+        })
         .collect();
     for p in &planted {
         set_old_atime(p);
@@ -262,10 +344,17 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
     // output directory exists beforehand, so the test directory itself must not change.
     let out2 = d.join("out2");
     std::fs::create_dir(&out2).unwrap();
-    let watched: BTreeSet<PathBuf> = touched.iter().cloned().chain(planted.iter().cloned()).collect();
+    let watched: BTreeSet<PathBuf> = touched
+        .iter()
+        .cloned()
+        .chain(planted.iter().cloned())
+        .collect();
     let before: BTreeMap<&PathBuf, Option<State>> = watched.iter().map(|p| (p, state(p))).collect();
     lift(&out2, &cwd, &pids, None);
-    let builds = tree(&out2).into_iter().filter(|p| p.ends_with("build.json")).count();
+    let builds = tree(&out2)
+        .into_iter()
+        .filter(|p| p.ends_with("build.json"))
+        .count();
     assert_eq!(builds, 2, "the second run built nginx and redis too");
     let mut changed = Vec::new();
     for (p, was) in &before {
@@ -289,7 +378,10 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
             (was.mtime, was.ctime, was.size) = (now.mtime, now.ctime, now.size);
         }
         if was != now {
-            changed.push(format!("{}:\n  before {was:?}\n  after  {now:?}", p.display()));
+            changed.push(format!(
+                "{}:\n  before {was:?}\n  after  {now:?}",
+                p.display()
+            ));
         }
     }
     eprintln!(
@@ -298,7 +390,11 @@ fn a_lift_writes_nothing_outside_its_output_and_leaves_every_time_as_it_was() {
         planted.len(),
         changed.len()
     );
-    assert!(changed.is_empty(), "changed by the run:\n{}", changed.join("\n"));
+    assert!(
+        changed.is_empty(),
+        "changed by the run:\n{}",
+        changed.join("\n")
+    );
 }
 
 /// Runs `program args…` in a new mount namespace where every mount is read-only except `out`.
@@ -344,7 +440,10 @@ fn assert_finished(what: &str, out: &Output) {
         "{what} failed in the read-only world ({}):\n{err}",
         out.status
     );
-    assert!(!err.contains("Read-only file system"), "{what} tried to write:\n{err}");
+    assert!(
+        !err.contains("Read-only file system"),
+        "{what} tried to write:\n{err}"
+    );
 }
 
 #[test]
@@ -362,7 +461,11 @@ fn the_whole_pipeline_runs_with_everything_but_the_output_read_only() {
 
     let snapshot = out.join("snapshot.json");
     let collect = [os("collect"), os("-o"), path(snapshot.clone())];
-    let r = in_readonly_world(&out, &exe, &collect.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let r = in_readonly_world(
+        &out,
+        &exe,
+        &collect.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
     assert_finished("collect", &r);
     assert!(snapshot.exists());
 
@@ -377,14 +480,27 @@ fn the_whole_pipeline_runs_with_everything_but_the_output_read_only() {
         os("-o"),
         path(plan.clone()),
     ];
-    let r = in_readonly_world(&out, &exe, &analyze.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let r = in_readonly_world(
+        &out,
+        &exe,
+        &analyze.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
     assert_finished("analyze", &r);
     let plan_text = std::fs::read_to_string(&plan).unwrap();
     assert!(plan_text.contains("/usr/sbin/nginx") && plan_text.contains("redis-server"));
 
     let built = out.join("built");
-    let build = [os("build"), path(plan.clone()), os("-o"), path(built.clone())];
-    let r = in_readonly_world(&out, &exe, &build.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let build = [
+        os("build"),
+        path(plan.clone()),
+        os("-o"),
+        path(built.clone()),
+    ];
+    let r = in_readonly_world(
+        &out,
+        &exe,
+        &build.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
     assert_finished("build", &r);
 
     let lifted = out.join("lifted");
@@ -397,18 +513,33 @@ fn the_whole_pipeline_runs_with_everything_but_the_output_read_only() {
         os("-o"),
         path(lifted.clone()),
     ];
-    let r = in_readonly_world(&out, &exe, &lift.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let r = in_readonly_world(
+        &out,
+        &exe,
+        &lift.iter().map(|s| s.as_os_str()).collect::<Vec<_>>(),
+    );
     assert_finished("lift", &r);
 
     for root in [&built, &lifted] {
-        let images: Vec<PathBuf> = tree(root).into_iter().filter(|p| p.ends_with("image.tar")).collect();
-        assert_eq!(images.len(), 2, "nginx and redis images under {}", root.display());
+        let images: Vec<PathBuf> = tree(root)
+            .into_iter()
+            .filter(|p| p.ends_with("image.tar"))
+            .collect();
+        assert_eq!(
+            images.len(),
+            2,
+            "nginx and redis images under {}",
+            root.display()
+        );
     }
     // The sandbox really held: the daemons' directory got nothing new from the runs.
     let stray: Vec<PathBuf> = std::fs::read_dir(d)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".liftkit")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(".liftkit"))
+        })
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
 }

@@ -28,7 +28,10 @@ pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
     )
     .unwrap();
     run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf));
-    assert!(wait_for_port(port, Duration::from_secs(10)), "nginx did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "nginx did not start"
+    );
     Daemon {
         pid_file: dir.join("nginx.pid"),
     }
@@ -48,8 +51,15 @@ pub fn start_redis(dir: &Path, port: u16) -> Daemon {
         ),
     )
     .unwrap();
-    run_ok(daemon_command("/usr/bin/redis-server").arg(&conf).current_dir("/"));
-    assert!(wait_for_port(port, Duration::from_secs(10)), "redis did not start");
+    run_ok(
+        daemon_command("/usr/bin/redis-server")
+            .arg(&conf)
+            .current_dir("/"),
+    );
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "redis did not start"
+    );
     Daemon {
         pid_file: dir.join("redis.pid"),
     }
@@ -86,7 +96,9 @@ pub fn state(path: &Path) -> Option<State> {
                 hex::encode(h.finalize())
             })
     } else if m.file_type().is_symlink() {
-        std::fs::read_link(path).ok().map(|t| t.to_string_lossy().into_owned())
+        std::fs::read_link(path)
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
     } else {
         None
     };
@@ -121,9 +133,20 @@ pub fn set_old_atime(path: &Path) {
     ];
     // SAFETY: a valid path and the two timespecs utimensat expects.
     let rc = unsafe {
-        libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), libc::AT_SYMLINK_NOFOLLOW)
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
     };
-    assert_eq!(rc, 0, "{}: {}", path.display(), std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "{}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
 }
 
 /// Every path under `dir`, `dir` included.
@@ -169,8 +192,17 @@ pub fn run_measured(cmd: &mut std::process::Command) -> (i32, String, String, u6
     // SAFETY: zeroed rusage is a valid out-parameter; the pid is our unreaped child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(rc, child.id() as libc::pid_t, "{}", std::io::Error::last_os_error());
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    assert_eq!(
+        rc,
+        child.id() as libc::pid_t,
+        "{}",
+        std::io::Error::last_os_error()
+    );
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
     (
         code,
         std::fs::read_to_string(&o).unwrap_or_default(),
