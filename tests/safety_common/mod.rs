@@ -180,6 +180,8 @@ pub fn mount_updates_atime(path: &Path) -> bool {
 
 /// Runs `cmd` to completion (stdout and stderr kept) and returns its exit code, output and
 /// peak resident memory in KiB (the kernel's ru_maxrss of the reaped child).
+// The child is reaped by wait4 (for its rusage), which std's Child does not know about.
+#[allow(clippy::zombie_processes)]
 pub fn run_measured(cmd: &mut std::process::Command) -> (i32, String, String, u64) {
     let dir = tempfile::tempdir().unwrap();
     let (o, e) = (dir.path().join("stdout"), dir.path().join("stderr"));
