@@ -74,14 +74,11 @@ impl Host {
         self.real_path(abs).is_ok()
     }
 
-    /// Entry names of a directory (links followed inside the root), sorted for stable output.
+    /// Entry names of a directory (links followed inside the root), sorted for stable output;
+    /// listed without updating the directory's access time.
     pub fn read_dir(&self, abs: &Path) -> io::Result<Vec<OsString>> {
         let real = self.real_path(abs)?;
-        let mut names: Vec<OsString> = std::fs::read_dir(self.outside(&real))?
-            .filter_map(|e| e.ok().map(|e| e.file_name()))
-            .collect();
-        names.sort();
-        Ok(names)
+        crate::listdir::names(&self.outside(&real))
     }
 
     /// Opens read-only, without updating the access time where the kernel allows it: liftkit must
@@ -163,18 +160,51 @@ fn components_of(path: &Path) -> Vec<OsString> {
         .collect()
 }
 
-/// Opens with `O_NOATIME`, falling back to a plain read-only open where the kernel refuses it (files
-/// the caller does not own, without CAP_FOWNER).
+/// Opens a regular file read-only with `O_NOATIME`, falling back to a plain read-only open where
+/// the kernel refuses it (files the caller does not own, without CAP_FOWNER).
+///
+/// Anything but a regular file is refused without being opened: opening a FIFO blocks, and
+/// opening a device runs its driver (a watchdog starts counting down). The path is first opened
+/// with `O_PATH`, which reaches no driver, checked, then reopened through `/proc/self/fd`, so the
+/// file checked is the file read. `O_NONBLOCK` keeps a file swapped for a FIFO meanwhile from
+/// hanging the run.
 pub fn open_noatime(path: &Path) -> io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let handle = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)?;
+    if !handle.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a directory, device, FIFO or socket): not opened",
+        ));
+    }
+    let by_fd = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+    let file = match open_read(&by_fd) {
+        // Without procfs (a minimal chroot), open the path again and check what was opened.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => open_read(path)?,
+        other => other?,
+    };
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "replaced by something other than a regular file while opened: not read",
+        ));
+    }
+    Ok(file)
+}
+
+fn open_read(path: &Path) -> io::Result<File> {
+    let flags = libc::O_CLOEXEC | libc::O_NONBLOCK;
     let attempt = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOATIME | libc::O_CLOEXEC)
+        .custom_flags(flags | libc::O_NOATIME)
         .open(path);
     match attempt {
-        Err(e) if e.raw_os_error() == Some(libc::EPERM) => OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_CLOEXEC)
-            .open(path),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            OpenOptions::new().read(true).custom_flags(flags).open(path)
+        }
         other => other,
     }
 }

@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod fsutil;
 pub mod host;
 pub mod hostimage;
+pub mod listdir;
 pub mod plan;
 pub mod report;
 pub mod snapshot;

@@ -42,24 +42,21 @@ pub fn expand(host: &Host, pattern: &str) -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut found = Vec::new();
-    let walker = walkdir::WalkDir::new(host.outside(&real))
-        .max_depth(MAX_DEPTH)
-        .sort_by_file_name();
-    for entry in walker.into_iter().filter_map(Result::ok) {
-        if entry.file_type().is_dir() {
-            continue;
+    let top = host.outside(&real);
+    let mut visit = |entry: crate::listdir::Walked| {
+        if entry.file_type.is_dir() {
+            return true;
         }
-        let Ok(rel) = entry.path().strip_prefix(host.outside(&real)) else {
-            continue;
+        let Ok(rel) = entry.path.strip_prefix(&top) else {
+            return true;
         };
         let path = literal.join(rel);
         if matcher.as_ref().is_none_or(|m| m.is_match(&path)) {
             found.push(path);
-            if found.len() >= MAX_MATCHES {
-                break;
-            }
         }
-    }
+        found.len() < MAX_MATCHES
+    };
+    crate::listdir::walk(&top, MAX_DEPTH, &mut visit, &mut |_, _| {});
     found
 }
 

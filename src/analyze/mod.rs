@@ -120,8 +120,26 @@ pub fn select(
                     })?;
                 Ok(lone_candidate(snapshot, analyzers, p))
             })
-            .collect(),
+            .collect::<Result<Vec<_>, _>>()
+            .map(distinct),
     }
+}
+
+/// One candidate per application however many of its pids were named, and distinct names: a
+/// process outside the candidates (it listens on nothing liftkit could see) may share its name
+/// with one inside, and two apps of one name would be built into the same directory.
+fn distinct(selected: Vec<Candidate>) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for mut c in selected {
+        if out.iter().any(|o| o.pids == c.pids) {
+            continue;
+        }
+        if out.iter().any(|o| o.name == c.name) {
+            c.name = format!("{}-{}", c.name, c.root_pid());
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn found_names(all: &[Candidate]) -> String {

@@ -102,8 +102,9 @@ fn materialize(
                     return Ok(());
                 }
             };
+            let size = from.metadata()?.len();
             let mut to = std::fs::File::create(&target)?;
-            io::copy(&mut from, &mut to)?;
+            super::sparse::copy(&mut from, &mut to, size)?;
         }
         // Generated files are made again from the snapshot by analysis: nothing to carry.
         EntryKind::File(Source::Bytes(_)) => return Ok(()),

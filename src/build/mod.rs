@@ -12,6 +12,7 @@ pub mod oci;
 mod pg_basebackup;
 mod runsh;
 mod secrets;
+mod sparse;
 mod volumes;
 
 use crate::findings::Finding;

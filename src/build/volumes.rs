@@ -66,63 +66,87 @@ fn populate_with(
 
 pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) -> io::Result<u64> {
     let mut bytes = 0;
-    for entry in walkdir::WalkDir::new(src).sort_by_file_name() {
-        let entry = match entry {
-            Ok(e) => e,
+    let mut failure = None;
+    let mut unlisted = Vec::new();
+    crate::listdir::walk(
+        src,
+        usize::MAX,
+        &mut |entry| {
+            let rel = entry.path.strip_prefix(src).unwrap_or(Path::new(""));
+            match copy_entry(&entry.path, &dest.join(rel), findings) {
+                Ok(n) => bytes += n,
+                Err(e) => failure = Some(e),
+            }
+            failure.is_none()
+        },
+        &mut |path, e| {
+            unlisted.push(Finding::warning(
+                path.to_string_lossy(),
+                format!("not copied: {e}"),
+            ))
+        },
+    );
+    findings.extend(unlisted);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(bytes),
+    }
+}
+
+/// Copies one entry with its owner and mode. Errors returned are the output's (it cannot be
+/// written); what the source does (vanish, refuse, hold a special file) becomes a finding.
+fn copy_entry(source: &Path, target: &Path, findings: &mut Vec<Finding>) -> io::Result<u64> {
+    let note = |findings: &mut Vec<Finding>, why: String| {
+        findings.push(Finding::warning(source.to_string_lossy(), why));
+    };
+    let Ok(meta) = source.symlink_metadata() else {
+        return Ok(0); // vanished while copying
+    };
+    let ft = meta.file_type();
+    let mut bytes = 0;
+    if ft.is_dir() {
+        std::fs::create_dir_all(target)?;
+    } else if ft.is_symlink() {
+        let link = match std::fs::read_link(source) {
+            Ok(l) => l,
             Err(e) => {
-                findings.push(Finding::warning(
-                    src.to_string_lossy(),
-                    format!("not copied: {e}"),
-                ));
-                continue;
+                note(findings, format!("not copied: {e}"));
+                return Ok(0);
             }
         };
-        let rel = entry.path().strip_prefix(src).unwrap_or(Path::new(""));
-        let target = dest.join(rel);
-        let Ok(meta) = entry.path().symlink_metadata() else {
-            continue; // vanished while copying
-        };
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            std::fs::create_dir_all(&target)?;
-        } else if ft.is_symlink() {
-            let link = std::fs::read_link(entry.path())?;
-            let _ = std::fs::remove_file(&target);
-            std::os::unix::fs::symlink(link, &target)?;
-        } else if ft.is_file() {
-            match open_noatime(entry.path()) {
-                Ok(mut f) => {
-                    let mut out = std::fs::File::create(&target)?;
-                    bytes += io::copy(&mut f, &mut out)?;
-                }
-                Err(e) => {
-                    findings.push(Finding::warning(
-                        entry.path().to_string_lossy(),
-                        format!("not copied: {e}"),
-                    ));
-                    continue;
-                }
+        let _ = std::fs::remove_file(target);
+        std::os::unix::fs::symlink(link, target)?;
+    } else if ft.is_file() {
+        match open_noatime(source) {
+            Ok(mut f) => {
+                let size = f.metadata()?.len();
+                let mut out = std::fs::File::create(target)?;
+                bytes = super::sparse::copy(&mut f, &mut out, size)?;
             }
-        } else {
-            findings.push(Finding::info(
-                entry.path().to_string_lossy(),
-                "special file not copied into the volume",
-            ));
-            continue;
+            Err(e) => {
+                note(findings, format!("not copied: {e}"));
+                return Ok(0);
+            }
         }
-        // Owners matter: PostgreSQL and redis refuse data they do not own.
-        if std::os::unix::fs::lchown(&target, Some(meta.uid()), Some(meta.gid())).is_err() {
-            findings.push(Finding::warning(
-                target.to_string_lossy(),
-                "owner not kept (run as root to keep owners)",
-            ));
-        }
-        if !ft.is_symlink() {
-            std::fs::set_permissions(
-                &target,
-                std::fs::Permissions::from_mode(meta.mode() & 0o7777),
-            )?;
-        }
+    } else {
+        findings.push(Finding::info(
+            source.to_string_lossy(),
+            "special file not copied into the volume",
+        ));
+        return Ok(0);
+    }
+    // Owners matter: PostgreSQL and redis refuse data they do not own.
+    if std::os::unix::fs::lchown(target, Some(meta.uid()), Some(meta.gid())).is_err() {
+        findings.push(Finding::warning(
+            target.to_string_lossy(),
+            "owner not kept (run as root to keep owners)",
+        ));
+    }
+    if !ft.is_symlink() {
+        std::fs::set_permissions(
+            target,
+            std::fs::Permissions::from_mode(meta.mode() & 0o7777),
+        )?;
     }
     Ok(bytes)
 }

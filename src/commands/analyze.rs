@@ -27,6 +27,8 @@ pub struct Args {
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
+    #[command(flatten)]
+    pub priority: super::priority::PriorityArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -56,6 +58,7 @@ impl SelectArgs {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    args.priority.apply();
     let snap = liftkit::snapshot::load(&args.snapshot)?;
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let root = source_root(&args.snapshot, snap.bundle.as_deref(), args.root.as_deref())?;

@@ -26,6 +26,8 @@ pub struct Args {
     /// Print the build summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub priority: super::priority::PriorityArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -36,6 +38,7 @@ pub struct BuildArgs {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    args.priority.apply();
     let plan = liftkit::plan::load(&args.plan)?;
     let root = match &args.root {
         Some(r) => r.clone(),

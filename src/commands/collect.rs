@@ -23,9 +23,12 @@ pub struct Args {
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
+    #[command(flatten)]
+    pub priority: super::priority::PriorityArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    args.priority.apply();
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let mut snap = take(&analyzers);
     if args.bundle {

@@ -42,9 +42,12 @@ pub struct Args {
     pub host_image: bool,
     #[command(flatten)]
     pub host_image_opts: super::host_image::HostImageArgs,
+    #[command(flatten)]
+    pub priority: super::priority::PriorityArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    args.priority.apply();
     if let Some(file) = &args.answers {
         return super::wizard::replay(file, &wizard_run(&args));
     }

@@ -13,6 +13,7 @@ mod common;
 pub mod deps;
 pub mod host_image;
 pub mod lift;
+pub mod priority;
 pub mod verify;
 pub mod wizard;
 mod wizard_term;

@@ -47,7 +47,19 @@ pub fn load(path: &Path) -> Result<Plan, LoadError> {
     parse(path, &text)
 }
 
+/// Flow collections (`[`, `{`) nested deeper than any plan needs: the YAML scanner takes time
+/// quadratic in the depth before refusing them (100,000 `[` took 10 s).
+const MAX_FLOW_DEPTH: usize = 256;
+
 pub fn parse(path: &Path, text: &str) -> Result<Plan, LoadError> {
+    if let Some((line, column)) = too_deep(text) {
+        return Err(LoadError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: format!("collections nested deeper than {MAX_FLOW_DEPTH} levels"),
+        });
+    }
     let plan: Plan = serde_yaml_ng::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         LoadError::Parse {
@@ -68,6 +80,37 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, LoadError> {
         message,
     })?;
     Ok(plan)
+}
+
+/// Where flow nesting first exceeds the limit (1-based line and column), brackets inside quotes
+/// and comments aside.
+fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let (mut depth, mut line, mut column) = (0usize, 1, 0);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    for c in text.chars() {
+        column += 1;
+        match (quote, c) {
+            (_, '\n') => {
+                (line, column, comment) = (line + 1, 0, false);
+                continue;
+            }
+            _ if comment => {}
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => comment = true,
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Some((line, column));
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
 }
 
 /// What serde cannot check: the things build would otherwise trip over halfway.

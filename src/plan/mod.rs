@@ -9,7 +9,7 @@ use crate::findings::Finding;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use load::{load, save, to_yaml, LoadError};
+pub use load::{load, parse, save, to_yaml, LoadError};
 
 pub const SCHEMA_VERSION: u32 = 1;
 

@@ -26,7 +26,12 @@ pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let snapshot: Snapshot = serde_json::from_str(&text).map_err(|e| LoadError::Parse {
+    parse(path, &text)
+}
+
+/// Parses snapshot text; `path` only names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Snapshot, LoadError> {
+    let snapshot: Snapshot = serde_json::from_str(text).map_err(|e| LoadError::Parse {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),

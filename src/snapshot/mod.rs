@@ -10,7 +10,7 @@ mod load;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use load::{load, save, LoadError};
+pub use load::{load, parse, save, LoadError};
 
 /// Bumped on any change that an older reader would misread.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -96,7 +96,18 @@ fn read_file(
         return;
     }
     let text = match host.read_limited(file, MAX_CONFIG_BYTES) {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Ok(bytes) => {
+            if bytes.len() as u64 == MAX_CONFIG_BYTES {
+                out.problems.push(format!(
+                    "{}: larger than {} MB; only its beginning was read as configuration",
+                    file.display(),
+                    MAX_CONFIG_BYTES >> 20
+                ));
+            }
+            // Valid UTF-8 (the usual case) is taken as is, without a second copy.
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        }
         Err(e) => {
             out.problems.push(format!("{}: {e}", file.display()));
             return;

@@ -213,6 +213,22 @@ impl LayerWriter<'_> {
                 self.skipped.insert(entry.path.clone());
                 Ok(None)
             }
+            // A file this user may not read (a run as non-root) or that became something other
+            // than a regular file: the image is built without it, and says so.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::InvalidInput
+                ) =>
+            {
+                self.warnings.push(format!(
+                    "{}: left out, {} cannot be read: {e}",
+                    entry.path.display(),
+                    host.display()
+                ));
+                self.skipped.insert(entry.path.clone());
+                Ok(None)
+            }
             Err(e) => Err(host_err(host, e)),
         }
     }

@@ -1,0 +1,229 @@
+//! Pieces of the safety tests: a real nginx and redis as a legacy host runs them, and file
+//! metadata compared before and after a run.
+
+#![allow(dead_code)]
+
+use crate::common::*;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// nginx serving `dir/www`, its config, pid and logs in `dir`.
+pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    if !www.join("index.html").exists() {
+        std::fs::write(www.join("index.html"), format!("<h1>on {port}</h1>\n")).unwrap();
+    }
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n\
+               server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf));
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "nginx did not start"
+    );
+    Daemon {
+        pid_file: dir.join("nginx.pid"),
+    }
+}
+
+/// redis with its data in `dir/data`, saving nothing on its own during the test.
+pub fn start_redis(dir: &Path, port: u16) -> Daemon {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let conf = dir.join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "bind 127.0.0.1\nport {port}\ndaemonize yes\ndir {d}/data\ndbfilename dump.rdb\n\
+             pidfile {d}/redis.pid\nlogfile {d}/redis.log\nsave \"\"\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    run_ok(
+        daemon_command("/usr/bin/redis-server")
+            .arg(&conf)
+            .current_dir("/"),
+    );
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "redis did not start"
+    );
+    Daemon {
+        pid_file: dir.join("redis.pid"),
+    }
+}
+
+/// What a run could change about a path: lstat fields and, for a regular file, a content hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    pub kind: u32,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+    pub atime: (i64, i64),
+    pub content: Option<String>,
+}
+
+/// The state of `path`, read without changing it: lstat, then the content through O_NOATIME.
+pub fn state(path: &Path) -> Option<State> {
+    let m = std::fs::symlink_metadata(path).ok()?;
+    let content = if m.is_file() {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOATIME | libc::O_NONBLOCK)
+            .open(path)
+            .ok()
+            .map(|mut f| {
+                use sha2::Digest;
+                let mut h = sha2::Sha256::new();
+                std::io::copy(&mut f, &mut h).unwrap();
+                hex::encode(h.finalize())
+            })
+    } else if m.file_type().is_symlink() {
+        std::fs::read_link(path)
+            .ok()
+            .map(|t| t.to_string_lossy().into_owned())
+    } else {
+        None
+    };
+    Some(State {
+        kind: m.mode() & libc::S_IFMT,
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime: (m.mtime(), m.mtime_nsec()),
+        ctime: (m.ctime(), m.ctime_nsec()),
+        atime: (m.atime(), m.atime_nsec()),
+        content,
+    })
+}
+
+/// Sets a path's access time to 2001 (not following links), old enough that a `relatime` mount
+/// updates it on the next read that does not ask for O_NOATIME.
+pub fn set_old_atime(path: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let times = [
+        libc::timespec {
+            tv_sec: 978_307_200,
+            tv_nsec: 0,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    ];
+    // SAFETY: a valid path and the two timespecs utimensat expects.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "{}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Every path under `dir`, `dir` included.
+pub fn tree(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                out.extend(tree(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Whether the mount holding `path` updates access times (not `noatime`).
+pub fn mount_updates_atime(path: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let mut best: Option<(usize, bool)> = None;
+    for line in mounts.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() > 3 && path.starts_with(f[1]) && best.is_none_or(|(l, _)| f[1].len() >= l) {
+            best = Some((f[1].len(), !f[3].split(',').any(|o| o == "noatime")));
+        }
+    }
+    best.is_some_and(|(_, updates)| updates)
+}
+
+/// Runs `cmd` to completion (stdout and stderr kept) and returns its exit code, output and
+/// peak resident memory in KiB (the kernel's ru_maxrss of the reaped child).
+// The child is reaped by wait4 (for its rusage), which std's Child does not know about.
+#[allow(clippy::zombie_processes)]
+pub fn run_measured(cmd: &mut std::process::Command) -> (i32, String, String, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, e) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let child = cmd
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: zeroed rusage is a valid out-parameter; the pid is our unreaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
+    assert_eq!(
+        rc,
+        child.id() as libc::pid_t,
+        "{}",
+        std::io::Error::last_os_error()
+    );
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (
+        code,
+        std::fs::read_to_string(&o).unwrap_or_default(),
+        std::fs::read_to_string(&e).unwrap_or_default(),
+        usage.ru_maxrss as u64,
+    )
+}
+
+/// A sparse file of `size` bytes with a little data at its start and end.
+pub fn sparse_file(path: &Path, size: u64, head: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::File::create(path).unwrap();
+    f.write_all(head).unwrap();
+    f.set_len(size).unwrap();
+    f.seek(SeekFrom::Start(size - 4)).unwrap();
+    f.write_all(b"end\n").unwrap();
+}
+
+/// Bytes a file really occupies on disk.
+pub fn disk_bytes(path: &Path) -> u64 {
+    std::fs::metadata(path).unwrap().blocks() * 512
+}
