@@ -72,6 +72,19 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
         app_dir.join("verify.json").exists(),
         "the result is kept for the report"
     );
+    let in_report = |dir: &std::path::Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap()
+    };
+    assert_eq!(
+        in_report(&app_dir)["verify"]["passed"],
+        true,
+        "report.json shows the verify result"
+    );
+    let html = std::fs::read_to_string(app_dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("same as the original"),
+        "report.html shows it too"
+    );
 
     // The source changes after the lift: verify must notice.
     std::fs::write(d.join("www/index.html"), "version two\n").unwrap();
@@ -79,6 +92,7 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
     let report: serde_json::Value = serde_json::from_slice(&differs.stdout).unwrap();
     assert_eq!(report["verdict"], "differs", "{report:#}");
     assert_eq!(differs.status.code(), Some(1));
+    assert_eq!(in_report(&app_dir)["verify"]["passed"], false);
 
     // With the original gone, the lifted app is still checked on its own.
     nginx.stop();

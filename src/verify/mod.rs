@@ -105,6 +105,7 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     let json = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
     crate::fsutil::write_atomic(&path, json.as_bytes())
         .map_err(|source| VerifyError::Io { path, source })?;
+    record_in_report(app_dir, &report);
     Ok(report)
 }
 
@@ -153,6 +154,30 @@ fn probe_all(
         }
     }
     Ok((ready_after_ms, results))
+}
+
+/// The engagement report beside the image shows the verify result; an output without a report
+/// (an older build) simply has none to update.
+fn record_in_report(app_dir: &Path, report: &Report) {
+    let checks = report
+        .probes
+        .iter()
+        .map(|p| crate::report::VerifyCheck {
+            name: format!("{} at {}", p.probe, p.address),
+            passed: p.lifted.ok() && p.same != Some(false),
+            detail: match (&p.original, p.same) {
+                (None, _) => format!("lifted: {}; original not reachable", p.lifted),
+                (Some(_), Some(true)) => format!("lifted: {}; same as the original", p.lifted),
+                (Some(o), _) => format!("lifted: {}; original: {o}", p.lifted),
+            },
+        })
+        .collect();
+    let summary = crate::report::VerifySummary {
+        passed: report.verdict == Verdict::Same,
+        summary: format!("{:?} ({} probes)", report.verdict, report.probes.len()),
+        checks,
+    };
+    let _ = crate::report::set_verify(app_dir, summary);
 }
 
 fn verdict(ready: bool, probes: &[ProbeResult]) -> Verdict {
