@@ -60,6 +60,42 @@ fn dockerfile_and_kubernetes_manifest_run_the_lifted_nginx() {
         .unwrap()
         .starts_with("localhost/liftkit/nginx"));
 
+    // SBOM: CycloneDX 1.5, checked against the standard's own schema.
+    let sbom_path = app.join("sbom.cdx.json");
+    let sbom: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sbom_path).unwrap()).unwrap();
+    let check = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\n\
+             from cyclonedx.schema import SchemaVersion\n\
+             e = JsonStrictValidator(SchemaVersion.V1_5).validate_str(open(sys.argv[1]).read())\n\
+             print(str(e)[:400] if e else 'valid')",
+        )
+        .arg(&sbom_path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "valid",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let purls: Vec<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    assert!(
+        purls.iter().any(|p| p.starts_with("pkg:deb/debian/nginx")),
+        "{purls:?}"
+    );
+    assert!(
+        purls.iter().any(|p| p.starts_with("pkg:deb/debian/libc6@")),
+        "{purls:?}"
+    );
+
     // Dockerfile: FROM scratch + the layer.
     let tag = format!("localhost/liftkit-test/dockerfile-{port}:1");
     let container = format!("liftkit-test-dockerfile-{port}");

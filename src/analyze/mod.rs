@@ -225,6 +225,8 @@ pub fn plan(
                 .get("PRETTY_NAME")
                 .cloned()
                 .unwrap_or_else(|| "unknown".to_string()),
+            os_id: h.os_release.get("ID").cloned().unwrap_or_default(),
+            os_version_id: h.os_release.get("VERSION_ID").cloned().unwrap_or_default(),
             kernel: h.kernel.clone(),
             root: opts.source_root.clone(),
             snapshot: opts.snapshot_path.clone(),

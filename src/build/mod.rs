@@ -11,6 +11,7 @@ pub mod linuxkit;
 pub mod oci;
 mod pg_basebackup;
 mod runsh;
+mod sbom;
 mod secrets;
 mod sparse;
 mod volumes;
@@ -157,6 +158,15 @@ fn build_into(
             companions::compose(app, opts.include_secrets),
         ),
         ("kubernetes.yaml", companions::kubernetes(app)),
+        (
+            "sbom.cdx.json",
+            sbom::cyclonedx(
+                app,
+                &plan.source,
+                &written.manifest_digest,
+                &crate::snapshot::collect::rfc3339(created.max(0) as u64),
+            ),
+        ),
     ] {
         std::fs::write(dir.join(name), text).map_err(io(dir.join(name)))?;
     }

@@ -27,6 +27,11 @@ pub struct Plan {
 pub struct Source {
     pub hostname: String,
     pub os: String,
+    /// os-release `ID` and `VERSION_ID` (`debian`, `12`): the package URLs in the SBOM name them.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub os_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub os_version_id: String,
     pub kernel: String,
     /// The root file contents are read from: `/` for the live host, else a bundle or mounted disk
     /// (relative paths are taken from the plan file's directory).

@@ -309,6 +309,8 @@ mod tests {
             source: Source {
                 hostname: "db1".to_string(),
                 os: "Debian".to_string(),
+                os_id: String::new(),
+                os_version_id: String::new(),
                 kernel: "6.1".to_string(),
                 root: "/".to_string(),
                 snapshot: String::new(),
