@@ -3,7 +3,6 @@
 //! snapshot and its files, leaves nothing behind, and what it fetched feeds `liftkit batch`.
 
 mod common;
-mod legacy;
 
 use common::*;
 use std::process::Command;
@@ -14,7 +13,7 @@ const PLAYBOOK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/ansible/col
 fn playbook_collects_and_fetches_a_snapshot_that_batch_reads() {
     let dir = public_tempdir();
     let d = dir.path();
-    let nginx = legacy::start_nginx(&d.join("nginx"), free_port());
+    let nginx = start_nginx(&d.join("nginx"), free_port());
     let dest = d.join("snapshots");
     let remote = d.join("remote-work");
     let vars = serde_json::json!({

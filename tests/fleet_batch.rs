@@ -6,7 +6,6 @@
 
 mod browser;
 mod common;
-mod legacy;
 
 use common::*;
 use serde_json::{json, Value};
@@ -128,8 +127,8 @@ fn batch_reports_a_varied_fleet_of_snapshots() {
     let dir = public_tempdir();
     let d = dir.path();
     let (nginx_port, redis_port) = (free_port(), free_port());
-    let nginx = legacy::start_nginx(&d.join("nginx"), nginx_port);
-    let redis = legacy::start_redis(&d.join("redis"), redis_port);
+    let nginx = start_nginx(&d.join("nginx"), nginx_port);
+    let redis = start_redis(&d.join("redis"), redis_port);
     let (nginx_pid, redis_pid) = (i64::from(nginx.pid()), i64::from(redis.pid()));
 
     let collected = d.join("collected");

@@ -5,34 +5,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-fn start_redis(dir: &std::path::Path, port: u16) -> Daemon {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let conf = dir.join("redis.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "bind 127.0.0.1\nport {port}\ndaemonize yes\ndir {d}/data\ndbfilename dump.rdb\n\
-             pidfile {d}/redis.pid\nlogfile {d}/redis.log\nsave \"\"\nprotected-mode yes\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    // The way a legacy init script starts it: daemonized, its own config, cwd elsewhere.
-    run_ok(
-        daemon_command("/usr/bin/redis-server")
-            .arg(&conf)
-            .current_dir("/"),
-    );
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "redis did not start"
-    );
-    Daemon {
-        pid_file: dir.join("redis.pid"),
-    }
-}
-
 #[test]
 fn lifted_redis_keeps_its_data_and_answers() {
     let dir = public_tempdir();

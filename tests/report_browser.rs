@@ -4,7 +4,6 @@
 
 mod browser;
 mod common;
-mod legacy;
 
 use common::*;
 use std::path::{Path, PathBuf};
@@ -96,8 +95,8 @@ fn check_report(dir: &Path, shot: &str) -> (serde_json::Value, String) {
 fn report_html_of_real_lifts_renders_in_chromium() {
     let dir = public_tempdir();
     let (nginx_port, redis_port) = (free_port(), free_port());
-    let nginx = legacy::start_nginx(&dir.path().join("nginx"), nginx_port);
-    let redis = legacy::start_redis(&dir.path().join("redis"), redis_port);
+    let nginx = start_nginx(&dir.path().join("nginx"), nginx_port);
+    let redis = start_redis(&dir.path().join("redis"), redis_port);
     let out = dir.path().join("out");
     run_ok(
         liftkit()
