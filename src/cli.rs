@@ -10,9 +10,10 @@ use clap::{Parser, Subcommand};
 ///
 /// The pipeline, stage by stage (each reads only the previous stage's file):
 ///
-///   liftkit collect -o snapshot.json        inventory of the host (processes, sockets, packages)
+///   liftkit collect -o snapshot.json             inventory of the host (processes, sockets, …)
 ///   liftkit analyze snapshot.json -o plan.yaml   what each image holds, and why (edit it)
-///   liftkit build plan.yaml -o out/         OCI layout, image.tar, run.sh per application
+///   liftkit build plan.yaml -o out/              images, run.sh, reports, manifests per app
+///   liftkit verify out/APP                       run the image, compare it with the original
 ///
 /// or all at once: `liftkit lift` lists the applications, `liftkit lift --app nginx -o out/`
 /// lifts one. Exit codes: 0 done, 1 done with error-level findings, 2 failed.
@@ -21,7 +22,8 @@ use clap::{Parser, Subcommand};
     name = "liftkit",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    verbatim_doc_comment
 )]
 pub struct Cli {
     #[command(subcommand)]
