@@ -76,20 +76,7 @@ pub fn exit_code(findings: &[Finding]) -> ExitCode {
     }
 }
 
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1000.0 && unit < UNITS.len() - 1 {
-        v /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+pub use liftkit::report::text::human_bytes;
 
 pub fn print_build_summary(builds: &[AppBuild], json: bool) {
     if json {

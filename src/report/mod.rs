@@ -13,7 +13,7 @@ mod findings;
 mod model;
 pub(crate) mod render;
 mod sizes;
-pub(crate) mod text;
+pub mod text;
 
 use crate::build::AppBuild;
 use crate::host::Host;

@@ -247,29 +247,7 @@ fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, OciError> {
 /// `seconds` since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`); earlier times clamp to
 /// the epoch, as mtimes do.
 pub(crate) fn rfc3339(seconds: i64) -> String {
-    let seconds = seconds.max(0);
-    let (days, rem) = (seconds / 86_400, seconds % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil conversion (proleptic Gregorian), for days since 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    crate::snapshot::collect::rfc3339(seconds.max(0) as u64)
 }
 
 #[cfg(test)]
