@@ -109,8 +109,9 @@ fn priority_normal_keeps_the_priority_it_was_given_and_low_never_raises_it() {
 #[test]
 fn analyze_runs_at_low_priority_before_it_reads_anything() {
     let dir = tempfile::tempdir().unwrap();
-    let snapshot = dir.path().join("snapshot.json");
-    run_ok(liftkit().args(["collect", "-o"]).arg(&snapshot));
+    // A recorded host with an application, so the run does not depend on what this machine runs.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/nginx");
+    let snapshot = fixture.join("snapshot.json");
     // A FIFO as the snapshot: analyze blocks opening it, after setting its priority.
     let fifo = dir.path().join("fifo.json");
     assert!(Command::new("mkfifo")
@@ -121,6 +122,8 @@ fn analyze_runs_at_low_priority_before_it_reads_anything() {
     let child = liftkit()
         .arg("analyze")
         .arg(&fifo)
+        .arg("--root")
+        .arg(fixture.join("root"))
         .arg("-o")
         .arg(dir.path().join("plan.yaml"))
         .stderr(Stdio::null())
