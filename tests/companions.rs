@@ -14,24 +14,7 @@ fn dockerfile_and_kubernetes_manifest_run_the_lifted_nginx() {
     let port = free_port();
     std::fs::create_dir_all(d.join("www")).unwrap();
     std::fs::write(d.join("www/index.html"), "companions\n").unwrap();
-    std::fs::write(
-        d.join("nginx.conf"),
-        format!(
-            "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{ access_log off; \
-             server {{ listen 127.0.0.1:{port}; root {p}/www; }} }}\n",
-            p = d.display()
-        ),
-    )
-    .unwrap();
-    run_ok(
-        daemon_command("/usr/sbin/nginx")
-            .arg("-c")
-            .arg(d.join("nginx.conf")),
-    );
-    assert!(wait_for_port(port, Duration::from_secs(10)));
-    let nginx = Daemon {
-        pid_file: d.join("nginx.pid"),
-    };
+    let nginx = start_nginx(d, port);
     let original = http_get(port, "/");
     let out = d.join("out");
     run_ok(

@@ -263,33 +263,6 @@ fn nginx_host_image_boots_answers_like_the_original_and_powers_off_cleanly() {
     );
 }
 
-fn start_redis(dir: &Path, port: u16) -> Daemon {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let conf = dir.join("redis.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "bind 127.0.0.1\nport {port}\ndaemonize yes\ndir {d}/data\ndbfilename dump.rdb\n\
-             pidfile {d}/redis.pid\nlogfile {d}/redis.log\nsave \"\"\nprotected-mode yes\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    run_ok(
-        daemon_command("/usr/bin/redis-server")
-            .arg(&conf)
-            .current_dir("/"),
-    );
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "redis did not start"
-    );
-    Daemon {
-        pid_file: dir.join("redis.pid"),
-    }
-}
-
 #[test]
 fn redis_host_image_serves_the_source_data_from_its_data_disk() {
     let dir = public_tempdir();

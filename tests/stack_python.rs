@@ -9,33 +9,6 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
-fn start_redis(dir: &Path, port: u16) -> Daemon {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let conf = dir.join("redis.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "bind 127.0.0.1\nport {port}\ndaemonize yes\ndir {d}/data\ndbfilename dump.rdb\n\
-             pidfile {d}/redis.pid\nlogfile {d}/redis.log\nsave \"\"\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    run_ok(
-        daemon_command("/usr/bin/redis-server")
-            .arg(&conf)
-            .current_dir("/"),
-    );
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "redis did not start"
-    );
-    Daemon {
-        pid_file: dir.join("redis.pid"),
-    }
-}
-
 /// gunicorn as a legacy init script starts it: daemonized, a pid file, the app by `--chdir`.
 fn start_gunicorn(dir: &Path, port: u16, redis_port: u16) -> Daemon {
     let app = dir.join("app");

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::time::Duration;
 
 fn digests(app_dir: &Path) -> (String, String) {
     let build: serde_json::Value =
@@ -24,24 +23,7 @@ fn staged_build_from_a_bundle_equals_a_live_lift_and_rebuilds_are_identical() {
     let port = free_port();
     std::fs::create_dir_all(d.join("www")).unwrap();
     std::fs::write(d.join("www/index.html"), "staged\n").unwrap();
-    std::fs::write(
-        d.join("nginx.conf"),
-        format!(
-            "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{ access_log off; \
-             server {{ listen 127.0.0.1:{port}; root {p}/www; }} }}\n",
-            p = d.display()
-        ),
-    )
-    .unwrap();
-    run_ok(
-        daemon_command("/usr/sbin/nginx")
-            .arg("-c")
-            .arg(d.join("nginx.conf")),
-    );
-    assert!(wait_for_port(port, Duration::from_secs(10)));
-    let nginx = Daemon {
-        pid_file: d.join("nginx.pid"),
-    };
+    let nginx = start_nginx(d, port);
     let pid = nginx.pid().to_string();
 
     let snapshot = d.join("site/snapshot.json");
