@@ -5,6 +5,7 @@ mod common;
 
 use common::*;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const PLAN: &str = "schema: 1
 source: {hostname: src, os: Debian, kernel: '6.1', root: /}
@@ -132,7 +133,7 @@ fn host_image_says_what_to_provide() {
             "--modules",
             tmp.path().to_str().unwrap(),
         ],
-        &["no modules.dep", "--modules DIR"],
+        &["no kernel modules at", "--modules DIR"],
     );
     let good = tmp.path().join("good/6.1.0-99-amd64");
     fake_modules(&good, ALL_NEEDED);
@@ -149,6 +150,131 @@ fn host_image_says_what_to_provide() {
         ],
         &["no OCI runtime", "--runtime PATH"],
     );
+}
+
+/// A kernel module as `dpkg-deb -x` leaves it: an ELF object whose `.modinfo` names its
+/// dependencies, compressed as its suffix says, and no modules.dep beside it.
+fn real_module(dir: &Path, rel: &str, depends: &[&str]) {
+    let plain = rel
+        .trim_end_matches(".xz")
+        .trim_end_matches(".zst")
+        .trim_end_matches(".gz");
+    let obj = dir.join(plain);
+    std::fs::create_dir_all(obj.parent().unwrap()).unwrap();
+    let src = dir.join("modinfo.c");
+    std::fs::write(
+        &src,
+        format!(
+            "__attribute__((section(\".modinfo\"), used)) static const char info[] = \"license=GPL\\0depends={}\\0name=x\";\n",
+            depends.join(",")
+        ),
+    )
+    .unwrap();
+    run_ok(Command::new("gcc").arg("-c").arg(&src).arg("-o").arg(&obj));
+    std::fs::remove_file(&src).unwrap();
+    let compress = |tool: &str, args: &[&str]| {
+        run_ok(Command::new(tool).args(args).arg(&obj));
+    };
+    if rel.ends_with(".xz") {
+        compress("xz", &["--check=crc32"]);
+    } else if rel.ends_with(".zst") {
+        compress("zstd", &["-q", "--rm"]);
+    } else if rel.ends_with(".gz") {
+        compress("gzip", &["-n"]);
+    }
+    assert!(dir.join(rel).is_file(), "{rel} written");
+}
+
+/// The needed modules, some with dependencies of their own, in every compression kmod reads.
+fn unpacked_tree(dir: &Path, skip: &str) {
+    let modules: &[(&str, &[&str])] = &[
+        ("kernel/drivers/virtio/virtio.ko.xz", &[]),
+        ("kernel/drivers/virtio/virtio_ring.ko.zst", &[]),
+        ("kernel/drivers/virtio/virtio_pci_modern_dev.ko.gz", &[]),
+        (
+            "kernel/drivers/virtio/virtio_pci.ko",
+            &["virtio_pci_modern_dev", "virtio", "virtio_ring"],
+        ),
+        ("kernel/drivers/net/net_failover.ko", &["failover"]),
+        ("kernel/net/core/failover.ko", &[]),
+        (
+            "kernel/drivers/net/virtio_net.ko",
+            &["net_failover", "virtio", "virtio_ring"],
+        ),
+        ("kernel/fs/overlayfs/overlay.ko", &[]),
+        ("kernel/drivers/acpi/button.ko", &[]),
+        ("kernel/drivers/input/evdev.ko", &[]),
+        (
+            "kernel/drivers/block/virtio_blk.ko",
+            &["virtio", "virtio_ring"],
+        ),
+        ("kernel/crypto/crc32c_generic.ko", &[]),
+        ("kernel/fs/mbcache.ko", &[]),
+        ("kernel/fs/jbd2/jbd2.ko", &[]),
+        ("kernel/lib/crc16.ko", &[]),
+        ("kernel/fs/ext4/ext4.ko", &["mbcache", "crc16", "jbd2"]),
+    ];
+    for (rel, deps) in modules {
+        if !rel.contains(skip) || skip.is_empty() {
+            real_module(dir, rel, deps);
+        }
+    }
+    std::fs::write(dir.join("modules.builtin"), "kernel/lib/crc32c.ko\n").unwrap();
+}
+
+#[test]
+fn an_unpacked_kernel_package_without_modules_dep_is_enough() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app_dir(tmp.path());
+    let d = dir.to_str().unwrap();
+    let kernel = tmp.path().join("vmlinuz");
+    fake_kernel(&kernel, "6.1.0-99-amd64");
+    let k = kernel.to_str().unwrap();
+    let tree = tmp.path().join("unpacked/lib/modules/6.1.0-99-amd64");
+    unpacked_tree(&tree, "");
+    let before = tree_listing(&tree);
+    // Modules resolve (from each module's own depends=); the run then stops at the runtime.
+    fails_with(
+        &[
+            "host-image",
+            d,
+            "--kernel",
+            k,
+            "--modules",
+            tree.to_str().unwrap(),
+            "--runtime",
+            "/nonexistent/runc",
+        ],
+        &["no OCI runtime"],
+    );
+    assert_eq!(
+        tree_listing(&tree),
+        before,
+        "nothing written into the user's tree"
+    );
+
+    let broken = tmp.path().join("broken/lib/modules/6.1.0-99-amd64");
+    unpacked_tree(&broken, "jbd2");
+    fails_with(
+        &[
+            "host-image",
+            d,
+            "--kernel",
+            k,
+            "--modules",
+            broken.to_str().unwrap(),
+        ],
+        &["lack jbd2", "ext4 depends on", broken.to_str().unwrap()],
+    );
+}
+
+fn tree_listing(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    out.sort();
+    out
 }
 
 #[test]

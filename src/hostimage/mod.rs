@@ -15,6 +15,7 @@ pub mod cpio;
 pub mod init;
 pub mod kernel;
 mod layer;
+pub mod modules;
 pub mod qemu;
 mod runtime;
 
@@ -50,7 +51,7 @@ pub enum HostImageError {
     NotAnApp(PathBuf),
     #[error("no kernel at {path}{hint}: give one with --kernel PATH (a vmlinuz) and its modules with --modules DIR")]
     NoKernel { path: PathBuf, hint: String },
-    #[error("no kernel modules at {0} (no modules.dep): give the kernel's lib/modules/<version> tree with --modules DIR")]
+    #[error("no kernel modules at {0} (no modules.dep, modules.builtin or kernel/): give the kernel's lib/modules/<version> tree with --modules DIR")]
     NoModules(PathBuf),
     #[error("kernel {kernel} is release {version}, but {modules} holds another release's modules: give matching --kernel PATH and --modules DIR")]
     KernelMismatch {
@@ -62,6 +63,12 @@ pub enum HostImageError {
     MissingModule {
         module: String,
         purpose: String,
+        dir: PathBuf,
+    },
+    #[error("the kernel modules in {dir} lack {dependency}, which {module} depends on (its modinfo says so): give the whole lib/modules/<version> tree with --modules DIR")]
+    MissingDependency {
+        module: String,
+        dependency: String,
         dir: PathBuf,
     },
     #[error("no OCI runtime: {0}: give runc or crun with --runtime PATH")]
