@@ -2,7 +2,8 @@
 //!
 //! Data flows one way: [`snapshot`] (collect) → [`analyze`] → [`plan`] → [`build`] artifacts, with
 //! [`verify`] running the result. Each stage is a function of the serialized output of the one
-//! before it; file contents are read only through [`host::Host`].
+//! before it; file contents are read only through [`host::Host`]. [`pipeline`] joins the stages
+//! for the commands.
 
 pub mod analyze;
 pub mod build;
@@ -12,7 +13,7 @@ pub mod fleet;
 pub mod fsutil;
 pub mod host;
 pub mod hostimage;
-pub mod listdir;
+pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod snapshot;

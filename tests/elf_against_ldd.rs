@@ -9,7 +9,6 @@ mod bench_deps;
 use std::path::{Path, PathBuf};
 
 use liftkit::elf::{LoaderEnv, ResolveOptions, Resolver};
-use liftkit::host::Host;
 use rayon::prelude::*;
 
 #[test]
@@ -33,7 +32,7 @@ fn agrees_with_ldd_on_a_sample_of_system_files() {
             files.push(PathBuf::from(extra));
         }
     }
-    let resolver = Resolver::new(Host::live(), ResolveOptions::default());
+    let resolver = Resolver::new(&liftkit::host::live(), ResolveOptions::default());
     let ours: Vec<_> = files
         .par_iter()
         .map(|f| resolver.resolve(f, &LoaderEnv::default()))

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use liftkit::elf::ldcache::LdCache;
 use liftkit::elf::{object, symbols, LoaderEnv, ResolveOptions, Resolver};
-use liftkit::host::Host;
 
 /// splitmix64: tiny, seedable, good enough to drive mutations reproducibly.
 struct Rng(u64);
@@ -125,7 +124,10 @@ fn fuzz(seed: u64, budget: Duration, max_iters: u64) -> u64 {
         std::fs::write(root.join("bin/p"), &prog).unwrap();
         std::fs::write(root.join("lib/x86_64-linux-gnu/libc.so.6"), &lib).unwrap();
         std::fs::write(root.join("lib/x86_64-linux-gnu/libz.so.1"), &lib).unwrap();
-        let r = Resolver::new(Host::at(root), ResolveOptions { cpu_level: Some(3) });
+        let r = Resolver::new(
+            &liftkit::host::at(root),
+            ResolveOptions { cpu_level: Some(3) },
+        );
         let res = r.resolve(Path::new("/bin/p"), &LoaderEnv::default());
         let _ = r.dlopen_evidence(Path::new("/bin/p"));
         assert!(res.libraries.len() < 5000, "{ctx}: unbounded result");

@@ -7,7 +7,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use liftkit::elf::{LoaderEnv, Resolution, ResolveOptions, Resolver};
-use liftkit::host::Host;
 
 /// A minimal x86-64 ET_DYN: one PT_LOAD over the whole file, a PT_DYNAMIC, and a string table.
 fn tiny_elf(
@@ -90,7 +89,10 @@ fn root_with(files: &[(&str, Vec<u8>)]) -> tempfile::TempDir {
 
 fn resolve_in(root: &Path, file: &str) -> (Resolution, Duration) {
     let t = Instant::now();
-    let r = Resolver::new(Host::at(root), ResolveOptions { cpu_level: Some(1) });
+    let r = Resolver::new(
+        &liftkit::host::at(root),
+        ResolveOptions { cpu_level: Some(1) },
+    );
     let res = r.resolve(Path::new(file), &LoaderEnv::default());
     let _ = r.dlopen_evidence(Path::new(file));
     (res, t.elapsed())
@@ -289,7 +291,10 @@ fn corrupt_ld_so_cache_falls_back_to_ld_so_conf() {
             ),
             ("/bin/p", tiny_elf(&["liba.so"], None, None, None, 1)),
         ]);
-        let r = Resolver::new(Host::at(dir.path()), ResolveOptions { cpu_level: Some(1) });
+        let r = Resolver::new(
+            &liftkit::host::at(dir.path()),
+            ResolveOptions { cpu_level: Some(1) },
+        );
         assert!(
             r.warnings().iter().any(|w| w.contains("ld.so.cache")),
             "{:?}",

@@ -131,7 +131,7 @@ fn build_root() -> tempfile::TempDir {
 
 fn resolve(root: &Path, level: u8, file: &str, env: &LoaderEnv) -> Resolution {
     let r = Resolver::new(
-        Host::at(root),
+        &liftkit::host::at(root),
         ResolveOptions {
             cpu_level: Some(level),
         },
@@ -180,7 +180,7 @@ fn origin_rpath_is_inherited_and_stays_in_the_root() {
     );
     assert_eq!(lib(&r, "ld-linux-x86-64.so.2").via, Via::Interpreter);
     assert!(r.hwcaps_used.is_empty());
-    let host = Host::at(root);
+    let host = liftkit::host::at(root);
     for l in &r.libraries {
         assert!(
             l.path.is_absolute() && !l.path.starts_with(root),
@@ -272,7 +272,10 @@ fn dlopen_evidence_names_nss_modules_from_the_root() {
         root,
         "/lib/x86_64-linux-gnu/libnss_systemd.so.2",
     );
-    let r = Resolver::new(Host::at(root), ResolveOptions { cpu_level: Some(2) });
+    let r = Resolver::new(
+        &liftkit::host::at(root),
+        ResolveOptions { cpu_level: Some(2) },
+    );
     let extras = r.dlopen_evidence(Path::new("/opt/app/bin/pw"));
     assert_eq!(extras.len(), 1, "{extras:#?}");
     assert_eq!(

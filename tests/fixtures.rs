@@ -2,7 +2,6 @@
 //! golden plans (regenerate with LIFTKIT_BLESS=1) and against the facts that matter.
 
 use liftkit::analyze::{self, Selection};
-use liftkit::host::Host;
 use liftkit::plan::{AppPlan, Role, VolumeKind};
 use std::path::Path;
 
@@ -20,7 +19,7 @@ fn plan_of(fixture: &str) -> (liftkit::plan::Plan, String) {
     };
     let plan = analyze::plan(
         &snap,
-        &Host::at(dir.join("root")),
+        &liftkit::host::at(dir.join("root")),
         &analyzers,
         &selected,
         &opts,

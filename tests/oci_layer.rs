@@ -75,7 +75,13 @@ fn json(path: &Path) -> Value {
 }
 
 fn build(entries: Vec<Entry>, out: &Path) -> Written {
-    write_image(entries, &sample_config("localhost/liftkit/sample:1.0"), out).unwrap()
+    write_image(
+        entries,
+        &sample_config("localhost/liftkit/sample:1.0"),
+        &liftkit::host::live(),
+        out,
+    )
+    .unwrap()
 }
 
 #[test]
@@ -323,16 +329,34 @@ fn hostile_paths_are_refused_and_nothing_is_written() {
     for bad in cases {
         let mut entries = sample_entries();
         entries.push(bad.clone());
-        let err = write_image(entries, &sample_config("localhost/x:1"), out.path()).unwrap_err();
+        let err = write_image(
+            entries,
+            &sample_config("localhost/x:1"),
+            &liftkit::host::live(),
+            out.path(),
+        )
+        .unwrap_err();
         assert!(
             matches!(err, OciError::InvalidPath { .. }),
             "{bad:?}: {err}"
         );
     }
     let dangling = entry("/x", EntryKind::Hardlink("/not/there".into()), 0o644, 0, 0);
-    let err = write_image(vec![dangling], &sample_config("localhost/x:1"), out.path()).unwrap_err();
+    let err = write_image(
+        vec![dangling],
+        &sample_config("localhost/x:1"),
+        &liftkit::host::live(),
+        out.path(),
+    )
+    .unwrap_err();
     assert!(matches!(err, OciError::InvalidHardlink { .. }), "{err}");
-    let err = write_image(sample_entries(), &sample_config("Bad Name"), out.path()).unwrap_err();
+    let err = write_image(
+        sample_entries(),
+        &sample_config("Bad Name"),
+        &liftkit::host::live(),
+        out.path(),
+    )
+    .unwrap_err();
     assert!(matches!(err, OciError::InvalidName { .. }), "{err}");
     assert_eq!(
         fs::read_dir(out.path()).unwrap().count(),

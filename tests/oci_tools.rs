@@ -15,7 +15,13 @@ use serde_json::Value;
 const TAG: &str = "1.0";
 
 fn build(out: &Path, name: &str) -> Written {
-    let written = write_image(sample_entries(), &sample_config(name), out).unwrap();
+    let written = write_image(
+        sample_entries(),
+        &sample_config(name),
+        &liftkit::host::live(),
+        out,
+    )
+    .unwrap();
     assert!(written.warnings.is_empty(), "{:?}", written.warnings);
     written
 }

@@ -4,7 +4,6 @@ mod common;
 
 use common::*;
 use liftkit::analyze::{self, Selection};
-use liftkit::host::Host;
 use liftkit::snapshot::{OpenFile, Process, Snapshot, Socket, User};
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -148,7 +147,7 @@ fn every_planted_secret_is_found_and_none_is_in_any_layer() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     let snap = fixture_host(&root);
-    let host = Host::at(&root);
+    let host = liftkit::host::at(&root);
     let analyzers = analyze::spec::load_all(None).unwrap();
     let selected = analyze::select(&snap, &analyzers, &Selection::Pids(vec![100])).unwrap();
     let plan = analyze::plan(

@@ -3,7 +3,6 @@
 //! signal and restart policy; what a container cannot express is reported.
 
 use liftkit::analyze::{self, Selection};
-use liftkit::host::Host;
 use liftkit::plan::VolumeKind;
 use liftkit::snapshot::{Process, Snapshot};
 use std::path::Path;
@@ -38,7 +37,7 @@ fn the_unit_is_carried_into_the_plan() {
     assert_eq!(selected[0].name, "acme", "named after its unit");
     let plan = analyze::plan(
         &snap,
-        &Host::at(&root),
+        &liftkit::host::at(&root),
         &analyzers,
         &selected,
         &analyze::Options::default(),

@@ -70,7 +70,7 @@ pub enum AnalyzeError {
 /// dpkg list is parsed once per host.
 pub struct Inputs<'a> {
     pub snapshot: &'a Snapshot,
-    pub host: &'a Host,
+    pub host: &'a dyn Host,
     pub analyzers: &'a [Analyzer],
     pub resolver: &'a Resolver,
     pub packages: &'a PackageIndex,
@@ -189,7 +189,7 @@ fn lone_candidate(
 /// The plan for the selected applications, analyzed in parallel.
 pub fn plan(
     snapshot: &Snapshot,
-    host: &Host,
+    host: &dyn Host,
     analyzers: &[Analyzer],
     selected: &[Candidate],
     opts: &Options,
@@ -197,7 +197,7 @@ pub fn plan(
     let cpu_level = opts
         .cpu_level
         .or(Some(snapshot.host.cpu_level).filter(|l| *l > 0));
-    let resolver = Resolver::new(host.clone(), ResolveOptions { cpu_level });
+    let resolver = Resolver::new(host, ResolveOptions { cpu_level });
     let packages = PackageIndex::load(host);
     let inputs = Inputs {
         snapshot,

@@ -13,7 +13,7 @@ pub struct PackageIndex {
 
 impl PackageIndex {
     /// Reads every `*.list` once; a host without dpkg gives an empty index, not an error.
-    pub fn load(host: &Host) -> Self {
+    pub fn load(host: &dyn Host) -> Self {
         let mut owner = HashMap::new();
         let Ok(names) = host.read_dir(Path::new(INFO_DIR)) else {
             return PackageIndex { owner };

@@ -26,7 +26,7 @@ struct Tree {
     newest_mtime: i64,
 }
 
-pub fn layout(app: &AppPlan, host: &Host, include_secrets: bool) -> Layout {
+pub fn layout(app: &AppPlan, host: &dyn Host, include_secrets: bool) -> Layout {
     let mut tree = Tree::default();
     for f in &app.files {
         if f.role == Role::Secret && !include_secrets {
@@ -82,7 +82,7 @@ pub fn layout(app: &AppPlan, host: &Host, include_secrets: bool) -> Layout {
 }
 
 /// Host paths with the links and directories leading to them, for copies other than an image.
-pub fn paths(paths: &[String], host: &Host) -> Layout {
+pub fn paths(paths: &[String], host: &dyn Host) -> Layout {
     let mut tree = Tree::default();
     for p in paths {
         tree.add_host_path(host, Path::new(p));
@@ -103,7 +103,7 @@ impl Tree {
         self.entries.insert(e.path.clone(), e);
     }
 
-    fn add_host_path(&mut self, host: &Host, path: &Path) {
+    fn add_host_path(&mut self, host: &dyn Host, path: &Path) {
         let resolved = match host.resolve(path) {
             Ok(r) => r,
             Err(e) => {
@@ -130,7 +130,7 @@ impl Tree {
                     .insert(resolved.real.clone(), (meta.dev(), meta.ino()));
             }
             self.newest_mtime = self.newest_mtime.max(meta.mtime());
-            EntryKind::File(Source::Host(host.outside(&resolved.real)))
+            EntryKind::File(Source::Host(resolved.real.clone()))
         } else {
             self.findings.push(Finding::warning(
                 resolved.real.to_string_lossy(),
@@ -147,7 +147,7 @@ impl Tree {
         });
     }
 
-    fn add_link(&mut self, host: &Host, link: &Path) {
+    fn add_link(&mut self, host: &dyn Host, link: &Path) {
         if self.entries.contains_key(link) {
             return;
         }
@@ -165,7 +165,7 @@ impl Tree {
     }
 
     /// A directory the plan wants to exist: the host's own (through its links) when it has one.
-    fn add_dir(&mut self, host: &Host, path: &Path) {
+    fn add_dir(&mut self, host: &dyn Host, path: &Path) {
         match host.resolve(path) {
             Ok(r) if host.lstat(&r.real).is_ok_and(|m| m.is_dir()) => {
                 for link in &r.links {
@@ -191,7 +191,7 @@ impl Tree {
 
     /// Every ancestor of `path`, as the host has it (links included), so the image's layout is
     /// the host's.
-    fn add_parents(&mut self, host: &Host, path: &Path) {
+    fn add_parents(&mut self, host: &dyn Host, path: &Path) {
         let Some(parent) = path.parent() else { return };
         if parent == Path::new("/") || self.entries.contains_key(parent) {
             return;
@@ -219,7 +219,7 @@ impl Tree {
         }
     }
 
-    fn add_dir_entry(&mut self, host: &Host, real: &Path) {
+    fn add_dir_entry(&mut self, host: &dyn Host, real: &Path) {
         if self.entries.contains_key(real) {
             return;
         }

@@ -4,17 +4,16 @@
 //! build record. An app is built into a staging directory and renamed into place at the end, so
 //! an interrupted build never leaves an `out/<app>/` that looks complete.
 
-pub mod bundle;
 mod companions;
-mod layout;
+pub(crate) mod layout;
 pub mod linuxkit;
 pub mod oci;
 mod pg_basebackup;
 mod runsh;
 mod sbom;
 mod secrets;
-mod sparse;
-mod volumes;
+pub(crate) mod sparse;
+pub(crate) mod volumes;
 
 use crate::findings::Finding;
 use crate::host::Host;
@@ -70,7 +69,7 @@ pub struct AppBuild {
 pub fn build_app(
     plan: &Plan,
     app: &AppPlan,
-    host: &Host,
+    host: &dyn Host,
     out: &Path,
     opts: &Options,
 ) -> Result<AppBuild, BuildError> {
@@ -103,7 +102,7 @@ pub fn build_app(
 fn build_into(
     plan: &Plan,
     app: &AppPlan,
-    host: &Host,
+    host: &dyn Host,
     dir: &Path,
     opts: &Options,
 ) -> Result<AppBuild, BuildError> {
@@ -111,10 +110,10 @@ fn build_into(
     let layout = layout::layout(app, host, opts.include_secrets);
     let created = opts.source_date_epoch.unwrap_or(layout.newest_mtime);
     let entries = layout.entries.len();
-    let content_bytes = content_size(&layout.entries);
+    let content_bytes = content_size(host, &layout.entries);
     let config = image_config(plan, app, created, opts);
     let written =
-        oci::write_image(layout.entries, &config, dir).map_err(|e| BuildError::Image {
+        oci::write_image(layout.entries, &config, host, dir).map_err(|e| BuildError::Image {
             app: app.name.clone(),
             message: e.to_string(),
         })?;
@@ -225,13 +224,11 @@ fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
-fn content_size(entries: &[oci::Entry]) -> u64 {
+fn content_size(host: &dyn Host, entries: &[oci::Entry]) -> u64 {
     entries
         .iter()
         .map(|e| match &e.kind {
-            oci::EntryKind::File(oci::Source::Host(p)) => {
-                std::fs::symlink_metadata(p).map_or(0, |m| m.len())
-            }
+            oci::EntryKind::File(oci::Source::Host(p)) => host.lstat(p).map_or(0, |m| m.len()),
             oci::EntryKind::File(oci::Source::Bytes(b)) => b.len() as u64,
             _ => 0,
         })

@@ -3,7 +3,7 @@
 //! `env` with the credential variables, mounted and passed by run.sh.
 
 use crate::findings::Finding;
-use crate::host::{open_noatime, Host};
+use crate::host::Host;
 use crate::plan::{volume_name, AppPlan};
 use crate::snapshot::Snapshot;
 use std::io;
@@ -15,7 +15,7 @@ pub const ENV_FILE: &str = "env";
 
 pub fn write(
     app: &AppPlan,
-    host: &Host,
+    host: &dyn Host,
     snapshot: Option<&Snapshot>,
     dir: &Path,
 ) -> io::Result<Vec<Finding>> {
@@ -61,10 +61,10 @@ pub fn env_value(app: &AppPlan, snapshot: Option<&Snapshot>, key: &str) -> Optio
     snapshot?.process(pid)?.env(key).map(str::to_string)
 }
 
-fn copy_private(host: &Host, path: &Path, target: &Path) -> io::Result<()> {
+fn copy_private(host: &dyn Host, path: &Path, target: &Path) -> io::Result<()> {
     let real = host.real_path(path)?;
     let meta = host.lstat(&real)?;
-    let mut from = open_noatime(&host.outside(&real))?;
+    let mut from = host.open_resolved(&real)?;
     let mut to = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -115,7 +115,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         cpu_level: args.cpu_level,
     };
     let t = Instant::now();
-    let resolver = Resolver::new(Host::live(), opts);
+    let resolver = Resolver::new(&liftkit::host::live(), opts);
     let ours: Vec<Resolution> = files
         .par_iter()
         .map(|f| resolver.resolve(f, &LoaderEnv::default()))
@@ -231,7 +231,7 @@ fn format_report(r: &Report, total: usize) -> String {
 
 /// Regular files (not symlinks) starting with the ELF magic, sorted.
 pub fn elf_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
-    let host = Host::live();
+    let host = liftkit::host::live();
     let mut files: Vec<PathBuf> = dirs
         .iter()
         .flat_map(|d| {

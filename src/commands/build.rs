@@ -1,9 +1,8 @@
 //! `liftkit build`: the images and their companions from a plan.
 
 use super::common;
-use anyhow::{Context, Result};
-use liftkit::build::{self, AppBuild};
-use liftkit::host::Host;
+use anyhow::Result;
+use liftkit::pipeline::{BuildRequest, Session};
 use liftkit::plan::Plan;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,24 +36,26 @@ pub struct BuildArgs {
     pub include_secrets: bool,
 }
 
+impl BuildArgs {
+    pub fn request(&self) -> Result<BuildRequest> {
+        Ok(BuildRequest {
+            include_secrets: self.include_secrets,
+            source_date_epoch: common::source_date_epoch()?,
+        })
+    }
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
     let plan = liftkit::plan::load(&args.plan)?;
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => {
-            let r = PathBuf::from(&plan.source.root);
-            if r.is_absolute() {
-                r
-            } else {
-                args.plan.parent().unwrap_or(Path::new(".")).join(r)
-            }
-        }
-    };
+    let host = liftkit::host::select::for_plan(&args.plan, &plan, args.root.as_deref())?;
+    let request = args.opts.request()?;
     common::prepare_output(&args.output, args.force)?;
     let snapshot = plan_snapshot(&args.plan, &plan);
-    let builds = build_all(&plan, &Host::at(&root), &args.output, &args.opts, snapshot)?;
-    common::print_build_summary(&builds, args.json);
+    let bars = common::Bars::default();
+    let session = Session::new(&[], &bars);
+    let builds = session.build(&plan, &*host, &args.output, &request, snapshot)?;
+    common::print_build_summary(&builds, args.json)?;
     let findings: Vec<_> = builds.iter().flat_map(|b| b.findings.clone()).collect();
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
@@ -70,35 +71,4 @@ fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Sna
         .unwrap_or(Path::new("."))
         .join(&plan.source.snapshot);
     liftkit::snapshot::load(&path).ok()
-}
-
-pub fn build_all(
-    plan: &Plan,
-    host: &Host,
-    out: &Path,
-    opts: &BuildArgs,
-    snapshot: Option<liftkit::snapshot::Snapshot>,
-) -> Result<Vec<AppBuild>> {
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => Some(
-            v.trim()
-                .parse::<i64>()
-                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
-        ),
-        Err(_) => None,
-    };
-    let options = build::Options {
-        source_date_epoch,
-        include_secrets: opts.include_secrets,
-        snapshot,
-    };
-    let pb = common::bar(plan.apps.len() as u64, "building images");
-    let mut builds = Vec::new();
-    for app in &plan.apps {
-        pb.set_message(format!("building {}", app.name));
-        builds.push(build::build_app(plan, app, host, out, &options)?);
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    Ok(builds)
 }

@@ -3,9 +3,9 @@
 use super::analyze::SelectArgs;
 use super::build::BuildArgs;
 use super::common;
-use anyhow::{Context, Result};
-use liftkit::analyze::{self, Candidate};
-use liftkit::host::Host;
+use anyhow::Result;
+use liftkit::analyze::Candidate;
+use liftkit::pipeline::{self, Session};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -61,46 +61,31 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from("out"));
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    let bars = common::Bars::default();
+    let session = Session::new(&analyzers, &bars);
     if args.select.is_empty() {
-        let snap = super::collect::take(&analyzers);
-        print_candidates(&analyze::candidates(&snap, &analyzers), args.json)?;
+        let snap = session.collect();
+        print_candidates(&session.candidates(&snap), args.json)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let snap = super::collect::take(&analyzers);
-    let selected = analyze::select(&snap, &analyzers, &args.select.selection())?;
+    let request = args.build.request()?;
+    let snap = session.collect();
+    let chosen = session.select(&snap, &args.select.selection())?;
     common::prepare_output(&output, args.force)?;
-    let snapshot_path = output.join("snapshot.json");
-    liftkit::snapshot::save(&snap, &snapshot_path)
-        .with_context(|| format!("{}: cannot write", snapshot_path.display()))?;
-    let pb = common::spinner("analyzing");
-    let host = Host::live();
-    let opts = analyze::Options {
-        cpu_level: None,
-        source_root: "/".to_string(),
-        snapshot_path: "snapshot.json".to_string(),
-    };
-    let plan = analyze::plan(&snap, &host, &analyzers, &selected, &opts);
-    pb.finish_and_clear();
-    let plan_path = output.join("plan.yaml");
-    liftkit::plan::save(&plan, &plan_path)
-        .with_context(|| format!("{}: cannot write", plan_path.display()))?;
-    let builds = super::build::build_all(&plan, &host, &output, &args.build, Some(snap))?;
-    common::print_build_summary(&builds, args.json);
+    let host = liftkit::host::live();
+    let plan = session.analyze(&snap, &host, &chosen, &pipeline::live_options());
+    pipeline::save_inputs(&output, &snap, &plan)?;
+    let builds = session.build(&plan, &host, &output, &request, Some(snap))?;
+    common::print_build_summary(&builds, args.json)?;
     if args.host_image {
-        for b in &builds {
-            let h = liftkit::hostimage::build(&b.dir, &args.host_image_opts.options())?;
+        for h in session.host_images(&builds, &args.host_image_opts.options())? {
             super::host_image::print_summary(&h);
             for w in &h.warnings {
                 eprintln!("warning: {w}");
             }
         }
     }
-    let findings: Vec<_> = plan
-        .apps
-        .iter()
-        .flat_map(|a| a.findings.clone())
-        .chain(builds.iter().flat_map(|b| b.findings.clone()))
-        .collect();
+    let findings = pipeline::findings(&plan, &builds);
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }

@@ -45,7 +45,7 @@ pub struct Inputs<'a> {
     pub app: &'a AppPlan,
     pub built: &'a AppBuild,
     /// The root the build read file contents from: file sizes come from it.
-    pub host: &'a Host,
+    pub host: &'a dyn Host,
     /// Host facts the plan does not carry (architecture, addresses, when collected), if at hand.
     pub snapshot: Option<&'a Snapshot>,
     /// Where the app's artifacts end up (`out/nginx`), as the run commands name it.
@@ -82,7 +82,7 @@ pub fn write_for_build(
     plan: &Plan,
     app: &AppPlan,
     built: &AppBuild,
-    host: &Host,
+    host: &dyn Host,
     dir: &Path,
     secrets_in_image: bool,
 ) -> Result<Report, ReportError> {

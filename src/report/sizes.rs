@@ -40,7 +40,7 @@ impl FileSizes {
 }
 
 /// Bytes of each regular file the plan takes (a path that is gone or not a file weighs 0).
-pub fn file_sizes(app: &AppPlan, host: &Host) -> FileSizes {
+pub fn file_sizes(app: &AppPlan, host: &dyn Host) -> FileSizes {
     let by_path = app
         .files
         .iter()

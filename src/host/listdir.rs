@@ -1,26 +1,15 @@
-//! Directory listings that leave the host's access times alone.
+//! Directory listings on this machine's file systems that leave their access times alone.
 //!
 //! Reading a directory updates its access time like reading a file does (on `relatime` mounts,
 //! once a day or after a change), and `std::fs::read_dir` offers no way to ask for `O_NOATIME`.
-//! So directories are opened here with `O_NOATIME` and read with `fdopendir`/`readdir`; a walk
-//! over a tree is built on the same listing.
+//! So directories are opened here with `O_NOATIME` and read with `fdopendir`/`readdir`.
 
 use std::ffi::{CStr, CString, OsStr, OsString};
-use std::fs::FileType;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// One entry of a walk: its path, its depth below the root (the root is 0) and its type, not
-/// following symlinks.
-#[derive(Debug)]
-pub struct Walked {
-    pub path: PathBuf,
-    pub depth: usize,
-    pub file_type: FileType,
-}
-
-/// Entry names of a directory, `.` and `..` left out, sorted.
+/// Entry names of a directory of this machine, `.` and `..` left out, sorted.
 pub fn names(dir: &Path) -> io::Result<Vec<OsString>> {
     let mut names = Vec::new();
     let stream = DirStream::open(dir)?;
@@ -31,74 +20,6 @@ pub fn names(dir: &Path) -> io::Result<Vec<OsString>> {
     }
     names.sort();
     Ok(names)
-}
-
-/// Walks `root` depth-first, entries of each directory in name order, without following
-/// symlinks, down to `max_depth`. `visit` sees every entry (the root included) and returns
-/// whether to go on; errors (an unreadable directory, an entry that vanished) are passed to
-/// `failed` and the walk continues.
-pub fn walk(
-    root: &Path,
-    max_depth: usize,
-    visit: &mut dyn FnMut(Walked) -> bool,
-    failed: &mut dyn FnMut(&Path, io::Error),
-) {
-    let meta = match std::fs::symlink_metadata(root) {
-        Ok(m) => m,
-        Err(e) => return failed(root, e),
-    };
-    let is_dir = meta.is_dir();
-    let go_on = visit(Walked {
-        path: root.to_path_buf(),
-        depth: 0,
-        file_type: meta.file_type(),
-    });
-    if go_on && is_dir {
-        walk_below(root, 1, max_depth, visit, failed);
-    }
-}
-
-/// Returns false once `visit` asked to stop.
-fn walk_below(
-    dir: &Path,
-    depth: usize,
-    max_depth: usize,
-    visit: &mut dyn FnMut(Walked) -> bool,
-    failed: &mut dyn FnMut(&Path, io::Error),
-) -> bool {
-    if depth > max_depth {
-        return true;
-    }
-    let listing = match names(dir) {
-        Ok(n) => n,
-        Err(e) => {
-            failed(dir, e);
-            return true;
-        }
-    };
-    for name in listing {
-        let path = dir.join(&name);
-        let file_type = match std::fs::symlink_metadata(&path) {
-            Ok(m) => m.file_type(),
-            Err(e) => {
-                failed(&path, e);
-                continue;
-            }
-        };
-        let is_dir = file_type.is_dir();
-        let walked = Walked {
-            path: path.clone(),
-            depth,
-            file_type,
-        };
-        if !visit(walked) {
-            return false;
-        }
-        if is_dir && !walk_below(&path, depth + 1, max_depth, visit, failed) {
-            return false;
-        }
-    }
-    true
 }
 
 /// An open directory stream, closed on drop.
@@ -189,24 +110,7 @@ mod tests {
         std::fs::create_dir_all(root.join("b/c")).unwrap();
         std::fs::write(root.join("b/c/f"), "").unwrap();
         std::fs::write(root.join("a"), "").unwrap();
-        std::os::unix::fs::symlink("/", root.join("b/up")).unwrap();
         assert_eq!(names(root).unwrap(), vec![OsString::from("a"), "b".into()]);
-        let mut seen = Vec::new();
-        walk(
-            root,
-            8,
-            &mut |w| {
-                seen.push((w.path.strip_prefix(root).unwrap().to_path_buf(), w.depth));
-                true
-            },
-            &mut |p, e| panic!("{}: {e}", p.display()),
-        );
-        let want: Vec<(PathBuf, usize)> = [("", 0), ("a", 1), ("b", 1), ("b/c", 2), ("b/c/f", 3)]
-            .into_iter()
-            .map(|(p, d)| (PathBuf::from(p), d))
-            .chain([(PathBuf::from("b/up"), 2)])
-            .collect();
-        assert_eq!(seen, want, "symlinks are listed, not followed");
     }
 
     #[test]

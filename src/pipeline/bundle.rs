@@ -5,10 +5,11 @@
 //! kept), the populated volumes' data, and what analysis itself reads: the loader's cache and
 //! configuration and dpkg's file lists for the packages involved.
 
-use super::layout;
-use super::oci::{EntryKind, Source};
+use super::{io_err, PipelineError};
+use crate::build::layout;
+use crate::build::oci::{EntryKind, Source};
 use crate::findings::Finding;
-use crate::host::{open_noatime, Host};
+use crate::host::Host;
 use crate::plan::{Plan, VolumeKind};
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -24,7 +25,50 @@ const ANALYSIS_INPUTS: &[&str] = &[
     "/etc/os-release",
 ];
 
-pub fn write(plan: &Plan, host: &Host, dir: &Path) -> io::Result<Vec<Finding>> {
+/// A bundle written beside its snapshot.
+#[derive(Debug)]
+pub struct Bundled {
+    /// Its directory name, relative to the snapshot file (what `snapshot.bundle` records).
+    pub name: String,
+    pub dir: PathBuf,
+    pub apps: Vec<String>,
+    pub findings: Vec<Finding>,
+}
+
+/// Writes `<snapshot stem>.bundle/` beside `snapshot_file`: whole, or not at all (it is staged
+/// under a hidden name and renamed into place).
+pub fn write(plan: &Plan, snapshot_file: &Path) -> Result<Bundled, PipelineError> {
+    let host = crate::host::live();
+    let name = format!(
+        "{}.bundle",
+        snapshot_file
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+    );
+    let dir = snapshot_file.with_file_name(&name);
+    let partial = snapshot_file.with_file_name(format!(".{name}.partial"));
+    let _ = std::fs::remove_dir_all(&partial);
+    let findings = match write_files(plan, &host, &partial) {
+        Ok(f) => f,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(io_err(&partial, "cannot write the bundle")(e));
+        }
+    };
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io_err(&dir, "cannot replace"))?;
+    }
+    std::fs::rename(&partial, &dir).map_err(io_err(&dir, "cannot write"))?;
+    Ok(Bundled {
+        name,
+        dir,
+        apps: plan.apps.iter().map(|a| a.name.clone()).collect(),
+        findings,
+    })
+}
+
+fn write_files(plan: &Plan, host: &dyn Host, dir: &Path) -> io::Result<Vec<Finding>> {
     let mut findings = Vec::new();
     std::fs::create_dir_all(dir)?;
     // The bundle may hold secrets and data: for the operator's eyes only.
@@ -78,9 +122,9 @@ fn inside(dir: &Path, abs: &Path) -> PathBuf {
 }
 
 fn materialize(
-    host: &Host,
+    host: &dyn Host,
     dir: &Path,
-    e: &super::oci::Entry,
+    e: &crate::build::oci::Entry,
     findings: &mut Vec<Finding>,
 ) -> io::Result<()> {
     let target = inside(dir, &e.path);
@@ -92,7 +136,7 @@ fn materialize(
             std::fs::create_dir_all(&target)?;
         }
         EntryKind::File(Source::Host(src)) => {
-            let mut from = match open_noatime(src) {
+            let mut from = match host.open_resolved(src) {
                 Ok(f) => f,
                 Err(err) => {
                     findings.push(Finding::warning(
@@ -104,7 +148,7 @@ fn materialize(
             };
             let size = from.metadata()?.len();
             let mut to = std::fs::File::create(&target)?;
-            super::sparse::copy(&mut from, &mut to, size)?;
+            crate::build::sparse::copy(&mut from, &mut to, size)?;
         }
         // Generated files are made again from the snapshot by analysis: nothing to carry.
         EntryKind::File(Source::Bytes(_)) => return Ok(()),
@@ -133,7 +177,7 @@ fn materialize(
 /// Owner, mode and modification time as on the source, so a build from the bundle gives the
 /// image a build on the source gives.
 fn keep_metadata(
-    host: &Host,
+    host: &dyn Host,
     source: &Path,
     target: &Path,
     uid: u32,
@@ -177,7 +221,7 @@ fn set_mtime(path: &Path, secs: i64, nsec: i64) {
 }
 
 fn copy_volume(
-    host: &Host,
+    host: &dyn Host,
     dir: &Path,
     volume: &Path,
     findings: &mut Vec<Finding>,
@@ -187,6 +231,6 @@ fn copy_volume(
     };
     let target = inside(dir, &real);
     std::fs::create_dir_all(&target)?;
-    super::volumes::copy_tree(&host.outside(&real), &target, findings)?;
+    crate::build::volumes::copy_tree(host, &real, &target, findings)?;
     Ok(())
 }
