@@ -7,6 +7,7 @@
 
 pub mod analyze;
 pub mod build;
+pub mod built;
 pub mod elf;
 pub mod findings;
 pub mod fleet;
@@ -17,5 +18,6 @@ pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod snapshot;
+pub mod timefmt;
 pub mod verify;
 pub mod wizard;

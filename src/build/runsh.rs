@@ -3,6 +3,17 @@
 
 use crate::plan::{volume_name, AppPlan, VolumeKind};
 
+pub fn write(cx: &super::Context, _: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let text = render(cx.app, &cx.image.config_digest, cx.opts.include_secrets);
+    cx.write("run.sh", &text)?;
+    std::fs::set_permissions(
+        cx.dir.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .map_err(cx.io("run.sh"))
+}
+
 pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String {
     let mut mounts = String::new();
     for v in &app.volumes {

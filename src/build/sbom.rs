@@ -5,7 +5,19 @@ use crate::plan::{AppPlan, Source};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-pub fn cyclonedx(app: &AppPlan, source: &Source, manifest_digest: &str, created: &str) -> String {
+pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    let created = crate::timefmt::rfc3339(record.created.max(0) as u64);
+    let text = cyclonedx(cx.app, &cx.plan.source, &cx.image.manifest_digest, &created)
+        .map_err(cx.encode("sbom.cdx.json"))?;
+    cx.write("sbom.cdx.json", &text)
+}
+
+pub fn cyclonedx(
+    app: &AppPlan,
+    source: &Source,
+    manifest_digest: &str,
+    created: &str,
+) -> Result<String, String> {
     let distro = if source.os_id.is_empty() || source.os_version_id.is_empty() {
         String::new()
     } else {
@@ -68,7 +80,9 @@ pub fn cyclonedx(app: &AppPlan, source: &Source, manifest_digest: &str, created:
         },
         "components": components,
     });
-    serde_json::to_string_pretty(&bom).unwrap_or_default() + "\n"
+    serde_json::to_string_pretty(&bom)
+        .map(|t| t + "\n")
+        .map_err(|e| e.to_string())
 }
 
 /// A stable RFC 4122 URN from the manifest digest: the same image always has the same serial.

@@ -13,7 +13,29 @@ use std::path::Path;
 /// The name of the environment file run.sh passes with `--env-file`.
 pub const ENV_FILE: &str = "env";
 
-pub fn write(
+/// `secrets/`, or (with `--include-secrets`) a warning for each secret baked into the image.
+pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    if cx.opts.include_secrets {
+        for s in &cx.app.secrets {
+            record.findings.push(Finding::warning(
+                &s.path,
+                format!("{} baked into the image (--include-secrets)", s.kind),
+            ));
+        }
+        return Ok(());
+    }
+    let findings = copy_out(
+        cx.app,
+        cx.host,
+        cx.opts.snapshot.as_ref(),
+        &cx.dir.join("secrets"),
+    )
+    .map_err(cx.io("secrets"))?;
+    record.findings.extend(findings);
+    Ok(())
+}
+
+fn copy_out(
     app: &AppPlan,
     host: &dyn Host,
     snapshot: Option<&Snapshot>,

@@ -8,6 +8,15 @@ use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+/// `volumes/`: one directory per volume, populated from the host where the plan says so.
+pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    let (bytes, findings) =
+        populate(cx.app, cx.host, &cx.dir.join("volumes")).map_err(cx.io("volumes"))?;
+    record.volume_bytes = bytes;
+    record.findings.extend(findings);
+    Ok(())
+}
+
 /// Copies every volume marked `populate`; returns bytes copied and what could not be.
 pub fn populate(
     app: &AppPlan,

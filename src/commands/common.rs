@@ -132,6 +132,14 @@ impl liftkit::pipeline::Progress for Bars {
         }
     }
 
+    fn working_on(&self, what: &str) {
+        if let Ok(g) = self.0.lock() {
+            if let Some(pb) = g.as_ref() {
+                pb.set_message(what.to_string());
+            }
+        }
+    }
+
     fn end(&self) {
         if let Ok(mut g) = self.0.lock() {
             if let Some(pb) = g.take() {

@@ -56,6 +56,8 @@ pub trait Progress: Sync {
     fn begin(&self, what: &str, total: Option<u64>);
     /// Items done so far in the current step (and the total, when it became known).
     fn advance(&self, done: u64, total: Option<u64>);
+    /// What the current step works on now (`building nginx`).
+    fn working_on(&self, what: &str);
     fn end(&self);
 }
 
@@ -64,6 +66,7 @@ pub struct Quiet;
 impl Progress for Quiet {
     fn begin(&self, _: &str, _: Option<u64>) {}
     fn advance(&self, _: u64, _: Option<u64>) {}
+    fn working_on(&self, _: &str) {}
     fn end(&self) {}
 }
 
@@ -168,6 +171,7 @@ impl<'a> Session<'a> {
             .begin("building images", Some(plan.apps.len() as u64));
         let mut builds = Vec::new();
         for (i, app) in plan.apps.iter().enumerate() {
+            self.progress.working_on(&format!("building {}", app.name));
             let built = build::build_app(plan, app, host, out, &options);
             self.progress.advance(i as u64 + 1, None);
             builds.push(built.inspect_err(|_| self.progress.end())?);

@@ -84,13 +84,31 @@ pub struct AppPlan {
     #[serde(default)]
     pub connections: Vec<String>,
     #[serde(default)]
-    pub probes: Vec<crate::analyze::spec::Probe>,
+    pub probes: Vec<Probe>,
     #[serde(default)]
     pub findings: Vec<Finding>,
     /// The packages the app's files come from, as installed on the source host: the report
     /// compares the image with their installed size, the fleet report compares versions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<PackageUse>,
+}
+
+/// How verify checks the application answers: one of `http`, `tcp` or `send` + `expect`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    /// `GET /path`: status and body compared between the original and the lifted app.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Connect to every listening TCP port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<bool>,
+    /// Bytes sent (escapes `\r\n` allowed)…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<String>,
+    /// …and a regex the answer must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -15,7 +15,7 @@ pub(crate) mod render;
 mod sizes;
 pub mod text;
 
-use crate::build::AppBuild;
+use crate::built::AppBuild;
 use crate::host::Host;
 use crate::plan::{AppPlan, Plan};
 use crate::snapshot::Snapshot;

@@ -348,7 +348,7 @@ fn image_section(inp: &Inputs) -> ImageSection {
         content_bytes: b.content_bytes,
         content_human: human_bytes(b.content_bytes),
         entries: b.entries,
-        created: crate::snapshot::collect::rfc3339(b.created.max(0) as u64),
+        created: crate::timefmt::rfc3339(b.created.max(0) as u64),
     }
 }
 

@@ -6,7 +6,7 @@
 use super::chart::{self, Row};
 use super::model::{PackageRow, SizeSection};
 use super::text::{human_bytes, percent};
-use crate::build::AppBuild;
+use crate::built::AppBuild;
 use crate::host::Host;
 use crate::plan::AppPlan;
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -102,8 +102,8 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
         logs_tail,
     };
     let path = app_dir.join("verify.json");
-    let json = serde_json::to_string_pretty(&report).unwrap_or_default() + "\n";
-    crate::fsutil::write_atomic(&path, json.as_bytes())
+    let json = serde_json::to_string_pretty(&report).map_err(std::io::Error::other);
+    json.and_then(|j| crate::fsutil::write_atomic(&path, (j + "\n").as_bytes()))
         .map_err(|source| VerifyError::Io { path, source })?;
     record_in_report(app_dir, &report);
     Ok(report)

@@ -237,16 +237,20 @@ pub fn notes(plan: &Plan, app: &AppPlan, app_dir: &Path) -> String {
 }
 
 /// Writes `linuxkit.yml` and `LINUXKIT.md` into the app's output directory.
-pub fn write(plan: &Plan, app: &AppPlan, dir: &Path, shown_dir: &Path) -> std::io::Result<()> {
+pub fn write(
+    cx: &crate::build::Context,
+    _: &mut crate::build::AppBuild,
+) -> Result<(), crate::build::BuildError> {
+    let (plan, app) = (cx.plan, cx.app);
     let header = format!(
         "# LinuxKit host for {} lifted by liftkit {} from {}. Build: see {NOTES_NAME}.\n",
         app.name,
         env!("CARGO_PKG_VERSION"),
         plan.source.hostname
     );
-    let yaml = header + &schema::to_yaml(&render(plan, app));
-    std::fs::write(dir.join(FILE_NAME), yaml)?;
-    std::fs::write(dir.join(NOTES_NAME), notes(plan, app, shown_dir))
+    let yaml = schema::to_yaml(&render(plan, app)).map_err(cx.encode(FILE_NAME))?;
+    cx.write(FILE_NAME, &(header + &yaml))?;
+    cx.write(NOTES_NAME, &notes(plan, app, cx.shown_dir))
 }
 
 #[cfg(test)]
@@ -334,7 +338,7 @@ mod tests {
     #[test]
     fn generated_host_parses_against_the_schema_and_carries_the_source() {
         let plan = plan();
-        let text = schema::to_yaml(&render(&plan, &plan.apps[0]));
+        let text = schema::to_yaml(&render(&plan, &plan.apps[0])).unwrap();
         let moby = schema::parse(&text).expect("valid linuxkit.yml");
         let kernel = moby.kernel.unwrap();
         let cmdline = kernel.cmdline.unwrap();

@@ -7,7 +7,6 @@
 
 mod accounts;
 mod addrs;
-mod clock;
 mod dpkg;
 mod processes;
 mod sockets;
@@ -20,7 +19,6 @@ use std::io::{self, Read};
 use std::path::Path;
 
 pub use accounts::{parse_group, parse_passwd};
-pub use clock::rfc3339;
 pub use dpkg::parse_status as parse_dpkg_status;
 pub use processes::unit_from_cgroup;
 pub use system::cpu_level_from_flags;
@@ -57,7 +55,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
     Snapshot {
         schema: SCHEMA_VERSION,
         liftkit_version: env!("CARGO_PKG_VERSION").to_string(),
-        collected_at: clock::now_rfc3339(),
+        collected_at: crate::timefmt::now_rfc3339(),
         host,
         users,
         groups,
