@@ -83,6 +83,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         );
         d.settle();
     }
+    let excluded = super::exclude::apply(inp.excludes, inp.host, &mut d);
     let secrets = find_secrets(inp, &mut d.files, &image);
     let (fit, fit_reasons) = fit(analyzer, root, &d.findings);
     AppPlan {
@@ -114,6 +115,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         probes: analyzer.runtime.probes.clone(),
         findings: d.findings,
         packages: Vec::new(),
+        deploy: super::resources::deploy(&procs),
+        excluded,
     }
 }
 

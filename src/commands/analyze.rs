@@ -28,6 +28,10 @@ pub struct Args {
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
+    /// Never take paths matching this gitignore pattern (repeat for several; after the
+    /// `.liftignore` beside the plan, so `!PATTERN` takes a path back).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
 }
@@ -62,6 +66,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
     let snap = liftkit::snapshot::load(&args.snapshot)?;
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    let exclude = common::excludes(&args.output, &args.exclude)?;
     let bars = common::Bars::default();
     let session = Session::new(&analyzers, &bars);
     let (plan, contents) = session.analyze_saved(
@@ -70,6 +75,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.root.as_deref(),
         &args.select.selection(),
         args.cpu_level,
+        exclude,
     )?;
     if contents == Contents::None {
         eprintln!(

@@ -42,6 +42,10 @@ pub struct Args {
     pub host_image: bool,
     #[command(flatten)]
     pub host_image_opts: super::host_image::HostImageArgs,
+    /// Never take paths matching this gitignore pattern (repeat for several; after the
+    /// `.liftignore` in the output directory, beside the plan).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
 }
@@ -69,11 +73,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let request = args.build.request()?;
+    let mut options = pipeline::live_options();
+    options.exclude = common::excludes(&output.join("plan.yaml"), &args.exclude)?;
     let snap = session.collect();
     let chosen = session.select(&snap, &args.select.selection())?;
     common::prepare_output(&output, args.force)?;
     let host = liftkit::host::live();
-    let plan = session.analyze(&snap, &host, &chosen, &pipeline::live_options());
+    let plan = session.analyze(&snap, &host, &chosen, &options);
     pipeline::save_inputs(&output, &snap, &plan)?;
     let builds = session.build(&plan, &host, &output, &request, Some(snap))?;
     common::print_build_summary(&builds, args.json)?;

@@ -231,6 +231,6 @@ fn copy_volume(
     };
     let target = inside(dir, &real);
     std::fs::create_dir_all(&target)?;
-    crate::build::volumes::copy_tree(host, &real, &target, findings)?;
+    crate::build::volumes::copy_tree(host, &real, &target, &|_, _| true, findings)?;
     Ok(())
 }
