@@ -87,7 +87,11 @@ fn write_files(plan: &Plan, host: &dyn Host, dir: &Path) -> io::Result<Vec<Findi
         .flat_map(|a| a.files.iter().filter_map(|f| f.package.as_deref()))
         .collect();
     for pkg in packages {
-        for name in [format!("{pkg}.list"), format!("{pkg}:amd64.list")] {
+        // The lists say who owns a file; the checksums go into the image's package records.
+        let names = ["list", "md5sums"]
+            .into_iter()
+            .flat_map(|ext| [format!("{pkg}.{ext}"), format!("{pkg}:amd64.{ext}")]);
+        for name in names {
             let path = format!("/var/lib/dpkg/info/{name}");
             if host.exists(Path::new(&path)) {
                 extra.push(path);
