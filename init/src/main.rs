@@ -3,7 +3,9 @@
 //! filesystems, makes `/` read-only, loads the modules, configures the network, runs the onboot
 //! containers and the app with the OCI runtime, and powers off cleanly on the power button.
 //!
-//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program.
+//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program, and
+//! `liftkit-init populate SRC DST` fills a Kubernetes volume from liftkit's data image, and
+//! `liftkit-init probe …` is compose.yaml's health check.
 
 mod cmdline;
 mod config;
@@ -11,7 +13,9 @@ mod forward;
 mod modules;
 mod mounts;
 mod net;
+mod populate;
 mod power;
+mod probe;
 mod supervise;
 mod switchroot;
 mod sys;
@@ -39,12 +43,16 @@ pub fn warn(msg: &str) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("sysctl") {
-        std::process::exit(sysctl::run(&args[2..]));
+    match args.get(1).map(String::as_str) {
+        Some("sysctl") => std::process::exit(sysctl::run(&args[2..])),
+        Some("populate") => std::process::exit(populate::run(&args[2..])),
+        Some("probe") => std::process::exit(probe::run(&args[2..])),
+        _ => {}
     }
     if std::process::id() != 1 {
         eprintln!(
-            "liftkit-init: runs as PID 1 of a host image; as a tool: liftkit-init sysctl FILE…"
+            "liftkit-init: runs as PID 1 of a host image; as a tool: liftkit-init sysctl FILE…, \
+             liftkit-init populate SRC DST, liftkit-init probe tcp|http PORT [PATH]"
         );
         std::process::exit(2);
     }

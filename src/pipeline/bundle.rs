@@ -23,6 +23,8 @@ const ANALYSIS_INPUTS: &[&str] = &[
     "/etc/ld.so.preload",
     "/etc/nsswitch.conf",
     "/etc/os-release",
+    // Conffiles' checksums: Dockerfile.maintained copies only the ones the operator changed.
+    "/var/lib/dpkg/status",
 ];
 
 /// A bundle written beside its snapshot.
