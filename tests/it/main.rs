@@ -3,6 +3,7 @@
 
 mod browser;
 mod common;
+mod deploy_common;
 mod oci_common;
 mod safety_common;
 

@@ -15,10 +15,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const ROOTFS: &str = "rootfs";
+/// Directory trees owned by someone other than root, each under its parent's name.
+pub const OWNERS: &str = "owners";
 
 pub fn write(cx: &Context, _: &mut AppBuild) -> Result<(), BuildError> {
     let owners = unpack_layer(cx)?;
-    let text = exact(cx.app, &owners).map_err(cx.encode("Dockerfile"))?;
+    let chowns = chown_lines(&owners);
+    lay_out_owned_trees(cx, &chowns)?;
+    let text = exact(cx.app, &chowns).map_err(cx.encode("Dockerfile"))?;
     cx.write("Dockerfile", &text)?;
     let text = maintained::dockerfile(cx, &owners).map_err(cx.encode("Dockerfile.maintained"))?;
     cx.write("Dockerfile.maintained", &text)
@@ -71,10 +75,79 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// `COPY --chown` lines that give back the owners COPY drops: in path order, a line wherever
-/// an entry's owner differs from what the lines before it gave (a directory's line gives its
-/// whole tree), so a tree owned by one user is one line.
-pub(crate) fn chown_lines(owners: &Owners) -> Vec<String> {
+/// One `COPY --chown` giving back an owner COPY dropped.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Chown {
+    pub path: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    /// For a directory: `owners/<n>/` holds it under its own name, since COPY gives the owner
+    /// to what it copies, never to the directory it copies into.
+    pub tree: Option<usize>,
+}
+
+impl Chown {
+    fn line(&self) -> String {
+        let shown = self.path.to_string_lossy();
+        match self.tree {
+            Some(n) => {
+                let parent = self.path.parent().map_or(String::new(), |p| {
+                    let p = p.to_string_lossy();
+                    if p.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{p}/")
+                    }
+                });
+                format!(
+                    "COPY --chown={}:{} {OWNERS}/{n}/ /{parent}",
+                    self.uid, self.gid
+                )
+            }
+            None => format!(
+                "COPY --chown={}:{} {ROOTFS}/{shown} /{shown}",
+                self.uid, self.gid
+            ),
+        }
+    }
+}
+
+/// `owners/<n>/<name>/`: each owned directory's tree, its files hard links to `rootfs/`'s.
+fn lay_out_owned_trees(cx: &Context, chowns: &[Chown]) -> Result<(), BuildError> {
+    let root = cx.dir.join(ROOTFS);
+    for c in chowns {
+        let Some(n) = c.tree else { continue };
+        let Some(name) = c.path.file_name() else {
+            continue;
+        };
+        let dest = cx.dir.join(OWNERS).join(n.to_string()).join(name);
+        link_tree(&root.join(&c.path), &dest).map_err(cx.io(OWNERS))?;
+    }
+    Ok(())
+}
+
+fn link_tree(src: &Path, dest: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::symlink_metadata(src)?;
+    if meta.is_dir() {
+        std::fs::create_dir_all(dest)?;
+        for e in std::fs::read_dir(src)? {
+            let e = e?;
+            link_tree(&e.path(), &dest.join(e.file_name()))?;
+        }
+        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+    } else if meta.file_type().is_symlink() {
+        std::os::unix::fs::symlink(std::fs::read_link(src)?, dest)?;
+    } else {
+        std::fs::hard_link(src, dest)?;
+    }
+    Ok(())
+}
+
+/// What gives back the owners COPY drops: in path order, one wherever an entry's owner
+/// differs from what those before it gave (a directory's gives its whole tree), so a tree
+/// owned by one user is one line.
+pub(crate) fn chown_lines(owners: &Owners) -> Vec<Chown> {
     let mut given: Vec<(PathBuf, (u32, u32))> = Vec::new();
     let mut lines = Vec::new();
     for (path, &(uid, gid, is_dir)) in owners {
@@ -86,11 +159,13 @@ pub(crate) fn chown_lines(owners: &Owners) -> Vec<String> {
         if (uid, gid) == effective {
             continue;
         }
-        let shown = path.to_string_lossy();
-        let suffix = if is_dir { "/" } else { "" };
-        lines.push(format!(
-            "COPY --chown={uid}:{gid} {ROOTFS}/{shown}{suffix} /{shown}{suffix}"
-        ));
+        let trees = lines.iter().filter(|c: &&Chown| c.tree.is_some()).count();
+        lines.push(Chown {
+            path: path.clone(),
+            uid,
+            gid,
+            tree: is_dir.then_some(trees + 1),
+        });
         if is_dir {
             given.push((path.clone(), (uid, gid)));
         }
@@ -98,7 +173,7 @@ pub(crate) fn chown_lines(owners: &Owners) -> Vec<String> {
     lines
 }
 
-fn exact(app: &AppPlan, owners: &Owners) -> Result<String, String> {
+fn exact(app: &AppPlan, chowns: &[Chown]) -> Result<String, String> {
     let mut out = format!(
         "# The lifted {name}, rebuilt from the files beside this file ({ROOTFS}/ holds exactly\n\
          # the image's layer). Nothing is pulled:\n\
@@ -109,11 +184,13 @@ fn exact(app: &AppPlan, owners: &Owners) -> Result<String, String> {
         name = app.name,
         image = app.image.name,
     );
-    let chowns = chown_lines(owners);
     if !chowns.is_empty() {
-        out.push_str("# COPY makes every file root's: the owners the source host had.\n");
-        for l in chowns {
-            out.push_str(&l);
+        out.push_str(&format!(
+            "# COPY makes every file root's: the owners the source host had ({OWNERS}/<n>/ holds a\n\
+             # directory under its own name, so that COPY gives the directory itself its owner).\n"
+        ));
+        for c in chowns {
+            out.push_str(&c.line());
             out.push('\n');
         }
     }
@@ -206,11 +283,12 @@ mod tests {
         .into_iter()
         .map(|(p, o)| (PathBuf::from(p), o))
         .collect();
+        let lines: Vec<String> = chown_lines(&owners).iter().map(Chown::line).collect();
         assert_eq!(
-            chown_lines(&owners),
+            lines,
             [
                 "COPY --chown=5:6 rootfs/srv/x /srv/x",
-                "COPY --chown=33:33 rootfs/var/lib/nginx/ /var/lib/nginx/",
+                "COPY --chown=33:33 owners/1/ /var/lib/",
                 "COPY --chown=0:0 rootfs/var/lib/nginx/root-file /var/lib/nginx/root-file",
             ]
         );
