@@ -28,6 +28,7 @@ mod hostimage_errors;
 mod hostimage_qemu;
 mod lift_nginx;
 mod lift_redis;
+mod liftignore;
 mod linuxkit_schema;
 mod loader_fuzz;
 mod oci_layer;

@@ -4,6 +4,7 @@
 //! directory that keeps its owner and 0700 mode.
 
 use crate::common;
+use crate::deploy_common::*;
 
 use common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -267,4 +268,14 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     assert!(psql(port, "SELECT note FROM lifted WHERE id = 3")
         .unwrap()
         .contains("after"));
+
+    // What a platform team takes: syft reads the packages, the manifests validate, the
+    // maintained Dockerfile names every package and every file no package gives.
+    let (seen, planned) = syft_sees_the_plan(&app_dir);
+    eprintln!("postgresql: syft {seen} / plan {planned} packages");
+    assert_eq!(
+        kinds(&kubernetes_validated(&app_dir)),
+        ["Service", "StatefulSet"]
+    );
+    maintained_dockerfile_checked(&app_dir);
 }

@@ -3,6 +3,7 @@
 //! modules the app reaches in its image, and the lifted pair answering with the redis data.
 
 use crate::common;
+use crate::deploy_common::*;
 
 use common::*;
 use std::collections::BTreeSet;
@@ -279,4 +280,14 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
         "the lifted app reaches the lifted redis and its data:\n{}",
         container_logs(&py_container)
     );
+
+    // What a platform team takes: syft reads the packages, the manifests validate, the
+    // maintained Dockerfile names every package and every file no package gives.
+    let (seen, planned) = syft_sees_the_plan(&py_dir);
+    eprintln!("gunicorn: syft {seen} / plan {planned} packages");
+    assert_eq!(
+        kinds(&kubernetes_validated(&py_dir)),
+        ["Deployment", "Service"]
+    );
+    maintained_dockerfile_checked(&py_dir);
 }

@@ -4,6 +4,7 @@
 //! JSP page answers the same from the lifted container as from the host.
 
 use crate::common;
+use crate::deploy_common::*;
 
 use common::*;
 use sha2::{Digest, Sha256};
@@ -206,4 +207,14 @@ fn tomcat_with_a_war_is_lifted_from_its_jvm_and_its_page_answers_the_same() {
         "GET / from the lifted container is the host's page:\n{text}"
     );
     assert_eq!(report["probes"][1]["lifted"]["Http"]["status"], 404);
+
+    // What a platform team takes: syft reads the packages, the manifests validate, the
+    // maintained Dockerfile names every package and every file no package gives.
+    let (seen, planned) = syft_sees_the_plan(&app);
+    eprintln!("tomcat: syft {seen} / plan {planned} packages");
+    assert_eq!(
+        kinds(&kubernetes_validated(&app)),
+        ["Deployment", "Service"]
+    );
+    maintained_dockerfile_checked(&app);
 }
