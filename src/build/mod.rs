@@ -107,7 +107,7 @@ pub const ARTIFACTS: &[(&str, Writer)] = &[
     ("run.sh", runsh::write),
     ("Dockerfile", dockerfile::write),
     ("compose.yaml", compose::write),
-    ("data-image.tar", kubernetes::data_image::write),
+    ("data-image/", kubernetes::data_image::write),
     ("kubernetes/", kubernetes::write),
     ("sbom.cdx.json", sbom::write),
     ("linuxkit.yml", linuxkit::write),

@@ -185,8 +185,53 @@ fn the_outputs_work_in_the_tools_they_are_for() {
     let answer = http_when_ready(port, "/");
     assert_eq!(
         answer,
-        Some(original),
+        Some(original.clone()),
         "the pod answers as the original:\n{}",
         play.logs()
     );
+    drop(play);
+    assert!(wait_for_port_closed(port, Duration::from_secs(20)));
+
+    // nginx.conf marked as changed per environment: a ConfigMap the pod reads it from. An
+    // environment's edit of it (a page the original does not have) is what the pod serves.
+    let conf = d.join("nginx.conf").to_string_lossy().into_owned();
+    let plan_file = app.join("plan.yaml");
+    let mut plan = liftkit::plan::load(&plan_file).unwrap();
+    plan.apps[0].deploy.per_environment = vec![conf.clone()];
+    liftkit::plan::save(&plan, &plan_file).unwrap();
+    let out2 = d.join("out2");
+    run_ok(liftkit().arg("build").arg(&plan_file).arg("-o").arg(&out2));
+    let app2 = app_dir(&out2);
+    let mut docs = kubernetes_validated(&app2);
+    assert_eq!(kinds(&docs), ["ConfigMap", "Deployment", "Service"]);
+    let mount = workload(&docs)["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"].as_str() == Some(conf.as_str()))
+        .cloned()
+        .expect("nginx.conf mounted from the ConfigMap");
+    let key = mount["subPath"].as_str().unwrap().to_string();
+    let cm = docs.iter_mut().find(|d| d["kind"] == "ConfigMap").unwrap();
+    let text = cm["data"][key.as_str()].as_str().unwrap().to_string();
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&conf).unwrap(),
+        "the file as the host has it"
+    );
+    cm["data"][key.as_str()] = text
+        .replace(
+            "root ",
+            "location = /env { return 200 \"staging\\n\"; }\n    root ",
+        )
+        .into();
+    let play = KubePlay::start(&docs, d);
+    let env = http_when_ready(port, "/env");
+    assert_eq!(
+        env,
+        Some((200, b"staging\n".to_vec())),
+        "the pod reads nginx.conf from the ConfigMap:\n{}",
+        play.logs()
+    );
+    assert_eq!(http_get(port, "/"), original);
 }

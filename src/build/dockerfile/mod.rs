@@ -44,10 +44,12 @@ fn unpack_layer(cx: &Context) -> Result<Owners, BuildError> {
     let run = || -> std::io::Result<Owners> {
         std::fs::create_dir_all(&dest)?;
         let mut owners = Owners::new();
+        let mut times = Vec::new();
         let gz = flate2::read::GzDecoder::new(std::fs::File::open(&blob)?);
         let mut archive = tar::Archive::new(gz);
         archive.set_preserve_permissions(true);
-        archive.set_preserve_mtime(true);
+        // Times are set by path afterwards: the archive's own way works on open descriptors.
+        archive.set_preserve_mtime(false);
         archive.set_preserve_ownerships(is_root());
         archive.set_unpack_xattrs(false);
         for entry in archive.entries()? {
@@ -59,15 +61,45 @@ fn unpack_layer(cx: &Context) -> Result<Owners, BuildError> {
                 header.uid().unwrap_or(0) as u32,
                 header.gid().unwrap_or(0) as u32,
             );
+            let mtime = header.mtime().unwrap_or(0) as i64;
             owners.insert(
                 PathBuf::from(path.to_string_lossy().trim_end_matches('/')),
                 (uid, gid, is_dir),
             );
             entry.unpack_in(&dest)?;
+            times.push((dest.join(&path), mtime));
+        }
+        // Children first, so setting a file's time never touches its directory's again.
+        for (path, mtime) in times.iter().rev() {
+            set_mtime(path, *mtime)?;
         }
         Ok(owners)
     };
     run().map_err(io)
+}
+
+/// The entry's time, by path, on the link itself rather than what it points to.
+fn set_mtime(path: &Path, mtime: i64) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let t = libc::timespec {
+        tv_sec: mtime,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid C path and two timespecs, as utimensat takes them.
+    let rc = unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            [t, t].as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 fn is_root() -> bool {

@@ -1,4 +1,4 @@
-//! `data-image.tar`: the lifted volume data as an OCI image, for Kubernetes to fill each
+//! `data-image/` (`image.tar` and the `oci/` layout): the lifted volume data as an OCI image, for Kubernetes to fill each
 //! PersistentVolumeClaim from. It holds `volumes/<name>/` under `/data/<name>/` (owners and
 //! modes kept) and liftkit-init, whose `populate` command the pod's init container runs: the
 //! data gets into the cluster the way images do (a registry), with nothing else to install.
@@ -8,7 +8,8 @@ use crate::plan::{volume_name, AppPlan, VolumeKind};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-pub const FILE: &str = "data-image.tar";
+pub const DIR: &str = "data-image";
+pub const FILE: &str = "data-image/image.tar";
 /// The copier's path in the data image.
 pub const POPULATE: &str = "/liftkit/populate";
 /// Where the data image keeps volume `<name>`.
@@ -68,14 +69,12 @@ pub fn write(cx: &Context, record: &mut AppBuild) -> Result<(), BuildError> {
         ),
         ..Default::default()
     };
-    let staging = cx.dir.join(".data-image");
     let err = |e: oci::OciError| BuildError::Image {
         app: cx.app.name.clone(),
         message: format!("data image: {e}"),
     };
-    oci::write_image(entries, &config, &local, &staging).map_err(err)?;
-    std::fs::rename(staging.join("image.tar"), cx.dir.join(FILE)).map_err(cx.io(FILE))?;
-    std::fs::remove_dir_all(&staging).map_err(cx.io(".data-image"))
+    oci::write_image(entries, &config, &local, &cx.dir.join(DIR)).map_err(err)?;
+    Ok(())
 }
 
 /// Every entry under `top` of the output directory, placed under `into`, as it was copied

@@ -106,7 +106,9 @@ pub fn workload(docs: &[Value]) -> &Value {
 /// What `podman kube play` (4.3) can run of the manifests, everything else left as written:
 /// a StatefulSet's pod as a Deployment with the claims Kubernetes would make from its templates
 /// (`<template>-<name>-0`), its ports published on loopback (a Service podman does not play),
-/// and Secrets stored with `podman secret create`, which its secret volumes read.
+/// Secrets stored with `podman secret create`, which its secret volumes read, and each file
+/// mounted from a Secret or ConfigMap key with `subPath` (which podman 4.3 mounts as a
+/// directory) bind-mounted from that key's content, written out of the manifest.
 pub struct Played {
     pub yaml: String,
     pub secrets: Vec<String>,
@@ -117,7 +119,12 @@ pub fn podman_form(docs: &[Value], dir: &Path) -> Played {
     let mut out = Vec::new();
     let mut secrets = Vec::new();
     let mut claims = Vec::new();
-    for d in docs {
+    let keys = key_contents(docs);
+    let docs: Vec<Value> = docs
+        .iter()
+        .map(|d| subpaths_as_files(d, &keys, dir))
+        .collect();
+    for d in &docs {
         match d["kind"].as_str() {
             Some("Service") => {}
             Some("Secret") => {
@@ -172,6 +179,93 @@ pub fn podman_form(docs: &[Value], dir: &Path) -> Played {
         secrets,
         claims,
     }
+}
+
+/// (kind, name, key) → bytes, of every Secret and ConfigMap.
+type Keys = BTreeMap<(String, String, String), Vec<u8>>;
+
+fn key_contents(docs: &[Value]) -> Keys {
+    use base64::Engine as _;
+    let mut keys = Keys::new();
+    for d in docs {
+        let kind = d["kind"].as_str().unwrap_or_default().to_string();
+        let name = d["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let Some(data) = d["data"].as_mapping() else {
+            continue;
+        };
+        for (k, v) in data {
+            let v = v.as_str().unwrap_or_default();
+            let bytes = match kind.as_str() {
+                "Secret" => base64::engine::general_purpose::STANDARD.decode(v).unwrap(),
+                _ => v.as_bytes().to_vec(),
+            };
+            keys.insert(
+                (kind.clone(), name.clone(), k.as_str().unwrap().to_string()),
+                bytes,
+            );
+        }
+    }
+    keys
+}
+
+fn subpaths_as_files(d: &Value, keys: &Keys, dir: &Path) -> Value {
+    let mut d = d.clone();
+    if !matches!(d["kind"].as_str(), Some("Deployment" | "StatefulSet")) {
+        return d;
+    }
+    let spec = &mut d["spec"]["template"]["spec"];
+    let sources: BTreeMap<String, (String, String)> = spec["volumes"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| {
+            let name = v["name"].as_str()?.to_string();
+            if let Some(s) = v["secret"]["secretName"].as_str() {
+                Some((name, ("Secret".to_string(), s.to_string())))
+            } else {
+                let c = v["configMap"]["name"].as_str()?;
+                Some((name, ("ConfigMap".to_string(), c.to_string())))
+            }
+        })
+        .collect();
+    let mut files = Vec::new();
+    for c in spec["containers"].as_sequence_mut().unwrap() {
+        let Some(mounts) = c["volumeMounts"].as_sequence_mut() else {
+            continue;
+        };
+        for m in mounts {
+            let (Some(vol), Some(key)) = (m["name"].as_str(), m["subPath"].as_str()) else {
+                continue;
+            };
+            let Some((kind, name)) = sources.get(vol) else {
+                continue;
+            };
+            let bytes = &keys[&(kind.clone(), name.clone(), key.to_string())];
+            let file_vol = format!("file-{}", files.len());
+            let path = dir.join(format!("{file_vol}-{key}"));
+            std::fs::write(&path, bytes).unwrap();
+            set_mode(&path, 0o644);
+            let v: Value = serde_yaml_ng::from_str(&format!(
+                "name: {file_vol}
+hostPath: {{path: '{}', type: File}}",
+                path.display()
+            ))
+            .unwrap();
+            files.push(v);
+            let mount = m.as_mapping_mut().unwrap();
+            mount.remove("subPath");
+            mount.insert("name".into(), file_vol.into());
+        }
+    }
+    if let Some(volumes) = spec["volumes"].as_sequence_mut() {
+        volumes.retain(|v| v["secret"].is_null() && v["configMap"].is_null());
+        volumes.extend(files);
+    }
+    d
 }
 
 fn publish(mut d: Value) -> Value {
@@ -256,13 +350,13 @@ impl Drop for KubePlay {
     }
 }
 
-/// Loads `image.tar` and, when the build wrote one, `data-image.tar`; removes them when dropped.
+/// Loads `image.tar` and, when the build wrote one, `data-image/image.tar`; removes them when dropped.
 pub struct Loaded(Vec<String>);
 
 impl Loaded {
     pub fn images(app_dir: &Path) -> Loaded {
         let mut names = Vec::new();
-        for (file, suffix) in [("image.tar", ""), ("data-image.tar", "-data")] {
+        for (file, suffix) in [("image.tar", ""), ("data-image/image.tar", "-data")] {
             let path = app_dir.join(file);
             if !path.exists() {
                 continue;
