@@ -61,7 +61,8 @@ struct ComposeService {
 }
 
 /// A named volume whose content is the lifted data: a local bind of `volumes/<name>`, as
-/// run.sh mounts it, under a name `docker volume ls` shows.
+/// run.sh mounts it, under a name `docker volume ls` shows. Compose is run from this directory
+/// (`$PWD`), as the file's first line says.
 #[derive(Serialize)]
 struct NamedVolume {
     driver: String,
@@ -156,7 +157,8 @@ fn compose(
                         driver_opts: BTreeMap::from([
                             ("type".to_string(), "none".to_string()),
                             ("o".to_string(), "bind".to_string()),
-                            ("device".to_string(), format!("./volumes/{name}")),
+                            // A bind needs an absolute path: Compose runs in this directory.
+                            ("device".to_string(), format!("${{PWD}}/volumes/{name}")),
                         ]),
                     },
                 );

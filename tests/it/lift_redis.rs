@@ -103,7 +103,7 @@ fn lifted_redis_keeps_its_data_and_answers() {
     let data = plan.apps[0].volumes[0].path.clone();
     run_ok(
         podman()
-            .args(["build", "-q", "-t", &tag, "-f"])
+            .args(["build", "-q", "--no-cache", "-t", &tag, "-f"])
             .arg(app_dir.join("Dockerfile"))
             .arg(&app_dir),
     );

@@ -9,6 +9,7 @@ mod safety_common;
 
 mod analyzers_cli;
 mod ansible_collect;
+mod artifacts_golden;
 mod bad_files;
 mod cli_errors;
 mod collect_churn;

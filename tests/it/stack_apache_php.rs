@@ -188,10 +188,20 @@ fn lifted_apache_mod_php_page_answers_like_the_original() {
 
     // The exact Dockerfile's image answers the same page.
     let tag = format!("localhost/liftkit-test/apache-dockerfile-{port}:1");
-    let _rebuilt = dockerfile_rebuilt(&app_dir, &tag, &format!("{container}-dockerfile"));
+    let rebuilt_container = dockerfile_rebuilt(&app_dir, &tag, &format!("{container}-dockerfile"));
     let (status, rebuilt) = http_when_ready(port, "/").expect("the rebuilt apache answers");
     assert_eq!(
         (status, String::from_utf8_lossy(&rebuilt).into_owned()),
+        (200, lifted.clone())
+    );
+    drop(rebuilt_container);
+    assert!(wait_for_port_closed(port, Duration::from_secs(15)));
+
+    // Kubernetes, played: the pod on the cluster's network answers the same page.
+    let (status, page) = http_through_kube_play(&app_dir, d, port, "/", Duration::from_secs(60))
+        .unwrap_or_else(|logs| panic!("no answer from the pod:\n{logs}"));
+    assert_eq!(
+        (status, String::from_utf8_lossy(&page).into_owned()),
         (200, lifted)
     );
 }

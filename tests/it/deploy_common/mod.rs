@@ -384,7 +384,8 @@ impl Drop for Loaded {
 pub fn dockerfile_rebuilt(app_dir: &Path, tag: &str, container: &str) -> Cleanup {
     run_ok(
         podman()
-            .args(["build", "-q", "-t", tag, "-f"])
+            // No cache: its lookup races with the layers other tests remove in parallel.
+            .args(["build", "-q", "--no-cache", "-t", tag, "-f"])
             .arg(app_dir.join("Dockerfile"))
             .arg(app_dir),
     );
@@ -500,8 +501,12 @@ pub fn compose_read(app_dir: &Path) -> Value {
 /// (status, body) of a GET once the app answers, or None after a minute: a published port
 /// accepts connections before the app behind it is ready.
 pub fn http_when_ready(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
+    http_within(port, path, std::time::Duration::from_secs(60))
+}
+
+pub fn http_within(port: u16, path: &str, wait: std::time::Duration) -> Option<(u16, Vec<u8>)> {
     use std::io::{Read, Write};
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + wait;
     while std::time::Instant::now() < deadline {
         let attempt = || -> std::io::Result<Vec<u8>> {
             let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
@@ -522,4 +527,19 @@ pub fn http_when_ready(port: u16, path: &str) -> Option<(u16, Vec<u8>)> {
         std::thread::sleep(std::time::Duration::from_millis(500));
     }
     None
+}
+
+/// The app's manifests played by podman (its images loaded): the answer to `GET path` through
+/// the published port, with the pod's logs when there is none.
+pub fn http_through_kube_play(
+    app_dir: &Path,
+    scratch: &Path,
+    port: u16,
+    path: &str,
+    wait: std::time::Duration,
+) -> Result<(u16, Vec<u8>), String> {
+    let docs = kubernetes_validated(app_dir);
+    let _images = Loaded::images(app_dir);
+    let play = KubePlay::start(&docs, scratch);
+    http_within(port, path, wait).ok_or_else(|| play.logs())
 }
