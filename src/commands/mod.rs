@@ -14,6 +14,7 @@ pub mod deps;
 pub mod host_image;
 pub mod lift;
 pub mod priority;
+pub mod trial_args;
 pub mod verify;
 pub mod wizard;
 mod wizard_term;

@@ -248,7 +248,7 @@ fn record_in_report(app_dir: &Path, report: &Report) {
     let _ = crate::report::set_verify(app_dir, summary);
 }
 
-fn verdict(ready: bool, probes: &[ProbeResult]) -> Verdict {
+pub fn verdict(ready: bool, probes: &[ProbeResult]) -> Verdict {
     if !ready || probes.iter().any(|p| !p.lifted.ok()) {
         Verdict::Failed
     } else if probes.iter().any(|p| p.same == Some(false)) {
