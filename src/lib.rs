@@ -6,6 +6,7 @@
 //! for the commands.
 
 pub mod analyze;
+pub mod bench;
 pub mod build;
 pub mod built;
 pub mod elf;
