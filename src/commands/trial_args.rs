@@ -7,7 +7,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrialArgs {
     /// Rounds of the trial run at most (start, probe, add what it missed, rebuild).
-    #[arg(long, value_name = "N", default_value_t = 4)]
+    #[arg(long, value_name = "N", default_value_t = 10)]
     pub trial_rounds: u32,
     /// Seconds one round waits for the lifted app to listen.
     #[arg(long, value_name = "SECS", default_value_t = 45)]

@@ -27,11 +27,14 @@ pub struct Additions {
     pub files: Vec<FileEntry>,
     pub dirs: Vec<DirEntry>,
     pub secrets: Vec<SecretMount>,
+    /// Run the image as root: the app was refused and it switches to its user itself (the
+    /// evidence: where its command line or config names that user).
+    pub run_as_root: Option<String>,
 }
 
 impl Additions {
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.dirs.is_empty()
+        self.files.is_empty() && self.dirs.is_empty() && self.run_as_root.is_none()
     }
 
     /// Every path added, for the report.
@@ -43,6 +46,9 @@ impl Additions {
             .chain(self.dirs.iter().map(|d| format!("{}/", d.path)))
             .collect();
         all.sort();
+        if let Some(why) = &self.run_as_root {
+            all.push(format!("user root ({why})"));
+        }
         all
     }
 
@@ -52,7 +58,74 @@ impl Additions {
         app.dirs.extend(self.dirs.iter().cloned());
         app.dirs.sort_by(|a, b| a.path.cmp(&b.path));
         app.secrets.extend(self.secrets.iter().cloned());
+        if let Some(why) = &self.run_as_root {
+            app.findings.push(crate::findings::Finding::info(
+                &app.name,
+                format!(
+                    "runs as root in the image, as it started on the source host: {why} \
+                     (added by its trial run, where it was refused as {})",
+                    app.image.user
+                ),
+            ));
+            app.image.user = "root".to_string();
+            app.image.uid = 0;
+            app.image.gid = 0;
+        }
     }
+}
+
+/// Whether the app switches to its user itself, so it was started as root on the host: its
+/// command line or one of its config files names that user (`-u memcache`, `User tinyproxy`,
+/// `server.username = "www-data"`). Returns where it is named.
+pub fn switches_user(app: &AppPlan, host: &dyn Host) -> Option<String> {
+    let user = app.image.user.as_str();
+    if app.image.uid == 0 || user.is_empty() || user == "root" {
+        return None;
+    }
+    let names = |text: &str| {
+        text.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .any(|w| w == user)
+    };
+    for p in &app.processes {
+        if p.cmdline.iter().skip(1).any(|a| names(a)) {
+            return Some(format!("its command line names {user}"));
+        }
+    }
+    let on_cmdline = |path: &str| {
+        app.processes.iter().any(|p| {
+            p.cmdline
+                .iter()
+                .any(|a| a.ends_with(path) || a.contains(&format!("={path}")))
+        })
+    };
+    let configish = |path: &str| {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        name.contains("conf")
+            || name.ends_with(".cfg")
+            || name.ends_with(".cnf")
+            || name.ends_with(".ini")
+    };
+    for f in app
+        .files
+        .iter()
+        .filter(|f| f.role == Role::Config || configish(&f.path) || on_cmdline(&f.path))
+    {
+        if f.path == "/etc/passwd" || f.path == "/etc/group" {
+            continue;
+        }
+        let Ok(bytes) = host.read_limited(Path::new(&f.path), 1 << 20) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        if text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .any(names)
+        {
+            return Some(format!("{} names {user}", f.path));
+        }
+    }
+    None
 }
 
 /// What the trace asks for that the plan lacks and the host has.
@@ -88,6 +161,9 @@ pub fn additions(
             cx.add_interpreter(path);
         }
     }
+    for dir in listed_dirs(trace) {
+        cx.complete_listing(&dir);
+    }
     for (path, call) in &trace.missing_parent {
         let Some(parent) = Path::new(path)
             .parent()
@@ -105,6 +181,35 @@ pub fn additions(
     }
     cx.out
 }
+
+/// Directories the app listed (opened with O_DIRECTORY): a program that reads a directory's
+/// listing (Python's import system, a conf.d or plugin directory) never asks for a file it does
+/// not see there, so a missing entry shows only as an entry the host's listing has.
+fn listed_dirs(trace: &Trace) -> Vec<String> {
+    trace
+        .opened
+        .iter()
+        .filter(|(p, flags)| {
+            **flags & libc::O_DIRECTORY as u64 != 0
+                && ![
+                    "/",
+                    "/tmp",
+                    "/var/tmp",
+                    "/etc",
+                    "/usr",
+                    "/usr/lib",
+                    "/usr/bin",
+                    "/usr/sbin",
+                ]
+                .contains(&p.as_str())
+        })
+        .map(|(p, _)| p.clone())
+        .collect()
+}
+
+/// A listed directory is completed only when this many entries or fewer are missing from it
+/// (beyond that it is a search through a big system directory, not the app's own tree).
+const LISTING_MAX: usize = 256;
 
 struct Fixer<'a> {
     app: &'a AppPlan,
@@ -203,6 +308,59 @@ impl Fixer<'_> {
                 self.add_file(&f, &format!("{WHY} (in {path}, which it looked for)"));
             }
         }
+    }
+
+    /// The entries of a directory the app listed that the host has and the image lacks: files
+    /// are added, subdirectories added empty (the next round shows whether it lists them too).
+    fn complete_listing(&mut self, dir: &str) {
+        if !self.wanted_dir(dir) {
+            return;
+        }
+        let Ok(names) = self.host.list(Path::new(dir)) else {
+            return;
+        };
+        let prefix = format!("{}/", dir.trim_end_matches('/'));
+        let in_image: BTreeSet<String> = self
+            .planned
+            .iter()
+            .filter_map(|p| p.strip_prefix(&prefix))
+            .filter_map(|rest| rest.split('/').next().map(str::to_string))
+            .collect();
+        let missing: Vec<String> = names
+            .into_iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !in_image.contains(n))
+            .collect();
+        if missing.is_empty() || missing.len() > LISTING_MAX {
+            return;
+        }
+        for name in missing {
+            let path = format!("{prefix}{name}");
+            if !self.wanted(&path) {
+                continue;
+            }
+            let why = format!("{WHY} (listed {dir}, which holds it on the source)");
+            match self.host.stat(Path::new(&path)) {
+                Ok(m) if m.is_dir() => {
+                    self.planned.insert(path.clone());
+                    self.out.files.push(FileEntry {
+                        path,
+                        role: Role::Code,
+                        why: vec![why],
+                        package: None,
+                    });
+                }
+                Ok(m) if m.is_file() => self.add_file(&path, &why),
+                _ => {}
+            }
+        }
+    }
+
+    /// A directory whose listing may be completed: not the kernel's, not a volume's.
+    fn wanted_dir(&self, dir: &str) -> bool {
+        let p = Path::new(dir);
+        !NEVER.iter().any(|n| p.starts_with(n))
+            && !self.app.volumes.iter().any(|v| p.starts_with(&v.path))
     }
 
     /// The loader's closure of an executable or library the trial added.

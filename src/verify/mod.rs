@@ -151,7 +151,7 @@ pub fn observe(app: &AppPlan, sandbox: &Sandbox, probes: &[Probe], timeout: Dura
     };
     let addrs = listen_addresses(app);
     let started = Instant::now();
-    let ready = match netns::run_in(pid, || wait_listening(&addrs, timeout)) {
+    let ready = match netns::run_in(pid, || wait_listening(&addrs, timeout, pid)) {
         Ok(r) => r,
         Err(e) => {
             return Observed::failed(
@@ -274,9 +274,20 @@ pub fn listen_addresses(app: &AppPlan) -> Vec<SocketAddr> {
         .collect()
 }
 
-fn wait_listening(addrs: &[SocketAddr], timeout: Duration) -> bool {
+/// Waits until every address accepts a connection; gives up early when the container's process
+/// `pid` is gone (it exited at start: waiting longer would show nothing more).
+fn wait_listening(addrs: &[SocketAddr], timeout: Duration, pid: i32) -> bool {
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    while Instant::now() < deadline && alive() {
         if !addrs.is_empty()
             && addrs
                 .iter()

@@ -33,7 +33,11 @@ pub fn lift(service: &str, generic: bool) -> Lifted {
         .as_ref()
         .map(|d| d.join("trial.json"))
         .filter(|p| p.exists());
-    assert!(trial.is_some(), "{service}: the lift ran its trial:\n{}", r.lift_log);
+    assert!(
+        trial.is_some(),
+        "{service}: the lift ran its trial:\n{}",
+        r.lift_log
+    );
     r
 }
 
@@ -66,7 +70,11 @@ fn haproxy_started_with_dash_capital_d() {
 #[test]
 fn mosquitto_with_its_password_file() {
     let r = lift("mosquitto", false);
-    assert!(r.before.contains("right password: CONNACK 0"), "{}", r.before);
+    assert!(
+        r.before.contains("right password: CONNACK 0"),
+        "{}",
+        r.before
+    );
 }
 
 #[test]
