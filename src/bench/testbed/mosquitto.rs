@@ -18,6 +18,10 @@ fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).map_err(super::io(&data))?;
     super::chown(&data, "mosquitto")?;
+    // It writes its pid file after dropping to its user: a run directory of its own.
+    let run_dir = dir.join("run");
+    std::fs::create_dir_all(&run_dir).map_err(super::io(&run_dir))?;
+    super::chown(&run_dir, "mosquitto")?;
     let passwd = dir.join("passwd");
     let out = Command::new("/usr/bin/mosquitto_passwd")
         .args(["-c", "-b"])
@@ -37,7 +41,7 @@ fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
         &dir.join("mosquitto.conf"),
         &format!(
             "listener {port} 127.0.0.1\nallow_anonymous false\npassword_file {d}/passwd\n\
-             persistence true\npersistence_location {d}/data/\npid_file {d}/mosquitto.pid\n\
+             persistence true\npersistence_location {d}/data/\npid_file {d}/run/mosquitto.pid\n\
              user mosquitto\nlog_dest stderr\n"
         ),
     )?;

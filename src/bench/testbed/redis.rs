@@ -8,7 +8,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/redis-server", "redis-server"),
     covers: "analyzed stack (config file argument, daemonize yes, data dir)",
     analyzed: true,
-    start,
+    start: start_with_data,
 };
 
 /// redis with its data in `dir/data`, saving nothing on its own during the test.
@@ -30,8 +30,12 @@ pub fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
             .arg(&conf)
             .current_dir("/"),
     )?;
-    let r = super::started("redis", port, probe, &dir.join("redis.log"))?;
-    // Data the lifted server must carry: written and saved before the lift.
+    super::started("redis", port, probe, &dir.join("redis.log"))
+}
+
+/// The corpus's redis: a key written and saved before the lift, which the image must carry.
+fn start_with_data(dir: &Path, port: u16) -> Result<Running, TestbedError> {
+    let r = start(dir, port)?;
     command(port, &["SET", "corpus", "kept"])?;
     command(port, &["SAVE"])?;
     Ok(r)
