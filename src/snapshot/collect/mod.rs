@@ -8,6 +8,7 @@
 mod accounts;
 mod addrs;
 mod dpkg;
+pub mod rpm;
 mod processes;
 mod sockets;
 mod sysctl;
