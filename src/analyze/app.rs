@@ -104,7 +104,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
             .collect(),
         unit: root.unit.clone(),
         image,
-        files: d.files.into_entries(|p| inp.packages.owner(p)),
+        files: package_notes(inp, d.files.into_entries(|p| inp.packages.owner(p))),
         generated,
         links: d.links,
         dirs: d.dirs,
@@ -115,6 +115,16 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         findings: d.findings,
         packages: Vec::new(),
     }
+}
+
+/// Adds what the package database says of each file (an rpm `%config` changed since install).
+fn package_notes(inp: &Inputs, mut files: Vec<crate::plan::FileEntry>) -> Vec<crate::plan::FileEntry> {
+    for f in &mut files {
+        if let Some(note) = inp.packages.note(inp.host, &f.path) {
+            f.why.push(note);
+        }
+    }
+    files
 }
 
 /// What the processes themselves show: their executables and every file they have mapped.

@@ -253,6 +253,7 @@ fn packages_used(snapshot: &Snapshot, app: &crate::plan::AppPlan) -> Vec<crate::
             name: p.name.clone(),
             version: p.version.clone(),
             installed_kib: p.installed_kib,
+            arch: p.arch.clone(),
         })
         .collect()
 }

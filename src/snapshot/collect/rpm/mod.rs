@@ -63,7 +63,7 @@ pub struct RpmDb {
 }
 
 /// Finds and reads the host's rpm database; `Ok(None)` on a host without one.
-pub fn read(host: &Host) -> Result<Option<RpmDb>, RpmDbError> {
+pub fn read(host: &dyn Host) -> Result<Option<RpmDb>, RpmDbError> {
     let Some((format, path)) = locate(host) else {
         return Ok(None);
     };
@@ -73,8 +73,9 @@ pub fn read(host: &Host) -> Result<Option<RpmDb>, RpmDbError> {
     };
     let blobs = match format {
         Format::Sqlite => {
-            let real = host.real_path(&path).map_err(io)?;
-            sqlite::values(&host.outside(&real))?
+            // SQLite wants a path: the opened file's descriptor is one, whatever the host.
+            let file = host.open(&path).map_err(io)?;
+            sqlite::values(&fd_path(&file))?
         }
         Format::BerkeleyDb | Format::Ndb => {
             let mut bytes = Vec::new();
@@ -105,8 +106,43 @@ pub fn read(host: &Host) -> Result<Option<RpmDb>, RpmDbError> {
     }))
 }
 
+fn fd_path(file: &std::fs::File) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+}
+
+/// The host's rpm packages for the snapshot; a database that cannot be read is a finding.
+pub fn packages(host: &dyn Host, findings: &mut Vec<crate::findings::Finding>) -> Vec<Package> {
+    use crate::findings::Finding;
+    match read(host) {
+        Ok(None) => Vec::new(),
+        Ok(Some(db)) => {
+            let subject = db.path.display().to_string();
+            for s in &db.skipped {
+                findings.push(Finding::warning(&subject, format!("rpm header skipped: {s}")));
+            }
+            findings.push(Finding::info(
+                &subject,
+                format!(
+                    "rpm database ({:?}): {} packages",
+                    db.format,
+                    db.packages.len()
+                ),
+            ));
+            db.snapshot_packages()
+        }
+        Err(e) => {
+            findings.push(Finding::warning(
+                "rpm database",
+                format!("could not be read: {e}"),
+            ));
+            Vec::new()
+        }
+    }
+}
+
 /// The newest format present wins: an upgraded host may keep the old file beside the new one.
-fn locate(host: &Host) -> Option<(Format, PathBuf)> {
+fn locate(host: &dyn Host) -> Option<(Format, PathBuf)> {
     DB_DIRS.iter().find_map(|dir| {
         [Format::Sqlite, Format::Ndb, Format::BerkeleyDb]
             .into_iter()
@@ -134,7 +170,7 @@ impl RpmDb {
 /// Whether a `%config` file differs from what its package installed, by the digest rpm
 /// recorded: `None` when it cannot tell (no digest, an algorithm liftkit does not compute, an
 /// unreadable file).
-pub fn config_changed(host: &Host, algo: DigestAlgo, file: &RpmFile) -> Option<bool> {
+pub fn config_changed(host: &dyn Host, algo: DigestAlgo, file: &RpmFile) -> Option<bool> {
     use sha2::Digest;
     if file.digest.is_empty() || file.mode & 0o170000 != 0o100000 {
         return None;
@@ -164,7 +200,7 @@ mod tests {
             ndb::write(&[header::tests::sample("httpd")]),
         )
         .unwrap();
-        let host = Host::at(root);
+        let host = crate::host::at(root);
         let db = read(&host).unwrap().unwrap();
         assert_eq!(db.format, Format::Ndb);
         assert_eq!(db.packages[0].name, "httpd");
@@ -188,6 +224,6 @@ mod tests {
     #[test]
     fn a_host_without_rpm_has_no_database() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(read(&Host::at(dir.path())).unwrap().is_none());
+        assert!(read(&crate::host::at(dir.path())).unwrap().is_none());
     }
 }
