@@ -9,7 +9,7 @@ use super::fileset::{is_copyable, FileSet};
 use super::group::Candidate;
 use super::spec::Analyzer;
 use super::vars::{self, Context};
-use super::{evidence, hooks, image, rules, systemd, users, Inputs};
+use super::{evidence, hooks, image, rules, systemd, sysv, users, Inputs};
 use crate::elf::LoaderEnv;
 use crate::findings::Finding;
 use crate::plan::{AppPlan, Fit, ImageSpec, ProcessInfo, Role, SecretMount};
@@ -47,6 +47,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     let unit = systemd::read(inp.host, root.unit.as_deref(), &mut d.findings);
     if let Some(unit) = &unit {
         systemd::apply(unit, analyzer, &mut d);
+    } else if let Some(script) = root.exe.as_deref().and_then(|e| sysv::find_for(inp.host, e, root.pid)) {
+        sysv::apply(&script, analyzer, &mut d);
     }
     if let Some(hook) = &analyzer.hook {
         let hx = hooks::HookContext {

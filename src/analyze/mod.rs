@@ -20,7 +20,8 @@ mod rules;
 pub mod secrets;
 pub mod spec;
 pub mod syntax;
-mod systemd;
+pub(crate) mod sysv;
+pub(crate) mod systemd;
 mod users;
 mod vars;
 
