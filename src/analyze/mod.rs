@@ -20,8 +20,8 @@ mod rules;
 pub mod secrets;
 pub mod spec;
 pub mod syntax;
-pub(crate) mod sysv;
-pub(crate) mod systemd;
+pub mod sysv;
+pub mod systemd;
 mod users;
 mod vars;
 

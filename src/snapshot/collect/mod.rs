@@ -8,6 +8,7 @@
 mod accounts;
 mod addrs;
 mod dpkg;
+pub mod offline;
 pub mod rpm;
 mod processes;
 mod sockets;
@@ -66,6 +67,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         connections,
         bundle: None,
         facts: Vec::new(),
+        disk: None,
         findings,
     }
 }
