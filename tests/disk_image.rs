@@ -27,7 +27,9 @@ fn sha256(path: &Path) -> String {
 /// lists them, their status stanzas), nginx's unit enabled and a site of its own on `port`.
 fn debian_root(root: &Path, port: u16) {
     let libs = sh("ldd /usr/sbin/nginx | awk '/=>/ {print $3} /ld-linux/ {print $1}'");
+    // Debian 12's nginx-light is a metapackage: the binary is in `nginx`.
     let mut pkgs: Vec<String> = vec!["nginx-light".into(), "nginx-common".into(), "base-files".into()];
+    pkgs.push(sh("dpkg -S /usr/sbin/nginx").split(':').next().unwrap().trim().to_string());
     for lib in libs.lines().filter(|l| l.starts_with('/')) {
         let real = sh(&format!("readlink -f {lib}"));
         for cand in [lib.to_string(), real.trim().to_string(), real.trim().trim_start_matches("/usr").to_string()] {

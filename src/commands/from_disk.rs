@@ -22,7 +22,8 @@ fn open(file: &Path, force: bool) -> Result<Disk> {
     Ok(disk)
 }
 
-fn take(disk: &Disk, file: &Path, analyzers: &[liftkit::analyze::Analyzer]) -> Snapshot {
+fn take(disk: &Disk, _file: &Path, analyzers: &[liftkit::analyze::Analyzer]) -> Snapshot {
+    let file = disk.host().file();
     let mut snap = snapshot::collect::offline::collect(disk.host(), analyzers, &file.display().to_string());
     for n in &disk.notes {
         snap.findings.push(liftkit::findings::Finding::info(file.display().to_string(), n.clone()));

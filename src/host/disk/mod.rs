@@ -323,6 +323,13 @@ impl Drop for Disk {
     }
 }
 
+impl DiskView {
+    /// The image file, canonical.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+}
+
 impl Host for DiskView {
     fn describe(&self) -> String {
         format!("disk {}", self.what)
