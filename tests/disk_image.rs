@@ -109,9 +109,9 @@ fn protofile(root: &Path) -> String {
             let (uid, gid) = (m.uid(), m.gid());
             if m.file_type().is_symlink() {
                 let t = std::fs::read_link(e.path()).unwrap();
-                out.push_str(&format!("{pad}{name} l{:03o} {uid} {gid} {}\n", mode & 0o777, t.display()));
+                out.push_str(&format!("{pad}{name} l--{:03o} {uid} {gid} {}\n", mode & 0o777, t.display()));
             } else if m.is_dir() {
-                out.push_str(&format!("{pad}{name} d{:03o} {uid} {gid}\n", mode & 0o777));
+                out.push_str(&format!("{pad}{name} d--{:03o} {uid} {gid}\n", mode & 0o777));
                 walk(&e.path(), depth + 1, out);
                 out.push_str(&format!("{pad}$\n"));
             } else if m.is_file() {
@@ -121,7 +121,7 @@ fn protofile(root: &Path) -> String {
             }
         }
     }
-    let mut out = String::from("/dev/null\n0 0\nd755 0 0\n");
+    let mut out = String::from("/dev/null\n0 0\nd--755 0 0\n");
     walk(root, 1, &mut out);
     out.push_str("$\n");
     out
