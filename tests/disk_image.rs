@@ -13,7 +13,11 @@ use std::time::Duration;
 
 fn sh(script: &str) -> String {
     let out = Command::new("sh").arg("-ec").arg(script).output().unwrap();
-    assert!(out.status.success(), "{script}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -28,11 +32,26 @@ fn sha256(path: &Path) -> String {
 fn debian_root(root: &Path, port: u16) {
     let libs = sh("ldd /usr/sbin/nginx | awk '/=>/ {print $3} /ld-linux/ {print $1}'");
     // Debian 12's nginx-light is a metapackage: the binary is in `nginx`.
-    let mut pkgs: Vec<String> = vec!["nginx-light".into(), "nginx-common".into(), "base-files".into()];
-    pkgs.push(sh("dpkg -S /usr/sbin/nginx").split(':').next().unwrap().trim().to_string());
+    let mut pkgs: Vec<String> = vec![
+        "nginx-light".into(),
+        "nginx-common".into(),
+        "base-files".into(),
+    ];
+    pkgs.push(
+        sh("dpkg -S /usr/sbin/nginx")
+            .split(':')
+            .next()
+            .unwrap()
+            .trim()
+            .to_string(),
+    );
     for lib in libs.lines().filter(|l| l.starts_with('/')) {
         let real = sh(&format!("readlink -f {lib}"));
-        for cand in [lib.to_string(), real.trim().to_string(), real.trim().trim_start_matches("/usr").to_string()] {
+        for cand in [
+            lib.to_string(),
+            real.trim().to_string(),
+            real.trim().trim_start_matches("/usr").to_string(),
+        ] {
             if let Ok(o) = Command::new("dpkg").args(["-S", &cand]).output() {
                 if o.status.success() {
                     let p = String::from_utf8_lossy(&o.stdout);
@@ -53,30 +72,46 @@ fn debian_root(root: &Path, port: u16) {
         ));
         status.push_str(&sh(&format!("dpkg-query -s {p}")));
         status.push('\n');
-        sh(&format!("mkdir -p {r}/var/lib/dpkg/info && dpkg -L {p} > {r}/var/lib/dpkg/info/{p}.list"));
+        sh(&format!(
+            "mkdir -p {r}/var/lib/dpkg/info && dpkg -L {p} > {r}/var/lib/dpkg/info/{p}.list"
+        ));
     }
     std::fs::write(root.join("var/lib/dpkg/status"), status).unwrap();
     std::fs::write(root.join("etc/hostname"), "oldweb\n").unwrap();
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n").unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nwww-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n",
+    )
+    .unwrap();
     std::fs::write(root.join("etc/group"), "root:x:0:\nwww-data:x:33:\n").unwrap();
     std::fs::create_dir_all(root.join("var/www/html")).unwrap();
     std::fs::create_dir_all(root.join("var/log/nginx")).unwrap();
     std::fs::create_dir_all(root.join("var/lib/nginx")).unwrap();
-    std::fs::write(root.join("var/www/html/index.html"), "<h1>served from a powered-off disk</h1>\n").unwrap();
+    std::fs::write(
+        root.join("var/www/html/index.html"),
+        "<h1>served from a powered-off disk</h1>\n",
+    )
+    .unwrap();
     std::fs::write(
         root.join("etc/nginx/nginx.conf"),
         format!("user www-data;\nworker_processes 1;\npid /run/nginx.pid;\nerror_log /var/log/nginx/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  include /etc/nginx/mime.types;\n  access_log /var/log/nginx/access.log;\n  server {{\n    listen 127.0.0.1:{port};\n    root /var/www/html;\n  }}\n}}\n"),
     )
     .unwrap();
     sh(&format!("mkdir -p {r}/etc/systemd/system/multi-user.target.wants && ln -sf /lib/systemd/system/nginx.service {r}/etc/systemd/system/multi-user.target.wants/nginx.service"));
-    assert!(root.join("lib/systemd/system/nginx.service").exists(), "nginx-common ships the unit");
+    assert!(
+        root.join("lib/systemd/system/nginx.service").exists(),
+        "nginx-common ships the unit"
+    );
 }
 
 /// A GPT disk with one ext4 partition made from `root` by `mkfs.ext4 -d` (no mount needed).
 fn ext4_gpt_disk(root: &Path, disk: &Path) {
     let d = disk.display();
     sh(&format!("truncate -s 400M {d} && printf 'label: gpt\\nstart=2048, size=780000, type=linux\\n' | sfdisk -q {d}"));
-    sh(&format!("mkfs.ext4 -q -F -d {} -E offset=1048576 {d} 390000k", root.display()));
+    sh(&format!(
+        "mkfs.ext4 -q -F -d {} -E offset=1048576 {d} 390000k",
+        root.display()
+    ));
 }
 
 /// An MBR disk with one xfs partition, populated by `mkfs.xfs -p` from a protofile listing `root`.
@@ -109,15 +144,26 @@ fn protofile(root: &Path) -> String {
             let (uid, gid) = (m.uid(), m.gid());
             if m.file_type().is_symlink() {
                 let t = std::fs::read_link(e.path()).unwrap();
-                out.push_str(&format!("{pad}{name} l--{:03o} {uid} {gid} {}\n", mode & 0o777, t.display()));
+                out.push_str(&format!(
+                    "{pad}{name} l--{:03o} {uid} {gid} {}\n",
+                    mode & 0o777,
+                    t.display()
+                ));
             } else if m.is_dir() {
-                out.push_str(&format!("{pad}{name} d--{:03o} {uid} {gid}\n", mode & 0o777));
+                out.push_str(&format!(
+                    "{pad}{name} d--{:03o} {uid} {gid}\n",
+                    mode & 0o777
+                ));
                 walk(&e.path(), depth + 1, out);
                 out.push_str(&format!("{pad}$\n"));
             } else if m.is_file() {
                 let suid = if mode & 0o4000 != 0 { 'u' } else { '-' };
                 let sgid = if mode & 0o2000 != 0 { 'g' } else { '-' };
-                out.push_str(&format!("{pad}{name} -{suid}{sgid}{:03o} {uid} {gid} {}\n", mode & 0o777, e.path().display()));
+                out.push_str(&format!(
+                    "{pad}{name} -{suid}{sgid}{:03o} {uid} {gid} {}\n",
+                    mode & 0o777,
+                    e.path().display()
+                ));
             }
         }
     }
@@ -129,21 +175,51 @@ fn protofile(root: &Path) -> String {
 
 fn lift_disk_and_probe(disk: &Path, out: &Path, port: u16, name: &str) {
     let before = sha256(disk);
-    let o = run_ok(liftkit().args(["lift", "--disk"]).arg(disk).args(["--app", "nginx", "-o"]).arg(out));
+    let o = run_ok(
+        liftkit()
+            .args(["lift", "--disk"])
+            .arg(disk)
+            .args(["--app", "nginx", "-o"])
+            .arg(out),
+    );
     let _ = o;
-    assert_eq!(sha256(disk), before, "{}: the disk image changed", disk.display());
+    assert_eq!(
+        sha256(disk),
+        before,
+        "{}: the disk image changed",
+        disk.display()
+    );
     let app = app_dir(out);
     let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
-    assert!(plan.contains("root: disk:"), "the plan names the disk it came from");
+    assert!(
+        plan.contains("root: disk:"),
+        "the plan names the disk it came from"
+    );
     let snap = std::fs::read_to_string(out.join("snapshot.json")).unwrap();
-    assert!(snap.contains("systemd unit nginx.service enabled"), "declared, with where: {snap}");
-    let _cleanup = Cleanup { container: name.into(), image: format!("localhost/liftkit/{name}") };
-    assert!(wait_for_port_closed(port, Duration::from_secs(5)), "nothing else on the port");
+    assert!(
+        snap.contains("systemd unit nginx.service enabled"),
+        "declared, with where: {snap}"
+    );
+    let _cleanup = Cleanup {
+        container: name.into(),
+        image: format!("localhost/liftkit/{name}"),
+    };
+    assert!(
+        wait_for_port_closed(port, Duration::from_secs(5)),
+        "nothing else on the port"
+    );
     start_lifted(&app, name);
-    assert!(wait_for_port(port, Duration::from_secs(30)), "lifted nginx did not listen: {}", container_logs(name));
+    assert!(
+        wait_for_port(port, Duration::from_secs(30)),
+        "lifted nginx did not listen: {}",
+        container_logs(name)
+    );
     let (status, body) = http_get(port, "/");
     assert_eq!(status, 200);
-    assert_eq!(String::from_utf8_lossy(&body), "<h1>served from a powered-off disk</h1>\n");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "<h1>served from a powered-off disk</h1>\n"
+    );
     let _ = podman().args(["rm", "-f", "-t", "2", name]).output();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
 }
@@ -157,15 +233,28 @@ fn debian_disk_in_raw_qcow2_and_vmdk_lifts_to_a_serving_image_and_stays_unchange
     let raw = work.path().join("web.raw");
     ext4_gpt_disk(&root, &raw);
     for fmt in ["qcow2", "vmdk"] {
-        sh(&format!("qemu-img convert -f raw -O {fmt} {} {}", raw.display(), work.path().join(format!("web.{fmt}")).display()));
+        sh(&format!(
+            "qemu-img convert -f raw -O {fmt} {} {}",
+            raw.display(),
+            work.path().join(format!("web.{fmt}")).display()
+        ));
     }
     // What the disk says would run, before lifting.
     let list = run_ok(liftkit().args(["lift", "--disk"]).arg(&raw));
     let list = String::from_utf8_lossy(&list.stdout);
-    assert!(list.lines().any(|l| l.starts_with("nginx ") && l.contains("nginx.service")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("nginx ") && l.contains("nginx.service")),
+        "{list}"
+    );
     for fmt in ["raw", "qcow2", "vmdk"] {
         let disk = work.path().join(format!("web.{fmt}"));
-        lift_disk_and_probe(&disk, &work.path().join(format!("out-{fmt}")), port, &format!("lk-disk-{fmt}-{port}"));
+        lift_disk_and_probe(
+            &disk,
+            &work.path().join(format!("out-{fmt}")),
+            port,
+            &format!("lk-disk-{fmt}-{port}"),
+        );
     }
     // Nothing of the mounts is left on this machine.
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -181,31 +270,77 @@ fn xfs_disk_with_mbr_collects_its_declared_nginx() {
     xfs_mbr_disk(&root, &disk, work.path());
     let before = sha256(&disk);
     let snap_path = work.path().join("snap.json");
-    run_ok(liftkit().args(["collect", "--disk"]).arg(&disk).arg("-o").arg(&snap_path));
+    run_ok(
+        liftkit()
+            .args(["collect", "--disk"])
+            .arg(&disk)
+            .arg("-o")
+            .arg(&snap_path),
+    );
     assert_eq!(sha256(&disk), before);
-    let snap: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&snap_path).unwrap()).unwrap();
+    let snap: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&snap_path).unwrap()).unwrap();
     assert_eq!(snap["host"]["hostname"], "oldweb");
-    let nginx = snap["processes"].as_array().unwrap().iter().find(|p| p["unit"] == "nginx.service").expect("declared nginx");
+    let nginx = snap["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["unit"] == "nginx.service")
+        .expect("declared nginx");
     assert_eq!(nginx["exe"], "/usr/sbin/nginx");
-    assert!(nginx["declared"].as_str().unwrap().contains("multi-user.target.wants"));
-    assert!(snap["packages"].as_array().unwrap().iter().any(|p| p["name"] == "nginx-light"));
+    assert!(nginx["declared"]
+        .as_str()
+        .unwrap()
+        .contains("multi-user.target.wants"));
+    assert!(snap["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "nginx-light"));
     // Analyzed elsewhere: the snapshot never passes for this machine's.
     let plan = work.path().join("plan.yaml");
-    let o = liftkit().args(["analyze"]).arg(&snap_path).arg("-o").arg(&plan).output().unwrap();
-    assert!(o.status.code() == Some(0) || o.status.code() == Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = liftkit()
+        .args(["analyze"])
+        .arg(&snap_path)
+        .arg("-o")
+        .arg(&plan)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code() == Some(0) || o.status.code() == Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let plan_text = std::fs::read_to_string(&plan).unwrap();
-    assert!(!plan_text.contains("root: /\n"), "not analyzed against this machine's files");
+    assert!(
+        !plan_text.contains("root: /\n"),
+        "not analyzed against this machine's files"
+    );
 }
 
 /// One line on stderr naming the file and what was found; exit 2; no output left behind.
 fn refused(disk: &Path, extra: &[&str], expect: &[&str]) {
     let out_dir = disk.with_extension("out");
-    let o = liftkit().args(["lift", "--disk"]).arg(disk).args(["--app", "nginx", "-o"]).arg(&out_dir).args(extra).stdin(Stdio::null()).output().unwrap();
+    let o = liftkit()
+        .args(["lift", "--disk"])
+        .arg(disk)
+        .args(["--app", "nginx", "-o"])
+        .arg(&out_dir)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{}: {err}", disk.display());
-    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("liftkit: error")).collect();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("liftkit: error"))
+        .collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains(&disk.display().to_string()), "names the file: {err}");
+    assert!(
+        lines[0].contains(&disk.display().to_string()),
+        "names the file: {err}"
+    );
     for e in expect {
         assert!(lines[0].contains(e), "{e:?} in {err}");
     }
@@ -222,11 +357,25 @@ fn bad_disks_are_refused_in_one_line() {
     refused(&d("luks.img"), &[], &["LUKS"]);
     // LVM without the tools liftkit would need: a real physical volume in a GPT partition.
     let lvm = d("lvm.img");
-    sh(&format!("truncate -s 64M {0} && printf 'label: gpt\\nstart=2048, type=lvm\\n' | sfdisk -q {0}", lvm.display()));
-    let lo = sh(&format!("losetup --find --show --offset 1048576 {}", lvm.display()));
-    let pv = Command::new("pvcreate").args(["-qq", "--zero", "y", lo.trim()]).env("LVM_SUPPRESS_FD_WARNINGS", "1").output().unwrap();
+    sh(&format!(
+        "truncate -s 64M {0} && printf 'label: gpt\\nstart=2048, type=lvm\\n' | sfdisk -q {0}",
+        lvm.display()
+    ));
+    let lo = sh(&format!(
+        "losetup --find --show --offset 1048576 {}",
+        lvm.display()
+    ));
+    let pv = Command::new("pvcreate")
+        .args(["-qq", "--zero", "y", lo.trim()])
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .output()
+        .unwrap();
     sh(&format!("losetup -d {}", lo.trim()));
-    assert!(pv.status.success(), "pvcreate: {}", String::from_utf8_lossy(&pv.stderr));
+    assert!(
+        pv.status.success(),
+        "pvcreate: {}",
+        String::from_utf8_lossy(&pv.stderr)
+    );
     refused(&lvm, &[], &["partition 1", "LVM2"]);
     // A file system liftkit does not read: swap space only.
     let swap = d("swap.img");
@@ -254,12 +403,25 @@ fn a_disk_a_running_vm_holds_is_refused_unless_forced() {
     std::fs::write(root.join("etc/os-release"), "ID=debian\n").unwrap();
     std::fs::write(root.join("etc/passwd"), "root:x:0:0::/root:/bin/sh\n").unwrap();
     let raw = work.path().join("vm.raw");
-    sh(&format!("truncate -s 64M {0} && mkfs.ext4 -q -F -d {1} {0}", raw.display(), root.display()));
+    sh(&format!(
+        "truncate -s 64M {0} && mkfs.ext4 -q -F -d {1} {0}",
+        raw.display(),
+        root.display()
+    ));
     let qcow = work.path().join("vm.qcow2");
-    sh(&format!("qemu-img convert -O qcow2 {} {}", raw.display(), qcow.display()));
+    sh(&format!(
+        "qemu-img convert -O qcow2 {} {}",
+        raw.display(),
+        qcow.display()
+    ));
     // QEMU itself holds the image as a running VM's disk does (writable, locked).
     let mut vm = Command::new("qemu-storage-daemon")
-        .args(["--blockdev", &format!("driver=file,node-name=f,filename={}", qcow.display()), "--blockdev", "driver=qcow2,node-name=q,file=f"])
+        .args([
+            "--blockdev",
+            &format!("driver=file,node-name=f,filename={}", qcow.display()),
+            "--blockdev",
+            "driver=qcow2,node-name=q,file=f",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -267,15 +429,28 @@ fn a_disk_a_running_vm_holds_is_refused_unless_forced() {
     std::thread::sleep(Duration::from_secs(1));
     refused(&qcow, &[], &["refused", "lock", "--force"]);
     let snap = work.path().join("forced.json");
-    let o = liftkit().args(["collect", "--force", "--disk"]).arg(&qcow).arg("-o").arg(&snap).output().unwrap();
+    let o = liftkit()
+        .args(["collect", "--force", "--disk"])
+        .arg(&qcow)
+        .arg("-o")
+        .arg(&snap)
+        .output()
+        .unwrap();
     let _ = vm.kill();
     let _ = vm.wait();
-    assert!(o.status.success(), "--force reads it: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "--force reads it: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // A process holding the raw image open for writing (any hypervisor).
-    let mut holder = Command::new("sh").arg("-c").arg(format!("exec 3<>{}; sleep 30", raw.display())).spawn().unwrap();
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3<>{}; sleep 30", raw.display()))
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     refused(&raw, &[], &["open for writing", "--force"]);
     let _ = holder.kill();
     let _ = holder.wait();
 }
-

@@ -47,7 +47,11 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     let unit = systemd::read(inp.host, root.unit.as_deref(), &mut d.findings);
     if let Some(unit) = &unit {
         systemd::apply(unit, analyzer, &mut d);
-    } else if let Some(script) = root.exe.as_deref().and_then(|e| sysv::find_for(inp.host, e, root.pid)) {
+    } else if let Some(script) = root
+        .exe
+        .as_deref()
+        .and_then(|e| sysv::find_for(inp.host, e, root.pid))
+    {
         sysv::apply(&script, analyzer, &mut d);
     }
     if let Some(hook) = &analyzer.hook {
@@ -120,7 +124,10 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
 }
 
 /// Adds what the package database says of each file (an rpm `%config` changed since install).
-fn package_notes(inp: &Inputs, mut files: Vec<crate::plan::FileEntry>) -> Vec<crate::plan::FileEntry> {
+fn package_notes(
+    inp: &Inputs,
+    mut files: Vec<crate::plan::FileEntry>,
+) -> Vec<crate::plan::FileEntry> {
     for f in &mut files {
         if let Some(note) = inp.packages.note(inp.host, &f.path) {
             f.why.push(note);

@@ -20,8 +20,8 @@ mod rules;
 pub mod secrets;
 pub mod spec;
 pub mod syntax;
-pub mod sysv;
 pub mod systemd;
+pub mod sysv;
 mod users;
 mod vars;
 

@@ -139,7 +139,12 @@ impl Reader<'_> {
 
     fn statement(&mut self, s: &str, at: &str) {
         let s = s.trim_start_matches(['(', '{']).trim();
-        let s = s.strip_prefix("then ").or_else(|| s.strip_prefix("else ")).or_else(|| s.strip_prefix("do ")).unwrap_or(s).trim();
+        let s = s
+            .strip_prefix("then ")
+            .or_else(|| s.strip_prefix("else "))
+            .or_else(|| s.strip_prefix("do "))
+            .unwrap_or(s)
+            .trim();
         if s.is_empty() || s.starts_with('[') || s.starts_with("test ") || s.starts_with("if ") {
             return;
         }
@@ -151,12 +156,17 @@ impl Reader<'_> {
             for word in shlex::split(&self.expand(rest)).unwrap_or_default() {
                 let kv = match word.split_once('=') {
                     Some(_) => word.clone(),
-                    None => format!("{word}={}", self.vars.get(&word).cloned().unwrap_or_default()),
+                    None => format!(
+                        "{word}={}",
+                        self.vars.get(&word).cloned().unwrap_or_default()
+                    ),
                 };
                 if let Some((k, v)) = kv.split_once('=') {
                     self.vars.insert(k.to_string(), v.to_string());
                 }
-                self.script.env.retain(|(e, _)| e.split('=').next() != kv.split('=').next());
+                self.script
+                    .env
+                    .retain(|(e, _)| e.split('=').next() != kv.split('=').next());
                 self.script.env.push((kv, format!("export at {at}")));
             }
             return;
@@ -170,7 +180,9 @@ impl Reader<'_> {
             return;
         }
         if let Some((k, v)) = assignment(s) {
-            let value = shlex::split(&self.expand(v)).map(|w| w.join(" ")).unwrap_or_default();
+            let value = shlex::split(&self.expand(v))
+                .map(|w| w.join(" "))
+                .unwrap_or_default();
             self.vars.insert(k.to_string(), value);
             return;
         }
@@ -188,7 +200,9 @@ impl Reader<'_> {
         let Ok(text) = self.host.read_to_string(Path::new(file)) else {
             return;
         };
-        self.script.sourced.push(format!("{file} (sourced at {at})"));
+        self.script
+            .sourced
+            .push(format!("{file} (sourced at {at})"));
         self.depth += 1;
         self.lines(&text, file);
         self.depth -= 1;
@@ -214,14 +228,22 @@ impl Reader<'_> {
                     }
                 }
             } else {
-                value = Some(if w == "unlimited" { u64::MAX } else { w.parse().unwrap_or(0) });
+                value = Some(if w == "unlimited" {
+                    u64::MAX
+                } else {
+                    w.parse().unwrap_or(0)
+                });
             }
         }
         let (Some(name), Some(v)) = (name, value) else {
             return;
         };
         let why = format!("ulimit {} at {at}", rest.trim());
-        let entry = self.script.rlimits.entry(name.to_string()).or_insert(((v, v), why.clone()));
+        let entry = self
+            .script
+            .rlimits
+            .entry(name.to_string())
+            .or_insert(((v, v), why.clone()));
         if soft {
             entry.0 .0 = v;
         }
@@ -246,7 +268,9 @@ impl Reader<'_> {
                 let d = command(&words[1..], at, first)?;
                 Some(d)
             }
-            _ if first.starts_with('/') && self.mentions_daemon(s) => command(&words, at, "command"),
+            _ if first.starts_with('/') && self.mentions_daemon(s) => {
+                command(&words, at, "command")
+            }
             _ => None,
         }
     }
@@ -254,9 +278,18 @@ impl Reader<'_> {
     /// A bare command line counts only when it runs the script's `$DAEMON`-style variable: a
     /// script calls many programs (`mkdir`, `chown`) that are not the service.
     fn mentions_daemon(&self, s: &str) -> bool {
-        ["$DAEMON", "${DAEMON}", "$EXEC", "${EXEC}", "$prog", "${prog}", "$BIN", "${BIN}"]
-            .iter()
-            .any(|v| s.starts_with(v))
+        [
+            "$DAEMON",
+            "${DAEMON}",
+            "$EXEC",
+            "${EXEC}",
+            "$prog",
+            "${prog}",
+            "$BIN",
+            "${BIN}",
+        ]
+        .iter()
+        .any(|v| s.starts_with(v))
     }
 
     fn expand(&self, s: &str) -> String {
@@ -296,7 +329,11 @@ pub fn expand(s: &str, vars: &BTreeMap<String, String>) -> String {
                 None => (inner.as_str(), None),
             };
             let value = vars.get(name).filter(|v| !v.is_empty()).cloned();
-            out.push_str(&value.or(default.map(|d| expand(&d, vars))).unwrap_or_default());
+            out.push_str(
+                &value
+                    .or(default.map(|d| expand(&d, vars)))
+                    .unwrap_or_default(),
+            );
             i += 3 + end;
             continue;
         }
@@ -365,7 +402,12 @@ fn command(words: &[String], at: &str, how: &str) -> Option<Daemon> {
             background = true;
             continue;
         }
-        if w.starts_with('>') || w.starts_with("2>") || w.starts_with("1>") || w.starts_with('<') || w.starts_with("&>") {
+        if w.starts_with('>')
+            || w.starts_with("2>")
+            || w.starts_with("1>")
+            || w.starts_with('<')
+            || w.starts_with("&>")
+        {
             continue;
         }
         if w == "exec" && cmd.is_empty() {
@@ -406,7 +448,9 @@ fn start_stop_daemon(args: &[String], at: &str) -> Option<Daemon> {
             "-a" | "--startas" => startas = value(),
             "-c" | "--chuid" => {
                 let v = value().unwrap_or_default();
-                let (u, g) = v.split_once(':').map_or((v.clone(), None), |(u, g)| (u.to_string(), Some(g.to_string())));
+                let (u, g) = v.split_once(':').map_or((v.clone(), None), |(u, g)| {
+                    (u.to_string(), Some(g.to_string()))
+                });
                 d.user = Some(u);
                 d.group = g;
             }
@@ -418,10 +462,10 @@ fn start_stop_daemon(args: &[String], at: &str) -> Option<Daemon> {
             "-p" | "--pidfile" => d.pidfile = value(),
             "-d" | "--chdir" => d.chdir = value(),
             "-b" | "--background" => d.background = true,
-            "-n" | "--name" | "-N" | "--nicelevel" | "-k" | "--umask" | "-r" | "--chroot" | "-R" | "--retry" | "-s" | "--signal" | "-P" | "--procsched" | "-I" | "--iosched" | "--remove-pidfile" => {
-                if !matches!(flag, "--remove-pidfile") {
-                    value();
-                }
+            "-n" | "--name" | "-N" | "--nicelevel" | "-k" | "--umask" | "-r" | "--chroot"
+            | "-R" | "--retry" | "-s" | "--signal" | "-P" | "--procsched" | "-I" | "--iosched" => {
+                // Options with a value that says nothing a container keeps: skip the value.
+                value();
             }
             _ => {}
         }
@@ -430,7 +474,12 @@ fn start_stop_daemon(args: &[String], at: &str) -> Option<Daemon> {
         return None;
     }
     let program = startas.or(exec)?;
-    d.cmdline = std::iter::once(program).chain(rest.into_iter().take_while(|w| w != "&" && !w.starts_with('>'))).collect();
+    d.cmdline = std::iter::once(program)
+        .chain(
+            rest.into_iter()
+                .take_while(|w| w != "&" && !w.starts_with('>')),
+        )
+        .collect();
     Some(d)
 }
 
@@ -520,7 +569,8 @@ pub fn find_for(host: &dyn Host, exe: &str, pid: i32) -> Option<Script> {
         let d = script.daemon.as_ref()?;
         let by_exe = resolve_program(host, &d.cmdline[0]).is_some_and(|p| Some(p) == real_exe);
         let by_pid = d.pidfile.as_ref().is_some_and(|f| {
-            host.read_to_string(Path::new(f)).is_ok_and(|t| t.trim() == pid.to_string())
+            host.read_to_string(Path::new(f))
+                .is_ok_and(|t| t.trim() == pid.to_string())
         });
         (by_exe || by_pid).then_some(script)
     })
@@ -531,52 +581,97 @@ pub fn resolve_program(host: &dyn Host, program: &str) -> Option<PathBuf> {
     if program.starts_with('/') {
         return host.real_path(Path::new(program)).ok();
     }
-    ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(program))
-        .find_map(|p| host.real_path(&p).ok().filter(|r| host.stat(r).is_ok_and(|m| m.is_file())))
+    [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ]
+    .iter()
+    .map(|d| Path::new(d).join(program))
+    .find_map(|p| {
+        host.real_path(&p)
+            .ok()
+            .filter(|r| host.stat(r).is_ok_and(|m| m.is_file()))
+    })
 }
 
 /// Carries what the script sets into the draft, each with its reason.
 pub fn apply(s: &Script, a: &Analyzer, d: &mut Draft) {
     let subject = s.path.clone();
-    d.findings.push(Finding::info(&subject, "settings carried from the init script"));
+    d.findings.push(Finding::info(
+        &subject,
+        "settings carried from the init script",
+    ));
     for f in &s.sourced {
-        d.findings.push(Finding::info(&subject, format!("settings read from {f}")));
+        d.findings
+            .push(Finding::info(&subject, format!("settings read from {f}")));
     }
     for (kv, why) in &s.env {
         d.set_env(kv.clone());
-        d.findings.push(Finding::info(&subject, format!("env {kv}: {why}")));
+        d.findings
+            .push(Finding::info(&subject, format!("env {kv}: {why}")));
     }
     for (name, (limits, why)) in &s.rlimits {
         d.rlimits.insert(name.clone(), *limits);
-        d.findings.push(Finding::info(&subject, format!("limit {name}: {why}")));
+        d.findings
+            .push(Finding::info(&subject, format!("limit {name}: {why}")));
     }
     if let Some(umask) = &s.umask {
-        d.findings.push(Finding::info(&subject, format!("umask {umask}: not carried (the image's process starts with the engine's umask)")));
+        d.findings.push(Finding::info(
+            &subject,
+            format!(
+                "umask {umask}: not carried (the image's process starts with the engine's umask)"
+            ),
+        ));
     }
     let Some(daemon) = &s.daemon else {
-        d.findings.push(Finding::warning(&subject, "no start command found in the script: the entrypoint comes from the process"));
+        d.findings.push(Finding::warning(
+            &subject,
+            "no start command found in the script: the entrypoint comes from the process",
+        ));
         return;
     };
     if let Some(user) = &daemon.user {
         d.user = Some(user.clone());
-        d.vars.set("user", vec![user.clone()], &format!("init script {}: user from {}", s.path, daemon.how));
-        d.findings.push(Finding::info(&subject, format!("user {user}: {}", daemon.how)));
+        d.vars.set(
+            "user",
+            vec![user.clone()],
+            &format!("init script {}: user from {}", s.path, daemon.how),
+        );
+        d.findings.push(Finding::info(
+            &subject,
+            format!("user {user}: {}", daemon.how),
+        ));
     }
     if let Some(group) = &daemon.group {
-        d.vars.set("group", vec![group.clone()], &format!("init script {}: group from {}", s.path, daemon.how));
+        d.vars.set(
+            "group",
+            vec![group.clone()],
+            &format!("init script {}: group from {}", s.path, daemon.how),
+        );
     }
     if let Some(dir) = daemon.chdir.as_ref().filter(|d| d.starts_with('/')) {
         d.workdir = Some(dir.clone());
-        d.findings.push(Finding::info(&subject, format!("working directory {dir}: {}", daemon.how)));
+        d.findings.push(Finding::info(
+            &subject,
+            format!("working directory {dir}: {}", daemon.how),
+        ));
     }
     if let Some(p) = &daemon.pidfile {
-        d.findings.push(Finding::info(&subject, format!("pid file {p}: {} (a container needs none)", daemon.how)));
+        d.findings.push(Finding::info(
+            &subject,
+            format!("pid file {p}: {} (a container needs none)", daemon.how),
+        ));
     }
     if a.runtime.entrypoint.is_empty() && !daemon.cmdline.is_empty() {
         d.entrypoint = Some(daemon.cmdline.clone());
-        d.findings.push(Finding::info(&subject, format!("entrypoint {}: {}", daemon.cmdline.join(" "), daemon.how)));
+        d.findings.push(Finding::info(
+            &subject,
+            format!("entrypoint {}: {}", daemon.cmdline.join(" "), daemon.how),
+        ));
     }
     if daemon.background {
         d.findings.push(Finding::warning(&subject, format!("{}: the script sends the daemon to the background; the entrypoint must run it in the foreground (check the plan)", daemon.how)));
@@ -625,7 +720,10 @@ esac
 "#;
         let (_d, host) = root(&[
             ("/etc/init.d/lkdemo", script),
-            ("/etc/default/lkdemo", "DAEMON_OPTS=\"--port 7000\"\nexport TZ=UTC\n"),
+            (
+                "/etc/default/lkdemo",
+                "DAEMON_OPTS=\"--port 7000\"\nexport TZ=UTC\n",
+            ),
         ]);
         let s = read(&host, Path::new("/etc/init.d/lkdemo")).unwrap();
         assert_eq!(s.provides, ["lkdemo"]);
@@ -635,7 +733,12 @@ esac
         assert_eq!(d.group.as_deref(), Some("lkgrp"));
         assert_eq!(d.chdir.as_deref(), Some("/srv/lk"));
         assert_eq!(d.pidfile.as_deref(), Some("/run/lkdemo.pid"));
-        assert!(d.how.starts_with("start-stop-daemon at /etc/init.d/lkdemo:16"), "{}", d.how);
+        assert!(
+            d.how
+                .starts_with("start-stop-daemon at /etc/init.d/lkdemo:16"),
+            "{}",
+            d.how
+        );
         assert_eq!(s.rlimits["nofile"].0, (4096, 4096));
         let env: Vec<&str> = s.env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(env, ["TZ=UTC", "LKDEMO_MODE=fast"]);
@@ -645,8 +748,17 @@ esac
     #[test]
     fn rhel_daemon_su_and_runuser() {
         let rhel = "prog=memcached\nexec=/usr/bin/memcached\n. /etc/rc.d/init.d/functions\n[ -f /etc/sysconfig/$prog ] && . /etc/sysconfig/$prog\nstart() {\n  daemon --pidfile ${PIDFILE:-/var/run/memcached.pid} --user=$USER $exec -p $PORT -d\n}\n";
-        let (_d, host) = root(&[("/etc/init.d/memcached", rhel), ("/etc/sysconfig/memcached", "PORT=\"11211\"\nUSER=\"memcached\"\n")]);
-        let d = read(&host, Path::new("/etc/init.d/memcached")).unwrap().daemon.unwrap();
+        let (_d, host) = root(&[
+            ("/etc/init.d/memcached", rhel),
+            (
+                "/etc/sysconfig/memcached",
+                "PORT=\"11211\"\nUSER=\"memcached\"\n",
+            ),
+        ]);
+        let d = read(&host, Path::new("/etc/init.d/memcached"))
+            .unwrap()
+            .daemon
+            .unwrap();
         assert_eq!(d.cmdline, ["/usr/bin/memcached", "-p", "11211", "-d"]);
         assert_eq!(d.user.as_deref(), Some("memcached"));
         assert_eq!(d.pidfile.as_deref(), Some("/var/run/memcached.pid"));
@@ -661,13 +773,22 @@ esac
         assert_eq!(s.rlimits["nofile"].0, (8192, 8192));
 
         let (_d3, host) = root(&[("/etc/init.d/r", "runuser -u svc -- /usr/bin/svc --x\n")]);
-        let d = read(&host, Path::new("/etc/init.d/r")).unwrap().daemon.unwrap();
+        let d = read(&host, Path::new("/etc/init.d/r"))
+            .unwrap()
+            .daemon
+            .unwrap();
         assert_eq!((d.cmdline.len(), d.user.as_deref()), (2, Some("svc")));
     }
 
     #[test]
     fn expansion_follows_the_shell() {
-        let vars = BTreeMap::from([("A".to_string(), "1".to_string()), ("E".to_string(), String::new())]);
-        assert_eq!(expand("x$A ${A}y ${B:-d$A} ${E:-e} '$A'", &vars), "x1 1y d1 e '$A'");
+        let vars = BTreeMap::from([
+            ("A".to_string(), "1".to_string()),
+            ("E".to_string(), String::new()),
+        ]);
+        assert_eq!(
+            expand("x$A ${A}y ${B:-d$A} ${E:-e} '$A'", &vars),
+            "x1 1y d1 e '$A'"
+        );
     }
 }

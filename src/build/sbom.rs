@@ -94,8 +94,20 @@ pub fn cyclonedx(
 pub fn is_rpm_family(os_id: &str) -> bool {
     matches!(
         os_id,
-        "rhel" | "centos" | "fedora" | "rocky" | "almalinux" | "ol" | "amzn" | "sles" | "sled"
-            | "opensuse-leap" | "opensuse-tumbleweed" | "mariner" | "azurelinux" | "photon"
+        "rhel"
+            | "centos"
+            | "fedora"
+            | "rocky"
+            | "almalinux"
+            | "ol"
+            | "amzn"
+            | "sles"
+            | "sled"
+            | "opensuse-leap"
+            | "opensuse-tumbleweed"
+            | "mariner"
+            | "azurelinux"
+            | "photon"
     )
 }
 

@@ -24,9 +24,13 @@ fn open(file: &Path, force: bool) -> Result<Disk> {
 
 fn take(disk: &Disk, _file: &Path, analyzers: &[liftkit::analyze::Analyzer]) -> Snapshot {
     let file = disk.host().file();
-    let mut snap = snapshot::collect::offline::collect(disk.host(), analyzers, &file.display().to_string());
+    let mut snap =
+        snapshot::collect::offline::collect(disk.host(), analyzers, &file.display().to_string());
     for n in &disk.notes {
-        snap.findings.push(liftkit::findings::Finding::info(file.display().to_string(), n.clone()));
+        snap.findings.push(liftkit::findings::Finding::info(
+            file.display().to_string(),
+            n.clone(),
+        ));
     }
     snap
 }
@@ -39,7 +43,8 @@ pub fn collect(args: &super::collect::Args, file: &Path) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&snap)?);
     } else {
-        snapshot::save(&snap, &args.output).with_context(|| format!("{}: cannot write", args.output.display()))?;
+        snapshot::save(&snap, &args.output)
+            .with_context(|| format!("{}: cannot write", args.output.display()))?;
         eprintln!(
             "collected {} declared processes, {} packages from {} → {}",
             snap.processes.len(),

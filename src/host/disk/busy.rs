@@ -15,7 +15,9 @@ const QEMU_WRITE_LOCK_BYTE: i64 = 101;
 /// What makes the disk look in use, or None.
 pub fn in_use(path: &Path, file: &File) -> Option<String> {
     if let Some(pid) = write_locked(file) {
-        return Some(format!("QEMU's write lock is held on it (pid {pid}): a running VM is using it"));
+        return Some(format!(
+            "QEMU's write lock is held on it (pid {pid}): a running VM is using it"
+        ));
     }
     writers(path, file)
 }
@@ -50,14 +52,17 @@ fn writers(path: &Path, file: &File) -> Option<String> {
             if m.dev() != me.dev() || m.ino() != me.ino() {
                 continue;
             }
-            let info = std::fs::read_to_string(proc_entry.path().join("fdinfo").join(fd.file_name())).unwrap_or_default();
+            let info =
+                std::fs::read_to_string(proc_entry.path().join("fdinfo").join(fd.file_name()))
+                    .unwrap_or_default();
             let flags = info
                 .lines()
                 .find_map(|l| l.strip_prefix("flags:"))
                 .and_then(|f| i64::from_str_radix(f.trim(), 8).ok())
                 .unwrap_or(0);
             if flags & (libc::O_WRONLY | libc::O_RDWR) as i64 != 0 {
-                let comm = std::fs::read_to_string(proc_entry.path().join("comm")).unwrap_or_default();
+                let comm =
+                    std::fs::read_to_string(proc_entry.path().join("comm")).unwrap_or_default();
                 return Some(format!(
                     "{} is open for writing by pid {pid} ({}): a running VM or a copy in progress",
                     path.display(),

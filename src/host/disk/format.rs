@@ -35,7 +35,9 @@ pub fn detect(file: &Path, head: &[u8]) -> Result<Format, DiskError> {
     };
     if head.starts_with(b"QFI\xfb") {
         // Byte 32..40: the encryption method (0 none, 1 AES, 2 LUKS).
-        let crypt = head.get(32..36).map_or(0, |b| u32::from_be_bytes(b.try_into().unwrap_or_default()));
+        let crypt = head
+            .get(32..36)
+            .map_or(0, |b| u32::from_be_bytes(b.try_into().unwrap_or_default()));
         if crypt != 0 {
             return Err(unsupported("an encrypted qcow2 image (needs its key)"));
         }
@@ -45,10 +47,14 @@ pub fn detect(file: &Path, head: &[u8]) -> Result<Format, DiskError> {
         return Ok(Format::Vmdk);
     }
     if head.starts_with(b"conectix") {
-        return Err(unsupported("a VHD image (convert it to raw or qcow2 with qemu-img)"));
+        return Err(unsupported(
+            "a VHD image (convert it to raw or qcow2 with qemu-img)",
+        ));
     }
     if head.starts_with(b"<<< Oracle VM VirtualBox Disk Image >>>") {
-        return Err(unsupported("a VirtualBox VDI image (convert it with qemu-img)"));
+        return Err(unsupported(
+            "a VirtualBox VDI image (convert it with qemu-img)",
+        ));
     }
     if head.starts_with(b"vhdxfile") {
         return Err(unsupported("a VHDX image (convert it with qemu-img)"));
@@ -66,8 +72,14 @@ pub struct Export {
 }
 
 impl Export {
-    pub fn start(file: &Path, format: Format, raw: &Path, force: bool) -> Result<Export, DiskError> {
-        std::fs::write(raw, b"").map_err(|e| DiskError::io(raw, "cannot create the export point", e))?;
+    pub fn start(
+        file: &Path,
+        format: Format,
+        raw: &Path,
+        force: bool,
+    ) -> Result<Export, DiskError> {
+        std::fs::write(raw, b"")
+            .map_err(|e| DiskError::io(raw, "cannot create the export point", e))?;
         // force-share lets a forced read go past a running VM's lock; never without --force.
         let share = if force { ",force-share=on" } else { "" };
         let mut cmd = Command::new("qemu-storage-daemon");
@@ -101,7 +113,11 @@ impl Export {
                 if let Some(mut e) = child.stderr.take() {
                     let _ = e.read_to_string(&mut err);
                 }
-                let err = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+                let err = err
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("")
+                    .trim();
                 if err.contains("lock") {
                     return Err(DiskError::Busy {
                         file: file.to_path_buf(),
@@ -111,15 +127,23 @@ impl Export {
                 return Err(DiskError::Corrupt {
                     file: file.to_path_buf(),
                     partition: "whole disk".into(),
-                    found: format!("not a readable {} image (qemu-storage-daemon {status}: {err})", format.name()),
+                    found: format!(
+                        "not a readable {} image (qemu-storage-daemon {status}: {err})",
+                        format.name()
+                    ),
                 });
             }
             if is_mount_point(raw) {
-                return Ok(Export { child, raw: raw.to_path_buf() });
+                return Ok(Export {
+                    child,
+                    raw: raw.to_path_buf(),
+                });
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                return Err(DiskError::Tool("qemu-storage-daemon did not export the image within 60 s".into()));
+                return Err(DiskError::Tool(
+                    "qemu-storage-daemon did not export the image within 60 s".into(),
+                ));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -150,6 +174,7 @@ pub fn is_mount_point(path: &Path) -> bool {
     };
     let want = real.to_string_lossy().replace(' ', "\\040");
     std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|m| {
-        m.lines().any(|l| l.split(' ').nth(4) == Some(want.as_str()))
+        m.lines()
+            .any(|l| l.split(' ').nth(4) == Some(want.as_str()))
     })
 }

@@ -98,8 +98,10 @@ pub struct Disk {
 
 impl Disk {
     pub fn open(file: &Path, opts: &Options) -> Result<Disk, DiskError> {
-        let file = std::fs::canonicalize(file).map_err(|e| DiskError::io(file, "cannot open the disk image", e))?;
-        let image = File::open(&file).map_err(|e| DiskError::io(&file, "cannot open the disk image", e))?;
+        let file = std::fs::canonicalize(file)
+            .map_err(|e| DiskError::io(file, "cannot open the disk image", e))?;
+        let image =
+            File::open(&file).map_err(|e| DiskError::io(&file, "cannot open the disk image", e))?;
         if !image.metadata().is_ok_and(|m| m.is_file()) {
             return Err(DiskError::Unsupported {
                 file: file.clone(),
@@ -114,7 +116,10 @@ impl Disk {
         }
         let stamp = busy::stamp(&image).map_err(|e| DiskError::io(&file, "cannot stat", e))?;
         let mut head = vec![0u8; 4096];
-        let n = (&image).take(4096).read(&mut head).map_err(|e| DiskError::io(&file, "cannot read", e))?;
+        let n = (&image)
+            .take(4096)
+            .read(&mut head)
+            .map_err(|e| DiskError::io(&file, "cannot read", e))?;
         head.truncate(n);
         let format = format::detect(&file, &head)?;
         enter_once()?;
@@ -155,7 +160,8 @@ impl Disk {
         if self.force {
             return Ok(());
         }
-        let now = busy::stamp(&self.image).map_err(|e| DiskError::io(&self.view.file, "cannot stat", e))?;
+        let now = busy::stamp(&self.image)
+            .map_err(|e| DiskError::io(&self.view.file, "cannot stat", e))?;
         if now != self.stamp {
             return Err(DiskError::Busy {
                 file: self.view.file.clone(),
@@ -167,8 +173,12 @@ impl Disk {
 
     fn mount_root(&mut self, raw: &Path, format: Format) -> Result<(), DiskError> {
         let file = self.view.file.clone();
-        let mut view = File::open(raw).map_err(|e| DiskError::io(raw, "cannot open the raw view", e))?;
-        let size = view.metadata().map_err(|e| DiskError::io(raw, "cannot stat", e))?.len();
+        let mut view =
+            File::open(raw).map_err(|e| DiskError::io(raw, "cannot open the raw view", e))?;
+        let size = view
+            .metadata()
+            .map_err(|e| DiskError::io(raw, "cannot stat", e))?
+            .len();
         let corrupt = |partition: &str, found: String| DiskError::Corrupt {
             file: file.clone(),
             partition: partition.to_string(),
@@ -183,13 +193,19 @@ impl Disk {
                 kind: "no partition table".into(),
             }],
             Err(table::TableError::Corrupt(what)) => return Err(corrupt("partition table", what)),
-            Err(table::TableError::Io(e)) => return Err(corrupt("partition table", format!("unreadable: {e} (truncated image?)"))),
+            Err(table::TableError::Io(e)) => {
+                return Err(corrupt(
+                    "partition table",
+                    format!("unreadable: {e} (truncated image?)"),
+                ))
+            }
         };
         let mut seen: Vec<(table::Partition, Content, Option<String>)> = Vec::new();
         let mut root = None;
         for p in parts {
             let label = partition_label(&p);
-            let content = probe::probe(&mut view, p.offset, p.size).map_err(|e| corrupt(&label, format!("unreadable: {e} (truncated image?)")))?;
+            let content = probe::probe(&mut view, p.offset, p.size)
+                .map_err(|e| corrupt(&label, format!("unreadable: {e} (truncated image?)")))?;
             let fstype = match content {
                 Content::Ext { .. } => "ext4",
                 Content::Xfs { .. } => "xfs",
@@ -199,10 +215,17 @@ impl Disk {
                 }
             };
             let target = self.scratch.join(format!("p{}", p.number));
-            std::fs::create_dir_all(&target).map_err(|e| DiskError::io(&target, "cannot create", e))?;
+            std::fs::create_dir_all(&target)
+                .map_err(|e| DiskError::io(&target, "cannot create", e))?;
             let (dev, _lo) = mount::attach(raw, p.offset, p.size)?;
             if let Err(e) = mount::mount_ro(&dev, &target, fstype) {
-                seen.push((p, content, Some(format!("the kernel refused to mount it ({e}): corrupt or truncated"))));
+                seen.push((
+                    p,
+                    content,
+                    Some(format!(
+                        "the kernel refused to mount it ({e}): corrupt or truncated"
+                    )),
+                ));
                 continue;
             }
             self.mounts.push(target.clone());
@@ -218,7 +241,12 @@ impl Disk {
             return Err(no_root(&file, &seen));
         };
         self.view.root = RootDir::new(&target);
-        self.view.what = format!("{} ({}), {}, {fstype}", file.display(), format.name(), partition_label(&part));
+        self.view.what = format!(
+            "{} ({}), {}, {fstype}",
+            file.display(),
+            format.name(),
+            partition_label(&part)
+        );
         self.mount_fstab(&target, raw, &seen);
         for (p, content, problem) in &seen {
             if p.number == part.number {
@@ -232,21 +260,35 @@ impl Disk {
 
     /// Mounts the disk's other file systems where its `/etc/fstab` puts them (`/var`, `/opt`,
     /// `/home` on their own partitions), matched by UUID.
-    fn mount_fstab(&mut self, root: &Path, raw: &Path, seen: &[(table::Partition, Content, Option<String>)]) {
+    fn mount_fstab(
+        &mut self,
+        root: &Path,
+        raw: &Path,
+        seen: &[(table::Partition, Content, Option<String>)],
+    ) {
         let Ok(fstab) = std::fs::read_to_string(root.join("etc/fstab")) else {
             return;
         };
         for line in fstab.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
             let f: Vec<&str> = line.split_whitespace().collect();
             let [spec, dir, ..] = f[..] else { continue };
-            let Some(uuid) = spec.strip_prefix("UUID=") else { continue };
+            let Some(uuid) = spec.strip_prefix("UUID=") else {
+                continue;
+            };
             if dir == "/" || !dir.starts_with('/') {
                 continue;
             }
-            let Some((p, content, _)) = seen.iter().find(|(_, c, _)| c.uuid().is_some_and(|u| u.eq_ignore_ascii_case(uuid))) else {
+            let Some((p, content, _)) = seen
+                .iter()
+                .find(|(_, c, _)| c.uuid().is_some_and(|u| u.eq_ignore_ascii_case(uuid)))
+            else {
                 continue;
             };
-            let fstype = if matches!(content, Content::Xfs { .. }) { "xfs" } else { "ext4" };
+            let fstype = if matches!(content, Content::Xfs { .. }) {
+                "xfs"
+            } else {
+                "ext4"
+            };
             let target = root.join(dir.trim_start_matches('/'));
             if !target.is_dir() {
                 continue;
@@ -257,9 +299,15 @@ impl Disk {
             match mounted {
                 Ok(()) => {
                     self.mounts.push(target);
-                    self.notes.push(format!("{}: mounted at {dir} as the disk's /etc/fstab says", partition_label(p)));
+                    self.notes.push(format!(
+                        "{}: mounted at {dir} as the disk's /etc/fstab says",
+                        partition_label(p)
+                    ));
                 }
-                Err(e) => self.notes.push(format!("{}: /etc/fstab mounts it at {dir}, but: {e}", partition_label(p))),
+                Err(e) => self.notes.push(format!(
+                    "{}: /etc/fstab mounts it at {dir}, but: {e}",
+                    partition_label(p)
+                )),
             }
         }
     }
@@ -294,13 +342,21 @@ fn no_root(file: &Path, seen: &[(table::Partition, Content, Option<String>)]) ->
         return DiskError::Corrupt {
             file: file.to_path_buf(),
             partition: partition_label(p),
-            found: "no partition table and no file system signature (corrupt, or not a disk image)".into(),
+            found: "no partition table and no file system signature (corrupt, or not a disk image)"
+                .into(),
         };
     }
-    let found: Vec<String> = seen.iter().map(|(p, c, _)| format!("{}: {}", partition_label(p), c.describe())).collect();
+    let found: Vec<String> = seen
+        .iter()
+        .map(|(p, c, _)| format!("{}: {}", partition_label(p), c.describe()))
+        .collect();
     DiskError::NoRoot {
         file: file.to_path_buf(),
-        found: if found.is_empty() { "no partitions".into() } else { found.join("; ") },
+        found: if found.is_empty() {
+            "no partitions".into()
+        } else {
+            found.join("; ")
+        },
     }
 }
 

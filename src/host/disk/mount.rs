@@ -57,7 +57,14 @@ pub fn enter_private_namespace() -> Result<(), DiskError> {
             )));
         }
         let root = CString::new("/").unwrap_or_default();
-        if libc::mount(std::ptr::null(), root.as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) != 0 {
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
             return Err(DiskError::Mount(format!(
                 "cannot make mounts private: {}",
                 std::io::Error::last_os_error()
@@ -74,12 +81,19 @@ pub fn attach(image: &Path, offset: u64, len: u64) -> Result<(PathBuf, File), Di
         .read(true)
         .write(true)
         .open("/dev/loop-control")
-        .map_err(|e| DiskError::Mount(format!("/dev/loop-control: {e} (loop devices are needed to mount a disk image)")))?;
+        .map_err(|e| {
+            DiskError::Mount(format!(
+                "/dev/loop-control: {e} (loop devices are needed to mount a disk image)"
+            ))
+        })?;
     for _ in 0..16 {
         // SAFETY: ioctls on descriptors this function owns, with a properly laid out argument.
         let n = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE as _) };
         if n < 0 {
-            return Err(DiskError::Mount(format!("no free loop device: {}", std::io::Error::last_os_error())));
+            return Err(DiskError::Mount(format!(
+                "no free loop device: {}",
+                std::io::Error::last_os_error()
+            )));
         }
         let dev = PathBuf::from(format!("/dev/loop{n}"));
         let lo = match OpenOptions::new().read(true).open(&dev) {
@@ -110,17 +124,28 @@ pub fn attach(image: &Path, offset: u64, len: u64) -> Result<(PathBuf, File), Di
         let k = name.len().min(63);
         cfg.info.lo_file_name[..k].copy_from_slice(&name[..k]);
         // SAFETY: see above.
-        let rc = unsafe { libc::ioctl(lo.as_raw_fd(), LOOP_CONFIGURE as _, &cfg as *const LoopConfig) };
+        let rc = unsafe {
+            libc::ioctl(
+                lo.as_raw_fd(),
+                LOOP_CONFIGURE as _,
+                &cfg as *const LoopConfig,
+            )
+        };
         if rc == 0 {
             return Ok((dev, lo));
         }
         let err = std::io::Error::last_os_error();
         // Another process took the device between asking and configuring: ask again.
         if err.raw_os_error() != Some(libc::EBUSY) {
-            return Err(DiskError::Mount(format!("{}: cannot attach the image: {err}", dev.display())));
+            return Err(DiskError::Mount(format!(
+                "{}: cannot attach the image: {err}",
+                dev.display()
+            )));
         }
     }
-    Err(DiskError::Mount("no loop device stayed free long enough".into()))
+    Err(DiskError::Mount(
+        "no loop device stayed free long enough".into(),
+    ))
 }
 
 /// Mounts a file system read-only at `target`, journals not replayed.
@@ -130,10 +155,23 @@ pub fn mount_ro(dev: &Path, target: &Path, fstype: &str) -> std::io::Result<()> 
         _ => "noload",
     };
     let c = |p: &[u8]| CString::new(p).map_err(|_| std::io::Error::other("NUL in a path"));
-    let (src, dst, ty, data) = (c(dev.as_os_str().as_bytes())?, c(target.as_os_str().as_bytes())?, c(fstype.as_bytes())?, c(opts.as_bytes())?);
+    let (src, dst, ty, data) = (
+        c(dev.as_os_str().as_bytes())?,
+        c(target.as_os_str().as_bytes())?,
+        c(fstype.as_bytes())?,
+        c(opts.as_bytes())?,
+    );
     let flags = libc::MS_RDONLY | libc::MS_NODEV | libc::MS_NOSUID | libc::MS_NOEXEC;
     // SAFETY: valid NUL-terminated strings.
-    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), ty.as_ptr(), flags, data.as_ptr().cast()) };
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            ty.as_ptr(),
+            flags,
+            data.as_ptr().cast(),
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
@@ -156,11 +194,28 @@ pub fn scratch() -> Result<PathBuf, DiskError> {
     let dir = std::env::temp_dir().join(format!("liftkit-disk-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| DiskError::io(&dir, "cannot create", e))?;
     let c = |s: &str| CString::new(s).unwrap_or_default();
-    let (src, dst, ty, opts) = (c("liftkit"), CString::new(dir.as_os_str().as_bytes()).unwrap_or_default(), c("tmpfs"), c("mode=0700,size=1m"));
+    let (src, dst, ty, opts) = (
+        c("liftkit"),
+        CString::new(dir.as_os_str().as_bytes()).unwrap_or_default(),
+        c("tmpfs"),
+        c("mode=0700,size=1m"),
+    );
     // SAFETY: valid NUL-terminated strings.
-    let rc = unsafe { libc::mount(src.as_ptr(), dst.as_ptr(), ty.as_ptr(), libc::MS_NODEV | libc::MS_NOSUID, opts.as_ptr().cast()) };
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            dst.as_ptr(),
+            ty.as_ptr(),
+            libc::MS_NODEV | libc::MS_NOSUID,
+            opts.as_ptr().cast(),
+        )
+    };
     if rc != 0 {
-        return Err(DiskError::Mount(format!("{}: cannot mount a scratch tmpfs: {}", dir.display(), std::io::Error::last_os_error())));
+        return Err(DiskError::Mount(format!(
+            "{}: cannot mount a scratch tmpfs: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        )));
     }
     Ok(dir)
 }

@@ -5,8 +5,12 @@ use std::io::{self, Read, Seek, SeekFrom};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
-    Ext { uuid: String },
-    Xfs { uuid: String },
+    Ext {
+        uuid: String,
+    },
+    Xfs {
+        uuid: String,
+    },
     /// Found but not mountable here; the name says what it is.
     Other(&'static str),
     Unknown,
@@ -55,10 +59,14 @@ pub fn identify(b: &[u8]) -> Content {
         return Content::Other("LVM2 physical volume (liftkit does not assemble volume groups: activate it with lvm, mount the root volume read-only and pass --root)");
     }
     if at(1024 + 56, &[0x53, 0xef]) {
-        return Content::Ext { uuid: uuid(b.get(1024 + 0x68..1024 + 0x78)) };
+        return Content::Ext {
+            uuid: uuid(b.get(1024 + 0x68..1024 + 0x78)),
+        };
     }
     if at(0, b"XFSB") {
-        return Content::Xfs { uuid: uuid(b.get(32..48)) };
+        return Content::Xfs {
+            uuid: uuid(b.get(32..48)),
+        };
     }
     if at(65536 + 64, b"_BHRfS_M") {
         return Content::Other("btrfs file system (not supported)");
@@ -81,7 +89,14 @@ pub fn identify(b: &[u8]) -> Content {
 fn uuid(b: Option<&[u8]>) -> String {
     let Some(b) = b else { return String::new() };
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 #[cfg(test)]

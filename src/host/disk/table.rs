@@ -80,12 +80,24 @@ pub fn read<R: Read + Seek>(r: &mut R, disk_size: u64) -> Result<Table, TableErr
             logical(r, disk_size, start, &mut parts)?;
             continue;
         }
-        parts.push(checked(i as u32 + 1, start, count, format!("mbr 0x{kind:02x}"), disk_size)?);
+        parts.push(checked(
+            i as u32 + 1,
+            start,
+            count,
+            format!("mbr 0x{kind:02x}"),
+            disk_size,
+        )?);
     }
     Ok(Table::Mbr(parts))
 }
 
-fn checked(number: u32, start: u64, count: u64, kind: String, disk_size: u64) -> Result<Partition, TableError> {
+fn checked(
+    number: u32,
+    start: u64,
+    count: u64,
+    kind: String,
+    disk_size: u64,
+) -> Result<Partition, TableError> {
     let offset = start * SECTOR;
     let size = count * SECTOR;
     if offset + size > disk_size {
@@ -104,29 +116,47 @@ fn checked(number: u32, start: u64, count: u64, kind: String, disk_size: u64) ->
 
 /// Logical partitions: a chain of EBRs, each giving one partition (relative to itself) and the
 /// next EBR (relative to the extended partition's start).
-fn logical<R: Read + Seek>(r: &mut R, disk_size: u64, ext_start: u64, parts: &mut Vec<Partition>) -> Result<(), TableError> {
+fn logical<R: Read + Seek>(
+    r: &mut R,
+    disk_size: u64,
+    ext_start: u64,
+    parts: &mut Vec<Partition>,
+) -> Result<(), TableError> {
     let mut ebr = ext_start;
     for n in 0..MAX_LOGICAL {
         let b = read_at(r, ebr * SECTOR, 512)?;
         if b[510..512] != [0x55, 0xaa] {
-            return Err(TableError::Corrupt(format!("extended partition: no boot record at sector {ebr}")));
+            return Err(TableError::Corrupt(format!(
+                "extended partition: no boot record at sector {ebr}"
+            )));
         }
         let (e1, e2) = (&b[446..462], &b[462..478]);
         if e1[4] != 0 && le32(e1, 12) != 0 {
-            parts.push(checked(5 + n as u32, ebr + le32(e1, 8) as u64, le32(e1, 12) as u64, format!("mbr 0x{:02x}", e1[4]), disk_size)?);
+            parts.push(checked(
+                5 + n as u32,
+                ebr + le32(e1, 8) as u64,
+                le32(e1, 12) as u64,
+                format!("mbr 0x{:02x}", e1[4]),
+                disk_size,
+            )?);
         }
         if e2[4] == 0 || le32(e2, 8) == 0 {
             return Ok(());
         }
         ebr = ext_start + le32(e2, 8) as u64;
     }
-    Err(TableError::Corrupt("extended partition chain does not end".into()))
+    Err(TableError::Corrupt(
+        "extended partition chain does not end".into(),
+    ))
 }
 
 fn gpt<R: Read + Seek>(r: &mut R, disk_size: u64) -> Result<Vec<Partition>, TableError> {
-    let h = read_at(r, SECTOR, 92).map_err(|_| TableError::Corrupt("GPT header missing: truncated image?".into()))?;
+    let h = read_at(r, SECTOR, 92)
+        .map_err(|_| TableError::Corrupt("GPT header missing: truncated image?".into()))?;
     if &h[0..8] != b"EFI PART" {
-        return Err(TableError::Corrupt("protective MBR but no GPT header at sector 1".into()));
+        return Err(TableError::Corrupt(
+            "protective MBR but no GPT header at sector 1".into(),
+        ));
     }
     let header_size = le32(&h, 12) as usize;
     let mut crc_copy = read_at(r, SECTOR, header_size.clamp(92, 512))?;
@@ -137,12 +167,17 @@ fn gpt<R: Read + Seek>(r: &mut R, disk_size: u64) -> Result<Vec<Partition>, Tabl
     }
     let (array, count, size) = (le64(&h, 72), le32(&h, 80) as u64, le32(&h, 84) as u64);
     if !(128..=4096).contains(&size) || count > 1024 {
-        return Err(TableError::Corrupt(format!("GPT: {count} entries of {size} bytes")));
+        return Err(TableError::Corrupt(format!(
+            "GPT: {count} entries of {size} bytes"
+        )));
     }
-    let table = read_at(r, array * SECTOR, (count * size) as usize)
-        .map_err(|_| TableError::Corrupt("GPT partition array past the end: truncated image?".into()))?;
+    let table = read_at(r, array * SECTOR, (count * size) as usize).map_err(|_| {
+        TableError::Corrupt("GPT partition array past the end: truncated image?".into())
+    })?;
     if crc32(&table) != le32(&h, 88) {
-        return Err(TableError::Corrupt("GPT partition array checksum wrong".into()));
+        return Err(TableError::Corrupt(
+            "GPT partition array checksum wrong".into(),
+        ));
     }
     let mut parts = Vec::new();
     for i in 0..count as usize {
@@ -152,9 +187,18 @@ fn gpt<R: Read + Seek>(r: &mut R, disk_size: u64) -> Result<Vec<Partition>, Tabl
         }
         let (first, last) = (le64(e, 32), le64(e, 40));
         if last < first {
-            return Err(TableError::Corrupt(format!("GPT entry {} ends before it starts", i + 1)));
+            return Err(TableError::Corrupt(format!(
+                "GPT entry {} ends before it starts",
+                i + 1
+            )));
         }
-        parts.push(checked(i as u32 + 1, first, last - first + 1, format!("gpt {}", guid(&e[0..16])), disk_size)?);
+        parts.push(checked(
+            i as u32 + 1,
+            first,
+            last - first + 1,
+            format!("gpt {}", guid(&e[0..16])),
+            disk_size,
+        )?);
     }
     Ok(parts)
 }
@@ -177,7 +221,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -197,11 +245,25 @@ mod tests {
         d[510] = 0x55;
         d[511] = 0xaa;
         let t = read(&mut Cursor::new(&d), d.len() as u64).unwrap();
-        assert_eq!(t, Table::Mbr(vec![Partition { number: 1, offset: 2048 * 512, size: 4096 * 512, kind: "mbr 0x83".into() }]));
+        assert_eq!(
+            t,
+            Table::Mbr(vec![Partition {
+                number: 1,
+                offset: 2048 * 512,
+                size: 4096 * 512,
+                kind: "mbr 0x83".into()
+            }])
+        );
         // Past the end: a truncated image is named, not read.
         d[446 + 12..446 + 16].copy_from_slice(&40960u32.to_le_bytes());
-        assert!(matches!(read(&mut Cursor::new(&d), d.len() as u64), Err(TableError::Corrupt(_))));
-        assert_eq!(read(&mut Cursor::new(vec![0u8; 4096]), 4096).unwrap(), Table::None);
+        assert!(matches!(
+            read(&mut Cursor::new(&d), d.len() as u64),
+            Err(TableError::Corrupt(_))
+        ));
+        assert_eq!(
+            read(&mut Cursor::new(vec![0u8; 4096]), 4096).unwrap(),
+            Table::None
+        );
         assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
     }
 }

@@ -13,28 +13,44 @@ use std::path::Path;
 pub fn collect(host: &dyn Host, analyzers: &[Analyzer], disk: &str) -> Snapshot {
     let mut findings = vec![Finding::info(
         disk,
-        format!("collected from {}: processes are declared (what would run at boot), not observed", host.describe()),
+        format!(
+            "collected from {}: processes are declared (what would run at boot), not observed",
+            host.describe()
+        ),
     )];
     let text = |p: &str| host.read_to_string(Path::new(p));
     let note = |p: &str, findings: &mut Vec<Finding>| match text(p) {
         Ok(t) => Some(t),
         Err(e) => {
-            findings.push(Finding::warning(p, format!("could not be read from the disk: {e}")));
+            findings.push(Finding::warning(
+                p,
+                format!("could not be read from the disk: {e}"),
+            ));
             None
         }
     };
-    let users = note("/etc/passwd", &mut findings).map(|t| accounts::parse_passwd(&t, &mut findings)).unwrap_or_default();
-    let groups = note("/etc/group", &mut findings).map(|t| accounts::parse_group(&t, &mut findings)).unwrap_or_default();
+    let users = note("/etc/passwd", &mut findings)
+        .map(|t| accounts::parse_passwd(&t, &mut findings))
+        .unwrap_or_default();
+    let groups = note("/etc/group", &mut findings)
+        .map(|t| accounts::parse_group(&t, &mut findings))
+        .unwrap_or_default();
     let mut packages = dpkg::read_status(&|p| host.read_to_string(p), &mut findings);
     packages.extend(rpm::packages(host, &mut findings));
-    let os_release = text("/etc/os-release").or_else(|_| text("/usr/lib/os-release")).map(|t| system::parse_os_release(&t)).unwrap_or_default();
+    let os_release = text("/etc/os-release")
+        .or_else(|_| text("/usr/lib/os-release"))
+        .map(|t| system::parse_os_release(&t))
+        .unwrap_or_default();
     let hostname = text("/etc/hostname")
         .ok()
         .map(|t| t.trim().to_string())
         .filter(|h| !h.is_empty())
         .or_else(|| {
             let net = text("/etc/sysconfig/network").ok()?;
-            net.lines().find_map(|l| l.strip_prefix("HOSTNAME=").map(|h| h.trim_matches('"').to_string()))
+            net.lines().find_map(|l| {
+                l.strip_prefix("HOSTNAME=")
+                    .map(|h| h.trim_matches('"').to_string())
+            })
         })
         .unwrap_or_else(|| "unknown".to_string());
     let processes = declared::processes(host, &users, &groups, &packages, analyzers, &mut findings);

@@ -302,12 +302,35 @@ pub mod tests {
             (EPOCH, 4, 1u32.to_be_bytes().to_vec(), 1),
             (SIZE, 4, 4096u32.to_be_bytes().to_vec(), 1),
             (ARCH, 6, s("x86_64"), 1),
-            (FILEMODES, 3, [0o100644u16, 0o100755].iter().flat_map(|m| m.to_be_bytes()).collect(), 2),
+            (
+                FILEMODES,
+                3,
+                [0o100644u16, 0o100755]
+                    .iter()
+                    .flat_map(|m| m.to_be_bytes())
+                    .collect(),
+                2,
+            ),
             (FILEDIGESTS, 8, [s("ab12"), s("cd34")].concat(), 2),
-            (FILEFLAGS, 4, [1u32, 0].iter().flat_map(|m| m.to_be_bytes()).collect(), 2),
-            (DIRINDEXES, 4, [0u32, 1].iter().flat_map(|m| m.to_be_bytes()).collect(), 2),
+            (
+                FILEFLAGS,
+                4,
+                [1u32, 0].iter().flat_map(|m| m.to_be_bytes()).collect(),
+                2,
+            ),
+            (
+                DIRINDEXES,
+                4,
+                [0u32, 1].iter().flat_map(|m| m.to_be_bytes()).collect(),
+                2,
+            ),
             (BASENAMES, 8, [s("httpd.conf"), s("httpd")].concat(), 2),
-            (DIRNAMES, 8, [s("/etc/httpd/conf/"), s("/usr/sbin/")].concat(), 2),
+            (
+                DIRNAMES,
+                8,
+                [s("/etc/httpd/conf/"), s("/usr/sbin/")].concat(),
+                2,
+            ),
             (FILEDIGESTALGO, 4, 8u32.to_be_bytes().to_vec(), 1),
         ])
     }

@@ -119,7 +119,10 @@ pub fn packages(host: &dyn Host, findings: &mut Vec<crate::findings::Finding>) -
         Ok(Some(db)) => {
             let subject = db.path.display().to_string();
             for s in &db.skipped {
-                findings.push(Finding::warning(&subject, format!("rpm header skipped: {s}")));
+                findings.push(Finding::warning(
+                    &subject,
+                    format!("rpm header skipped: {s}"),
+                ));
             }
             findings.push(Finding::info(
                 &subject,
