@@ -65,6 +65,15 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         hooks::run(hook, &hx, &mut d);
     }
     add_open_files(inp, &procs, &mut d);
+    if !inp.snapshot.host.selinux.is_empty() {
+        d.findings.push(Finding::info(
+            "security.selinux",
+            format!(
+                "SELinux on the source: {}; file labels are never copied into the image's layers (the engine labels the container)",
+                inp.snapshot.host.selinux
+            ),
+        ));
+    }
     let loader_env = LoaderEnv {
         ld_library_path: root.env("LD_LIBRARY_PATH").map(str::to_string),
         ld_preload: root.env("LD_PRELOAD").map(str::to_string),

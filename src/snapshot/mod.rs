@@ -83,6 +83,9 @@ pub struct HostInfo {
     /// IPv4 addresses with prefix of non-loopback interfaces, e.g. `10.0.0.5/24`.
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// SELinux on the source (`enforcing (targeted); files labelled (…)`), empty without it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selinux: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -380,6 +380,12 @@ impl Drop for Disk {
 }
 
 impl DiskView {
+    /// Where the disk's root is mounted (in liftkit's private namespace), for what only the
+    /// mount shows: extended attributes.
+    pub fn local_root(&self) -> &Path {
+        self.root.root()
+    }
+
     /// The image file, canonical.
     pub fn file(&self) -> &Path {
         &self.file

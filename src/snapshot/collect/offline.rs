@@ -10,7 +10,8 @@ use crate::host::Host;
 use crate::snapshot::{declared, HostInfo, Snapshot, SCHEMA_VERSION};
 use std::path::Path;
 
-pub fn collect(host: &dyn Host, analyzers: &[Analyzer], disk: &str) -> Snapshot {
+/// `local_root` is where the disk's root is mounted, for what only the mount shows (xattrs).
+pub fn collect(host: &dyn Host, local_root: &Path, analyzers: &[Analyzer], disk: &str) -> Snapshot {
     let mut findings = vec![Finding::info(
         disk,
         format!(
@@ -63,6 +64,7 @@ pub fn collect(host: &dyn Host, analyzers: &[Analyzer], disk: &str) -> Snapshot 
             os_release,
             kernel: newest_kernel(host),
             arch: arch(host),
+            selinux: super::selinux::describe(local_root),
             ..HostInfo::default()
         },
         users,
