@@ -47,11 +47,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     let unit = systemd::read(inp.host, root.unit.as_deref(), &mut d.findings);
     if let Some(unit) = &unit {
         systemd::apply(unit, analyzer, &mut d);
-    } else if let Some(script) = root
-        .exe
-        .as_deref()
-        .and_then(|e| sysv::find_for(inp.host, e, root.pid))
-    {
+    } else if let Some(script) = sysv::find_for(inp.host, root) {
         sysv::apply(&script, analyzer, &mut d);
     }
     if let Some(hook) = &analyzer.hook {

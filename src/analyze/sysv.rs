@@ -139,13 +139,12 @@ impl Reader<'_> {
 
     fn statement(&mut self, s: &str, at: &str) {
         let s = s.trim_start_matches(['(', '{']).trim();
-        let s = s
-            .strip_prefix("then ")
-            .or_else(|| s.strip_prefix("else "))
-            .or_else(|| s.strip_prefix("do "))
-            .unwrap_or(s)
-            .trim();
-        if s.is_empty() || s.starts_with('[') || s.starts_with("test ") || s.starts_with("if ") {
+        // `if CMD` and `! CMD` run CMD: Debian's scripts start their daemon in a condition.
+        let mut s = s;
+        for kw in ["then ", "else ", "do ", "if ", "while ", "! "] {
+            s = s.strip_prefix(kw).unwrap_or(s).trim();
+        }
+        if s.is_empty() || s.starts_with('[') || s.starts_with("test ") {
             return;
         }
         if let Some(file) = s.strip_prefix(". ").or_else(|| s.strip_prefix("source ")) {
@@ -558,21 +557,28 @@ fn runuser(args: &[String], at: &str) -> Option<Daemon> {
     Some(d)
 }
 
-/// The init script that starts `exe`, if one does: its daemon resolves to the same file, or its
-/// pid file names the process.
-pub fn find_for(host: &dyn Host, exe: &str, pid: i32) -> Option<Script> {
+/// The init script that started a process: the one a declared process names, else one whose pid
+/// file names it, else (for a script without a pid file) one whose daemon is the same file. A
+/// script with a pid file that names another process started another instance, not this one.
+pub fn find_for(host: &dyn Host, p: &crate::snapshot::Process) -> Option<Script> {
+    if let Some(decl) = &p.declared {
+        let path = decl.strip_prefix("SysV init script ")?.split(' ').next()?;
+        return read(host, Path::new(path));
+    }
+    let exe = p.exe.as_deref()?;
     let names = host.read_dir(Path::new(INIT_DIR)).ok()?;
     let real_exe = host.real_path(Path::new(exe)).ok();
     names.iter().find_map(|n| {
         let path = PathBuf::from(INIT_DIR).join(n);
         let script = read(host, &path)?;
         let d = script.daemon.as_ref()?;
-        let by_exe = resolve_program(host, &d.cmdline[0]).is_some_and(|p| Some(p) == real_exe);
-        let by_pid = d.pidfile.as_ref().is_some_and(|f| {
-            host.read_to_string(Path::new(f))
-                .is_ok_and(|t| t.trim() == pid.to_string())
-        });
-        (by_exe || by_pid).then_some(script)
+        let matches = match &d.pidfile {
+            Some(f) => host
+                .read_to_string(Path::new(f))
+                .is_ok_and(|t| t.trim() == p.pid.to_string()),
+            None => resolve_program(host, &d.cmdline[0]).is_some_and(|r| Some(r) == real_exe),
+        };
+        matches.then_some(script)
     })
 }
 
@@ -778,6 +784,23 @@ esac
             .daemon
             .unwrap();
         assert_eq!((d.cmdline.len(), d.user.as_deref()), (2, Some("svc")));
+    }
+
+    #[test]
+    fn debians_own_redis_script_is_read_as_it_starts_redis() {
+        let s = read(&crate::host::live(), Path::new("/etc/init.d/redis-server"))
+            .expect("redis-server's init script (.ci/setup installs redis-server)");
+        let d = s.daemon.unwrap();
+        assert_eq!(
+            d.cmdline,
+            ["/usr/bin/redis-server", "/etc/redis/redis.conf"]
+        );
+        assert_eq!(
+            (d.user.as_deref(), d.group.as_deref()),
+            (Some("redis"), Some("redis"))
+        );
+        assert_eq!(d.pidfile.as_deref(), Some("/run/redis/redis-server.pid"));
+        assert_eq!(s.provides, ["redis-server"]);
     }
 
     #[test]

@@ -24,8 +24,12 @@ fn open(file: &Path, force: bool) -> Result<Disk> {
 
 fn take(disk: &Disk, _file: &Path, analyzers: &[liftkit::analyze::Analyzer]) -> Snapshot {
     let file = disk.host().file();
-    let mut snap =
-        snapshot::collect::offline::collect(disk.host(), disk.host().local_root(), analyzers, &file.display().to_string());
+    let mut snap = snapshot::collect::offline::collect(
+        disk.host(),
+        disk.host().local_root(),
+        analyzers,
+        &file.display().to_string(),
+    );
     for n in &disk.notes {
         snap.findings.push(liftkit::findings::Finding::info(
             file.display().to_string(),
