@@ -569,9 +569,18 @@ write_bundle() {
   bundle_dir=$1
   mkdir -p "$bundle_dir"
   for _p in /etc /etc/ld.so.cache /var/lib/dpkg/status /var/lib/dpkg/info; do copy_into_bundle "$_p"; done
+  # The applications' processes, as liftkit finds them: holding a listening socket, or started
+  # by a service unit.
+  _apps=$(while read -r _proto _port _addr _inode _uid _st _ra _rp; do
+      case $_proto:$_st in tcp*:0A|udp*:07) ;; *) continue ;; esac
+      while read -r _i _p; do [ "$_i" = "$_inode" ] && printf ' %s ' "$_p"; done < "$tmp/holders"
+    done < "$tmp/net")
   for _pd in /proc/[0-9]*; do
     _p=${_pd#/proc/}
     [ "$_p" = "$$" ] && continue
+    case $_apps in *" $_p "*) ;; *)
+      [ "$(unit_from_cgroup "$_pd/cgroup" 2>/dev/null)" != null ] || continue ;;
+    esac
     _e=$(readlink "$_pd/exe" 2>/dev/null) || continue
     copy_into_bundle "$_e"
     while read -r _a _pm _o _d _i _path; do copy_into_bundle "${_path% (deleted)}"; done < "$_pd/maps" 2>/dev/null
@@ -579,8 +588,12 @@ write_bundle() {
       _t=$(readlink "$_f" 2>/dev/null) || continue
       case $_t in /*) [ -f "$_t" ] && copy_into_bundle "$_t" ;; esac
     done
+    # Words of the command line that are paths (a rewritten title such as nginx's
+    # "nginx: master process /usr/sbin/nginx -c /etc/x.conf" is one argument of many words).
     tr '\000' '\n' < "$_pd/cmdline" 2>/dev/null | while IFS= read -r _arg; do
-      case $_arg in /*) copy_into_bundle "$_arg" ;; esac
+      set -f
+      for _w in $_arg; do case $_w in /*) copy_into_bundle "$_w" ;; esac; done
+      set +f
     done
   done
 }

@@ -139,6 +139,50 @@ fn collect_sh_under_dash_and_busybox_writes_the_binarys_snapshot() {
 }
 
 #[test]
+fn collect_sh_bundle_carries_what_the_processes_show() {
+    let work = public_tempdir();
+    let w = work.path();
+    let ng_dir = w.join("nginx");
+    std::fs::create_dir_all(&ng_dir).unwrap();
+    let _nginx = start_nginx(&ng_dir, free_port());
+    let ng = pid_of(&ng_dir.join("nginx.pid"));
+    let snap = w.join("site/snap.json");
+    let o = Command::new("dash")
+        .arg(script())
+        .args(["--bundle", "-o"])
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bundle = w.join("site/snap.bundle");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&bundle).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        liftkit::snapshot::load(&snap).unwrap().bundle.as_deref(),
+        Some("snap.bundle")
+    );
+    let plan = plan_of(&snap, ng, &w.join("plan.yaml"));
+    assert!(
+        plan["source"]["root"]
+            .as_str()
+            .unwrap()
+            .ends_with("snap.bundle"),
+        "analyzed from the bundle"
+    );
+    let files = serde_yaml_ng::to_string(&plan["apps"][0]["files"]).unwrap();
+    for f in [
+        "/usr/sbin/nginx",
+        &format!("{}/nginx.conf", ng_dir.display()),
+        "/etc/nginx/mime.types",
+    ] {
+        assert!(files.contains(&format!("path: {f}\n")), "{f} in {files}");
+    }
+}
+
+#[test]
 fn collect_sh_is_posix_sh_and_refuses_bad_options() {
     let o = Command::new("dash")
         .arg(script())
