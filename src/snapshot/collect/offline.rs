@@ -58,7 +58,7 @@ pub fn collect(host: &dyn Host, local_root: &Path, analyzers: &[Analyzer], disk:
     Snapshot {
         schema: SCHEMA_VERSION,
         liftkit_version: env!("CARGO_PKG_VERSION").to_string(),
-        collected_at: super::clock::now_rfc3339(),
+        collected_at: crate::timefmt::now_rfc3339(),
         host: HostInfo {
             hostname,
             os_release,

@@ -6,7 +6,7 @@
 //! The same headers in a Berkeley DB made by Berkeley DB itself (`db5.3_load`, checked with rpm's
 //! own `bdb_ro` reader) and in ndb read alike.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! converted to qcow2 and vmdk; `lift --disk` of each gives an image that serves the site, and the
 //! image file is byte-identical afterwards. Then the disks liftkit must refuse, each in one line.
 
-mod common;
+use crate::common;
 
 use common::*;
 use sha2::{Digest, Sha256};

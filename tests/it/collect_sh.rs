@@ -4,7 +4,7 @@
 //! same plans. Timing fields (`collected_at`) and processes that came or went between the two
 //! scans are set aside; so are the analyzers' live facts, which only the binary asks.
 
-mod common;
+use crate::common;
 
 use common::*;
 use liftkit::snapshot::Snapshot;

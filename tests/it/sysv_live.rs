@@ -5,7 +5,7 @@
 //! host's own /etc is never touched; liftkit collects and analyzes from inside it, reading the
 //! live host as always. The plan carries what the script set, each with its line.
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::process::Command;
