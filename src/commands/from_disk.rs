@@ -96,3 +96,50 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }
+
+/// `analyze` of a snapshot `collect --disk` wrote, without a bundle or --root: the disk is
+/// opened again (read-only, as at collect) for its files.
+pub fn analyze(args: &super::analyze::Args, snap: &Snapshot, file: &Path) -> Result<ExitCode> {
+    let disk = open(file, false)?;
+    let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    let bars = common::Bars::default();
+    let session = Session::new(&analyzers, &bars);
+    let chosen = session.select(snap, &args.select.selection())?;
+    let opts = liftkit::analyze::Options {
+        cpu_level: args.cpu_level,
+        source_root: disk.host().root_label(),
+        snapshot_path: args.snapshot.to_string_lossy().into_owned(),
+    };
+    let plan = session.analyze(snap, disk.host(), &chosen, &opts);
+    disk.check_unchanged()?;
+    liftkit::plan::save(&plan, &args.output)
+        .with_context(|| format!("{}: cannot write", args.output.display()))?;
+    let findings: Vec<_> = plan.apps.iter().flat_map(|a| a.findings.clone()).collect();
+    common::report_findings(&findings);
+    Ok(common::exit_code(&findings))
+}
+
+/// `build` of a plan made from a disk (`source.root` is `disk:FILE`): the disk is opened again.
+pub fn build(
+    args: &super::build::Args,
+    plan: &liftkit::plan::Plan,
+    file: &Path,
+) -> Result<ExitCode> {
+    let disk = open(file, false)?;
+    let request = args.opts.request()?;
+    common::prepare_output(&args.output, args.force)?;
+    let snapshot = super::build::plan_snapshot(&args.plan, plan);
+    let bars = common::Bars::default();
+    let session = Session::new(&[], &bars);
+    let builds = session.build(plan, disk.host(), &args.output, &request, snapshot)?;
+    if let Err(e) = disk.check_unchanged() {
+        for b in &builds {
+            let _ = std::fs::remove_dir_all(&b.dir);
+        }
+        return Err(e.into());
+    }
+    common::print_build_summary(&builds, args.json)?;
+    let findings: Vec<_> = builds.iter().flat_map(|b| b.findings.clone()).collect();
+    common::report_findings(&findings);
+    Ok(common::exit_code(&findings))
+}

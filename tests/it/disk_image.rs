@@ -256,6 +256,38 @@ fn debian_disk_in_raw_qcow2_and_vmdk_lifts_to_a_serving_image_and_stays_unchange
             &format!("lk-disk-{fmt}-{port}"),
         );
     }
+    // The plan names its disk: `build` opens it again and gives the same image, and the three
+    // formats of one disk give one image.
+    let layer = |out: &Path| -> String {
+        let b: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(app_dir(out).join("build.json")).unwrap(),
+        )
+        .unwrap();
+        b["layer_digest"].as_str().unwrap().to_string()
+    };
+    let before = sha256(&raw);
+    let rebuilt = work.path().join("rebuilt");
+    run_ok(
+        liftkit()
+            .arg("build")
+            .arg(work.path().join("out-raw/plan.yaml"))
+            .arg("-o")
+            .arg(&rebuilt),
+    );
+    assert_eq!(sha256(&raw), before);
+    assert_eq!(
+        layer(&rebuilt),
+        layer(&work.path().join("out-raw")),
+        "build from the plan = lift"
+    );
+    assert_eq!(
+        layer(&work.path().join("out-qcow2")),
+        layer(&work.path().join("out-raw"))
+    );
+    assert_eq!(
+        layer(&work.path().join("out-vmdk")),
+        layer(&work.path().join("out-raw"))
+    );
     // Nothing of the mounts is left on this machine.
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains("liftkit-disk"), "{mounts}");
@@ -316,6 +348,12 @@ fn xfs_disk_with_mbr_collects_its_declared_nginx() {
         !plan_text.contains("root: /\n"),
         "not analyzed against this machine's files"
     );
+    assert!(
+        plan_text.contains(&format!("root: disk:{}", disk.display())),
+        "but against the disk, opened again: {plan_text}"
+    );
+    assert!(plan_text.contains("path: /usr/sbin/nginx"), "{plan_text}");
+    assert_eq!(sha256(&disk), before);
 }
 
 /// One line on stderr naming the file and what was found; exit 2; no output left behind.
