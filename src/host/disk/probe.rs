@@ -72,7 +72,7 @@ pub fn identify(b: &[u8]) -> Content {
         return Content::Other("btrfs file system (not supported)");
     }
     if at(4096 - 10, b"SWAPSPACE2") || at(4096 - 10, b"SWAP-SPACE") {
-        return Content::Other("swap space");
+        return Content::Other("swap space (no file system on it)");
     }
     if at(3, b"NTFS    ") {
         return Content::Other("NTFS file system (not supported)");
