@@ -244,8 +244,6 @@ fn is_system_unit(name: &str) -> bool {
         "rpcbind",
         "nfslock",
         "autofs",
-        "postfix",
-        "sendmail",
         "ntpd",
         "ntpdate",
     ]
