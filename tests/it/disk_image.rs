@@ -492,3 +492,79 @@ fn a_disk_a_running_vm_holds_is_refused_unless_forced() {
     let _ = holder.kill();
     let _ = holder.wait();
 }
+
+#[test]
+fn other_partitions_are_mounted_where_the_disks_fstab_says_and_cron_reboot_declares() {
+    let work = public_tempdir();
+    let w = work.path();
+    let (root, srv) = (w.join("root"), w.join("srv"));
+    let uuid = "5e1f0c2a-7b1d-4c8e-9a55-0123456789ab";
+    for d in ["etc", "var/spool/cron/crontabs", "srv"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(
+        root.join("etc/os-release"),
+        "ID=debian\nVERSION_ID=\"12\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/srv/app:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\napp:x:1000:\n").unwrap();
+    std::fs::write(
+        root.join("etc/fstab"),
+        format!("# the data disk\nUUID={uuid} /srv ext4 defaults 0 2\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("var/spool/cron/crontabs/app"),
+        "@reboot /srv/app/run --serve >/dev/null 2>&1\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(srv.join("app")).unwrap();
+    sh(&format!("cp /bin/busybox {}/app/run", srv.display()));
+    let disk = w.join("two.raw");
+    let d = disk.display();
+    sh(&format!("truncate -s 200M {d} && printf 'label: gpt\\nstart=2048, size=200000, type=linux\\nstart=204800, type=linux\\n' | sfdisk -q {d}"));
+    sh(&format!(
+        "mkfs.ext4 -q -F -d {} -E offset=1048576 {d} 100000k",
+        root.display()
+    ));
+    sh(&format!(
+        "mkfs.ext4 -q -F -U {uuid} -d {} -E offset=$((204800*512)) {d} 90000k",
+        srv.display()
+    ));
+    let before = sha256(&disk);
+    let snap = w.join("snap.json");
+    run_ok(
+        liftkit()
+            .args(["collect", "--disk"])
+            .arg(&disk)
+            .arg("-o")
+            .arg(&snap),
+    );
+    assert_eq!(sha256(&disk), before);
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&snap).unwrap()).unwrap();
+    let procs = s["processes"].as_array().unwrap();
+    let run = procs
+        .iter()
+        .find(|p| p["exe"] == "/srv/app/run")
+        .unwrap_or_else(|| panic!("declared from /srv: {s}"));
+    assert_eq!(
+        run["cmdline"],
+        serde_json::json!(["/srv/app/run", "--serve"])
+    );
+    assert_eq!(run["uids"][0], 1000, "the crontab's owner");
+    assert!(run["declared"]
+        .as_str()
+        .unwrap()
+        .starts_with("cron @reboot at /var/spool/cron/crontabs/app:1"));
+    let findings = s["findings"].to_string();
+    assert!(
+        findings.contains("mounted at /srv as the disk's /etc/fstab says"),
+        "{findings}"
+    );
+}
