@@ -89,6 +89,8 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
         for b in &builds {
             let _ = std::fs::remove_dir_all(&b.dir);
         }
+        let _ = std::fs::remove_file(output.join("snapshot.json"));
+        let _ = std::fs::remove_file(output.join("plan.yaml"));
         return Err(e.into());
     }
     common::print_build_summary(&builds, args.json)?;

@@ -303,6 +303,26 @@ fn rhel_disk_lifts_with_rpm_owners_versions_changed_config_and_rpm_purls() {
         sbom.contains("pkg:rpm/redhat/lkredis@7.0.11-1.el9?arch=x86_64&distro=rhel-9.2"),
         "{sbom}"
     );
+    // Valid against CycloneDX's own schema, and each purl parses as the purl spec says.
+    let check = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, json\nfrom cyclonedx.validation.json import JsonStrictValidator\n\
+             from cyclonedx.schema import SchemaVersion\nfrom packageurl import PackageURL\n\
+             t = open(sys.argv[1]).read()\n\
+             e = JsonStrictValidator(SchemaVersion.V1_5).validate_str(t)\n\
+             p = [PackageURL.from_string(c['purl']) for c in json.loads(t)['components']]\n\
+             print(str(e)[:400] if e else 'valid ' + ' '.join(sorted(x.type + ':' + x.name + '@' + x.version for x in p)))",
+        )
+        .arg(dir.join("sbom.cdx.json"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "valid rpm:lkbase@9.2-1.el9 rpm:lkredis@7.0.11-1.el9",
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
     // Labels stay out of the layers: the layer tar holds no extended attribute records.
     let layers = sh(&format!("for b in {}/oci/blobs/sha256/*; do (tar -tzvf $b --xattrs 2>/dev/null || true); done | head -5000", dir.display()));
     assert!(!layers.is_empty());
