@@ -217,7 +217,7 @@ impl Disk {
             let target = self.scratch.join(format!("p{}", p.number));
             std::fs::create_dir_all(&target)
                 .map_err(|e| DiskError::io(&target, "cannot create", e))?;
-            let (dev, _lo) = mount::attach(raw, p.offset, p.size)?;
+            let (dev, _lo) = mount::attach(raw, p.offset, p.size, &self.scratch)?;
             if let Err(e) = mount::mount_ro(&dev, &target, fstype) {
                 seen.push((
                     p,
@@ -293,9 +293,11 @@ impl Disk {
             if !target.is_dir() {
                 continue;
             }
-            let mounted = mount::attach(raw, p.offset, p.size).and_then(|(dev, _lo)| {
-                mount::mount_ro(&dev, &target, fstype).map_err(|e| DiskError::Mount(e.to_string()))
-            });
+            let mounted =
+                mount::attach(raw, p.offset, p.size, &self.scratch).and_then(|(dev, _lo)| {
+                    mount::mount_ro(&dev, &target, fstype)
+                        .map_err(|e| DiskError::Mount(e.to_string()))
+                });
             match mounted {
                 Ok(()) => {
                     self.mounts.push(target);

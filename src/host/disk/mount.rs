@@ -75,7 +75,14 @@ pub fn enter_private_namespace() -> Result<(), DiskError> {
 }
 
 /// A read-only loop device over `len` bytes of `image` from `offset`.
-pub fn attach(image: &Path, offset: u64, len: u64) -> Result<(PathBuf, File), DiskError> {
+/// `scratch` holds a device node of liftkit's own when the machine's /dev lacks the one the
+/// kernel handed out (a container's /dev without udev): the host's /dev is never written.
+pub fn attach(
+    image: &Path,
+    offset: u64,
+    len: u64,
+    scratch: &Path,
+) -> Result<(PathBuf, File), DiskError> {
     let backing = File::open(image).map_err(|e| DiskError::io(image, "cannot open", e))?;
     let control = OpenOptions::new()
         .read(true)
@@ -95,7 +102,11 @@ pub fn attach(image: &Path, offset: u64, len: u64) -> Result<(PathBuf, File), Di
                 std::io::Error::last_os_error()
             )));
         }
-        let dev = PathBuf::from(format!("/dev/loop{n}"));
+        let mut dev = PathBuf::from(format!("/dev/loop{n}"));
+        if !dev.exists() {
+            dev = scratch.join(format!("loop{n}"));
+            node(&dev, n as u32)?;
+        }
         let lo = match OpenOptions::new().read(true).open(&dev) {
             Ok(f) => f,
             Err(e) => return Err(DiskError::Mount(format!("{}: {e}", dev.display()))),
@@ -146,6 +157,24 @@ pub fn attach(image: &Path, offset: u64, len: u64) -> Result<(PathBuf, File), Di
     Err(DiskError::Mount(
         "no loop device stayed free long enough".into(),
     ))
+}
+
+/// A block device node for loop device `n` (major 7).
+fn node(path: &Path, n: u32) -> Result<(), DiskError> {
+    if path.exists() {
+        return Ok(());
+    }
+    let c = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
+    // SAFETY: a valid path; makedev and mknod take plain integers.
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFBLK | 0o600, libc::makedev(7, n)) };
+    if rc != 0 {
+        return Err(DiskError::Mount(format!(
+            "/dev/loop{n} is missing and {} cannot be made: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
 }
 
 /// Mounts a file system read-only at `target`, journals not replayed.
@@ -206,7 +235,8 @@ pub fn scratch() -> Result<PathBuf, DiskError> {
             src.as_ptr(),
             dst.as_ptr(),
             ty.as_ptr(),
-            libc::MS_NODEV | libc::MS_NOSUID,
+            // Not nodev: a loop device node may have to live here (see `attach`).
+            libc::MS_NOSUID,
             opts.as_ptr().cast(),
         )
     };
