@@ -336,6 +336,37 @@ fn rhel_disk_lifts_with_rpm_owners_versions_changed_config_and_rpm_purls() {
         "no label in any blob"
     );
 
+    // Scanner records: the image's own rpm database, listing exactly its packages, readable by rpm.
+    let img_db = work.path().join("image-rpmdb");
+    std::fs::create_dir_all(&img_db).unwrap();
+    sh(&format!(
+        "for b in {}/oci/blobs/sha256/*; do tar -xzf $b -C {} var/lib/rpm/rpmdb.sqlite 2>/dev/null && break; done; test -s {}/var/lib/rpm/rpmdb.sqlite",
+        dir.display(),
+        img_db.display(),
+        img_db.display()
+    ));
+    assert_eq!(
+        rpm_query(&format!("--dbpath {}/var/lib/rpm", img_db.display())),
+        ["lkbase 9.2-1.el9 x86_64", "lkredis 7.0.11-1.el9 x86_64"]
+    );
+    // Reproducible: the plan built again from the disk gives the same layer, database included.
+    let again = work.path().join("again");
+    run_ok(
+        liftkit()
+            .arg("build")
+            .arg(out.join("plan.yaml"))
+            .arg("-o")
+            .arg(&again),
+    );
+    let layer = |d: &Path| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(
+            &std::fs::read_to_string(d.join("build.json")).unwrap(),
+        )
+        .unwrap()["layer_digest"]
+            .clone()
+    };
+    assert_eq!(layer(&app_dir(&again)), layer(&dir));
+
     let name = format!("lk-rhel-{port}");
     let _cleanup = Cleanup {
         container: name.clone(),

@@ -64,6 +64,28 @@ pub struct RpmDb {
 
 /// Finds and reads the host's rpm database; `Ok(None)` on a host without one.
 pub fn read(host: &dyn Host) -> Result<Option<RpmDb>, RpmDbError> {
+    let Some((format, path, blobs)) = blobs(host)? else {
+        return Ok(None);
+    };
+    let mut packages = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, blob) in blobs.iter().enumerate() {
+        match header::parse(blob) {
+            Ok(h) => packages.push(h),
+            Err(e) => skipped.push(format!("record {}: {e}", i + 1)),
+        }
+    }
+    packages.sort_by(|a, b| (&a.name, &a.arch, &a.evr).cmp(&(&b.name, &b.arch, &b.evr)));
+    Ok(Some(RpmDb {
+        format,
+        path,
+        packages,
+        skipped,
+    }))
+}
+
+/// The database's header blobs as stored, with its format and in-host path.
+pub fn blobs(host: &dyn Host) -> Result<Option<(Format, PathBuf, Vec<Vec<u8>>)>, RpmDbError> {
     let Some((format, path)) = locate(host) else {
         return Ok(None);
     };
@@ -89,21 +111,7 @@ pub fn read(host: &dyn Host) -> Result<Option<RpmDb>, RpmDbError> {
             }
         }
     };
-    let mut packages = Vec::new();
-    let mut skipped = Vec::new();
-    for (i, blob) in blobs.iter().enumerate() {
-        match header::parse(blob) {
-            Ok(h) => packages.push(h),
-            Err(e) => skipped.push(format!("record {}: {e}", i + 1)),
-        }
-    }
-    packages.sort_by(|a, b| (&a.name, &a.arch, &a.evr).cmp(&(&b.name, &b.arch, &b.evr)));
-    Ok(Some(RpmDb {
-        format,
-        path,
-        packages,
-        skipped,
-    }))
+    Ok(Some((format, path, blobs)))
 }
 
 fn fd_path(file: &std::fs::File) -> PathBuf {
