@@ -57,10 +57,7 @@ pub fn layout(app: &AppPlan, host: &dyn Host, include_secrets: bool) -> Layout {
             tree.add_parents(host, &path);
             tree.findings.push(Finding::info(
                 super::rpmdb::PATH,
-                format!(
-                    "scanner records: the image's rpm database lists its {} rpm packages",
-                    app.packages.len()
-                ),
+                format!("scanner records: the image's rpm database lists its {count} rpm packages"),
             ));
             tree.insert(Entry {
                 path,

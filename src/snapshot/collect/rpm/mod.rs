@@ -84,8 +84,11 @@ pub fn read(host: &dyn Host) -> Result<Option<RpmDb>, RpmDbError> {
     }))
 }
 
+/// A database's format, in-host path and header blobs as stored.
+pub type Blobs = (Format, PathBuf, Vec<Vec<u8>>);
+
 /// The database's header blobs as stored, with its format and in-host path.
-pub fn blobs(host: &dyn Host) -> Result<Option<(Format, PathBuf, Vec<Vec<u8>>)>, RpmDbError> {
+pub fn blobs(host: &dyn Host) -> Result<Option<Blobs>, RpmDbError> {
     let Some((format, path)) = locate(host) else {
         return Ok(None);
     };
