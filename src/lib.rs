@@ -15,6 +15,7 @@ pub mod fleet;
 pub mod fsutil;
 pub mod host;
 pub mod hostimage;
+pub mod os;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

@@ -6,7 +6,6 @@
 //! answers are compared.
 
 mod engine;
-pub(crate) mod netns;
 pub mod probe;
 pub mod sandbox;
 
@@ -151,7 +150,7 @@ pub fn observe(app: &AppPlan, sandbox: &Sandbox, probes: &[Probe], timeout: Dura
     };
     let addrs = listen_addresses(app);
     let started = Instant::now();
-    let ready = match netns::run_in(pid, || wait_listening(&addrs, timeout, pid)) {
+    let ready = match crate::os::netns::run_in(pid, || wait_listening(&addrs, timeout, pid)) {
         Ok(r) => r,
         Err(e) => {
             return Observed::failed(
@@ -187,7 +186,7 @@ pub fn observe(app: &AppPlan, sandbox: &Sandbox, probes: &[Probe], timeout: Dura
         };
         for addr in targets {
             let deadline = started + timeout;
-            let lifted = netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
+            let lifted = crate::os::netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
                 .unwrap_or_else(|e| Outcome::Failed(e.to_string()));
             // The check's connection must be closed before the probe: a single-threaded server
             // (a gunicorn sync worker) would serve it first and leave the probe waiting.
