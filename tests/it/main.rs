@@ -48,6 +48,7 @@ mod stages;
 mod static_chroot;
 mod systemd_unit;
 mod sysv_live;
+mod trial;
 mod vendor_app;
 mod verify;
 mod wizard_tty;
