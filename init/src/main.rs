@@ -3,10 +3,12 @@
 //! filesystems, makes `/` read-only, loads the modules, configures the network, runs the onboot
 //! containers and the app with the OCI runtime, and powers off cleanly on the power button.
 //!
-//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program, and
+//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program;
+//! `liftkit-init pid1 -- CMD…` (or the binary named `pid1`) is a lifted image's PID 1;
 //! `liftkit-init populate SRC DST` fills a Kubernetes volume from liftkit's data image, and
 //! `liftkit-init probe …` is compose.yaml's health check.
 
+mod app_pid1;
 mod cmdline;
 mod config;
 mod forward;
@@ -48,6 +50,9 @@ fn main() {
         Some("populate") => std::process::exit(populate::run(&args[2..])),
         Some("probe") => std::process::exit(probe::run(&args[2..])),
         _ => {}
+    }
+    if let Some(rest) = app_pid1::invoked(&args) {
+        std::process::exit(app_pid1::run(rest));
     }
     if std::process::id() != 1 {
         eprintln!(

@@ -22,7 +22,8 @@ mod rules;
 pub mod secrets;
 pub mod spec;
 pub mod syntax;
-mod systemd;
+pub mod systemd;
+pub mod sysv;
 mod users;
 mod vars;
 

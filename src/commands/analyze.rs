@@ -65,6 +65,9 @@ impl SelectArgs {
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
     let snap = liftkit::snapshot::load(&args.snapshot)?;
+    if let (None, None, Some(disk)) = (&args.root, &snap.bundle, &snap.disk) {
+        return super::from_disk::analyze(&args, &snap, std::path::Path::new(disk));
+    }
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let exclude = common::excludes(&args.output, &args.exclude)?;
     let bars = common::Bars::default();

@@ -144,6 +144,13 @@ fn files_to_copy(cx: &Context, sums: &Checksums) -> (Vec<(String, String)>, usiz
     for g in &app.generated {
         copy.insert(g.path.clone(), format!("written by liftkit: {}", g.why));
     }
+    if app.image.supervisor {
+        copy.insert(
+            crate::plan::SUPERVISOR.to_string(),
+            "liftkit's supervisor, PID 1 of the container (the ENTRYPOINT starts the app under it)"
+                .to_string(),
+        );
+    }
     (group(copy, &packaged), kept)
 }
 

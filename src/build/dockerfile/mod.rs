@@ -273,10 +273,15 @@ pub(crate) fn config_lines(app: &AppPlan) -> Result<String, String> {
             "# The signal that stops it cleanly, as its service manager sent it.\nSTOPSIGNAL {s}\n"
         ));
     }
+    let under = if img.supervisor {
+        ", under liftkit's supervisor as PID 1"
+    } else {
+        ""
+    };
     out.push_str(&format!(
-        "# Its command, in the foreground (as the analyzer {} runs it).\nENTRYPOINT {}\n",
+        "# Its command, in the foreground (as the analyzer {}{under} runs it).\nENTRYPOINT {}\n",
         app.analyzer,
-        json(&img.entrypoint)?
+        json(&img.launch())?
     ));
     if !img.cmd.is_empty() {
         out.push_str(&format!("CMD {}\n", json(&img.cmd)?));

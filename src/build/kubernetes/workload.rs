@@ -113,7 +113,7 @@ fn pod_template(app: &AppPlan, names: &Names, secrets: &super::SecretParts) -> V
     container.insert("name".into(), json!(names.app));
     container.insert("image".into(), json!(app.image.name));
     container.insert("imagePullPolicy".into(), json!("IfNotPresent"));
-    container.insert("command".into(), json!(app.image.entrypoint));
+    container.insert("command".into(), json!(app.image.launch()));
     if !app.image.cmd.is_empty() {
         container.insert("args".into(), json!(app.image.cmd));
     }

@@ -69,7 +69,8 @@ pub fn image_records(
     let packages = packages_in_image(app, include_secrets);
     let mut out = match PackageManager::of(source) {
         PackageManager::Dpkg => dpkg::records(app, &packages, paths, host),
-        // rpm hosts: their records (an rpmdb scanners read) are written by their own module.
+        // rpm hosts: their rpm database of the image's packages is laid out with the files
+        // (build::rpmdb, from layout).
         PackageManager::Other => Vec::new(),
     };
     out.push(Record {
@@ -136,15 +137,20 @@ fn cyclonedx(
             None => unowned += 1,
         }
     }
+    let rpm = is_rpm_family(&source.os_id);
     let components: Vec<Value> = packages
         .iter()
         .map(|p| {
             let arch = if p.arch.is_empty() { host_arch } else { &p.arch };
-            let purl = format!(
-                "pkg:deb/{namespace}/{}@{}?arch={arch}{distro}",
-                p.name,
-                purl_escape(&p.version)
-            );
+            let purl = if rpm {
+                rpm_purl(namespace, p, &distro)
+            } else {
+                format!(
+                    "pkg:deb/{namespace}/{}@{}?arch={arch}{distro}",
+                    p.name,
+                    purl_escape(&p.version)
+                )
+            };
             json!({
                 "type": "library",
                 "bom-ref": purl,
@@ -182,6 +188,47 @@ fn cyclonedx(
     serde_json::to_string_pretty(&bom)
         .map(|t| t + "\n")
         .map_err(|e| e.to_string())
+}
+
+/// Distributions whose packages are rpms: their purls are `pkg:rpm/…`, as scanners match them.
+pub fn is_rpm_family(os_id: &str) -> bool {
+    matches!(
+        os_id,
+        "rhel"
+            | "centos"
+            | "fedora"
+            | "rocky"
+            | "almalinux"
+            | "ol"
+            | "amzn"
+            | "sles"
+            | "sled"
+            | "opensuse-leap"
+            | "opensuse-tumbleweed"
+            | "mariner"
+            | "azurelinux"
+            | "photon"
+    )
+}
+
+/// `pkg:rpm/<vendor>/<name>@<version>-<release>?arch=…&epoch=…`: the purl spec keeps the epoch
+/// out of the version, in its own qualifier.
+fn rpm_purl(namespace: &str, p: &PackageUse, distro: &str) -> String {
+    let vendor = match namespace {
+        "rhel" => "redhat",
+        "sles" | "sled" | "opensuse-leap" | "opensuse-tumbleweed" => "suse",
+        other => other,
+    };
+    let (epoch, vr) = match p.version.split_once(':') {
+        Some((e, vr)) => (format!("&epoch={e}"), vr),
+        None => (String::new(), p.version.as_str()),
+    };
+    let arch = if p.arch.is_empty() { "x86_64" } else { &p.arch };
+    format!(
+        "pkg:rpm/{vendor}/{}@{}?arch={arch}{epoch}{distro}",
+        p.name,
+        purl_escape(vr)
+    )
 }
 
 /// A stable RFC 4122 URN from what the document describes: the same plan always gives the same
