@@ -274,12 +274,12 @@ pub(crate) fn config_lines(app: &AppPlan) -> Result<String, String> {
         ));
     }
     let under = if img.supervisor {
-        ", under liftkit's supervisor as PID 1"
+        ", under liftkit's supervisor (PID 1)"
     } else {
         ""
     };
     out.push_str(&format!(
-        "# Its command, in the foreground (as the analyzer {}{under} runs it).\nENTRYPOINT {}\n",
+        "# Its command, in the foreground as the analyzer {} runs it{under}.\nENTRYPOINT {}\n",
         app.analyzer,
         json(&img.launch())?
     ));
