@@ -25,7 +25,9 @@ pub fn add_elf_closure(
             continue;
         }
         let r = inp.resolver.resolve(Path::new(obj), env);
-        if let Some(interp) = &r.interpreter {
+        // A detached debug file (`/usr/lib/debug/.build-id/…`, mapped by a process printing a
+        // backtrace) names an empty interpreter: no file to take.
+        if let Some(interp) = r.interpreter.as_ref().filter(|i| !i.as_os_str().is_empty()) {
             files.add(
                 &interp.to_string_lossy(),
                 Role::Code,
