@@ -5,6 +5,7 @@
 //! to the original on the host and to the lifted app inside the container's namespace, and their
 //! answers are compared.
 
+pub mod accept;
 mod engine;
 pub mod probe;
 
@@ -205,7 +206,7 @@ pub fn listen_addresses(app: &AppPlan) -> Vec<SocketAddr> {
         .collect()
 }
 
-fn wait_listening(addrs: &[SocketAddr], timeout: Duration) -> bool {
+pub(crate) fn wait_listening(addrs: &[SocketAddr], timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if !addrs.is_empty()

@@ -18,6 +18,7 @@ mod elf_against_ldd;
 mod elf_fuzz;
 mod elf_hostile;
 mod elf_root;
+mod engagement;
 mod fixtures;
 mod flat_memory;
 mod fleet_batch;
