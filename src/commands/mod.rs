@@ -12,6 +12,7 @@ pub mod collect;
 mod common;
 pub mod deps;
 pub mod engagement;
+mod from_disk;
 pub mod host_image;
 pub mod lift;
 pub mod priority;

@@ -22,6 +22,14 @@ pub fn read(findings: &mut Vec<Finding>) -> Capacity {
     }
 }
 
+/// A powered-off machine's disk, mounted at `root`: its filesystem, and no memory (0: unknown).
+pub fn of_mounted(disk: &str, root: &std::path::Path) -> Capacity {
+    Capacity {
+        memory_kib: 0,
+        filesystems: usage(disk, &root.to_string_lossy()).into_iter().collect(),
+    }
+}
+
 fn meminfo_kib(text: &str, key: &str) -> Option<u64> {
     text.lines()
         .find_map(|l| l.strip_prefix(key))?
