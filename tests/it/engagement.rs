@@ -301,11 +301,18 @@ fn an_engagement_from_snapshot_to_handover() {
         "redis",
         test_yaml(r"{name: redis version, command: [redis-server, --version], expect: 'v=7\.'}"),
     );
+    add_test(
+        &mut scope,
+        "redis",
+        test_yaml(&format!(
+            "{{name: port open, tcp: true, port: {redis_port}}}"
+        )),
+    );
     write_yaml(&scope_file, &scope);
 
     // The statement of work, printed to PDF by Chromium, names every acceptance test.
     let sow = run_ok(&mut engagement(&["sow"], &ws));
-    assert!(text(&sow).contains("8 acceptance tests"), "{}", text(&sow));
+    assert!(text(&sow).contains("9 acceptance tests"), "{}", text(&sow));
     let pdf = ws.join("sow.pdf");
     assert!(pdf.is_file(), "sow.pdf printed: {}", text(&sow));
     let printed = run_ok(
@@ -656,6 +663,30 @@ fn an_engagement_from_snapshot_to_handover() {
         std::fs::read_to_string(ws2.join("sow.md")).unwrap(),
         md,
         "and gives the same statement of work"
+    );
+
+    // Or from this machine, collected now.
+    let live = d.join("ws-live");
+    run_ok(liftkit().args(["engagement", "init"]).arg(&live));
+    let meta = std::fs::read_to_string(live.join("engagement.yaml")).unwrap();
+    assert!(
+        meta.contains(&format!("snapshots_from: live host {host}")),
+        "{meta}"
+    );
+    let taken = live.join("snapshots").join(format!("{host}.json"));
+    assert_eq!(
+        std::fs::metadata(&taken).unwrap().mode() & 0o777,
+        0o600,
+        "process environments are the operator's only"
+    );
+    let live_fleet = json(&live.join("fleet/fleet.json"));
+    assert!(
+        live_fleet["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["app"] == web_app.as_str()),
+        "{live_fleet:#}"
     );
     drop((web, shop, redis, vpn));
 }

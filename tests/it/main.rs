@@ -21,6 +21,7 @@ mod elf_fuzz;
 mod elf_hostile;
 mod elf_root;
 mod engagement;
+mod engagement_fixture;
 mod fixtures;
 mod flat_memory;
 mod fleet_batch;
