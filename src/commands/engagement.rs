@@ -251,15 +251,7 @@ fn ask_scope(fleet: &liftkit::fleet::FleetReport, previous: Option<&Scope>) -> R
 
 fn sow_again(args: SowArgs) -> Result<ExitCode> {
     let ws = Workspace::open(&args.dir)?;
-    let scope_file = ws.scope_file();
-    if !scope_file.is_file() {
-        bail!(
-            "{}: no scope yet: choose the apps with `liftkit engagement scope {} --app NAME`",
-            scope_file.display(),
-            args.dir.display()
-        );
-    }
-    let scope = Scope::load(&scope_file)?;
+    let scope = ws.scope()?;
     write_sow(&ws, scope, args.analyzers.as_deref(), !args.no_pdf)
 }
 
@@ -366,7 +358,7 @@ fn show_status(args: StatusArgs) -> Result<ExitCode> {
 
 fn log(args: LogArgs) -> Result<ExitCode> {
     let ws = Workspace::open(&args.dir)?;
-    let scope = Scope::load(&ws.scope_file())?;
+    let scope = ws.scope()?;
     let mut sheet = Timesheet::load(&ws.timesheet_file())?;
     sheet.book(&scope, args.app.as_deref(), args.days, &args.note)?;
     sheet.save(&ws.timesheet_file())?;

@@ -7,7 +7,6 @@
 //! not in it: they are the customer's data and credentials, listed in the summary with where
 //! they are.
 
-use super::scope::Scope;
 use super::{io_err, write_file, EngagementError, Workspace};
 use crate::report::render::{render, Format};
 use std::collections::BTreeMap;
@@ -47,7 +46,7 @@ pub struct Handover {
 
 pub fn write(ws: &Workspace) -> Result<Handover, EngagementError> {
     let fleet = ws.fleet()?;
-    let scope = Scope::load(&ws.scope_file())?;
+    let scope = ws.scope()?;
     let dir = ws.handover_dir();
     let staging = ws.dir.join(".handover.partial");
     if staging.exists() {

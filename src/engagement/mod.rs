@@ -82,20 +82,6 @@ pub enum EngagementError {
     Source(#[from] crate::host::select::SelectError),
 }
 
-impl EngagementError {
-    /// True when the person's input is wrong (a flag, a hand-written file), not the machine.
-    pub fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            EngagementError::Parse { .. }
-                | EngagementError::Schema { .. }
-                | EngagementError::Invalid { .. }
-                | EngagementError::Usage(_)
-                | EngagementError::NotAWorkspace { .. }
-        )
-    }
-}
-
 pub(crate) fn io_err(
     path: &Path,
     what: &'static str,

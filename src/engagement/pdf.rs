@@ -26,13 +26,10 @@ pub fn print(html: &Path, pdf: &Path) -> Result<(), String> {
     let browser =
         chromium().ok_or("no Chromium on PATH (chromium, chromium-browser, google-chrome)")?;
     let page = std::fs::canonicalize(html).map_err(|e| format!("{}: {e}", html.display()))?;
-    let profile = std::env::temp_dir().join(format!(
-        "liftkit-pdf-{}-{}",
-        std::process::id(),
-        page.to_string_lossy().len()
-    ));
+    // Beside the PDF, not in a shared /tmp: nobody else can have made it, and it is removed after.
+    let profile = pdf.with_file_name(format!(".chromium-profile-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&profile);
-    std::fs::create_dir_all(&profile).map_err(|e| format!("{}: {e}", profile.display()))?;
+    std::fs::create_dir(&profile).map_err(|e| format!("{}: {e}", profile.display()))?;
     let tmp = pdf.with_extension("pdf.partial");
     let result = run(&browser, &profile, &page, &tmp);
     let _ = std::fs::remove_dir_all(&profile);

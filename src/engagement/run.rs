@@ -4,7 +4,7 @@
 //! change is kept, not redone. One app failing does not stop the others.
 
 use super::plans::{self, AppPlanFile};
-use super::scope::{AppScope, Scope};
+use super::scope::AppScope;
 use super::state::{Accepted, AppState, Failed, Lifted, RunState, Trial};
 use super::{EngagementError, Workspace};
 use crate::findings::Level;
@@ -69,15 +69,7 @@ pub fn run(
     opts: &RunOptions,
     after_app: &mut dyn FnMut(&AppRun),
 ) -> Result<Vec<AppRun>, EngagementError> {
-    let scope_file = ws.scope_file();
-    if !scope_file.is_file() {
-        return Err(EngagementError::Usage(format!(
-            "{}: no scope yet: choose the apps with `liftkit engagement scope {} --app NAME`",
-            scope_file.display(),
-            ws.dir.display()
-        )));
-    }
-    let scope = Scope::load(&scope_file)?;
+    let scope = ws.scope()?;
     let fleet = ws.fleet()?;
     let state_file = ws.state_file();
     let mut state = RunState::load(&state_file)?;

@@ -102,8 +102,18 @@ impl Workspace {
             dir: dir.to_path_buf(),
             meta,
         };
+        let total = fleet::snapshot_files(&snapshots)?.len() as u64;
+        session.progress.begin("assessing the fleet", Some(total));
+        let done = std::sync::atomic::AtomicU64::new(0);
+        let assessed = ws.assess(session.analyzers, &|| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            session.progress.advance(n, None);
+        });
+        session.progress.end();
+        assessed?;
+        // Last: a workspace without engagement.yaml is not one, so a failed init is not taken
+        // for a finished one.
         ws.save_meta()?;
-        ws.assess(session.analyzers, &|| session.progress.advance(0, None))?;
         Ok(ws)
     }
 
@@ -160,6 +170,19 @@ impl Workspace {
             column: e.column(),
             message: e.to_string(),
         })
+    }
+
+    /// The scope file as it stands; a workspace not scoped yet says how to scope it.
+    pub fn scope(&self) -> Result<super::Scope, EngagementError> {
+        let file = self.scope_file();
+        if !file.is_file() {
+            return Err(EngagementError::Usage(format!(
+                "{}: no scope yet: choose the apps with `liftkit engagement scope {} --app HOST/APP`",
+                file.display(),
+                self.dir.display()
+            )));
+        }
+        super::Scope::load(&file)
     }
 
     pub fn snapshots_dir(&self) -> PathBuf {
