@@ -116,9 +116,15 @@ pub struct RunArgs {
     /// Run the acceptance tests again, even of apps whose plan and tests did not change.
     #[arg(long)]
     pub retest: bool,
-    /// Seconds a lifted app may take to listen.
+    /// Seconds a lifted app may take to listen in its acceptance run.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// Skip the trial run: the built image is not started before its acceptance tests, nothing
+    /// it misses is added.
+    #[arg(long)]
+    pub no_trial: bool,
+    #[command(flatten)]
+    pub trial: super::trial_args::TrialArgs,
     #[arg(long)]
     pub json: bool,
     #[arg(long, value_name = "DIR")]
@@ -308,6 +314,7 @@ fn run_all(args: RunArgs) -> Result<ExitCode> {
             include_secrets: false,
             source_date_epoch: common::source_date_epoch()?,
         },
+        trial: (!args.no_trial).then(|| args.trial.options()),
         accept: accept::Options {
             engine: Engine::from_env(),
             timeout: Duration::from_secs(args.timeout),

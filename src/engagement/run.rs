@@ -1,4 +1,5 @@
-//! `run`: every app in scope lifted, given its trial run, and put to its acceptance tests, in
+//! `run`: every app in scope lifted, given its trial run (the pipeline's: the image started in a
+//! sandbox, what it missed added from the host, rebuilt), and put to its acceptance tests, in
 //! scope order. Resumable: each step is recorded in `state.json` under the digest of what it was
 //! made from, so an interrupted run continues where it stopped and a step whose inputs did not
 //! change is kept, not redone. One app failing does not stop the others.
@@ -16,6 +17,8 @@ use serde::Serialize;
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub build: BuildRequest,
+    /// The trial run after each build; None: not run (`--no-trial`).
+    pub trial: Option<crate::trial::Options>,
     pub accept: accept::Options,
     /// Run the acceptance tests again even where the plan and the tests did not change.
     pub retest: bool,
@@ -132,25 +135,20 @@ fn run_app(
     entry: &mut AppState,
     save: &mut Save,
 ) -> Result<AppRun, EngagementError> {
-    let lift = match lift(ws, session, opts, a, p, entry) {
-        Ok(step) => step,
+    let (lift, trial) = match lift(ws, session, opts, a, p, entry) {
+        Ok(steps) => steps,
         Err(e) => {
             entry.failed = Some(Failed {
                 step: "lift".to_string(),
                 plan_sha256: p.sha256.clone(),
                 error: e.to_string(),
             });
-            Step::Failed(e.to_string())
+            let skipped = Step::Skipped("not lifted".to_string());
+            (Step::Failed(e.to_string()), skipped)
         }
     };
     save(entry)?;
     let lifted = entry.lifted.is_some() && !matches!(lift, Step::Failed(_));
-    let trial = if lifted {
-        trial(p, entry)
-    } else {
-        Step::Skipped("not lifted".to_string())
-    };
-    save(entry)?;
     let accept = if lifted {
         match acceptance(ws, opts, a, p, entry) {
             Ok(step) => step,
@@ -179,6 +177,9 @@ fn run_app(
     })
 }
 
+/// The image, then its trial run (which may extend the plan and build it again): one step, kept
+/// only when both were done for this plan. (A trial needs the build it tries: a run stopped
+/// between the two builds again.)
 fn lift(
     ws: &Workspace,
     session: &Session,
@@ -186,25 +187,65 @@ fn lift(
     a: &AppScope,
     p: &AppPlanFile,
     entry: &mut AppState,
-) -> Result<Step, EngagementError> {
+) -> Result<(Step, Step), EngagementError> {
     let app_dir = ws.app_dir(&a.host, &a.app);
-    if let Some(l) = &entry.lifted {
-        if l.plan_sha256 == p.sha256 && app_dir.join("build.json").is_file() {
-            return Ok(Step::Kept(format!(
+    if let (Some(l), Some(t)) = (&entry.lifted, &entry.trial) {
+        if l.plan_sha256 == p.sha256
+            && t.plan_sha256 == p.sha256
+            && (t.asked || opts.trial.is_none())
+            && app_dir.join("build.json").is_file()
+        {
+            let lift = Step::Kept(format!(
                 "{} built from this plan (sha256 {})",
                 l.image,
                 &p.sha256[..12]
-            )));
+            ));
+            return Ok((lift, Step::Kept(t.note.clone())));
         }
     }
     let host = crate::host::select::for_plan(&p.path, &p.plan, None)?;
     let snapshot = crate::snapshot::load(&p.snapshot).ok();
     let out = ws.out_dir(&a.host);
     std::fs::create_dir_all(&out).map_err(super::io_err(&out, "cannot create"))?;
-    let builds = session.build(&p.plan, &*host, &out, &opts.build, snapshot)?;
+    let options = crate::pipeline::build_options(&opts.build, snapshot);
+    let mut plan = p.plan.clone();
+    let mut builds = session.build_with(&plan, &*host, &out, &options)?;
+    // A new image: what was tried and accepted on the old one no longer holds.
+    entry.lifted = None;
+    entry.trial = None;
+    entry.accepted = None;
+    let mut findings = Vec::new();
+    let (trial, note, ran) = match &opts.trial {
+        None => {
+            let note = "not run (--no-trial)".to_string();
+            (Step::Skipped(note.clone()), note, false)
+        }
+        Some(t) => {
+            // The plan the trial extends is the app's own (written into its directory by the
+            // rebuild), never `plans/`: the workspace's plan is the input whose digest keys the run.
+            let trials = session.trial(&mut plan, &*host, &out, &mut builds, &options, t);
+            match trials.into_iter().next() {
+                Some(t) => {
+                    let s = crate::trial::summary(&t);
+                    findings = t.findings;
+                    let step = if s.ran {
+                        Step::Done(s.summary.clone())
+                    } else {
+                        Step::Skipped(s.summary.clone())
+                    };
+                    (step, s.summary, s.ran)
+                }
+                None => {
+                    let note = "no build to try".to_string();
+                    (Step::Skipped(note.clone()), note, false)
+                }
+            }
+        }
+    };
     let b = &builds[0];
-    let open_findings = crate::pipeline::findings(&p.plan, &builds)
+    let open_findings = crate::pipeline::findings(&plan, &builds)
         .into_iter()
+        .chain(findings)
         .filter(|f| f.level >= Level::Warning)
         .map(|f| f.to_string())
         .collect();
@@ -217,36 +258,24 @@ fn lift(
         volume_bytes: b.volume_bytes,
         open_findings,
     });
+    entry.trial = Some(Trial {
+        plan_sha256: p.sha256.clone(),
+        asked: opts.trial.is_some(),
+        ran,
+        note,
+    });
     entry.runs.lift += 1;
+    if ran {
+        entry.runs.trial += 1;
+    }
     entry.failed = None;
-    // A new image: what was tried and accepted on the old one no longer holds.
-    entry.trial = None;
-    entry.accepted = None;
-    Ok(Step::Done(format!(
+    let lift = Step::Done(format!(
         "{} ({} files, {})",
         b.image,
         b.entries,
         human_bytes(b.content_bytes)
-    )))
-}
-
-/// The trial run (`src/trial`, `Session::trial`) is being added to the pipeline on another
-/// branch and is not in this liftkit yet: the step records that it did not run, and acceptance
-/// runs on the image as built.
-///
-/// When it lands, this is the one place to change: call `session.trial(&mut plan, host, out,
-/// &mut builds, &build_options, &trial_options)` for the app just lifted, write the plan it
-/// extended into the app's directory (`pipeline::save_plan`; not into `plans/`, whose digest keys
-/// the run), record it here under the plan's digest as the lift is, and offer the answers it
-/// recorded as acceptance tests of origin `trial`.
-fn trial(p: &AppPlanFile, entry: &mut AppState) -> Step {
-    let note = "the trial run is not part of this liftkit yet".to_string();
-    entry.trial = Some(Trial {
-        plan_sha256: p.sha256.clone(),
-        ran: false,
-        note: note.clone(),
-    });
-    Step::Skipped(note)
+    ));
+    Ok((lift, trial))
 }
 
 /// What the acceptance run is made against: the plan and the tests agreed.

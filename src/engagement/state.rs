@@ -60,7 +60,9 @@ pub struct Lifted {
 #[serde(deny_unknown_fields)]
 pub struct Trial {
     pub plan_sha256: String,
-    /// False when the trial step was not run, with why.
+    /// Whether the run asked for it (not with `--no-trial`): a trial asked for later is run then.
+    pub asked: bool,
+    /// False when it did not run (not asked, or no sandbox here), with why in the note.
     pub ran: bool,
     pub note: String,
 }

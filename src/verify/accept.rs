@@ -10,6 +10,7 @@
 //! app's tests. Every outcome is kept, a failure with its evidence as much as a pass; a container
 //! that does not start is a recorded failure too, not an error.
 
+use super::sandbox::{Extra, Sandbox, StartError};
 use super::{listen_addresses, probe, wait_listening, Engine, VerifyError};
 use crate::plan::{AppPlan, Probe};
 use probe::Outcome;
@@ -287,7 +288,8 @@ impl Acceptance {
 pub const FILE: &str = "acceptance.json";
 
 /// Runs `tests` against the app built in `app_dir`, writes `acceptance.json` there and shows the
-/// result in its report.
+/// result in its report. An engine that does not run at all is an error (nothing was learned
+/// about the app); an app that does not start is a recorded failure.
 pub fn run(app_dir: &Path, tests: &[Test], opts: &Options) -> Result<Acceptance, VerifyError> {
     let plan = crate::plan::load(&app_dir.join("plan.yaml"))?;
     let app = plan
@@ -295,17 +297,11 @@ pub fn run(app_dir: &Path, tests: &[Test], opts: &Options) -> Result<Acceptance,
         .first()
         .ok_or_else(|| VerifyError::Empty(app_dir.join("plan.yaml")))?;
     let container = format!("liftkit-accept-{}-{}", app.slug(), std::process::id());
-    let engine = &opts.engine;
-    let mut acc = match engine.start(app_dir, &container) {
-        Ok(()) => {
-            let acc = in_container(app, tests, engine, &container, opts);
-            engine.remove(&container);
-            acc
-        }
-        Err(e) => {
-            engine.remove(&container);
-            not_started(app, tests, e.to_string(), Vec::new())
-        }
+    let mut acc = match Sandbox::start(&opts.engine, app_dir, &container, &Extra::default(), false)
+    {
+        Err(StartError::Engine(e)) => return Err(VerifyError::Engine(e)),
+        Err(StartError::Refused(why)) => not_started(app, tests, why, Vec::new()),
+        Ok(sandbox) => in_container(app, tests, &sandbox, opts),
     };
     acc.passed =
         acc.failure.is_none() && !acc.results.is_empty() && acc.results.iter().all(|r| r.passed);
@@ -353,38 +349,35 @@ pub fn last_line(text: &str) -> &str {
         .trim()
 }
 
-fn in_container(
-    app: &AppPlan,
-    tests: &[Test],
-    engine: &Engine,
-    container: &str,
-    opts: &Options,
-) -> Acceptance {
-    let pid = match engine.pid(container) {
+fn in_container(app: &AppPlan, tests: &[Test], sandbox: &Sandbox, opts: &Options) -> Acceptance {
+    let pid = match sandbox.pid() {
         Ok(p) => p,
-        Err(e) => {
-            return not_started(app, tests, e.to_string(), engine.logs_tail(container, 20));
-        }
+        Err(why) => return not_started(app, tests, why, sandbox.logs_tail(20)),
     };
     let addrs = listen_addresses(app);
     let started = Instant::now();
     let ready = if addrs.is_empty() {
         Ok(true)
     } else {
-        crate::os::netns::run_in(pid, || wait_listening(&addrs, opts.timeout))
+        crate::os::netns::run_in(pid, || wait_listening(&addrs, opts.timeout, pid))
     };
     let ready = match ready {
         Ok(r) => r,
         Err(e) => {
             let why = format!("cannot enter the container's network: {e}");
-            return not_started(app, tests, why, engine.logs_tail(container, 20));
+            return not_started(app, tests, why, sandbox.logs_tail(20));
         }
     };
+    // Exited while it was awaited: nothing to test (a container that runs but does not listen
+    // is tested, and its tests fail with what they got).
+    if let Err(why) = sandbox.pid() {
+        return not_started(app, tests, why, sandbox.logs_tail(20));
+    }
     let deadline = started + opts.timeout;
     let results = tests
         .iter()
         .map(|t| match &t.command {
-            Some(argv) => command_test(t, engine, container, argv, opts.timeout),
+            Some(argv) => command_test(t, sandbox, argv, opts.timeout),
             None => probe_test(t, pid, &addrs, deadline),
         })
         .collect();
@@ -396,7 +389,7 @@ fn in_container(
         results,
         passed: false,
         rss_kib: tree_rss_kib(pid),
-        logs_tail: engine.logs_tail(container, 20),
+        logs_tail: sandbox.logs_tail(20),
     }
 }
 
@@ -494,14 +487,8 @@ pub fn judge(t: &Test, lifted: &Outcome, original: Option<&Outcome>) -> (bool, S
     }
 }
 
-fn command_test(
-    t: &Test,
-    engine: &Engine,
-    container: &str,
-    argv: &[String],
-    timeout: Duration,
-) -> TestResult {
-    let run = engine.exec(container, argv, timeout);
+fn command_test(t: &Test, sandbox: &Sandbox, argv: &[String], timeout: Duration) -> TestResult {
+    let run = sandbox.engine.exec(&sandbox.name, argv, timeout);
     let want_exit = t.exit.unwrap_or(0);
     let mut wrong = Vec::new();
     match run.exit {

@@ -407,6 +407,8 @@ fn an_engagement_from_snapshot_to_handover() {
         let s = &state["apps"][format!("{host}/{app}")];
         assert_eq!(s["runs"]["lift"], 1, "{app}: lifted once: {state:#}");
         assert_eq!(s["runs"]["accept"], 1, "{app}: accepted once");
+        assert_eq!(s["trial"]["ran"], true, "{app}: the pipeline's trial run: {s:#}");
+        assert_eq!(s["runs"]["trial"], 1, "{app}: tried once");
     }
     let shop_acc = json(
         &ws.join("out")
