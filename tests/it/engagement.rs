@@ -71,11 +71,14 @@ fn keep_only(snap: &mut Value, pids: &BTreeSet<i64>) {
     }
 }
 
+/// `liftkit engagement VERB WS ARGS…`, run from the workspace's parent with WS relative, as a
+/// consultant types it.
 fn engagement(args: &[&str], ws: &Path) -> Command {
     let mut c = liftkit();
-    c.arg("engagement")
+    c.current_dir(ws.parent().unwrap())
+        .arg("engagement")
         .arg(args[0])
-        .arg(ws)
+        .arg(ws.file_name().unwrap())
         .args(&args[1..])
         .env("ENGINE", ENGINE)
         .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS);
