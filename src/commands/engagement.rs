@@ -65,6 +65,7 @@ pub struct InitArgs {
     /// The engagement's name [default: the directory's name].
     #[arg(long)]
     pub name: Option<String>,
+    /// The customer, as the statement of work names them.
     #[arg(long, default_value = "")]
     pub customer: String,
     /// Working days the engagement has.
@@ -91,16 +92,20 @@ pub struct ScopeArgs {
     /// Do not print sow.pdf (it needs Chromium).
     #[arg(long)]
     pub no_pdf: bool,
+    /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SowArgs {
+    /// The workspace.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// Do not print sow.pdf (it needs Chromium).
     #[arg(long)]
     pub no_pdf: bool,
+    /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
 }
@@ -111,6 +116,7 @@ pub struct SowArgs {
 Exit codes: 0 every app in scope lifted and accepted, 1 some not, 2 error."
 )]
 pub struct RunArgs {
+    /// The workspace.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
     /// Run the acceptance tests again, even of apps whose plan and tests did not change.
@@ -125,8 +131,10 @@ pub struct RunArgs {
     pub no_trial: bool,
     #[command(flatten)]
     pub trial: super::trial_args::TrialArgs,
+    /// Print what each app's steps did as JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
     #[command(flatten)]
@@ -135,14 +143,17 @@ pub struct RunArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
+    /// The workspace.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
+    /// Print the status as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct LogArgs {
+    /// The workspace.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
     /// Days spent (0.25 is two hours).
@@ -151,12 +162,14 @@ pub struct LogArgs {
     /// The application worked on, as HOST/APP or APP; without it, the engagement as a whole.
     #[arg(long, value_name = "NAME")]
     pub app: Option<String>,
+    /// What the time went on.
     #[arg(long, default_value = "")]
     pub note: String,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct DirArgs {
+    /// The workspace.
     #[arg(default_value = ".")]
     pub dir: PathBuf,
 }
