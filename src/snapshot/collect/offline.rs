@@ -74,6 +74,8 @@ pub fn collect(host: &dyn Host, local_root: &Path, analyzers: &[Analyzer], disk:
         sockets: Vec::new(),
         connections: Vec::new(),
         bundle: None,
+        // The disk is there to measure; the memory the VM had is not written on it.
+        capacity: Some(super::capacity::of_mounted(disk, local_root)),
         facts: Vec::new(),
         disk: Some(disk.to_string()),
         findings,
