@@ -204,8 +204,9 @@ fn service(app: &AppPlan, names: &Names, findings: &mut Vec<Finding>) -> Option<
         .iter()
         .filter(|a| a.starts_with("127.") || a.starts_with("[::1]") || a.starts_with("::1"))
         .collect();
+    // A note, not a warning: run.sh and compose run it on the host's network, where it works.
     if !app.deploy.host_network && !loopback.is_empty() {
-        findings.push(Finding::warning(
+        findings.push(Finding::info(
             format!("{DIR}/service.yaml"),
             format!(
                 "{} listens on {} only: inside a pod that is unreachable through the Service; \
