@@ -6,7 +6,9 @@
 #
 #   scripts/build-maintained.sh out/nginx [TAG]
 #
-# ENGINE (default podman) may carry global flags; MIRROR overrides the archive.
+# ENGINE (default podman) may carry global flags; MIRROR overrides the archive; BUILD_ARGS are
+# added to the build (e.g. "--build-arg VERSIONS=latest" where the host's exact versions have
+# left the archive).
 set -eu
 app=${1:?usage: build-maintained.sh APP_DIR [TAG]}
 tag=${2:-localhost/liftkit/maintained:test}
@@ -35,4 +37,5 @@ EOF
   rm -f "$root/etc/apt/sources.list"
   tar -C "$root" -c . | $ENGINE import - "$base" >/dev/null
 fi
-$ENGINE build --network host -f "$app/Dockerfile.maintained" -t "$tag" "$app"
+# shellcheck disable=SC2086 # ENGINE and BUILD_ARGS are word lists on purpose
+$ENGINE build --network host ${BUILD_ARGS:-} -f "$app/Dockerfile.maintained" -t "$tag" "$app"

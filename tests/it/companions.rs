@@ -161,6 +161,43 @@ fn the_outputs_work_in_the_tools_they_are_for() {
     );
     maintained_dockerfile_checked(&app);
 
+    // Dockerfile.maintained, built for real: no registry is reachable here, so its base is made
+    // with debootstrap from the archive apt uses (scripts/build-maintained.sh), and the release's
+    // current versions are taken (the host's exact ones may have left the archive since).
+    let maintained = format!("localhost/liftkit-test/maintained-{port}:1");
+    let maintained_name = format!("liftkit-test-maintained-{port}");
+    let _maintained = Cleanup {
+        container: maintained_name.clone(),
+        image: maintained.clone(),
+    };
+    run_ok(
+        std::process::Command::new("sh")
+            .arg(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("scripts/build-maintained.sh"),
+            )
+            .arg(&app)
+            .arg(&maintained)
+            .env("ENGINE", ENGINE)
+            .env("BUILD_ARGS", "--build-arg VERSIONS=latest"),
+    );
+    run_ok(
+        podman()
+            .args(["run", "-d", "--name", &maintained_name, "--network", "host"])
+            .args(ENGINE_RUN_FLAGS.split_whitespace())
+            .arg(&maintained),
+    );
+    assert_eq!(
+        http_when_ready(port, "/"),
+        Some(original.clone()),
+        "the maintained image, on Debian's packages, answers as the original:\n{}",
+        container_logs(&maintained_name)
+    );
+    let _ = podman()
+        .args(["rm", "-f", "-t", "2", &maintained_name])
+        .output();
+    assert!(wait_for_port_closed(port, Duration::from_secs(10)));
+
     // Kubernetes: the schema, then podman's player; the app answers through the published port.
     let docs = kubernetes_validated(&app);
     assert_eq!(kinds(&docs), ["Deployment", "Service"]);

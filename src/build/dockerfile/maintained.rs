@@ -33,14 +33,27 @@ pub fn dockerfile(cx: &Context, owners: &Owners) -> Result<String, String> {
     );
     if !packages.is_empty() {
         out.push_str(
-            "# The packages the image's files come from, at the versions the source host ran.\n\
-             RUN apt-get update \\\n && apt-get install -y --no-install-recommends \\\n",
+            "# The packages the image's files come from, at the versions the source host ran;\n\
+             # --build-arg VERSIONS=latest takes the release's current ones (its security fixes).\n\
+             ARG VERSIONS=exact\n\
+             RUN set -- \\\n",
         );
         for p in &packages {
             out.push_str(&format!("      {}={} \\\n", p.name, p.version));
         }
-        out.push_str(" && rm -rf /var/lib/apt/lists/*\n");
+        out.push_str(
+            " && if [ \"$VERSIONS\" = latest ]; then set -- $(printf '%s\\n' \"$@\" | cut -d= -f1); fi \\\n\
+             \x20&& apt-get update \\\n\
+             \x20&& apt-get install -y --no-install-recommends \"$@\" \\\n\
+             \x20&& rm -rf /var/lib/apt/lists/*\n",
+        );
     }
+    // Links are made, not copied: a builder's COPY follows a link named as its source.
+    let rootfs = cx.dir.join(ROOTFS);
+    let (links, copies): (Vec<_>, Vec<_>) = copies.into_iter().partition(|(path, _)| {
+        std::fs::symlink_metadata(rootfs.join(path.trim_start_matches('/')))
+            .is_ok_and(|m| m.file_type().is_symlink())
+    });
     if !copies.is_empty() {
         out.push_str(&format!(
             "# What no package gives: files no package owns, and packaged files changed since\n\
@@ -64,6 +77,15 @@ pub fn dockerfile(cx: &Context, owners: &Owners) -> Result<String, String> {
         }
     }
     let mut setup = Vec::new();
+    for (path, _) in &links {
+        if let Ok(target) = std::fs::read_link(rootfs.join(path.trim_start_matches('/'))) {
+            setup.push(format!(
+                "ln -sfn {} {}",
+                sh_quote(&target.to_string_lossy()),
+                sh_quote(path)
+            ));
+        }
+    }
     for l in &app.links {
         setup.push(format!(
             "ln -sfn {} {}",
@@ -88,7 +110,8 @@ pub fn dockerfile(cx: &Context, owners: &Owners) -> Result<String, String> {
     }
     if !setup.is_empty() {
         out.push_str(
-            "# Directories the app needs and the links liftkit added (logs to the engine).\nRUN ",
+            "# Links no package makes, directories the app needs, and the links liftkit added\n\
+             # (logs to the engine).\nRUN ",
         );
         out.push_str(&setup.join(" \\\n && "));
         out.push('\n');

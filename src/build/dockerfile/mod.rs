@@ -19,10 +19,10 @@ pub const ROOTFS: &str = "rootfs";
 pub const OWNERS: &str = "owners";
 
 pub fn write(cx: &Context, _: &mut AppBuild) -> Result<(), BuildError> {
-    let owners = unpack_layer(cx)?;
+    let (owners, special) = unpack_layer(cx)?;
     let chowns = chown_lines(&owners);
     lay_out_owned_trees(cx, &chowns)?;
-    let text = exact(cx.app, &chowns).map_err(cx.encode("Dockerfile"))?;
+    let text = exact(cx.app, &chowns, &special, &owners).map_err(cx.encode("Dockerfile"))?;
     cx.write("Dockerfile", &text)?;
     let text = maintained::dockerfile(cx, &owners).map_err(cx.encode("Dockerfile.maintained"))?;
     cx.write("Dockerfile.maintained", &text)
@@ -30,10 +30,12 @@ pub fn write(cx: &Context, _: &mut AppBuild) -> Result<(), BuildError> {
 
 /// Owner of each path in the layer (relative, without leading `/`), and whether a directory.
 pub(crate) type Owners = BTreeMap<PathBuf, (u32, u32, bool)>;
+/// Regular files with setuid, setgid or sticky bits, and their full mode.
+pub(crate) type SpecialModes = BTreeMap<PathBuf, u32>;
 
 /// Unpacks the image's one layer into `rootfs/`, keeping owners (when run as root), modes,
 /// mtimes and links, and returns who owns what.
-fn unpack_layer(cx: &Context) -> Result<Owners, BuildError> {
+fn unpack_layer(cx: &Context) -> Result<(Owners, SpecialModes), BuildError> {
     let blob = cx
         .image
         .layout_dir
@@ -41,9 +43,10 @@ fn unpack_layer(cx: &Context) -> Result<Owners, BuildError> {
         .join(cx.image.layer_digest.trim_start_matches("sha256:"));
     let dest = cx.dir.join(ROOTFS);
     let io = cx.io(ROOTFS);
-    let run = || -> std::io::Result<Owners> {
+    let run = || -> std::io::Result<(Owners, SpecialModes)> {
         std::fs::create_dir_all(&dest)?;
         let mut owners = Owners::new();
+        let mut special = SpecialModes::new();
         let mut times = Vec::new();
         let gz = flate2::read::GzDecoder::new(std::fs::File::open(&blob)?);
         let mut archive = tar::Archive::new(gz);
@@ -62,10 +65,12 @@ fn unpack_layer(cx: &Context) -> Result<Owners, BuildError> {
                 header.gid().unwrap_or(0) as u32,
             );
             let mtime = header.mtime().unwrap_or(0) as i64;
-            owners.insert(
-                PathBuf::from(path.to_string_lossy().trim_end_matches('/')),
-                (uid, gid, is_dir),
-            );
+            let rel = PathBuf::from(path.to_string_lossy().trim_end_matches('/'));
+            let mode = header.mode().unwrap_or(0);
+            if header.entry_type().is_file() && mode & 0o7000 != 0 {
+                special.insert(rel.clone(), mode & 0o7777);
+            }
+            owners.insert(rel, (uid, gid, is_dir));
             entry.unpack_in(&dest)?;
             times.push((dest.join(&path), mtime));
         }
@@ -73,7 +78,7 @@ fn unpack_layer(cx: &Context) -> Result<Owners, BuildError> {
         for (path, mtime) in times.iter().rev() {
             set_mtime(path, *mtime)?;
         }
-        Ok(owners)
+        Ok((owners, special))
     };
     run().map_err(io)
 }
@@ -205,7 +210,12 @@ pub(crate) fn chown_lines(owners: &Owners) -> Vec<Chown> {
     lines
 }
 
-fn exact(app: &AppPlan, chowns: &[Chown]) -> Result<String, String> {
+fn exact(
+    app: &AppPlan,
+    chowns: &[Chown],
+    special: &SpecialModes,
+    owners: &Owners,
+) -> Result<String, String> {
     let mut out = format!(
         "# The lifted {name}, rebuilt from the files beside this file ({ROOTFS}/ holds exactly\n\
          # the image's layer). Nothing is pulled:\n\
@@ -224,6 +234,18 @@ fn exact(app: &AppPlan, chowns: &[Chown]) -> Result<String, String> {
         for c in chowns {
             out.push_str(&c.line());
             out.push('\n');
+        }
+    }
+    if !special.is_empty() {
+        out.push_str(
+            "# Set-user-ID, set-group-ID and sticky bits, which some builders' COPY drops.\n",
+        );
+        for (path, mode) in special {
+            let (uid, gid, _) = owners.get(path).copied().unwrap_or((0, 0, false));
+            let shown = path.to_string_lossy();
+            out.push_str(&format!(
+                "COPY --chown={uid}:{gid} --chmod={mode:04o} {ROOTFS}/{shown} /{shown}\n"
+            ));
         }
     }
     out.push_str(&config_lines(app)?);

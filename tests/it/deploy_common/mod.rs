@@ -441,6 +441,12 @@ pub fn maintained_dockerfile_checked(app_dir: &Path) {
         .filter_map(|l| l.strip_prefix("COPY "))
         .map(|l| l.rsplit(' ').next().unwrap())
         .collect();
+    // Links are made with `ln -sfn TARGET PATH` in a RUN line.
+    let linked: Vec<&str> = text
+        .split("ln -sfn ")
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
     for f in app
         .files
         .iter()
@@ -449,8 +455,9 @@ pub fn maintained_dockerfile_checked(app_dir: &Path) {
         assert!(
             copied
                 .iter()
-                .any(|c| f.path == *c || (c.ends_with('/') && f.path.starts_with(c))),
-            "copies {} (no package owns it):\n{text}",
+                .any(|c| f.path == *c || (c.ends_with('/') && f.path.starts_with(c)))
+                || linked.contains(&f.path.as_str()),
+            "copies or links {} (no package owns it):\n{text}",
             f.path
         );
         let in_rootfs = app_dir.join("rootfs").join(f.path.trim_start_matches('/'));
@@ -458,6 +465,7 @@ pub fn maintained_dockerfile_checked(app_dir: &Path) {
     }
     let known = [
         "FROM",
+        "ARG",
         "RUN",
         "COPY",
         "ENV",
