@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 /// What the host needs that Debian-style kernels build as modules, in load order; each pulls its
 /// dependencies in before it.
 pub const NEEDED: &[(&str, &str)] = &[
+    ("loop", "attaching the read-only system image"),
+    ("squashfs", "the read-only system image's filesystem"),
     ("virtio_pci", "the virtio PCI bus qemu's devices sit on"),
     ("virtio_net", "the network"),
     (

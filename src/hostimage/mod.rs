@@ -18,6 +18,8 @@ mod layer;
 pub mod modules;
 pub mod qemu;
 mod runtime;
+mod squashfs;
+pub mod tool;
 
 use crate::build::linuxkit;
 use crate::plan::{AppPlan, Plan};
@@ -97,6 +99,8 @@ pub struct HostImage {
     pub kernel_release: String,
     pub kernel_bytes: u64,
     pub initrd_bytes: u64,
+    /// The compressed system image inside the initrd.
+    pub system_bytes: u64,
     /// Modules loaded at boot, in order.
     pub modules: Vec<String>,
     pub runtime: PathBuf,
@@ -121,22 +125,25 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
     let kernel = kernel::locate(opts.kernel.as_deref(), opts.modules.as_deref())?;
     let modules = kernel::modules(&kernel)?;
     let mut warnings = Vec::new();
-    let mut archive = Archive::default();
-    base_tree(&mut archive);
-    archive.file("init", 0o755, 0, 0, Data::Bytes(init::BINARY.to_vec()));
-    let runtime = runtime::add(opts.runtime.as_deref(), &mut archive)?;
+    // The system image (mounted read-only as `/` by init) holds everything but what init needs
+    // to mount it: itself, the kernel modules and its configuration stay in the initramfs.
+    let mut system = Archive::default();
+    base_tree(&mut system);
+    system.file("init", 0o755, 0, 0, Data::Bytes(init::BINARY.to_vec()));
+    let runtime = runtime::add(opts.runtime.as_deref(), &mut system)?;
     let mut conf = format!(
         "# liftkit-init configuration, written by liftkit host-image\nhostname {}\nruntime {}\n",
         app.slug(),
         runtime.path.display()
     );
+    let mut initramfs = Archive::default();
     for m in &modules {
         let path = format!("lib/modules/{}/{}", kernel.release, m.rel);
-        archive.file(&path, 0o644, 0, 0, Data::Bytes(m.bytes.clone()));
+        initramfs.file(&path, 0o644, 0, 0, Data::Bytes(m.bytes.clone()));
         conf.push_str(&format!("module /{path}\n"));
     }
-    add_app(app, app_dir, &mut archive)?;
-    add_sysctl(&plan, &mut archive);
+    add_app(app, app_dir, &mut system)?;
+    add_sysctl(&plan, &mut system);
     conf.push_str(&format!(
         "service {} stop={} restart={}\n",
         app.slug(),
@@ -160,13 +167,20 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
     for p in &exposed {
         conf.push_str(&format!("expose {p}\n"));
     }
-    archive.file(
-        "etc/liftkit/init.conf",
-        0o644,
-        0,
-        0,
-        Data::Bytes(conf.into_bytes()),
-    );
+    for a in [&mut system, &mut initramfs] {
+        a.file(
+            "etc/liftkit/init.conf",
+            0o644,
+            0,
+            0,
+            Data::Bytes(conf.clone().into_bytes()),
+        );
+    }
+    let mtime = created(app_dir);
+    let system_path = app_dir.join(format!(".{}-system.img", app.slug()));
+    let system_bytes = squashfs::write(&system, &system_path, mtime)?;
+    initramfs_tree(&mut initramfs);
+    initramfs.file(SYSTEM_IMAGE, 0o444, 0, 0, Data::File(system_path.clone()));
 
     let slug = app.slug();
     let out = |suffix: &str| app_dir.join(format!("{slug}-{suffix}"));
@@ -174,8 +188,9 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
     std::fs::copy(&kernel.image, &kernel_out)
         .map_err(|e| HostImageError::io(kernel.image.clone(), e))?;
     let initrd = out("initrd.img");
-    let mtime = created(app_dir);
-    let initrd_bytes = write_initrd(&archive, &initrd, mtime)?;
+    let initrd_bytes = write_initrd(&initramfs, &initrd, mtime);
+    let _ = std::fs::remove_file(&system_path);
+    let initrd_bytes = initrd_bytes?;
     let cmdline_path = out("cmdline");
     let cmdline = qemu::cmdline(&linuxkit::tailor::boot_params(&plan));
     std::fs::write(&cmdline_path, format!("{cmdline}\n"))
@@ -226,6 +241,7 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
         data_disk,
         kernel_release: kernel.release.clone(),
         initrd_bytes,
+        system_bytes,
         modules: kernel::names(&modules),
         runtime: runtime.path,
         exposed,
@@ -234,7 +250,22 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
     })
 }
 
-/// The directories and device nodes the kernel and init expect before anything is mounted.
+/// Where the system image sits in the initramfs (liftkit-init's stage 1 mounts it from there).
+pub const SYSTEM_IMAGE: &str = "system.img";
+
+/// What the kernel and init's first stage need before the system image is mounted.
+fn initramfs_tree(a: &mut Archive) {
+    a.file("init", 0o755, 0, 0, Data::Bytes(init::BINARY.to_vec()));
+    for d in ["dev", "newroot"] {
+        a.dir(d, 0o755, 0, 0);
+    }
+    // The kernel opens /dev/console for init's stdio before devtmpfs is mounted.
+    a.char_device("dev/console", 0o600, 5, 1);
+    a.char_device("dev/null", 0o666, 1, 3);
+}
+
+/// The read-only root: mount points for what init mounts, and resolv.conf pointing at the copy
+/// init writes (from DHCP or the command line).
 fn base_tree(a: &mut Archive) {
     for d in [
         "dev",
@@ -249,16 +280,7 @@ fn base_tree(a: &mut Archive) {
     ] {
         a.dir(d, if d == "tmp" { 0o1777 } else { 0o755 }, 0, 0);
     }
-    // The kernel opens /dev/console for init's stdio before devtmpfs is mounted.
-    a.char_device("dev/console", 0o600, 5, 1);
-    a.char_device("dev/null", 0o666, 1, 3);
-    a.file(
-        "etc/resolv.conf",
-        0o644,
-        0,
-        0,
-        Data::Bytes(format!("nameserver {}\n", qemu::NAMESERVER).into_bytes()),
-    );
+    a.symlink("etc/resolv.conf", "../run/resolv.conf", 0, 0);
 }
 
 fn add_app(app: &AppPlan, app_dir: &Path, a: &mut Archive) -> Result<(), HostImageError> {

@@ -5,21 +5,14 @@ use super::HostImageError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// qemu's user network: the guest's fixed address and gateway (its built-in DHCP would hand out
-/// the same; static keeps init free of a DHCP client).
-pub const GUEST_IP: &str = "10.0.2.15/24";
-pub const GATEWAY: &str = "10.0.2.2";
-pub const NAMESERVER: &str = "10.0.2.3";
-
-/// The kernel command line: serial console, static network, power off instead of hanging on a
-/// panic, and the source host's boot parameters that matter to the app.
+/// The kernel command line: serial console, power off instead of hanging on a panic, and the
+/// source host's boot parameters that matter to the app. The network comes from DHCP (init's
+/// client); `liftkit.ip=ADDR/PREFIX liftkit.gw=ADDR liftkit.dns=ADDR` appended make it static.
 pub fn cmdline(boot_params: &[String]) -> String {
     let mut words = vec![
         "console=ttyS0".to_string(),
         "quiet".to_string(),
         "panic=-1".to_string(),
-        format!("liftkit.ip={GUEST_IP}"),
-        format!("liftkit.gw={GATEWAY}"),
     ];
     words.extend(boot_params.iter().cloned());
     words.join(" ")
