@@ -115,6 +115,21 @@ pub fn bzimage_version(image: &Path) -> Option<String> {
     std::str::from_utf8(&text[..end]).ok().map(str::to_string)
 }
 
+/// Whether the bzImage is also a PE image (CONFIG_EFI_STUB): what EFI firmware and GRUB's EFI
+/// loader start, and what its EFI handover entry (xloadflags) belongs to.
+pub fn has_efi_stub(image: &Path) -> bool {
+    let mut head = vec![0u8; 0x400];
+    let n = std::fs::File::open(image)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    head.truncate(n);
+    let Some(pe) = head.get(0x3c..0x40) else {
+        return false;
+    };
+    let pe = u32::from_le_bytes([pe[0], pe[1], pe[2], pe[3]]) as usize;
+    head.starts_with(b"MZ") && head.get(pe..pe + 4) == Some(b"PE\0\0")
+}
+
 /// The needed modules and their dependencies, dependencies first; built-in ones are skipped.
 pub fn modules(k: &Kernel) -> Result<Vec<Module>, HostImageError> {
     let tree = Tree::open(&k.modules_dir)?;
