@@ -10,6 +10,7 @@ mod cmdline;
 mod config;
 mod dhcp;
 mod forward;
+mod meminfo;
 mod modules;
 mod mounts;
 mod net;
