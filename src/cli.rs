@@ -65,4 +65,7 @@ pub enum Bench {
     Size(commands::bench_size::Args),
     /// Boot host images under qemu: kernel+initrd size and time to the app's first answer.
     Boot(commands::bench_boot::Args),
+    /// A lifted host against the same app in a minimal Debian VM: smallest -m, memory used,
+    /// boot-to-answer time, image size, and the ratios.
+    Footprint(commands::bench_footprint::Args),
 }

@@ -416,7 +416,7 @@ fn nginx_host_boots_in_every_format_from_dhcp_and_rebuilds_to_the_same_bytes() {
         );
         let log = vm.power_off();
         assert!(
-            log.contains("nginx stopped (status 0)"),
+            log.contains("stopped (status 0)"),
             "nginx stopped gracefully"
         );
         assert!(

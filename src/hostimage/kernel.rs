@@ -115,6 +115,19 @@ pub fn bzimage_version(image: &Path) -> Option<String> {
     std::str::from_utf8(&text[..end]).ok().map(str::to_string)
 }
 
+/// The memory a bzImage needs before its init runs: it is decompressed at its preferred load
+/// address (setup header `pref_address`) into `init_size` bytes; below that no -m boots it.
+pub fn load_floor(image: &Path) -> Option<u64> {
+    let mut head = vec![0u8; 0x270];
+    std::io::Read::read_exact(&mut std::fs::File::open(image).ok()?, &mut head).ok()?;
+    if head.get(0x202..0x206)? != b"HdrS" {
+        return None;
+    }
+    let pref = u64::from_le_bytes(head[0x258..0x260].try_into().ok()?);
+    let init_size = u32::from_le_bytes(head[0x260..0x264].try_into().ok()?);
+    Some(pref + u64::from(init_size))
+}
+
 /// Whether the bzImage is also a PE image (CONFIG_EFI_STUB): what EFI firmware and GRUB's EFI
 /// loader start, and what its EFI handover entry (xloadflags) belongs to.
 pub fn has_efi_stub(image: &Path) -> bool {

@@ -13,6 +13,7 @@ mod assemble;
 pub mod boot;
 mod bundle;
 pub mod cpio;
+pub mod debian_vm;
 pub mod format;
 pub mod init;
 pub mod kernel;

@@ -248,7 +248,7 @@ fn guid(text: &str) -> [u8; 16] {
     g
 }
 
-/// A FAT volume id derived from `data`.
+/// A FAT volume serial derived from `data`.
 pub fn volume_id(data: &[&[u8]]) -> u32 {
     let mut h = Sha256::new();
     for d in data {

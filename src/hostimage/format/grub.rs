@@ -50,6 +50,7 @@ impl Target {
             "part_msdos",
             "part_gpt",
             "fat",
+            "ext2",
             "iso9660",
             "search",
             "search_fs_file",
@@ -62,10 +63,27 @@ impl Target {
     }
 }
 
-/// The embedded configuration: the serial console first on BIOS (so a failed boot shows why;
-/// EFI firmware already mirrors its console there), then the medium holding `marker`, its
-/// kernel and initrd.
+/// The embedded configuration of a liftkit host: its boot files under /liftkit/.
 pub fn config(target: Target, marker: &str, cmdline: &str) -> String {
+    loader_config(
+        target,
+        &format!("/{BOOT_DIR}/{marker}"),
+        &format!("/{BOOT_DIR}/kernel"),
+        &format!("/{BOOT_DIR}/initrd.img"),
+        cmdline,
+    )
+}
+
+/// An embedded configuration: the serial console first on BIOS (so a failed boot shows why;
+/// EFI firmware already mirrors its console there), then the filesystem holding `marker`, the
+/// kernel and initrd on it.
+pub fn loader_config(
+    target: Target,
+    marker: &str,
+    kernel: &str,
+    initrd: &str,
+    cmdline: &str,
+) -> String {
     let serial = if target == Target::Efi {
         ""
     } else {
@@ -75,11 +93,11 @@ pub fn config(target: Target, marker: &str, cmdline: &str) -> String {
     };
     format!(
         "{serial}\
-         echo 'liftkit: looking for /{BOOT_DIR}/{marker}'\n\
-         search --no-floppy --set=root --file /{BOOT_DIR}/{marker}\n\
+         echo 'liftkit: looking for {marker}'\n\
+         search --no-floppy --set=root --file {marker}\n\
          echo \"liftkit: booting from $root\"\n\
-         linux /{BOOT_DIR}/kernel {cmdline}\n\
-         initrd /{BOOT_DIR}/initrd.img\n\
+         linux {kernel} {cmdline}\n\
+         initrd {initrd}\n\
          boot\n"
     )
 }

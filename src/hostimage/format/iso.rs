@@ -54,7 +54,9 @@ pub fn write(iso: &IsoFiles, work: &Path, out: &Path, epoch: u64) -> Result<(), 
     tool::run(
         Command::new(program)
             .env("SOURCE_DATE_EPOCH", epoch.to_string())
-            .args(["-as", "mkisofs", "-quiet", "-R", "-V", "LIFTKIT", "-o"])
+            // -r: Rock Ridge with owners and modes normalized (root, readable), so neither the
+            // builder nor its umask shows in the image.
+            .args(["-as", "mkisofs", "-quiet", "-r", "-V", "LIFTKIT", "-o"])
             .arg(out)
             .args([
                 "-b",

@@ -116,6 +116,9 @@ pub struct Parts<'a> {
 pub fn check(formats: &[Format], k: &Kernel) -> Result<(), HostImageError> {
     for f in formats {
         let name = f.name();
+        if *f != Format::KernelInitrd {
+            tool::find(fat::MFORMAT, name)?;
+        }
         match f {
             Format::KernelInitrd => {}
             Format::Iso => {
@@ -216,13 +219,18 @@ fn boot_files<'a>(p: &'a Parts, initrd: &'a [u8], marker: &'a str) -> Vec<(Strin
     ]
 }
 
-fn fat_of(files: &[(String, &[u8])], label: &str) -> Result<Vec<u8>, HostImageError> {
+fn fat_of(
+    files: &[(String, &[u8])],
+    label: &str,
+    work: &Path,
+    epoch: u64,
+) -> Result<Vec<u8>, HostImageError> {
     let list: Vec<FatFile> = files
         .iter()
         .map(|(path, bytes)| FatFile { path, bytes })
         .collect();
     let id = disk::volume_id(&files.iter().map(|(_, b)| *b).collect::<Vec<_>>());
-    fat::image(&list, label, id)
+    fat::image(&list, label, id, work, epoch)
 }
 
 fn iso_image(p: &Parts, work: &Path, out: &Path) -> Result<(), HostImageError> {
@@ -243,6 +251,8 @@ fn iso_image(p: &Parts, work: &Path, out: &Path) -> Result<(), HostImageError> {
     let efi_fat = fat_of(
         &[("EFI/BOOT/BOOTX64.EFI".to_string(), efi.as_slice())],
         "LIFTKIT-EFI",
+        work,
+        p.epoch,
     )?;
     iso::write(
         &iso::IsoFiles {
@@ -270,7 +280,12 @@ fn bios_disk(p: &Parts, work: &Path) -> Result<Layout, HostImageError> {
     let cfg = grub::config(Target::BiosDisk, &marker, p.disk_cmdline);
     let mut core = grub::build(Target::BiosDisk, &cfg, work, &work.join("core.img"))?;
     grub::place_core(&mut core, 1)?;
-    let boot = fat_of(&boot_files(p, p.disk_initrd, &marker), "LIFTKIT")?;
+    let boot = fat_of(
+        &boot_files(p, p.disk_initrd, &marker),
+        "LIFTKIT",
+        work,
+        p.epoch,
+    )?;
     Ok(Layout {
         table: Table::Mbr,
         boot_code: Some(grub::boot_sector(1)?),
@@ -305,7 +320,7 @@ fn efi_disk_layout(p: &Parts, work: &Path) -> Result<Layout, HostImageError> {
     )?;
     let mut files = boot_files(p, p.disk_initrd, &marker);
     files.push(("EFI/BOOT/BOOTX64.EFI".to_string(), &efi));
-    let esp = fat_of(&files, "LIFTKIT")?;
+    let esp = fat_of(&files, "LIFTKIT", work, p.epoch)?;
     let mut layout = Layout {
         table: Table::Gpt,
         boot_code: None,
