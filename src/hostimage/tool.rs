@@ -114,8 +114,7 @@ pub fn failed(program: &str, out: &Output) -> HostImageError {
     let err = String::from_utf8_lossy(&out.stderr);
     let last = err
         .lines()
-        .filter(|l| !l.trim().is_empty())
-        .last()
+        .rfind(|l| !l.trim().is_empty())
         .unwrap_or("");
     HostImageError::Tool(format!("{program} failed ({}): {last}", out.status))
 }
