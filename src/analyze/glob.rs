@@ -9,7 +9,7 @@ const MAX_DEPTH: usize = 32;
 
 /// Existing non-directory paths matching `pattern`, sorted. A pattern without glob characters
 /// names itself (a directory included, expanded to everything below it).
-pub fn expand(host: &Host, pattern: &str) -> Vec<PathBuf> {
+pub fn expand(host: &dyn Host, pattern: &str) -> Vec<PathBuf> {
     let pattern = crate::host::normalize(Path::new(pattern));
     let text = pattern.to_string_lossy().into_owned();
     let literal: PathBuf = pattern
@@ -42,12 +42,11 @@ pub fn expand(host: &Host, pattern: &str) -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut found = Vec::new();
-    let top = host.outside(&real);
-    let mut visit = |entry: crate::listdir::Walked| {
+    let mut visit = |entry: crate::host::Walked| {
         if entry.file_type.is_dir() {
             return true;
         }
-        let Ok(rel) = entry.path.strip_prefix(&top) else {
+        let Ok(rel) = entry.path.strip_prefix(&real) else {
             return true;
         };
         let path = literal.join(rel);
@@ -56,7 +55,7 @@ pub fn expand(host: &Host, pattern: &str) -> Vec<PathBuf> {
         }
         found.len() < MAX_MATCHES
     };
-    crate::listdir::walk(&top, MAX_DEPTH, &mut visit, &mut |_, _| {});
+    host.walk(&real, MAX_DEPTH, &mut visit, &mut |_, _| {});
     found
 }
 
@@ -71,7 +70,7 @@ mod tests {
         std::fs::create_dir_all(root.join("etc/app/sub")).unwrap();
         std::fs::write(root.join("etc/app/a.conf"), "").unwrap();
         std::fs::write(root.join("etc/app/sub/b.conf"), "").unwrap();
-        let host = Host::at(root);
+        let host = crate::host::at(root);
         assert_eq!(
             expand(&host, "/etc/app/*.conf"),
             vec![PathBuf::from("/etc/app/a.conf")]

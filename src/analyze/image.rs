@@ -89,6 +89,7 @@ pub fn image_spec(
         ),
         rlimits,
         capabilities: caps,
+        supervisor: true,
     }
 }
 

@@ -20,7 +20,8 @@ mod rules;
 pub mod secrets;
 pub mod spec;
 pub mod syntax;
-mod systemd;
+pub mod systemd;
+pub mod sysv;
 mod users;
 mod vars;
 
@@ -70,7 +71,7 @@ pub enum AnalyzeError {
 /// dpkg list is parsed once per host.
 pub struct Inputs<'a> {
     pub snapshot: &'a Snapshot,
-    pub host: &'a Host,
+    pub host: &'a dyn Host,
     pub analyzers: &'a [Analyzer],
     pub resolver: &'a Resolver,
     pub packages: &'a PackageIndex,
@@ -189,7 +190,7 @@ fn lone_candidate(
 /// The plan for the selected applications, analyzed in parallel.
 pub fn plan(
     snapshot: &Snapshot,
-    host: &Host,
+    host: &dyn Host,
     analyzers: &[Analyzer],
     selected: &[Candidate],
     opts: &Options,
@@ -197,7 +198,7 @@ pub fn plan(
     let cpu_level = opts
         .cpu_level
         .or(Some(snapshot.host.cpu_level).filter(|l| *l > 0));
-    let resolver = Resolver::new(host.clone(), ResolveOptions { cpu_level });
+    let resolver = Resolver::new(host, ResolveOptions { cpu_level });
     let packages = PackageIndex::load(host);
     let inputs = Inputs {
         snapshot,
@@ -253,6 +254,7 @@ fn packages_used(snapshot: &Snapshot, app: &crate::plan::AppPlan) -> Vec<crate::
             name: p.name.clone(),
             version: p.version.clone(),
             installed_kib: p.installed_kib,
+            arch: p.arch.clone(),
         })
         .collect()
 }

@@ -78,7 +78,7 @@ const NOT_SECRET: &[&str] = &[
 ];
 
 /// Checks a file by its name, then by its content when it is small text.
-pub fn scan_file(host: &Host, path: &str) -> Option<Hit> {
+pub fn scan_file(host: &dyn Host, path: &str) -> Option<Hit> {
     if let Some(hit) = by_name(path) {
         return Some(hit);
     }

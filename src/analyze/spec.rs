@@ -146,23 +146,7 @@ pub struct Runtime {
     pub probes: Vec<Probe>,
 }
 
-/// How verify checks the application answers: one of `http`, `tcp` or `send` + `expect`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Probe {
-    /// `GET /path`: status and body compared between the original and the lifted app.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub http: Option<String>,
-    /// Connect to every listening TCP port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tcp: Option<bool>,
-    /// Bytes sent (escapes `\r\n` allowed)…
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub send: Option<String>,
-    /// …and a regex the answer must match.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect: Option<String>,
-}
+pub use crate::plan::Probe;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

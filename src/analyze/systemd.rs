@@ -50,7 +50,7 @@ impl Unit {
     }
 }
 
-pub fn read(host: &Host, unit: Option<&str>, findings: &mut Vec<Finding>) -> Option<Unit> {
+pub fn read(host: &dyn Host, unit: Option<&str>, findings: &mut Vec<Finding>) -> Option<Unit> {
     let name = unit?.to_string();
     if !name.ends_with(".service") {
         return None;
@@ -94,7 +94,7 @@ pub fn read(host: &Host, unit: Option<&str>, findings: &mut Vec<Finding>) -> Opt
     Some(u)
 }
 
-fn parse_into(host: &Host, path: &Path, u: &mut Unit) {
+fn parse_into(host: &dyn Host, path: &Path, u: &mut Unit) {
     let Ok(bytes) = host.read_limited(path, MAX_UNIT_BYTES) else {
         return;
     };

@@ -16,7 +16,7 @@ pub struct Vars {
 }
 
 pub struct Context<'a> {
-    pub host: &'a Host,
+    pub host: &'a dyn Host,
     pub snapshot: &'a Snapshot,
     pub process: &'a Process,
     pub analyzer: &'a Analyzer,

@@ -26,7 +26,7 @@ struct Tree {
     newest_mtime: i64,
 }
 
-pub fn layout(app: &AppPlan, host: &Host, include_secrets: bool) -> Layout {
+pub fn layout(app: &AppPlan, host: &dyn Host, include_secrets: bool) -> Layout {
     let mut tree = Tree::default();
     for f in &app.files {
         if f.role == Role::Secret && !include_secrets {
@@ -50,6 +50,31 @@ pub fn layout(app: &AppPlan, host: &Host, include_secrets: bool) -> Layout {
             uid: 0,
             gid: 0,
         });
+    }
+    if app.image.supervisor {
+        tree.add_supervisor(host);
+    }
+    match super::rpmdb::for_image(app, host) {
+        Ok(Some((bytes, count))) => {
+            let path = PathBuf::from(super::rpmdb::PATH);
+            tree.add_parents(host, &path);
+            tree.findings.push(Finding::info(
+                super::rpmdb::PATH,
+                format!("scanner records: the image's rpm database lists its {count} rpm packages"),
+            ));
+            tree.insert(Entry {
+                path,
+                kind: EntryKind::File(Source::Bytes(bytes)),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            });
+        }
+        Ok(None) => {}
+        Err(e) => tree.findings.push(Finding::warning(
+            super::rpmdb::PATH,
+            format!("scanner records not written: {e}"),
+        )),
     }
     for l in &app.links {
         let path = PathBuf::from(&l.path);
@@ -82,7 +107,7 @@ pub fn layout(app: &AppPlan, host: &Host, include_secrets: bool) -> Layout {
 }
 
 /// Host paths with the links and directories leading to them, for copies other than an image.
-pub fn paths(paths: &[String], host: &Host) -> Layout {
+pub fn paths(paths: &[String], host: &dyn Host) -> Layout {
     let mut tree = Tree::default();
     for p in paths {
         tree.add_host_path(host, Path::new(p));
@@ -103,7 +128,21 @@ impl Tree {
         self.entries.insert(e.path.clone(), e);
     }
 
-    fn add_host_path(&mut self, host: &Host, path: &Path) {
+    /// liftkit's supervisor, PID 1 of the container (see `ImageSpec::supervisor`): the static
+    /// liftkit-init, whose `pid1` name selects that mode.
+    fn add_supervisor(&mut self, host: &dyn Host) {
+        let path = PathBuf::from(crate::plan::SUPERVISOR);
+        self.add_parents(host, &path);
+        self.insert(Entry {
+            path,
+            kind: EntryKind::File(Source::Bytes(crate::hostimage::init::BINARY.to_vec())),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        });
+    }
+
+    fn add_host_path(&mut self, host: &dyn Host, path: &Path) {
         let resolved = match host.resolve(path) {
             Ok(r) => r,
             Err(e) => {
@@ -130,7 +169,7 @@ impl Tree {
                     .insert(resolved.real.clone(), (meta.dev(), meta.ino()));
             }
             self.newest_mtime = self.newest_mtime.max(meta.mtime());
-            EntryKind::File(Source::Host(host.outside(&resolved.real)))
+            EntryKind::File(Source::Host(resolved.real.clone()))
         } else {
             self.findings.push(Finding::warning(
                 resolved.real.to_string_lossy(),
@@ -147,7 +186,7 @@ impl Tree {
         });
     }
 
-    fn add_link(&mut self, host: &Host, link: &Path) {
+    fn add_link(&mut self, host: &dyn Host, link: &Path) {
         if self.entries.contains_key(link) {
             return;
         }
@@ -165,7 +204,7 @@ impl Tree {
     }
 
     /// A directory the plan wants to exist: the host's own (through its links) when it has one.
-    fn add_dir(&mut self, host: &Host, path: &Path) {
+    fn add_dir(&mut self, host: &dyn Host, path: &Path) {
         match host.resolve(path) {
             Ok(r) if host.lstat(&r.real).is_ok_and(|m| m.is_dir()) => {
                 for link in &r.links {
@@ -191,7 +230,7 @@ impl Tree {
 
     /// Every ancestor of `path`, as the host has it (links included), so the image's layout is
     /// the host's.
-    fn add_parents(&mut self, host: &Host, path: &Path) {
+    fn add_parents(&mut self, host: &dyn Host, path: &Path) {
         let Some(parent) = path.parent() else { return };
         if parent == Path::new("/") || self.entries.contains_key(parent) {
             return;
@@ -219,7 +258,7 @@ impl Tree {
         }
     }
 
-    fn add_dir_entry(&mut self, host: &Host, real: &Path) {
+    fn add_dir_entry(&mut self, host: &dyn Host, real: &Path) {
         if self.entries.contains_key(real) {
             return;
         }

@@ -1,25 +1,32 @@
 //! Build: the plan's artifacts, one directory per application, written whole or not at all.
 //!
-//! Each artifact is one module reading the plan: the OCI image, run.sh, populated volumes, the
-//! build record. An app is built into a staging directory and renamed into place at the end, so
-//! an interrupted build never leaves an `out/<app>/` that looks complete.
+//! The OCI image comes first (its digests name it everywhere else); then every other artifact is
+//! one row of [`ARTIFACTS`], a writer in its own module that reads the plan and the built image
+//! and writes one thing. Adding an output is one module and one row. An app is built into a
+//! staging directory and renamed into place at the end, so an interrupted build never leaves an
+//! `out/<app>/` that looks complete.
 
-pub mod bundle;
-mod companions;
-mod layout;
+mod compose;
+mod dockerfile;
+mod kubernetes;
+pub(crate) mod layout;
 pub mod linuxkit;
 pub mod oci;
 mod pg_basebackup;
+mod plan_file;
+mod record;
+mod report_files;
+pub(crate) mod rpmdb;
 mod runsh;
 mod sbom;
 mod secrets;
-mod sparse;
-mod volumes;
+pub(crate) mod sparse;
+pub(crate) mod volumes;
 
+pub use crate::built::AppBuild;
 use crate::findings::Finding;
 use crate::host::Host;
 use crate::plan::{AppPlan, Plan};
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +49,12 @@ pub enum BuildError {
     },
     #[error("app {app}: image: {message}")]
     Image { app: String, message: String },
+    #[error("app {app}: {artifact}: cannot encode: {message}")]
+    Encode {
+        app: String,
+        artifact: &'static str,
+        message: String,
+    },
     #[error("app {app}: report: {source}")]
     Report {
         app: String,
@@ -49,28 +62,64 @@ pub enum BuildError {
     },
 }
 
-/// What one app's build produced: printed as the summary, written as `build.json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct AppBuild {
-    pub app: String,
-    pub dir: PathBuf,
-    pub image: String,
-    pub manifest_digest: String,
-    pub config_digest: String,
-    pub layer_digest: String,
-    /// Bytes of the compressed layer and of the files it holds.
-    pub layer_bytes: u64,
-    pub content_bytes: u64,
-    pub entries: usize,
-    pub volume_bytes: u64,
-    pub created: i64,
-    pub findings: Vec<Finding>,
+/// What every artifact writer reads: the plan, the app, the built image, and where to write.
+pub struct Context<'a> {
+    pub plan: &'a Plan,
+    pub app: &'a AppPlan,
+    /// Where file contents come from (volumes and secrets are copied from it).
+    pub host: &'a dyn Host,
+    /// The staging directory the artifacts are written into.
+    pub dir: &'a Path,
+    /// The directory the app ends up in (`out/<app>`), as commands printed for the user name it.
+    pub shown_dir: &'a Path,
+    pub image: &'a oci::Written,
+    pub opts: &'a Options,
 }
+
+impl Context<'_> {
+    /// Writes `text` to `name` in the app's directory.
+    fn write(&self, name: &str, text: &str) -> Result<(), BuildError> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).map_err(|source| BuildError::Io { path, source })
+    }
+
+    fn io(&self, name: &str) -> impl FnOnce(std::io::Error) -> BuildError {
+        let path = self.dir.join(name);
+        move |source| BuildError::Io { path, source }
+    }
+
+    fn encode(&self, artifact: &'static str) -> impl FnOnce(String) -> BuildError + '_ {
+        move |message| BuildError::Encode {
+            app: self.app.name.clone(),
+            artifact,
+            message,
+        }
+    }
+}
+
+/// An artifact writer: adds what it wrote about (findings, volume bytes) to the build record.
+pub type Writer = fn(&Context, &mut AppBuild) -> Result<(), BuildError>;
+
+/// Every artifact beside the image, in the order they are written: the build record and the
+/// report come last, since they describe the others.
+pub const ARTIFACTS: &[(&str, Writer)] = &[
+    ("volumes/", volumes::write),
+    ("secrets/", secrets::write),
+    ("run.sh", runsh::write),
+    ("Dockerfile", dockerfile::write),
+    ("compose.yaml", compose::write),
+    ("kubernetes.yaml", kubernetes::write),
+    ("sbom.cdx.json", sbom::write),
+    ("linuxkit.yml", linuxkit::write),
+    ("plan.yaml", plan_file::write),
+    ("build.json", record::write),
+    ("report.html", report_files::write),
+];
 
 pub fn build_app(
     plan: &Plan,
     app: &AppPlan,
-    host: &Host,
+    host: &dyn Host,
     out: &Path,
     opts: &Options,
 ) -> Result<AppBuild, BuildError> {
@@ -84,7 +133,7 @@ pub fn build_app(
         std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-    let result = build_into(plan, app, host, &staging, opts);
+    let result = build_into(plan, app, host, &staging, &final_dir, opts);
     let mut built = match result {
         Ok(b) => b,
         Err(e) => {
@@ -103,106 +152,55 @@ pub fn build_app(
 fn build_into(
     plan: &Plan,
     app: &AppPlan,
-    host: &Host,
+    host: &dyn Host,
     dir: &Path,
+    shown_dir: &Path,
     opts: &Options,
 ) -> Result<AppBuild, BuildError> {
-    let io = |path: PathBuf| move |source| BuildError::Io { path, source };
     let layout = layout::layout(app, host, opts.include_secrets);
     let created = opts.source_date_epoch.unwrap_or(layout.newest_mtime);
     let entries = layout.entries.len();
-    let content_bytes = content_size(&layout.entries);
+    let content_bytes = content_size(host, &layout.entries);
     let config = image_config(plan, app, created, opts);
-    let written =
-        oci::write_image(layout.entries, &config, dir).map_err(|e| BuildError::Image {
+    let image =
+        oci::write_image(layout.entries, &config, host, dir).map_err(|e| BuildError::Image {
             app: app.name.clone(),
             message: e.to_string(),
         })?;
     let mut findings = layout.findings;
     findings.extend(
-        written
+        image
             .warnings
             .iter()
             .map(|w| Finding::warning(&app.name, w.clone())),
     );
-    let (volume_bytes, volume_findings) =
-        volumes::populate(app, host, &dir.join("volumes")).map_err(io(dir.join("volumes")))?;
-    findings.extend(volume_findings);
-    if opts.include_secrets {
-        for s in &app.secrets {
-            findings.push(Finding::warning(
-                &s.path,
-                format!("{} baked into the image (--include-secrets)", s.kind),
-            ));
-        }
-    } else {
-        let secret_findings =
-            secrets::write(app, host, opts.snapshot.as_ref(), &dir.join("secrets"))
-                .map_err(io(dir.join("secrets")))?;
-        findings.extend(secret_findings);
-    }
-    let run = dir.join("run.sh");
-    std::fs::write(
-        &run,
-        runsh::render(app, &written.config_digest, opts.include_secrets),
-    )
-    .map_err(io(run.clone()))?;
-    set_mode(&run, 0o755).map_err(io(run))?;
-    for (name, text) in [
-        (
-            "Dockerfile",
-            companions::dockerfile(app, &written.layer_digest),
-        ),
-        (
-            "compose.yaml",
-            companions::compose(app, opts.include_secrets),
-        ),
-        ("kubernetes.yaml", companions::kubernetes(app)),
-        (
-            "sbom.cdx.json",
-            sbom::cyclonedx(
-                app,
-                &plan.source,
-                &written.manifest_digest,
-                &crate::snapshot::collect::rfc3339(created.max(0) as u64),
-            ),
-        ),
-    ] {
-        std::fs::write(dir.join(name), text).map_err(io(dir.join(name)))?;
-    }
-    linuxkit::write(plan, app, dir, &dir.with_file_name(app.slug()))
-        .map_err(io(dir.join(linuxkit::FILE_NAME)))?;
-    let app_plan = Plan {
-        schema: plan.schema,
-        source: plan.source.clone(),
-        apps: vec![app.clone()],
-    };
-    let plan_path = dir.join("plan.yaml");
-    crate::plan::save(&app_plan, &plan_path).map_err(io(plan_path))?;
-    let built = AppBuild {
+    let mut record = AppBuild {
         app: app.name.clone(),
         dir: dir.to_path_buf(),
         image: app.image.name.clone(),
-        manifest_digest: written.manifest_digest,
-        config_digest: written.config_digest,
-        layer_digest: written.layer_digest,
-        layer_bytes: written.layer_size,
+        manifest_digest: image.manifest_digest.clone(),
+        config_digest: image.config_digest.clone(),
+        layer_digest: image.layer_digest.clone(),
+        layer_bytes: image.layer_size,
         content_bytes,
         entries,
-        volume_bytes,
+        volume_bytes: 0,
         created,
         findings,
     };
-    let record = dir.join("build.json");
-    let json = serde_json::to_string_pretty(&built).unwrap_or_default() + "\n";
-    std::fs::write(&record, json).map_err(io(record))?;
-    crate::report::write_for_build(plan, app, &built, host, dir, opts.include_secrets).map_err(
-        |source| BuildError::Report {
-            app: app.name.clone(),
-            source,
-        },
-    )?;
-    Ok(built)
+    let cx = Context {
+        plan,
+        app,
+        host,
+        dir,
+        shown_dir,
+        image: &image,
+        opts,
+    };
+    for (_, write) in ARTIFACTS {
+        write(&cx, &mut record)?;
+    }
+    Ok(record)
 }
 
 /// The image's environment; credential variables only with `--include-secrets`.
@@ -220,18 +218,11 @@ fn image_env(app: &AppPlan, opts: &Options) -> Vec<String> {
     env
 }
 
-fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-fn content_size(entries: &[oci::Entry]) -> u64 {
+fn content_size(host: &dyn Host, entries: &[oci::Entry]) -> u64 {
     entries
         .iter()
         .map(|e| match &e.kind {
-            oci::EntryKind::File(oci::Source::Host(p)) => {
-                std::fs::symlink_metadata(p).map_or(0, |m| m.len())
-            }
+            oci::EntryKind::File(oci::Source::Host(p)) => host.lstat(p).map_or(0, |m| m.len()),
             oci::EntryKind::File(oci::Source::Bytes(b)) => b.len() as u64,
             _ => 0,
         })
@@ -259,7 +250,7 @@ fn image_config(plan: &Plan, app: &AppPlan, created: i64, opts: &Options) -> oci
     let labels = annotations.clone();
     oci::ImageConfig {
         name: img.name.clone(),
-        entrypoint: img.entrypoint.clone(),
+        entrypoint: img.launch(),
         cmd: img.cmd.clone(),
         user: format!("{}:{}", img.uid, img.gid),
         env: image_env(app, opts),

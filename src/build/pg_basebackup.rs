@@ -57,7 +57,7 @@ fn parse_pid_file(text: &str) -> Option<Postmaster> {
 pub fn populate(
     app: &AppPlan,
     volume: &Volume,
-    host: &Host,
+    host: &dyn Host,
     dest: &Path,
     findings: &mut Vec<Finding>,
 ) -> io::Result<Option<u64>> {
@@ -165,7 +165,7 @@ pub fn populate(
 }
 
 /// The server's own pg_basebackup (same major version), else one on the PATH.
-fn client_binary(app: &AppPlan, host: &Host) -> PathBuf {
+fn client_binary(app: &AppPlan, host: &dyn Host) -> PathBuf {
     let beside = app
         .image
         .entrypoint
@@ -173,7 +173,8 @@ fn client_binary(app: &AppPlan, host: &Host) -> PathBuf {
         .and_then(|exe| Path::new(exe).parent())
         .map(|dir| dir.join("pg_basebackup"));
     match beside {
-        Some(p) if host.exists(&p) => host.outside(&p),
+        // Only ever run on the live host (checked before), where in-host paths are this machine's.
+        Some(p) if host.is_live() && host.exists(&p) => p,
         _ => PathBuf::from("pg_basebackup"),
     }
 }

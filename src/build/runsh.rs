@@ -3,12 +3,23 @@
 
 use crate::plan::{volume_name, AppPlan, VolumeKind};
 
+pub fn write(cx: &super::Context, _: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    use std::os::unix::fs::PermissionsExt;
+    let text = render(cx.app, &cx.image.config_digest, cx.opts.include_secrets);
+    cx.write("run.sh", &text)?;
+    std::fs::set_permissions(
+        cx.dir.join("run.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .map_err(cx.io("run.sh"))
+}
+
 pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String {
     let mut mounts = String::new();
     for v in &app.volumes {
         match v.kind {
             VolumeKind::Volume => mounts.push_str(&format!(
-                "  -v \"$here/volumes/{}:{}\" \\\n",
+                "  -v \"$volumes/{}:{}\" \\\n",
                 volume_name(&v.path),
                 v.path
             )),
@@ -57,9 +68,12 @@ pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String
 #   ENGINE_RUN_FLAGS  extra flags for `run`, after liftkit's own (e.g. -d, --ulimit …, --rm=false)
 #   NETWORK           network mode, default {network} (as the application ran on the source host)
 #   NAME              container name, default liftkit-{slug}
+#   VOLUMES           directory holding the volumes, default volumes/ beside this script
+#                     (verify and the trial run give it a copy, so a test run leaves the data as built)
 # Arguments after run.sh replace the image's command arguments.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+volumes=${{VOLUMES:-$here/volumes}}
 if [ -z "${{ENGINE:-}}" ]; then
   if command -v podman >/dev/null 2>&1; then ENGINE=podman
   elif command -v docker >/dev/null 2>&1; then ENGINE=docker

@@ -3,7 +3,7 @@
 //! `env` with the credential variables, mounted and passed by run.sh.
 
 use crate::findings::Finding;
-use crate::host::{open_noatime, Host};
+use crate::host::Host;
 use crate::plan::{volume_name, AppPlan};
 use crate::snapshot::Snapshot;
 use std::io;
@@ -13,9 +13,31 @@ use std::path::Path;
 /// The name of the environment file run.sh passes with `--env-file`.
 pub const ENV_FILE: &str = "env";
 
-pub fn write(
+/// `secrets/`, or (with `--include-secrets`) a warning for each secret baked into the image.
+pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    if cx.opts.include_secrets {
+        for s in &cx.app.secrets {
+            record.findings.push(Finding::warning(
+                &s.path,
+                format!("{} baked into the image (--include-secrets)", s.kind),
+            ));
+        }
+        return Ok(());
+    }
+    let findings = copy_out(
+        cx.app,
+        cx.host,
+        cx.opts.snapshot.as_ref(),
+        &cx.dir.join("secrets"),
+    )
+    .map_err(cx.io("secrets"))?;
+    record.findings.extend(findings);
+    Ok(())
+}
+
+fn copy_out(
     app: &AppPlan,
-    host: &Host,
+    host: &dyn Host,
     snapshot: Option<&Snapshot>,
     dir: &Path,
 ) -> io::Result<Vec<Finding>> {
@@ -61,10 +83,10 @@ pub fn env_value(app: &AppPlan, snapshot: Option<&Snapshot>, key: &str) -> Optio
     snapshot?.process(pid)?.env(key).map(str::to_string)
 }
 
-fn copy_private(host: &Host, path: &Path, target: &Path) -> io::Result<()> {
+fn copy_private(host: &dyn Host, path: &Path, target: &Path) -> io::Result<()> {
     let real = host.real_path(path)?;
     let meta = host.lstat(&real)?;
-    let mut from = open_noatime(&host.outside(&real))?;
+    let mut from = host.open_resolved(&real)?;
     let mut to = std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -2,14 +2,27 @@
 //! and modes kept, so the lifted app starts on the data the original had.
 
 use crate::findings::Finding;
-use crate::host::{open_noatime, Host};
+use crate::host::Host;
 use crate::plan::{volume_name, AppPlan, Volume, VolumeKind};
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
+/// `volumes/`: one directory per volume, populated from the host where the plan says so.
+pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    let (bytes, findings) =
+        populate(cx.app, cx.host, &cx.dir.join("volumes")).map_err(cx.io("volumes"))?;
+    record.volume_bytes = bytes;
+    record.findings.extend(findings);
+    Ok(())
+}
+
 /// Copies every volume marked `populate`; returns bytes copied and what could not be.
-pub fn populate(app: &AppPlan, host: &Host, dest_root: &Path) -> io::Result<(u64, Vec<Finding>)> {
+pub fn populate(
+    app: &AppPlan,
+    host: &dyn Host,
+    dest_root: &Path,
+) -> io::Result<(u64, Vec<Finding>)> {
     let mut findings = Vec::new();
     let mut bytes = 0;
     for v in app.volumes.iter().filter(|v| v.kind == VolumeKind::Volume) {
@@ -31,7 +44,7 @@ pub fn populate(app: &AppPlan, host: &Host, dest_root: &Path) -> io::Result<(u64
                 continue;
             }
         }
-        bytes += copy_tree(&host.outside(&real), &dest, &mut findings)?;
+        bytes += copy_tree(host, &real, &dest, &mut findings)?;
         findings.push(Finding::info(
             &v.path,
             "copied from the running source: writes the application had not yet flushed to disk \
@@ -46,7 +59,7 @@ fn populate_with(
     strategy: &str,
     app: &AppPlan,
     v: &Volume,
-    host: &Host,
+    host: &dyn Host,
     dest: &Path,
     findings: &mut Vec<Finding>,
 ) -> io::Result<Option<u64>> {
@@ -64,16 +77,22 @@ fn populate_with(
     }
 }
 
-pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) -> io::Result<u64> {
+/// Copies the host's tree at `src` (resolved, in-host) into `dest` on this machine.
+pub(crate) fn copy_tree(
+    host: &dyn Host,
+    src: &Path,
+    dest: &Path,
+    findings: &mut Vec<Finding>,
+) -> io::Result<u64> {
     let mut bytes = 0;
     let mut failure = None;
     let mut unlisted = Vec::new();
-    crate::listdir::walk(
+    host.walk(
         src,
         usize::MAX,
         &mut |entry| {
             let rel = entry.path.strip_prefix(src).unwrap_or(Path::new(""));
-            match copy_entry(&entry.path, &dest.join(rel), findings) {
+            match copy_entry(host, &entry.path, &dest.join(rel), findings) {
                 Ok(n) => bytes += n,
                 Err(e) => failure = Some(e),
             }
@@ -95,11 +114,16 @@ pub(super) fn copy_tree(src: &Path, dest: &Path, findings: &mut Vec<Finding>) ->
 
 /// Copies one entry with its owner and mode. Errors returned are the output's (it cannot be
 /// written); what the source does (vanish, refuse, hold a special file) becomes a finding.
-fn copy_entry(source: &Path, target: &Path, findings: &mut Vec<Finding>) -> io::Result<u64> {
+fn copy_entry(
+    host: &dyn Host,
+    source: &Path,
+    target: &Path,
+    findings: &mut Vec<Finding>,
+) -> io::Result<u64> {
     let note = |findings: &mut Vec<Finding>, why: String| {
         findings.push(Finding::warning(source.to_string_lossy(), why));
     };
-    let Ok(meta) = source.symlink_metadata() else {
+    let Ok(meta) = host.lstat(source) else {
         return Ok(0); // vanished while copying
     };
     let ft = meta.file_type();
@@ -107,7 +131,7 @@ fn copy_entry(source: &Path, target: &Path, findings: &mut Vec<Finding>) -> io::
     if ft.is_dir() {
         std::fs::create_dir_all(target)?;
     } else if ft.is_symlink() {
-        let link = match std::fs::read_link(source) {
+        let link = match host.read_link(source) {
             Ok(l) => l,
             Err(e) => {
                 note(findings, format!("not copied: {e}"));
@@ -117,7 +141,7 @@ fn copy_entry(source: &Path, target: &Path, findings: &mut Vec<Finding>) -> io::
         let _ = std::fs::remove_file(target);
         std::os::unix::fs::symlink(link, target)?;
     } else if ft.is_file() {
-        match open_noatime(source) {
+        match host.open_resolved(source) {
             Ok(mut f) => {
                 let size = f.metadata()?.len();
                 let mut out = std::fs::File::create(target)?;

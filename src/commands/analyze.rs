@@ -2,9 +2,10 @@
 
 use super::common;
 use anyhow::{Context, Result};
-use liftkit::analyze::{self, Selection};
-use liftkit::host::Host;
-use std::path::{Path, PathBuf};
+use liftkit::analyze::Selection;
+use liftkit::host::select::Contents;
+use liftkit::pipeline::Session;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -60,17 +61,26 @@ impl SelectArgs {
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
     let snap = liftkit::snapshot::load(&args.snapshot)?;
+    if let (None, None, Some(disk)) = (&args.root, &snap.bundle, &snap.disk) {
+        return super::from_disk::analyze(&args, &snap, std::path::Path::new(disk));
+    }
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
-    let root = source_root(&args.snapshot, snap.bundle.as_deref(), args.root.as_deref())?;
-    let selected = analyze::select(&snap, &analyzers, &args.select.selection())?;
-    let pb = common::spinner("analyzing");
-    let opts = analyze::Options {
-        cpu_level: args.cpu_level,
-        source_root: root.to_string_lossy().into_owned(),
-        snapshot_path: args.snapshot.to_string_lossy().into_owned(),
-    };
-    let plan = analyze::plan(&snap, &Host::at(&root), &analyzers, &selected, &opts);
-    pb.finish_and_clear();
+    let bars = common::Bars::default();
+    let session = Session::new(&analyzers, &bars);
+    let (plan, contents) = session.analyze_saved(
+        &args.snapshot,
+        &snap,
+        args.root.as_deref(),
+        &args.select.selection(),
+        args.cpu_level,
+    )?;
+    if contents == Contents::None {
+        eprintln!(
+            "warning: {}: no bundle beside it and not taken on this machine: analyzed from the \
+             inventory alone (give the source's files with --root DIR)",
+            args.snapshot.display()
+        );
+    }
     liftkit::plan::save(&plan, &args.output)
         .with_context(|| format!("{}: cannot write", args.output.display()))?;
     let findings: Vec<_> = plan.apps.iter().flat_map(|a| a.findings.clone()).collect();
@@ -86,19 +96,4 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     Ok(common::exit_code(&findings))
-}
-
-/// Where file contents come from: an explicit root, else the snapshot's bundle, else `/`.
-pub fn source_root(
-    snapshot: &Path,
-    bundle: Option<&str>,
-    explicit: Option<&Path>,
-) -> Result<PathBuf> {
-    let root = match (explicit, bundle) {
-        (Some(r), _) => r.to_path_buf(),
-        (None, Some(b)) => snapshot.parent().unwrap_or(Path::new(".")).join(b),
-        (None, None) => PathBuf::from("/"),
-    };
-    std::fs::canonicalize(&root)
-        .with_context(|| format!("{}: source root not found", root.display()))
 }

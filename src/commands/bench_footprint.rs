@@ -239,7 +239,7 @@ fn debian_qemu(
     c
 }
 
-/// Bisects the smallest -m that boots and serves, then times `runs` boots at `--memory`.
+/// Times `runs` boots at `--memory`, then bisects the smallest -m that boots and serves.
 fn measure_system(
     name: &str,
     args: &Args,
@@ -256,16 +256,28 @@ fn measure_system(
     let port = || -> Result<u16> { Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
     let mut boots = Vec::new();
     for i in 0..args.runs {
+        let run = boot_at(args.memory, port()?, &opts)?;
         eprintln!(
-            "  {name}: timed boot {}/{} at -m {}",
+            "  {name}: boot {}/{} at -m {}: answered after {:.1} s, used {} kB",
             i + 1,
             args.runs,
-            args.memory
+            args.memory,
+            run.answer_ms as f64 / 1000.0,
+            run.used_kb.map_or("?".to_string(), |k| k.to_string())
         );
-        boots.push(boot_at(args.memory, port()?, &opts)?);
+        boots.push(run);
     }
+    let mut times: Vec<u128> = boots.iter().map(|b| b.answer_ms).collect();
+    times.sort_unstable();
+    let median = times[times.len() / 2];
+    // A boot that does not serve at a small -m fails fast (panic=-1; GRUB reboots) or hangs
+    // thrashing: it is given up at three times the time it takes with room.
+    let bisect = BootOptions {
+        timeout: Duration::from_millis((median as u64 * 3).max(60_000)).min(opts.timeout),
+        ..opts.clone()
+    };
     let serves = |m: u32| -> Result<bool> {
-        let ok = boot_at(m, port()?, &opts).is_ok();
+        let ok = boot_at(m, port()?, &bisect).is_ok();
         eprintln!(
             "  {name}: -m {m}: {}",
             if ok { "serves" } else { "does not serve" }
@@ -287,18 +299,13 @@ fn measure_system(
             bad = mid;
         }
     }
-    let mut times: Vec<u128> = boots.iter().map(|b| b.answer_ms).collect();
-    times.sort_unstable();
-    let used: Vec<u64> = boots.iter().filter_map(|b| b.used_kb).collect();
+    let mut used: Vec<u64> = boots.iter().filter_map(|b| b.used_kb).collect();
+    used.sort_unstable();
     Ok(System {
         system: name.to_string(),
         min_memory_mib: good,
-        used_kb: (!used.is_empty()).then(|| {
-            let mut u = used.clone();
-            u.sort_unstable();
-            u[u.len() / 2]
-        }),
-        median_answer_ms: times[times.len() / 2],
+        used_kb: used.get(used.len() / 2).copied(),
+        median_answer_ms: median,
         boots,
         // The blocks the disk image takes: sparse free space is not data.
         image_bytes: std::fs::metadata(image).map_or(0, |m| {

@@ -1,9 +1,8 @@
 //! `liftkit build`: the images and their companions from a plan.
 
 use super::common;
-use anyhow::{Context, Result};
-use liftkit::build::{self, AppBuild};
-use liftkit::host::Host;
+use anyhow::Result;
+use liftkit::pipeline::{BuildRequest, Session};
 use liftkit::plan::Plan;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -23,6 +22,12 @@ pub struct Args {
     /// Read file contents from this directory instead of the root the plan names.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Start each built image in a sandbox, add what it looks for and the source host has,
+    /// rebuild, and compare its answers with the original's (as `lift` does by default).
+    #[arg(long)]
+    pub trial: bool,
+    #[command(flatten)]
+    pub trial_opts: super::trial_args::TrialArgs,
     /// Print the build summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -37,31 +42,53 @@ pub struct BuildArgs {
     pub include_secrets: bool,
 }
 
+impl BuildArgs {
+    pub fn request(&self) -> Result<BuildRequest> {
+        Ok(BuildRequest {
+            include_secrets: self.include_secrets,
+            source_date_epoch: common::source_date_epoch()?,
+        })
+    }
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
-    let plan = liftkit::plan::load(&args.plan)?;
-    let root = match &args.root {
-        Some(r) => r.clone(),
-        None => {
-            let r = PathBuf::from(&plan.source.root);
-            if r.is_absolute() {
-                r
-            } else {
-                args.plan.parent().unwrap_or(Path::new(".")).join(r)
-            }
-        }
-    };
+    let mut plan = liftkit::plan::load(&args.plan)?;
+    if let (None, Some(disk)) = (&args.root, plan.source.root.strip_prefix("disk:")) {
+        return super::from_disk::build(&args, &plan, std::path::Path::new(disk));
+    }
+    let host = liftkit::host::select::for_plan(&args.plan, &plan, args.root.as_deref())?;
+    let request = args.opts.request()?;
     common::prepare_output(&args.output, args.force)?;
     let snapshot = plan_snapshot(&args.plan, &plan);
-    let builds = build_all(&plan, &Host::at(&root), &args.output, &args.opts, snapshot)?;
-    common::print_build_summary(&builds, args.json);
-    let findings: Vec<_> = builds.iter().flat_map(|b| b.findings.clone()).collect();
+    let bars = common::Bars::default();
+    let session = Session::new(&[], &bars);
+    let options = liftkit::pipeline::build_options(&request, snapshot);
+    let mut builds = session.build_with(&plan, &*host, &args.output, &options)?;
+    let mut findings: Vec<_> = Vec::new();
+    if args.trial {
+        let trials = session.trial(
+            &mut plan,
+            &*host,
+            &args.output,
+            &mut builds,
+            &options,
+            &args.trial_opts.options(),
+        );
+        super::trial_args::print(&trials);
+        findings.extend(trials.into_iter().flat_map(|t| t.findings));
+        // The plan given stays as the user wrote it; the trial's additions are in each app's
+        // own plan.yaml and in plan.trial.yaml beside the output.
+        liftkit::plan::save(&plan, &args.output.join("plan.trial.yaml"))?;
+    }
+    common::print_build_summary(&builds, args.json)?;
+    findings.extend(builds.iter().flat_map(|b| b.findings.clone()));
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }
 
 /// The snapshot the plan names, if it is at hand: it holds the values of credential variables.
-fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Snapshot> {
+pub(super) fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Snapshot> {
     if plan.source.snapshot.is_empty() {
         return None;
     }
@@ -70,35 +97,4 @@ fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Sna
         .unwrap_or(Path::new("."))
         .join(&plan.source.snapshot);
     liftkit::snapshot::load(&path).ok()
-}
-
-pub fn build_all(
-    plan: &Plan,
-    host: &Host,
-    out: &Path,
-    opts: &BuildArgs,
-    snapshot: Option<liftkit::snapshot::Snapshot>,
-) -> Result<Vec<AppBuild>> {
-    let source_date_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(v) => Some(
-            v.trim()
-                .parse::<i64>()
-                .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds"))?,
-        ),
-        Err(_) => None,
-    };
-    let options = build::Options {
-        source_date_epoch,
-        include_secrets: opts.include_secrets,
-        snapshot,
-    };
-    let pb = common::bar(plan.apps.len() as u64, "building images");
-    let mut builds = Vec::new();
-    for app in &plan.apps {
-        pb.set_message(format!("building {}", app.name));
-        builds.push(build::build_app(plan, app, host, out, &options)?);
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    Ok(builds)
 }

@@ -2,7 +2,8 @@
 
 use super::common;
 use anyhow::{Context, Result};
-use liftkit::snapshot::{self, Snapshot};
+use liftkit::pipeline::Session;
+use liftkit::snapshot;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,14 +26,34 @@ pub struct Args {
     pub analyzers: Option<PathBuf>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
+    /// Collect from a powered-off VM's disk image (raw, qcow2, vmdk) instead of this host,
+    /// read-only: applications are what the disk says would run at boot.
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub disk: Option<PathBuf>,
+    /// With --disk: read a disk that looks in use by a running VM (locked, open for writing,
+    /// changing).
+    #[arg(long, requires = "disk")]
+    pub force: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(file) = &args.disk {
+        return super::from_disk::collect(&args, file);
+    }
     args.priority.apply();
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
-    let mut snap = take(&analyzers);
+    let bars = common::Bars::default();
+    let session = Session::new(&analyzers, &bars);
+    let mut snap = session.collect();
     if args.bundle {
-        snap.bundle = Some(bundle(&snap, &analyzers, &args)?);
+        let bundled = session.bundle(&snap, &args.select.selection(), &args.output)?;
+        common::report_findings(&bundled.findings);
+        eprintln!(
+            "bundled the files of {} → {}",
+            bundled.apps.join(", "),
+            bundled.dir.display()
+        );
+        snap.bundle = Some(bundled.name);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&snap)?);
@@ -49,61 +70,4 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     common::report_findings(&snap.findings);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Plans the selected applications against the live host and copies what the plan reads.
-fn bundle(
-    snap: &Snapshot,
-    analyzers: &[liftkit::analyze::Analyzer],
-    args: &Args,
-) -> Result<String> {
-    use liftkit::analyze;
-    let selected = analyze::select(snap, analyzers, &args.select.selection())?;
-    let host = liftkit::host::Host::live();
-    let plan = analyze::plan(
-        snap,
-        &host,
-        analyzers,
-        &selected,
-        &analyze::Options::default(),
-    );
-    let name = format!(
-        "{}.bundle",
-        args.output
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-    );
-    let dir = args.output.with_file_name(&name);
-    let partial = args.output.with_file_name(format!(".{name}.partial"));
-    let pb = common::spinner("bundling the files the applications need");
-    let _ = std::fs::remove_dir_all(&partial);
-    let findings = liftkit::build::bundle::write(&plan, &host, &partial)
-        .with_context(|| format!("{}: cannot write the bundle", partial.display()))?;
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("{}: cannot replace", dir.display()))?;
-    }
-    std::fs::rename(&partial, &dir).with_context(|| format!("{}: cannot write", dir.display()))?;
-    pb.finish_and_clear();
-    common::report_findings(&findings);
-    let apps: Vec<&str> = plan.apps.iter().map(|a| a.name.as_str()).collect();
-    eprintln!(
-        "bundled the files of {} → {}",
-        apps.join(", "),
-        dir.display()
-    );
-    Ok(name)
-}
-
-/// Collects the inventory, then asks the applications the analyzers' live questions.
-pub fn take(analyzers: &[liftkit::analyze::Analyzer]) -> Snapshot {
-    let pb = common::bar(0, "collecting processes");
-    let mut snap = snapshot::collect::collect(&Default::default(), &|done, total| {
-        pb.set_length(total as u64);
-        pb.set_position(done as u64);
-    });
-    pb.finish_and_clear();
-    snap.facts = liftkit::analyze::facts::gather(&snap, analyzers);
-    snap
 }

@@ -1,6 +1,6 @@
 //! Pieces several verbs share: analyzers, output directories, progress, exit codes.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use liftkit::analyze::Analyzer;
 use liftkit::build::AppBuild;
@@ -12,26 +12,7 @@ pub fn analyzers(extra: Option<&Path>) -> Result<Vec<Analyzer>> {
     Ok(liftkit::analyze::spec::load_all(extra)?)
 }
 
-/// Refuses an output directory that holds something unless `--force`: a lift must not mix its
-/// results with someone else's files. With `--force`, only the apps being built are replaced.
-pub fn prepare_output(out: &Path, force: bool) -> Result<()> {
-    if out.exists() {
-        if !out.is_dir() {
-            bail!("{}: exists and is not a directory", out.display());
-        }
-        let non_empty = std::fs::read_dir(out)
-            .with_context(|| format!("{}: cannot list", out.display()))?
-            .next()
-            .is_some();
-        if non_empty && !force {
-            bail!(
-                "{}: exists and is not empty (use --force to replace the applications it holds)",
-                out.display()
-            );
-        }
-    }
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))
-}
+pub use liftkit::pipeline::prepare_output;
 
 pub fn spinner(message: &str) -> ProgressBar {
     let pb = ProgressBar::new_spinner().with_message(message.to_string());
@@ -44,12 +25,14 @@ pub fn spinner(message: &str) -> ProgressBar {
 
 pub fn bar(len: u64, message: &str) -> ProgressBar {
     let pb = ProgressBar::new(len).with_message(message.to_string());
-    pb.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} [{elapsed}]")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
+    pb.set_style(bar_style());
     pb
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} [{elapsed}]")
+        .expect("valid template")
+        .progress_chars("=> ")
 }
 
 /// Prints findings of warning level and above to stderr, and says how many infos were kept.
@@ -78,13 +61,10 @@ pub fn exit_code(findings: &[Finding]) -> ExitCode {
 
 pub use liftkit::report::text::human_bytes;
 
-pub fn print_build_summary(builds: &[AppBuild], json: bool) {
+pub fn print_build_summary(builds: &[AppBuild], json: bool) -> Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(builds).unwrap_or_default()
-        );
-        return;
+        println!("{}", serde_json::to_string_pretty(builds)?);
+        return Ok(());
     }
     for b in builds {
         println!(
@@ -107,5 +87,64 @@ pub fn print_build_summary(builds: &[AppBuild], json: bool) {
         }
         println!("  run:  {}/run.sh", b.dir.display());
         println!("  report: {}/report.html", b.dir.display());
+    }
+    Ok(())
+}
+
+/// `SOURCE_DATE_EPOCH`, when set: every image's creation time and file mtime.
+pub fn source_date_epoch() -> Result<Option<i64>> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => Ok(Some(v.trim().parse::<i64>().with_context(|| {
+            format!("SOURCE_DATE_EPOCH={v:?} is not a number of seconds")
+        })?)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Progress of the pipeline's steps on stderr: a bar when the step counts items, else a spinner.
+#[derive(Default)]
+pub struct Bars(std::sync::Mutex<Option<ProgressBar>>);
+
+impl liftkit::pipeline::Progress for Bars {
+    fn begin(&self, what: &str, total: Option<u64>) {
+        let pb = match total {
+            Some(n) => bar(n, what),
+            None => spinner(what),
+        };
+        if let Ok(mut g) = self.0.lock() {
+            if let Some(old) = g.replace(pb) {
+                old.finish_and_clear();
+            }
+        }
+    }
+
+    fn advance(&self, done: u64, total: Option<u64>) {
+        if let Ok(g) = self.0.lock() {
+            if let Some(pb) = g.as_ref() {
+                if let Some(t) = total {
+                    if pb.length() != Some(t) {
+                        pb.set_length(t);
+                        pb.set_style(bar_style());
+                    }
+                }
+                pb.set_position(done);
+            }
+        }
+    }
+
+    fn working_on(&self, what: &str) {
+        if let Ok(g) = self.0.lock() {
+            if let Some(pb) = g.as_ref() {
+                pb.set_message(what.to_string());
+            }
+        }
+    }
+
+    fn end(&self) {
+        if let Ok(mut g) = self.0.lock() {
+            if let Some(pb) = g.take() {
+                pb.finish_and_clear();
+            }
+        }
     }
 }

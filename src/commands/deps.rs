@@ -48,12 +48,12 @@ struct Report {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let host = match &args.root {
-        Some(r) => Host::at(r),
-        None => Host::live(),
+    let host: Box<dyn Host> = match &args.root {
+        Some(r) => Box::new(liftkit::host::at(r)),
+        None => Box::new(liftkit::host::live()),
     };
     let resolver = Resolver::new(
-        host,
+        &*host,
         ResolveOptions {
             cpu_level: args.cpu_level,
         },

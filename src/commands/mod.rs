@@ -7,14 +7,17 @@ pub mod batch;
 pub mod bench_boot;
 pub mod bench_deps;
 pub mod bench_footprint;
+pub mod bench_generic;
 pub mod bench_size;
 pub mod build;
 pub mod collect;
 mod common;
 pub mod deps;
+mod from_disk;
 pub mod host_image;
 pub mod lift;
 pub mod priority;
+pub mod trial_args;
 pub mod verify;
 pub mod wizard;
 mod wizard_term;
@@ -38,5 +41,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
         Command::Bench(Bench::Footprint(a)) => bench_footprint::run(a),
+        Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
     }
 }

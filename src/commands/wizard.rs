@@ -5,13 +5,12 @@
 //! written atomically and the images are built the way `lift` builds them. Ctrl-C at any point
 //! leaves only whole files behind.
 
-use super::build::{build_all, BuildArgs};
 use super::common;
 use super::wizard_term::{decide_colours, Terminal};
 use anyhow::{bail, Context as _, Result};
-use liftkit::analyze::{self, Candidate};
+use liftkit::analyze::Candidate;
 use liftkit::build::AppBuild;
-use liftkit::host::Host;
+use liftkit::pipeline;
 use liftkit::plan::Plan;
 use liftkit::verify;
 use liftkit::wizard::flow::{self, Context};
@@ -116,20 +115,13 @@ fn outcome(r: Result<ExitCode>) -> Result<ExitCode> {
 fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     install_interrupt_handler();
     let analyzers = common::analyzers(run.analyzers)?;
-    let snap = super::collect::take(&analyzers);
-    let candidates = analyze::candidates(&snap, &analyzers);
-    let host = Host::live();
-    let opts = analyze::Options {
-        cpu_level: None,
-        source_root: "/".to_string(),
-        snapshot_path: "snapshot.json".to_string(),
-    };
-    let plan_of = |chosen: &[Candidate]| {
-        let pb = common::spinner(&format!("analyzing {} applications", chosen.len()));
-        let plan = analyze::plan(&snap, &host, &analyzers, chosen, &opts);
-        pb.finish_and_clear();
-        plan
-    };
+    let bars = common::Bars::default();
+    let pipe = pipeline::Session::new(&analyzers, &bars);
+    let snap = pipe.collect();
+    let candidates = pipe.candidates(&snap);
+    let host = liftkit::host::live();
+    let opts = pipeline::live_options();
+    let plan_of = |chosen: &[Candidate]| pipe.analyze(&snap, &host, chosen, &opts);
     let everything = (run.fit_up_front && !candidates.is_empty()).then(|| plan_of(&candidates));
     let fits: Option<BTreeMap<_, _>> = everything
         .as_ref()
@@ -167,10 +159,7 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
         a.save(&answers_path)
             .with_context(|| format!("{}: cannot write", answers_path.display()))
     };
-    liftkit::snapshot::save(&snap, &out.join("snapshot.json"))
-        .with_context(|| format!("{}: cannot write", out.join("snapshot.json").display()))?;
-    liftkit::plan::save(&decision.plan, &out.join("plan.yaml"))
-        .with_context(|| format!("{}: cannot write", out.join("plan.yaml").display()))?;
+    pipeline::save_inputs(out, &snap, &decision.plan)?;
     save_answers(&session.answers)?;
     if !decision.build {
         eprintln!(
@@ -179,21 +168,16 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let build_args = BuildArgs {
+    let request = pipeline::BuildRequest {
         include_secrets: decision.include_secrets,
+        source_date_epoch: common::source_date_epoch()?,
     };
-    let builds = build_all(&decision.plan, &host, out, &build_args, Some(snap))?;
-    common::print_build_summary(&builds, run.json);
+    let builds = pipe.build(&decision.plan, &host, out, &request, Some(snap))?;
+    common::print_build_summary(&builds, run.json)?;
     verify_each(&mut session, &decision.plan, &builds)?;
     save_answers(&session.answers)?;
     eprintln!("answers saved: {}", answers_path.display());
-    let findings: Vec<_> = decision
-        .plan
-        .apps
-        .iter()
-        .flat_map(|a| a.findings.clone())
-        .chain(builds.iter().flat_map(|b| b.findings.clone()))
-        .collect();
+    let findings = pipeline::findings(&decision.plan, &builds);
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }

@@ -21,7 +21,7 @@ const V4: &[&str] = &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"]
 
 /// The x86-64 level of the first CPU in `/proc/cpuinfo` (read through the host: a recorded
 /// host carries its own), or None when there is no x86 flags line.
-pub fn detect_level(host: &Host) -> Option<u8> {
+pub fn detect_level(host: &dyn Host) -> Option<u8> {
     let text = host.read_to_string(Path::new("/proc/cpuinfo")).ok()?;
     let flags = text
         .lines()

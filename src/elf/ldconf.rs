@@ -20,7 +20,7 @@ pub struct LdConf {
     pub warnings: Vec<String>,
 }
 
-pub fn load(host: &Host, path: &Path) -> LdConf {
+pub fn load(host: &dyn Host, path: &Path) -> LdConf {
     let mut conf = LdConf::default();
     let mut seen = HashSet::new();
     read_file(host, path, 0, &mut seen, &mut conf);
@@ -28,7 +28,7 @@ pub fn load(host: &Host, path: &Path) -> LdConf {
 }
 
 fn read_file(
-    host: &Host,
+    host: &dyn Host,
     path: &Path,
     depth: usize,
     seen: &mut HashSet<PathBuf>,
@@ -82,7 +82,7 @@ fn add_dir(line: &str, conf: &mut LdConf) {
 
 /// Glob patterns are supported in the last path component, which is how every distribution
 /// writes them (`/etc/ld.so.conf.d/*.conf`). Matches are sorted, as glob(3) returns them.
-fn expand_glob(host: &Host, base: &Path, pattern: &str) -> Vec<PathBuf> {
+fn expand_glob(host: &dyn Host, base: &Path, pattern: &str) -> Vec<PathBuf> {
     let full = if pattern.starts_with('/') {
         PathBuf::from(pattern)
     } else {
@@ -127,7 +127,7 @@ mod tests {
         std::fs::write(etc.join("b.conf"), "/b\ninclude ../ld.so.conf\n").unwrap();
         std::fs::write(etc.join("a.conf"), "# c\n/a=libc6\n").unwrap();
         std::fs::write(etc.join("a.txt"), "/never\n").unwrap();
-        let conf = load(&Host::at(dir.path()), Path::new("/etc/ld.so.conf"));
+        let conf = load(&crate::host::at(dir.path()), Path::new("/etc/ld.so.conf"));
         assert_eq!(conf.dirs, vec!["/a", "/b", "/opt/x/lib"]);
         assert_eq!(conf.warnings.len(), 1);
     }

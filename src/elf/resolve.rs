@@ -38,7 +38,7 @@ pub(crate) enum Probe {
 }
 
 pub struct Resolver {
-    host: Host,
+    host: Box<dyn Host>,
     level: u8,
     pub(crate) cache: Option<LdCache>,
     /// Directories from ld.so.conf, used only when there is no cache.
@@ -54,7 +54,8 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    pub fn new(host: Host, opts: ResolveOptions) -> Self {
+    pub fn new(host: &dyn Host, opts: ResolveOptions) -> Self {
+        let host = host.boxed();
         let mut warnings = Vec::new();
         let level = match opts.cpu_level {
             Some(l) if (1..=4).contains(&l) => l,
@@ -62,20 +63,20 @@ impl Resolver {
                 warnings.push(format!("cpu level {l} out of range 1..=4; using 1"));
                 1
             }
-            None => hwcaps::detect_level(&host).unwrap_or_else(|| {
+            None => hwcaps::detect_level(&*host).unwrap_or_else(|| {
                 warnings.push("no x86 flags in /proc/cpuinfo; assuming x86-64 level 1".into());
                 1
             }),
         };
-        let cache = load_cache(&host, &mut warnings);
+        let cache = load_cache(&*host, &mut warnings);
         let conf_dirs = if cache.is_none() {
-            let conf = ldconf::load(&host, Path::new("/etc/ld.so.conf"));
+            let conf = ldconf::load(&*host, Path::new("/etc/ld.so.conf"));
             warnings.extend(conf.warnings);
             conf.dirs
         } else {
             Vec::new()
         };
-        let preload_file = load_preload(&host);
+        let preload_file = load_preload(&*host);
         let hw = [
             (true, HwCaps::new(level, true)),
             (false, HwCaps::new(level, false)),
@@ -102,8 +103,8 @@ impl Resolver {
         self.level
     }
 
-    pub fn host(&self) -> &Host {
-        &self.host
+    pub fn host(&self) -> &dyn Host {
+        &*self.host
     }
 
     /// Problems with the loader configuration itself (unreadable cache, bad levels).
@@ -128,7 +129,7 @@ impl Resolver {
         if let Some(t) = lock(&self.targets).get(&abi) {
             return t.clone();
         }
-        let t = Arc::new(Target::new(&self.host, abi));
+        let t = Arc::new(Target::new(&*self.host, abi));
         lock(&self.targets).insert(abi, t.clone());
         t
     }
@@ -262,7 +263,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn load_cache(host: &Host, warnings: &mut Vec<String>) -> Option<LdCache> {
+fn load_cache(host: &dyn Host, warnings: &mut Vec<String>) -> Option<LdCache> {
     let path = Path::new("/etc/ld.so.cache");
     let bytes = host.read_limited(path, MAX_CONFIG_BYTES).ok()?;
     match LdCache::parse(&bytes) {
@@ -277,7 +278,7 @@ fn load_cache(host: &Host, warnings: &mut Vec<String>) -> Option<LdCache> {
 }
 
 /// `/etc/ld.so.preload`: names separated by white space or `:`, `#` comments.
-fn load_preload(host: &Host) -> Vec<String> {
+fn load_preload(host: &dyn Host) -> Vec<String> {
     let Ok(bytes) = host.read_limited(Path::new("/etc/ld.so.preload"), MAX_CONFIG_BYTES) else {
         return Vec::new();
     };

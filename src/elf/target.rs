@@ -32,7 +32,7 @@ pub struct Target {
 }
 
 impl Target {
-    pub fn new(host: &Host, abi: Abi) -> Target {
+    pub fn new(host: &dyn Host, abi: Abi) -> Target {
         let is64 = abi.is_64();
         let (triplet, flags, interp) = match (abi.machine, is64) {
             (header::EM_X86_64, true) => (

@@ -4,7 +4,7 @@
 use super::{diff, effort, AppRow, FleetReport, HostRow, Summary, Unreadable};
 use crate::analyze::{self, Analyzer, Selection};
 use crate::findings::Level;
-use crate::host::Host;
+use crate::host::{select, Host};
 use crate::plan::{AppPlan, Fit, Role};
 use crate::snapshot::{self, Snapshot};
 use rayon::prelude::*;
@@ -46,19 +46,17 @@ pub fn all(
     analyzers: &[Analyzer],
     progress: &(dyn Fn() + Sync),
 ) -> Vec<Outcome> {
-    let this_host = local_hostname();
-    let empty = EmptyRoot::new();
     files
         .par_iter()
         .map(|f| {
-            let outcome = one(f, analyzers, this_host.as_deref(), &empty);
+            let outcome = one(f, analyzers);
             progress();
             outcome
         })
         .collect()
 }
 
-fn one(file: &Path, analyzers: &[Analyzer], this_host: Option<&str>, empty: &EmptyRoot) -> Outcome {
+fn one(file: &Path, analyzers: &[Analyzer]) -> Outcome {
     let name = file
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -66,14 +64,23 @@ fn one(file: &Path, analyzers: &[Analyzer], this_host: Option<&str>, empty: &Emp
         Ok(s) => s,
         Err(reason) => return Outcome::Unreadable(Unreadable { file: name, reason }),
     };
-    let (host, contents) = contents(file, &snap, this_host, empty);
+    let selected_host = match select::for_snapshot(file, &snap, None) {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::Unreadable(Unreadable {
+                file: name,
+                reason: e.to_string(),
+            })
+        }
+    };
+    let (host, contents) = (&*selected_host.host, selected_host.contents.as_str());
     let selected = analyze::select(&snap, analyzers, &Selection::All).unwrap_or_default();
     let opts = analyze::Options {
         cpu_level: None,
-        source_root: host.root().to_string_lossy().into_owned(),
+        source_root: host.root_label(),
         snapshot_path: file.to_string_lossy().into_owned(),
     };
-    let plan = analyze::plan(&snap, &host, analyzers, &selected, &opts);
+    let plan = analyze::plan(&snap, host, analyzers, &selected, &opts);
     let with_files = contents != "none";
     let packages = (!snap.packages.is_empty()).then(|| {
         Arc::new(
@@ -87,7 +94,7 @@ fn one(file: &Path, analyzers: &[Analyzer], this_host: Option<&str>, empty: &Emp
         .apps
         .iter()
         .map(|a| {
-            let mut f = facts(&name, &snap, a, with_files.then_some(&host));
+            let mut f = facts(&name, &snap, a, with_files.then_some(host));
             f.host_packages = packages.clone();
             f
         })
@@ -147,25 +154,7 @@ fn read(file: &Path) -> Result<Snapshot, String> {
     })
 }
 
-fn contents(
-    file: &Path,
-    snap: &Snapshot,
-    this_host: Option<&str>,
-    empty: &EmptyRoot,
-) -> (Host, &'static str) {
-    if let Some(bundle) = &snap.bundle {
-        let dir = file.parent().unwrap_or(Path::new(".")).join(bundle);
-        if dir.is_dir() {
-            return (Host::at(dir), "bundle");
-        }
-    }
-    if this_host == Some(snap.host.hostname.as_str()) {
-        return (Host::live(), "live");
-    }
-    (Host::at(empty.path()), "none")
-}
-
-fn facts(file: &str, snap: &Snapshot, a: &AppPlan, host: Option<&Host>) -> AppFacts {
+fn facts(file: &str, snap: &Snapshot, a: &AppPlan, host: Option<&dyn Host>) -> AppFacts {
     let errors: Vec<String> = a
         .findings
         .iter()
@@ -221,7 +210,7 @@ fn facts(file: &str, snap: &Snapshot, a: &AppPlan, host: Option<&Host>) -> AppFa
     }
 }
 
-fn config_digests(a: &AppPlan, host: &Host) -> BTreeMap<String, Option<String>> {
+fn config_digests(a: &AppPlan, host: &dyn Host) -> BTreeMap<String, Option<String>> {
     a.files
         .iter()
         .filter(|f| f.role == Role::Config)
@@ -229,7 +218,7 @@ fn config_digests(a: &AppPlan, host: &Host) -> BTreeMap<String, Option<String>> 
         .collect()
 }
 
-fn digest(host: &Host, path: &Path) -> Option<String> {
+fn digest(host: &dyn Host, path: &Path) -> Option<String> {
     let mut file = host.open(path).ok()?;
     let mut hasher = Sha256::new();
     let mut buf = [0u8; 64 * 1024];
@@ -241,41 +230,6 @@ fn digest(host: &Host, path: &Path) -> Option<String> {
         hasher.update(&buf[..n]);
     }
     Some(hex::encode(hasher.finalize()))
-}
-
-fn local_hostname() -> Option<String> {
-    Host::live()
-        .read_to_string(Path::new("/proc/sys/kernel/hostname"))
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-}
-
-/// An empty directory standing in for the root of a host whose files are not at hand; removed
-/// when the batch is done.
-pub struct EmptyRoot(PathBuf);
-
-impl EmptyRoot {
-    fn new() -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir =
-            std::env::temp_dir().join(format!("liftkit-no-files-{}-{nanos}", std::process::id()));
-        // If it cannot be made, reads under it fail just the same: still no files.
-        let _ = std::fs::create_dir(&dir);
-        EmptyRoot(dir)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for EmptyRoot {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.0);
-    }
 }
 
 /// Puts the per-snapshot outcomes together: rows, differences, totals and charts.

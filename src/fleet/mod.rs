@@ -3,11 +3,12 @@
 //! same application differs between hosts.
 //!
 //! Where file contents come from, per snapshot (and recorded in the report as `contents`):
+//! `crate::host::select::for_snapshot`, the rule `analyze` uses too:
 //! - `bundle`: the snapshot names a bundle (`collect --bundle`) that exists beside it;
 //! - `live`: no bundle, and the snapshot's hostname is this machine's: the live `/` is that host;
 //! - `none`: otherwise. Reading this machine's files for another server would be wrong, so the
-//!   analysis runs against an empty root: processes, sockets, packages and versions still count,
-//!   file lists and configuration contents do not, and configuration is not compared for it.
+//!   analysis runs against a host without files: processes, sockets, packages and versions still
+//!   count, file lists and configuration contents do not, and configuration is not compared.
 //!
 //! A snapshot that cannot be read (corrupt, not a snapshot, another schema) is listed as
 //! unreadable with the reason; the others still report.

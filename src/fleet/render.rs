@@ -145,7 +145,9 @@ pub fn write(report: &FleetReport, dir: &Path) -> Result<(), FleetError> {
         move |source| FleetError::Write { path, source }
     };
     std::fs::create_dir_all(dir).map_err(err(dir))?;
-    let json = serde_json::to_string_pretty(report).unwrap_or_default() + "\n";
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| err(&dir.join("fleet.json"))(std::io::Error::other(e)))?
+        + "\n";
     for (name, text) in [
         ("fleet.json", json),
         ("fleet.csv", to_csv(report)),

@@ -134,9 +134,8 @@ pub fn sysctl_config(program: &str, conf: &str) -> Value {
 
 /// JSON with a stable layout, as every liftkit artifact.
 pub fn to_bytes(v: &Value) -> Vec<u8> {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
-    s.push('\n');
-    s.into_bytes()
+    // `{:#}` is serde_json's pretty form, and a Value always has one.
+    format!("{v:#}\n").into_bytes()
 }
 
 #[cfg(test)]

@@ -24,7 +24,8 @@ pub struct Runtime {
 
 /// Adds the runtime and its libraries to the archive at the paths the loader opens them by.
 pub fn add(given: Option<&Path>, archive: &mut Archive) -> Result<Runtime, HostImageError> {
-    let host = Host::live();
+    // The runtime is this machine's, not the source host's: its files are local paths.
+    let host = crate::host::live();
     let chosen = match given {
         Some(p) => {
             let abs = std::path::absolute(p).map_err(|e| HostImageError::io(p.to_path_buf(), e))?;
@@ -47,7 +48,7 @@ pub fn add(given: Option<&Path>, archive: &mut Archive) -> Result<Runtime, HostI
     let real = host
         .real_path(&chosen)
         .map_err(|e| HostImageError::io(chosen.clone(), e))?;
-    let resolver = Resolver::new(host.clone(), ResolveOptions::default());
+    let resolver = Resolver::new(&host, ResolveOptions::default());
     let resolution = resolver.resolve(&real, &LoaderEnv::default());
     if !resolution.missing.is_empty() {
         let names: Vec<_> = resolution.missing.iter().map(|m| m.name.clone()).collect();
@@ -65,13 +66,7 @@ pub fn add(given: Option<&Path>, archive: &mut Archive) -> Result<Runtime, HostI
         let source = host
             .real_path(f)
             .map_err(|e| HostImageError::io(f.clone(), e))?;
-        archive.file(
-            &f.to_string_lossy(),
-            0o755,
-            0,
-            0,
-            Data::File(host.outside(&source)),
-        );
+        archive.file(&f.to_string_lossy(), 0o755, 0, 0, Data::File(source));
     }
     Ok(Runtime { path: real })
 }

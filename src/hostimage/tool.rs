@@ -112,9 +112,6 @@ pub fn run(cmd: &mut Command) -> Result<Output, HostImageError> {
 
 pub fn failed(program: &str, out: &Output) -> HostImageError {
     let err = String::from_utf8_lossy(&out.stderr);
-    let last = err
-        .lines()
-        .rfind(|l| !l.trim().is_empty())
-        .unwrap_or("");
+    let last = err.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
     HostImageError::Tool(format!("{program} failed ({}): {last}", out.status))
 }

@@ -30,13 +30,14 @@ const HEADER: &str = "\
 # Edit freely (files, volumes, ports, user, entrypoint, env), then run `liftkit build` on it.
 ";
 
-pub fn to_yaml(plan: &Plan) -> String {
-    let body = serde_yaml_ng::to_string(plan).unwrap_or_default();
-    format!("{HEADER}{body}")
+pub fn to_yaml(plan: &Plan) -> Result<String, String> {
+    let body = serde_yaml_ng::to_string(plan).map_err(|e| e.to_string())?;
+    Ok(format!("{HEADER}{body}"))
 }
 
 pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
-    crate::fsutil::write_atomic(path, to_yaml(plan).as_bytes())
+    let text = to_yaml(plan).map_err(std::io::Error::other)?;
+    crate::fsutil::write_atomic(path, text.as_bytes())
 }
 
 pub fn load(path: &Path) -> Result<Plan, LoadError> {

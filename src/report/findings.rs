@@ -6,7 +6,7 @@
 //! evidence", …); anything unmatched lands in notes rather than being lost.
 
 use super::model::{FindingRow, FindingsSection};
-use crate::build::AppBuild;
+use crate::built::AppBuild;
 use crate::findings::{Finding, Level};
 use crate::plan::{AppPlan, Fit};
 

@@ -15,7 +15,7 @@ pub(crate) mod render;
 mod sizes;
 pub mod text;
 
-use crate::build::AppBuild;
+use crate::built::AppBuild;
 use crate::host::Host;
 use crate::plan::{AppPlan, Plan};
 use crate::snapshot::Snapshot;
@@ -45,7 +45,7 @@ pub struct Inputs<'a> {
     pub app: &'a AppPlan,
     pub built: &'a AppBuild,
     /// The root the build read file contents from: file sizes come from it.
-    pub host: &'a Host,
+    pub host: &'a dyn Host,
     /// Host facts the plan does not carry (architecture, addresses, when collected), if at hand.
     pub snapshot: Option<&'a Snapshot>,
     /// Where the app's artifacts end up (`out/nginx`), as the run commands name it.
@@ -82,7 +82,7 @@ pub fn write_for_build(
     plan: &Plan,
     app: &AppPlan,
     built: &AppBuild,
-    host: &Host,
+    host: &dyn Host,
     dir: &Path,
     secrets_in_image: bool,
 ) -> Result<Report, ReportError> {
@@ -112,6 +112,14 @@ pub fn load(dir: &Path) -> Result<Report, ReportError> {
         path,
         message: e.to_string(),
     })
+}
+
+/// Records the trial run in an app directory's report and renders all three files again.
+pub fn set_trial(dir: &Path, trial: TrialSummary) -> Result<Report, ReportError> {
+    let mut report = load(dir)?;
+    report.trial = Some(trial);
+    write(&report, dir)?;
+    Ok(report)
 }
 
 /// Records a verify result in an app directory's report and renders all three files again.

@@ -6,7 +6,7 @@
 use super::chart::{self, Row};
 use super::model::{PackageRow, SizeSection};
 use super::text::{human_bytes, percent};
-use crate::build::AppBuild;
+use crate::built::AppBuild;
 use crate::host::Host;
 use crate::plan::AppPlan;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,7 +40,7 @@ impl FileSizes {
 }
 
 /// Bytes of each regular file the plan takes (a path that is gone or not a file weighs 0).
-pub fn file_sizes(app: &AppPlan, host: &Host) -> FileSizes {
+pub fn file_sizes(app: &AppPlan, host: &dyn Host) -> FileSizes {
     let by_path = app
         .files
         .iter()

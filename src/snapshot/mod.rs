@@ -5,6 +5,7 @@
 //! are read through [`crate::host::Host`] from the live root or from a bundle beside the snapshot.
 
 pub mod collect;
+pub mod declared;
 mod load;
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,10 @@ pub struct Snapshot {
     /// `INFO server` names its config file, which its rewritten command line no longer shows).
     #[serde(default)]
     pub facts: Vec<Fact>,
+    /// Set when the snapshot was taken from a powered-off disk image (`collect --disk`): the
+    /// image's path. Its processes are then declared, not observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
     #[serde(default)]
     pub findings: Vec<crate::findings::Finding>,
 }
@@ -78,6 +83,9 @@ pub struct HostInfo {
     /// IPv4 addresses with prefix of non-loopback interfaces, e.g. `10.0.0.5/24`.
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// SELinux on the source (`enforcing (targeted); files labelled (…)`), empty without it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selinux: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -152,6 +160,11 @@ pub struct Process {
     /// Whatever could not be read for this process (permission, vanished mid-read).
     #[serde(default)]
     pub unreadable: Vec<String>,
+    /// Set for a process that is not running but *declared*: what a powered-off disk says would
+    /// run (an enabled unit, a runlevel link, a cron `@reboot` line, an installed package), and
+    /// where it says so. Its facts come from that declaration, not from the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -92,7 +92,7 @@ impl Answers {
         self.entries.is_empty()
     }
 
-    pub fn to_yaml(&self) -> String {
+    pub fn to_yaml(&self) -> Result<String, String> {
         let mut answers = Mapping::new();
         for (id, a) in &self.entries {
             let v = match a {
@@ -107,15 +107,14 @@ impl Answers {
             recorded_on: self.recorded_on.clone(),
             answers,
         };
-        format!(
-            "{HEADER}{}",
-            serde_yaml_ng::to_string(&file).unwrap_or_default()
-        )
+        let body = serde_yaml_ng::to_string(&file).map_err(|e| e.to_string())?;
+        Ok(format!("{HEADER}{body}"))
     }
 
     /// Written whole or not at all: an interrupted run never leaves half an answers file.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
-        crate::fsutil::write_atomic(path, self.to_yaml().as_bytes())
+        let text = self.to_yaml().map_err(std::io::Error::other)?;
+        crate::fsutil::write_atomic(path, text.as_bytes())
     }
 
     pub fn load(path: &Path) -> Result<Answers, AnswersError> {
@@ -200,7 +199,7 @@ mod tests {
             Answer::Bool(true),
         );
         a.set("app.nginx.ports", Answer::Text("80/tcp".into()));
-        let back = Answers::parse(Path::new("a.yaml"), &a.to_yaml()).unwrap();
+        let back = Answers::parse(Path::new("a.yaml"), &a.to_yaml().unwrap()).unwrap();
         assert_eq!(back, a);
         let ids: Vec<&str> = back.ids().collect();
         assert_eq!(ids[0], "apps.select");

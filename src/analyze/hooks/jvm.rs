@@ -220,7 +220,7 @@ fn is_runtime_part(rel: &str) -> bool {
 /// with the jars its manifest names, relative paths taken against `cwd`. Entries that name
 /// nothing are reported when `report_missing` (Tomcat's default loaders name optional places).
 pub fn add_classpath(
-    host: &Host,
+    host: &dyn Host,
     entries: &[String],
     cwd: &str,
     why: &str,
@@ -263,7 +263,7 @@ pub fn add_classpath(
 /// Follows `Class-Path` manifest attributes: entries are relative to the directory the jar
 /// really sits in (the JVM opens `lib/jasper.jar → /usr/share/java/…` and looks beside the
 /// target), so Debian's jars in `/usr/share/java` pull in their own dependencies.
-fn add_manifest_class_paths(host: &Host, mut pending: Vec<PathBuf>, d: &mut Draft) {
+fn add_manifest_class_paths(host: &dyn Host, mut pending: Vec<PathBuf>, d: &mut Draft) {
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     while let Some(jar) = pending.pop() {
         let Ok(real) = host.real_path(&jar) else {
@@ -296,7 +296,7 @@ fn add_manifest_class_paths(host: &Host, mut pending: Vec<PathBuf>, d: &mut Draf
 
 /// The `Class-Path` entries of a jar's `META-INF/MANIFEST.MF` (empty when it has none or is not a
 /// readable zip).
-pub fn manifest_class_path(host: &Host, jar: &Path) -> Vec<String> {
+pub fn manifest_class_path(host: &dyn Host, jar: &Path) -> Vec<String> {
     let Ok(file) = host.open(jar) else {
         return Vec::new();
     };

@@ -49,7 +49,7 @@ pub struct Runtime {
 }
 
 /// Adds PHP's ini files, extensions and time zone data to the draft.
-pub fn add_runtime(host: &Host, libphp: &Path, env: &PhpEnv, d: &mut Draft) {
+pub fn add_runtime(host: &dyn Host, libphp: &Path, env: &PhpEnv, d: &mut Draft) {
     let rt = runtime(host, libphp, env);
     for f in &rt.ini_files {
         d.files.add(
@@ -82,7 +82,7 @@ pub fn add_runtime(host: &Host, libphp: &Path, env: &PhpEnv, d: &mut Draft) {
     }
 }
 
-pub fn runtime(host: &Host, libphp: &Path, env: &PhpEnv) -> Runtime {
+pub fn runtime(host: &dyn Host, libphp: &Path, env: &PhpEnv) -> Runtime {
     let compiled = compiled(host, libphp);
     let mut rt = Runtime::default();
     rt.ini_files.extend(main_ini(host, &compiled, env));
@@ -119,7 +119,7 @@ pub fn runtime(host: &Host, libphp: &Path, env: &PhpEnv) -> Runtime {
 /// The configuration, scan and extension directories PHP was built with, from the library's
 /// strings: the scan directory ends in `conf.d` or `php.d`, the ini directory is its parent, and
 /// the extension directory ends in the module API number (`/usr/lib/php/20220829`).
-pub fn compiled(host: &Host, libphp: &Path) -> Compiled {
+pub fn compiled(host: &dyn Host, libphp: &Path) -> Compiled {
     let Ok(bytes) = host.read_limited(libphp, MAX_LIBRARY_SCAN) else {
         return Compiled::default();
     };
@@ -141,7 +141,7 @@ pub fn compiled(host: &Host, libphp: &Path) -> Compiled {
     out
 }
 
-fn main_ini(host: &Host, compiled: &Compiled, env: &PhpEnv) -> Option<PathBuf> {
+fn main_ini(host: &dyn Host, compiled: &Compiled, env: &PhpEnv) -> Option<PathBuf> {
     let dirs: Vec<PathBuf> = match &env.ini_dir_override {
         Some(o) if host.stat(o).is_ok_and(|m| m.is_file()) => return Some(o.clone()),
         Some(o) => vec![o.clone()],
@@ -157,7 +157,7 @@ fn main_ini(host: &Host, compiled: &Compiled, env: &PhpEnv) -> Option<PathBuf> {
         .find(|f| host.stat(f).is_ok_and(|m| m.is_file()))
 }
 
-fn scanned_inis(host: &Host, compiled: &Compiled, env: &PhpEnv) -> Vec<PathBuf> {
+fn scanned_inis(host: &dyn Host, compiled: &Compiled, env: &PhpEnv) -> Vec<PathBuf> {
     let dirs: Vec<String> = match &env.scan_dir {
         Some(list) => list
             .split(':')
@@ -193,7 +193,7 @@ fn scanned_inis(host: &Host, compiled: &Compiled, env: &PhpEnv) -> Vec<PathBuf> 
 }
 
 /// `extension=mbstring`, `extension=mbstring.so` or an absolute path, as PHP looks them up.
-fn find_extension(host: &Host, ext_dir: Option<&str>, name: &str) -> Option<PathBuf> {
+fn find_extension(host: &dyn Host, ext_dir: Option<&str>, name: &str) -> Option<PathBuf> {
     let candidates: Vec<PathBuf> = if name.starts_with('/') {
         vec![PathBuf::from(name)]
     } else {
@@ -267,7 +267,7 @@ mod tests {
     fn compiled_paths_come_from_the_library_strings() {
         let dir = debian_php();
         let c = compiled(
-            &Host::at(dir.path()),
+            &crate::host::at(dir.path()),
             Path::new("/usr/lib/apache2/modules/libphp8.2.so"),
         );
         assert_eq!(c.config_dir.as_deref(), Some("/etc/php/8.2/apache2"));
@@ -278,7 +278,7 @@ mod tests {
     #[test]
     fn ini_files_name_the_extensions_to_take() {
         let dir = debian_php();
-        let host = Host::at(dir.path());
+        let host = crate::host::at(dir.path());
         let rt = runtime(
             &host,
             Path::new("/usr/lib/apache2/modules/libphp8.2.so"),
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn php_ini_dir_and_scan_dir_from_the_server_override_the_compiled_ones() {
         let dir = debian_php();
-        let host = Host::at(dir.path());
+        let host = crate::host::at(dir.path());
         let env = PhpEnv {
             phprc: None,
             scan_dir: Some("/nowhere".to_string()),

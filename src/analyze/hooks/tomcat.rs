@@ -106,7 +106,7 @@ pub fn tomcat(cx: &HookContext, d: &mut Draft) {
 
 /// `common.loader`, `server.loader` and `shared.loader` of `catalina.properties`: the jars Tomcat
 /// itself loads (Debian's `lib/*.jar` are links into /usr/share/java).
-fn add_loaders(host: &Host, cat: &Catalina, d: &mut Draft) {
+fn add_loaders(host: &dyn Host, cat: &Catalina, d: &mut Draft) {
     let file = format!("{}/conf/catalina.properties", cat.base);
     let Ok(text) = host.read_to_string(Path::new(&file)) else {
         return;
@@ -267,7 +267,12 @@ fn check_connector(
 
 /// `conf/<Engine>/<Host>/*.xml`: context descriptors, which may place an application outside
 /// the appBase.
-fn context_files(host: &Host, cat: &Catalina, engine: &str, name: &str) -> Vec<(String, String)> {
+fn context_files(
+    host: &dyn Host,
+    cat: &Catalina,
+    engine: &str,
+    name: &str,
+) -> Vec<(String, String)> {
     let dir = format!("{}/conf/{engine}/{name}", cat.base);
     glob::expand(host, &format!("{dir}/*.xml"))
         .into_iter()
@@ -280,14 +285,14 @@ fn context_files(host: &Host, cat: &Catalina, engine: &str, name: &str) -> Vec<(
         .collect()
 }
 
-fn add_tree(host: &Host, dir: &str, why: &str, d: &mut Draft) {
+fn add_tree(host: &dyn Host, dir: &str, why: &str, d: &mut Draft) {
     for f in glob::expand(host, dir) {
         d.files
             .add(&f.to_string_lossy(), Role::Code, why.to_string());
     }
 }
 
-fn add_existing(host: &Host, path: &str, role: Role, why: &str, d: &mut Draft) {
+fn add_existing(host: &dyn Host, path: &str, role: Role, why: &str, d: &mut Draft) {
     if host.exists(Path::new(path)) {
         d.files.add(path, role, why.to_string());
     } else {

@@ -58,11 +58,11 @@ impl ConfigRead {
     }
 }
 
-pub fn read(host: &Host, syntax: &str, entry: &Path) -> ConfigRead {
+pub fn read(host: &dyn Host, syntax: &str, entry: &Path) -> ConfigRead {
     read_with(host, syntax, entry, ReadOptions::default())
 }
 
-pub fn read_with(host: &Host, syntax: &str, entry: &Path, opts: ReadOptions) -> ConfigRead {
+pub fn read_with(host: &dyn Host, syntax: &str, entry: &Path, opts: ReadOptions) -> ConfigRead {
     let mut out = ConfigRead {
         fold_case: syntax == "apache",
         ..ConfigRead::default()
@@ -82,7 +82,7 @@ pub fn read_with(host: &Host, syntax: &str, entry: &Path, opts: ReadOptions) -> 
 }
 
 fn read_file(
-    host: &Host,
+    host: &dyn Host,
     syntax: &str,
     file: &Path,
     base: &Path,
@@ -155,7 +155,12 @@ fn read_file(
 
 /// Expands an include pattern (relative to `base`, globs allowed) to existing files, sorted as
 /// nginx, redis and Apache all do.
-fn expand_include(host: &Host, base: &Path, pattern: &str, out: &mut ConfigRead) -> Vec<PathBuf> {
+fn expand_include(
+    host: &dyn Host,
+    base: &Path,
+    pattern: &str,
+    out: &mut ConfigRead,
+) -> Vec<PathBuf> {
     let full = crate::host::normalize(&base.join(pattern));
     let has_glob = pattern.contains(['*', '?', '[']);
     if !has_glob {
@@ -188,7 +193,11 @@ mod tests {
             "server { listen 127.0.0.1:8080; root /srv/www; }\n",
         )
         .unwrap();
-        let read = read(&Host::at(root), "nginx", Path::new("/etc/nginx/nginx.conf"));
+        let read = read(
+            &crate::host::at(root),
+            "nginx",
+            Path::new("/etc/nginx/nginx.conf"),
+        );
         assert_eq!(read.files.len(), 2, "{:?}", read.problems);
         assert_eq!(read.values(&["listen"]), vec!["127.0.0.1:8080"]);
         assert_eq!(read.values(&["root"]), vec!["/srv/www"]);
@@ -216,7 +225,7 @@ mod tests {
             "RUN_USER=www-data".to_string(),
         ];
         let read = read_with(
-            &Host::at(root),
+            &crate::host::at(root),
             "apache",
             Path::new("/srv/httpd/httpd.conf"),
             ReadOptions {
@@ -240,7 +249,11 @@ mod tests {
             "include /etc/r.conf\nport 1\n",
         )
         .unwrap();
-        let read = read(&Host::at(dir.path()), "redis", Path::new("/etc/r.conf"));
+        let read = read(
+            &crate::host::at(dir.path()),
+            "redis",
+            Path::new("/etc/r.conf"),
+        );
         assert_eq!(read.values(&["port"]), vec!["1"]);
         assert!(!read.problems.is_empty());
     }

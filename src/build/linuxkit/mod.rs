@@ -116,7 +116,7 @@ pub fn service(app: &AppPlan) -> Image {
         .filter(|v| v.tmpfs)
         .map(|v| v.path.clone())
         .collect();
-    let mut command = img.entrypoint.clone();
+    let mut command = img.launch();
     command.extend(img.cmd.iter().cloned());
     let caps = tailor::capabilities(app);
     let rlimits = tailor::rlimits(app);
@@ -237,16 +237,20 @@ pub fn notes(plan: &Plan, app: &AppPlan, app_dir: &Path) -> String {
 }
 
 /// Writes `linuxkit.yml` and `LINUXKIT.md` into the app's output directory.
-pub fn write(plan: &Plan, app: &AppPlan, dir: &Path, shown_dir: &Path) -> std::io::Result<()> {
+pub fn write(
+    cx: &crate::build::Context,
+    _: &mut crate::build::AppBuild,
+) -> Result<(), crate::build::BuildError> {
+    let (plan, app) = (cx.plan, cx.app);
     let header = format!(
         "# LinuxKit host for {} lifted by liftkit {} from {}. Build: see {NOTES_NAME}.\n",
         app.name,
         env!("CARGO_PKG_VERSION"),
         plan.source.hostname
     );
-    let yaml = header + &schema::to_yaml(&render(plan, app));
-    std::fs::write(dir.join(FILE_NAME), yaml)?;
-    std::fs::write(dir.join(NOTES_NAME), notes(plan, app, shown_dir))
+    let yaml = schema::to_yaml(&render(plan, app)).map_err(cx.encode(FILE_NAME))?;
+    cx.write(FILE_NAME, &(header + &yaml))?;
+    cx.write(NOTES_NAME, &notes(plan, app, cx.shown_dir))
 }
 
 #[cfg(test)]
@@ -286,6 +290,7 @@ mod tests {
                     .into_iter()
                     .collect(),
                 capabilities: vec!["CAP_SETUID".to_string()],
+                supervisor: true,
             },
             files: vec![],
             generated: vec![],
@@ -334,7 +339,7 @@ mod tests {
     #[test]
     fn generated_host_parses_against_the_schema_and_carries_the_source() {
         let plan = plan();
-        let text = schema::to_yaml(&render(&plan, &plan.apps[0]));
+        let text = schema::to_yaml(&render(&plan, &plan.apps[0])).unwrap();
         let moby = schema::parse(&text).expect("valid linuxkit.yml");
         let kernel = moby.kernel.unwrap();
         let cmdline = kernel.cmdline.unwrap();

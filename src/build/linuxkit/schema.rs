@@ -389,6 +389,6 @@ pub fn parse_image_config(value: &serde_yaml_ng::Value) -> Result<Image, SchemaE
         .map_err(|e| SchemaError(e.to_string()))
 }
 
-pub fn to_yaml(moby: &Moby) -> String {
-    serde_yaml_ng::to_string(moby).unwrap_or_default()
+pub fn to_yaml(moby: &Moby) -> Result<String, String> {
+    serde_yaml_ng::to_string(moby).map_err(|e| e.to_string())
 }

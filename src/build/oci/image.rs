@@ -247,7 +247,7 @@ fn canonical<T: Serialize>(value: &T) -> Result<Vec<u8>, OciError> {
 /// `seconds` since the epoch as RFC 3339 UTC (`1970-01-01T00:00:00Z`); earlier times clamp to
 /// the epoch, as mtimes do.
 pub(crate) fn rfc3339(seconds: i64) -> String {
-    crate::snapshot::collect::rfc3339(seconds.max(0) as u64)
+    crate::timefmt::rfc3339(seconds.max(0) as u64)
 }
 
 #[cfg(test)]

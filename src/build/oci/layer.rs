@@ -14,7 +14,7 @@ use tar::{Builder, EntryType};
 use super::digest::{self, Blob, HashingWriter};
 use super::tarhdr::{self, Meta};
 use super::{write_err, Entry, EntryKind, OciError, Source};
-use crate::host::open_noatime;
+use crate::host::Host;
 
 /// A fixed level: the blob digest depends on it.
 const GZIP_LEVEL: u32 = 6;
@@ -34,7 +34,12 @@ pub(crate) struct Layer {
 type Sink = HashingWriter<flate2::write::GzEncoder<HashingWriter<BufWriter<File>>>>;
 
 /// Writes `entries` (already in archive order) as a gzip layer into `blobs_dir`.
-pub(crate) fn write(entries: &[Entry], mtime: u64, blobs_dir: &Path) -> Result<Layer, OciError> {
+pub(crate) fn write(
+    entries: &[Entry],
+    mtime: u64,
+    files: &dyn Host,
+    blobs_dir: &Path,
+) -> Result<Layer, OciError> {
     let tmp = blobs_dir.join(TMP_NAME);
     let file = File::create(&tmp).map_err(write_err(&tmp))?;
     let gz = GzBuilder::new()
@@ -47,6 +52,7 @@ pub(crate) fn write(entries: &[Entry], mtime: u64, blobs_dir: &Path) -> Result<L
     let mut ar = Builder::new(HashingWriter::new(gz));
     let mut writer = LayerWriter {
         ar: &mut ar,
+        files,
         mtime,
         skipped: BTreeSet::new(),
         warnings: Vec::new(),
@@ -77,6 +83,8 @@ pub(crate) fn write(entries: &[Entry], mtime: u64, blobs_dir: &Path) -> Result<L
 
 struct LayerWriter<'a> {
     ar: &'a mut Builder<Sink>,
+    /// Where `Source::Host` paths are read from.
+    files: &'a dyn Host,
     mtime: u64,
     /// Files left out because they vanished; links to them are left out too.
     skipped: BTreeSet<PathBuf>,
@@ -195,10 +203,13 @@ impl LayerWriter<'_> {
     /// Opens a host file, or records why it is left out. Anything but a regular file is refused
     /// before opening: opening a FIFO would block the build.
     fn open(&mut self, entry: &Entry, host: &Path) -> Result<Option<File>, OciError> {
-        let opened = std::fs::metadata(host).and_then(|meta| match meta.is_file() {
-            true => open_noatime(host).map(Some),
-            false => Ok(None),
-        });
+        let opened = self
+            .files
+            .lstat(host)
+            .and_then(|meta| match meta.is_file() {
+                true => self.files.open_resolved(host).map(Some),
+                false => Ok(None),
+            });
         match opened {
             Ok(Some(file)) => Ok(Some(file)),
             Ok(None) => Err(OciError::NotAFile {

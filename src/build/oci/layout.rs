@@ -21,6 +21,7 @@ pub(crate) fn write(
     entries: &[Entry],
     cfg: &ImageConfig,
     reference: &Reference,
+    files: &dyn crate::host::Host,
     out_dir: &Path,
 ) -> Result<Written, OciError> {
     fs::create_dir_all(out_dir).map_err(write_err(out_dir))?;
@@ -30,7 +31,7 @@ pub(crate) fn write(
     fs::create_dir_all(&blobs).map_err(write_err(&blobs))?;
 
     let mtime = u64::try_from(cfg.created).unwrap_or(0);
-    let layer = layer::write(entries, mtime, &blobs)?;
+    let layer = layer::write(entries, mtime, files, &blobs)?;
     let config = digest::write_blob(&blobs, &image::config_json(cfg, &layer.diff_id)?)?;
     let manifest = digest::write_blob(&blobs, &image::manifest_json(cfg, &config, &layer.blob)?)?;
     let docs = Documents {

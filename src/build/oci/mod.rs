@@ -21,6 +21,7 @@ mod layout;
 mod tarhdr;
 mod verify;
 
+use crate::host::Host;
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -54,8 +55,8 @@ pub enum EntryKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// A path on this machine, streamed (never held whole in memory) and opened without
-    /// updating its access time.
+    /// A resolved path of the source host, streamed through the `Host` given to the writer
+    /// (never held whole in memory, opened without updating its access time).
     Host(PathBuf),
     Bytes(Vec<u8>),
 }
@@ -144,11 +145,12 @@ pub enum OciError {
 pub fn write_image(
     entries: Vec<Entry>,
     config: &ImageConfig,
+    files: &dyn Host,
     out_dir: &Path,
 ) -> Result<Written, OciError> {
     let reference = image::Reference::parse(&config.name)?;
     let entries = entries::prepare(entries)?;
-    layout::write(&entries, config, &reference, out_dir)
+    layout::write(&entries, config, &reference, files, out_dir)
 }
 
 /// Shorthand for the error of a failed write to `path`.

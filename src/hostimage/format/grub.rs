@@ -56,6 +56,7 @@ impl Target {
             "search_fs_file",
             "linux",
             "echo",
+            "reboot",
             "serial",
             "terminal",
         ]);
@@ -76,7 +77,8 @@ pub fn config(target: Target, marker: &str, cmdline: &str) -> String {
 
 /// An embedded configuration: the serial console first on BIOS (so a failed boot shows why;
 /// EFI firmware already mirrors its console there), then the filesystem holding `marker`, the
-/// kernel and initrd on it.
+/// kernel and initrd on it; a boot that fails (GRUB out of memory) reboots instead of waiting
+/// at a prompt, as a kernel panic does (panic=-1).
 pub fn loader_config(
     target: Target,
     marker: &str,
@@ -98,7 +100,9 @@ pub fn loader_config(
          echo \"liftkit: booting from $root\"\n\
          linux {kernel} {cmdline}\n\
          initrd {initrd}\n\
-         boot\n"
+         boot\n\
+         echo 'liftkit: boot failed'\n\
+         reboot\n"
     )
 }
 

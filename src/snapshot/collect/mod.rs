@@ -7,9 +7,11 @@
 
 mod accounts;
 mod addrs;
-mod clock;
 mod dpkg;
+pub mod offline;
 mod processes;
+pub mod rpm;
+pub mod selinux;
 mod sockets;
 mod sysctl;
 mod system;
@@ -20,7 +22,6 @@ use std::io::{self, Read};
 use std::path::Path;
 
 pub use accounts::{parse_group, parse_passwd};
-pub use clock::rfc3339;
 pub use dpkg::parse_status as parse_dpkg_status;
 pub use processes::unit_from_cgroup;
 pub use system::cpu_level_from_flags;
@@ -48,7 +49,8 @@ impl Default for CollectOptions {
 /// join of sockets to pids against a process they control.
 pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapshot {
     let mut findings = Vec::new();
-    let host = system::host_info(&mut findings);
+    let mut host = system::host_info(&mut findings);
+    host.selinux = selinux::describe(std::path::Path::new("/"));
     let (users, groups) = accounts::read(&mut findings);
     let packages = dpkg::read(&mut findings);
     let processes = processes::read_all(opts, progress, &mut findings);
@@ -57,7 +59,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
     Snapshot {
         schema: SCHEMA_VERSION,
         liftkit_version: env!("CARGO_PKG_VERSION").to_string(),
-        collected_at: clock::now_rfc3339(),
+        collected_at: crate::timefmt::now_rfc3339(),
         host,
         users,
         groups,
@@ -67,6 +69,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         connections,
         bundle: None,
         facts: Vec::new(),
+        disk: None,
         findings,
     }
 }

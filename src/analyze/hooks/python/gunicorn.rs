@@ -46,7 +46,7 @@ pub struct Gunicorn {
     pidfile: bool,
 }
 
-pub fn read(host: &Host, inv: &Invocation, cwd: &str) -> Option<Gunicorn> {
+pub fn read(host: &dyn Host, inv: &Invocation, cwd: &str) -> Option<Gunicorn> {
     let is_gunicorn = inv
         .script
         .as_deref()
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn reads_the_app_module_and_its_directory() {
-        let host = Host::at("/nonexistent-root");
+        let host = crate::host::at("/nonexistent-root");
         let g = read(
             &host,
             &inv(&[
@@ -244,7 +244,7 @@ mod tests {
 
     #[test]
     fn the_foreground_command_drops_daemon_and_pid_and_logs_to_the_streams() {
-        let g = read(&Host::at("/nonexistent-root"), &inv(&[]), "/").unwrap();
+        let g = read(&crate::host::at("/nonexistent-root"), &inv(&[]), "/").unwrap();
         let cmd: Vec<String> = [
             "/usr/bin/python3",
             "/usr/bin/gunicorn",

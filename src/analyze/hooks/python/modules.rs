@@ -43,7 +43,7 @@ impl Located {
 }
 
 pub struct Finder<'a> {
-    host: &'a Host,
+    host: &'a dyn Host,
     pub path: Vec<Entry>,
     /// `.cpython-311-x86_64-linux-gnu.so`, `.abi3.so`, `.so`: the interpreter's order.
     ext_suffixes: Vec<String>,
@@ -52,7 +52,7 @@ pub struct Finder<'a> {
 }
 
 impl<'a> Finder<'a> {
-    pub fn new(host: &'a Host, path: Vec<Entry>, ext_suffixes: Vec<String>) -> Self {
+    pub fn new(host: &'a dyn Host, path: Vec<Entry>, ext_suffixes: Vec<String>) -> Self {
         Finder {
             host,
             path,
@@ -368,7 +368,7 @@ fn visit(finder: &mut Finder, c: &mut Closure, w: Want, queue: &mut Vec<Want>) {
 }
 
 /// The modules `file` (module `module`) imports, as absolute names.
-fn imports_of(host: &Host, module: &str, file: &str, is_package: bool) -> Vec<Want> {
+fn imports_of(host: &dyn Host, module: &str, file: &str, is_package: bool) -> Vec<Want> {
     if !file.ends_with(".py") {
         return Vec::new();
     }
@@ -422,7 +422,7 @@ fn join(base: &str, name: &str) -> String {
 }
 
 /// Every source file of a top-level package with its module name (`pkg/sub/x.py` → `pkg.sub.x`).
-fn package_sources(host: &Host, top: &str, loc: &Located) -> Vec<(String, String)> {
+fn package_sources(host: &dyn Host, top: &str, loc: &Located) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for dir in &loc.package_dirs {
         for f in crate::analyze::glob::expand(host, &format!("{dir}/**/*.py")) {

@@ -1,0 +1,74 @@
+//! Analyzers are data: listed, shown, checked with errors naming file, line and key, and extended
+//! from a directory without touching Rust.
+
+use crate::common;
+
+use common::*;
+
+#[test]
+fn analyzers_are_listed_shown_and_checked() {
+    let list = run_ok(liftkit().args(["analyzers", "list"]));
+    let list = String::from_utf8_lossy(&list.stdout);
+    for id in ["nginx", "redis", "generic"] {
+        assert!(
+            list.lines().any(|l| l.starts_with(id)),
+            "{id} listed:\n{list}"
+        );
+    }
+    let show = run_ok(liftkit().args(["analyzers", "show", "nginx"]));
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.contains("id = \"nginx\"") && show.contains("daemon off;"),
+        "{show}"
+    );
+
+    let missing = liftkit()
+        .args(["analyzers", "show", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no analyzer \"nope\""));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "schema = 1\nid = \"x\"\n[detect]\nexe = [\"**/x\"]\nexes = []\n",
+    )
+    .unwrap();
+    let out = liftkit()
+        .args(["analyzers", "check"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:5:1") && err.contains("unknown field `exes`"),
+        "{err}"
+    );
+
+    for shipped in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/analyzers")).unwrap() {
+        let path = shipped.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            run_ok(liftkit().args(["analyzers", "check"]).arg(&path));
+        }
+    }
+}
+
+#[test]
+fn an_analyzer_directory_adds_knowledge_without_code() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("memcached.toml"),
+        "schema = 1\nid = \"memcached\"\ndescription = \"memcached cache\"\n[detect]\nexe = [\"**/memcached\"]\n\
+         [runtime]\nprobes = [{ tcp = true }]\n",
+    )
+    .unwrap();
+    let list = run_ok(
+        liftkit()
+            .args(["analyzers", "list", "--analyzers"])
+            .arg(dir.path()),
+    );
+    assert!(String::from_utf8_lossy(&list.stdout).contains("memcached cache"));
+}

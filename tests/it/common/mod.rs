@@ -1,0 +1,278 @@
+//! Shared pieces of the integration tests: real daemons started the way a legacy host runs them,
+//! a real container engine, and small protocol clients.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub fn liftkit() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_liftkit"))
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+pub fn wait_for_port_closed(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// (status, body) of a plain HTTP/1.0 GET.
+pub fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut resp = Vec::new();
+    s.read_to_end(&mut resp).unwrap();
+    let split = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP header");
+    let head = String::from_utf8_lossy(&resp[..split]).into_owned();
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status code");
+    (status, resp[split + 4..].to_vec())
+}
+
+/// Sends one redis command (RESP) and returns the raw reply.
+pub fn redis(port: u16, args: &[&str]) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to redis");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    let mut buf = vec![0u8; 65536];
+    let n = s.read(&mut buf).unwrap();
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// The container engine as this machine runs it: podman with runc and cgroupfs (crun fails on
+/// the hybrid cgroups here; podman's default rlimits exceed the hard limits).
+pub const ENGINE: &str = "podman --runtime runc --cgroup-manager=cgroupfs";
+pub const ENGINE_RUN_FLAGS: &str = "--ulimit nofile=20000:20000 --ulimit nproc=1024:1024";
+
+pub fn podman() -> Command {
+    let mut parts = ENGINE.split_whitespace();
+    let mut c = Command::new(parts.next().unwrap());
+    c.args(parts);
+    c
+}
+
+/// Removes a container and an image when the test ends, pass or fail.
+pub struct Cleanup {
+    pub container: String,
+    pub image: String,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = podman()
+            .args(["rm", "-f", "-t", "2", &self.container])
+            .output();
+        let _ = podman().args(["rmi", "-f", &self.image]).output();
+    }
+}
+
+/// Starts `out/<app>/run.sh` detached, as a user of the output would.
+pub fn start_lifted(app_dir: &Path, name: &str) -> Output {
+    let out = Command::new("sh")
+        .arg(app_dir.join("run.sh"))
+        .env("ENGINE", ENGINE)
+        .env(
+            "ENGINE_RUN_FLAGS",
+            format!("-d --rm=false {ENGINE_RUN_FLAGS}"),
+        )
+        .env("NAME", name)
+        .output()
+        .expect("run.sh");
+    assert!(
+        out.status.success(),
+        "run.sh failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn container_logs(name: &str) -> String {
+    let out = podman().args(["logs", name]).output().expect("podman logs");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A daemon started by a test: killed by pid file when the test ends.
+pub struct Daemon {
+    pub pid_file: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> i32 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(pid) = std::fs::read_to_string(&self.pid_file)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+            {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no pid in {}",
+                self.pid_file.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn stop(&self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.pid_file) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A world-readable temporary directory: daemons drop privileges and must reach their files.
+pub fn public_tempdir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("liftkit-test-")
+        .tempdir()
+        .unwrap();
+    set_mode(dir.path(), 0o755);
+    dir
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A daemon's command with the clean environment an init system gives, not the test's.
+pub fn daemon_command(program: &str) -> Command {
+    let mut c = Command::new(program);
+    c.env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("LANG", "C.UTF-8");
+    c
+}
+
+/// Paths in the (single) layer of the OCI layout under `app_dir/oci`, as stored in the tar.
+pub fn layer_paths(app_dir: &Path) -> Vec<String> {
+    let oci = app_dir.join("oci");
+    let blob = |digest: &str| {
+        oci.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(oci.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(blob(manifest_digest)).unwrap()).unwrap();
+    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap();
+    let gz = flate2::read::GzDecoder::new(std::fs::File::open(blob(layer_digest)).unwrap());
+    let mut archive = tar::Archive::new(gz);
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            e.path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect()
+}
+
+/// The one application directory a lift wrote under `out` (named after the app, with a port
+/// suffix when the host runs two instances).
+pub fn app_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("build.json").exists())
+        .collect();
+    assert_eq!(
+        dirs.len(),
+        1,
+        "one app directory in {}: {dirs:?}",
+        out.display()
+    );
+    dirs.into_iter().next().unwrap()
+}
+
+/// A real nginx the way a legacy host runs it (liftkit::bench::testbed::nginx): daemonized, its
+/// own config, a clean environment, serving `dir/www`; config, pid and logs in `dir`.
+pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
+    let running = liftkit::bench::testbed::nginx::start(dir, port).expect("nginx starts");
+    keep_running(running, dir.join("nginx.pid"))
+}
+
+/// redis with its data in `dir/data` (liftkit::bench::testbed::redis), saving nothing on its own.
+pub fn start_redis(dir: &Path, port: u16) -> Daemon {
+    let running = liftkit::bench::testbed::redis::start(dir, port).expect("redis starts");
+    keep_running(running, dir.join("redis.pid"))
+}
+
+/// The tests stop their daemons by pid file (a test may stop one early): the testbed's handle
+/// must not stop it when dropped here.
+fn keep_running(running: liftkit::bench::testbed::Running, pid_file: PathBuf) -> Daemon {
+    std::mem::forget(running);
+    Daemon { pid_file }
+}

@@ -1,0 +1,67 @@
+//! Lifts a real, daemonized redis with its data and proves the image serves the same data.
+
+use crate::common;
+
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn lifted_redis_keeps_its_data_and_answers() {
+    let dir = public_tempdir();
+    let port = free_port();
+    let redis_daemon = start_redis(dir.path(), port);
+    assert!(redis(port, &["SET", "liftkit:before", "written-on-the-source"]).starts_with("+OK"));
+    // An operator quiesces the data before a lift; liftkit itself never writes to the source.
+    assert!(redis(port, &["SAVE"]).starts_with("+OK"));
+
+    let out = dir.path().join("out");
+    run_ok(
+        liftkit()
+            .args(["lift", "--pid"])
+            .arg(redis_daemon.pid().to_string())
+            .arg("-o")
+            .arg(&out),
+    );
+    let app_dir = app_dir(&out);
+    let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
+    assert!(
+        plan.contains(&format!("{}/data", dir.path().display())),
+        "the data dir is a volume:\n{plan}"
+    );
+    assert!(plan.contains("--daemonize"), "foreground entrypoint");
+    assert!(
+        plan.contains("  secrets: []"),
+        "no false secrets in a plain redis:\n{plan}"
+    );
+    let volumes: Vec<_> = std::fs::read_dir(app_dir.join("volumes"))
+        .unwrap()
+        .collect();
+    assert_eq!(volumes.len(), 1, "one populated data volume");
+
+    let build: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
+    let image = build["image"].as_str().unwrap().to_string();
+    let container = format!("liftkit-test-redis-{port}");
+    let _cleanup = Cleanup {
+        container: container.clone(),
+        image,
+    };
+
+    redis_daemon.stop();
+    assert!(wait_for_port_closed(port, Duration::from_secs(10)));
+    start_lifted(&app_dir, &container);
+    assert!(
+        wait_for_port(port, Duration::from_secs(30)),
+        "lifted redis did not answer:\n{}",
+        container_logs(&container)
+    );
+    assert_eq!(redis(port, &["PING"]), "+PONG\r\n");
+    assert!(
+        redis(port, &["GET", "liftkit:before"]).contains("written-on-the-source"),
+        "the key written before the lift is served from the data volume:\n{}",
+        container_logs(&container)
+    );
+    assert!(redis(port, &["SET", "liftkit:after", "round-trip"]).starts_with("+OK"));
+    assert!(redis(port, &["GET", "liftkit:after"]).contains("round-trip"));
+}
