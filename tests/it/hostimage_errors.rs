@@ -357,9 +357,16 @@ fn formats_name_what_the_kernel_or_the_machine_lacks() {
 
     // A tool that is not installed: named with the Debian package that provides it.
     let nothing = only(&tmp.path().join("bin-none"), &[]);
+    let mtools = only(
+        &tmp.path().join("bin-mtools"),
+        &[("mformat", "/usr/bin/mformat")],
+    );
     let grub = only(
         &tmp.path().join("bin-grub"),
-        &[("grub-mkimage", "/usr/bin/grub-mkimage")],
+        &[
+            ("mformat", "/usr/bin/mformat"),
+            ("grub-mkimage", "/usr/bin/grub-mkimage"),
+        ],
     );
     run(
         &args(&efi, "kernel+initrd"),
@@ -369,6 +376,11 @@ fn formats_name_what_the_kernel_or_the_machine_lacks() {
     run(
         &args(&efi, "raw-bios"),
         &[("PATH", &nothing)],
+        &["mformat", "install the Debian package mtools"],
+    );
+    run(
+        &args(&efi, "raw-bios"),
+        &[("PATH", &mtools)],
         &["grub-mkimage", "install the Debian package grub-common"],
     );
     run(
