@@ -103,7 +103,7 @@ pub fn build(
     let key = {
         let mut h = Sha256::new();
         h.update(format!(
-            "1 {suite} {mirror} {:?} {} {}",
+            "2 {suite} {mirror} {:?} {} {}",
             app.packages, app.unit, app.setup
         ));
         hex::encode(&h.finalize()[..6])
@@ -161,6 +161,23 @@ fn debootstrap(
         std::fs::write(&p, text).map_err(|e| HostImageError::io(p.clone(), e))
     };
     write("etc/hostname", &format!("{}\n", app.name))?;
+    // minbase brings no network configuration: systemd's own networkd, with DHCP, as the
+    // liftkit host gets its address.
+    write(
+        "etc/systemd/network/20-wired.network",
+        "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n",
+    )?;
+    for (wants, unit) in [
+        ("multi-user.target.wants", "systemd-networkd.service"),
+        ("sockets.target.wants", "systemd-networkd.socket"),
+    ] {
+        let dir = root.join("etc/systemd/system").join(wants);
+        std::fs::create_dir_all(&dir).map_err(|e| HostImageError::io(dir.clone(), e))?;
+        let link = dir.join(unit);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(format!("/lib/systemd/system/{unit}"), &link)
+            .map_err(|e| HostImageError::io(link.clone(), e))?;
+    }
     write(
         "etc/fstab",
         &format!("LABEL={ROOT_LABEL} / ext4 defaults 0 1\n"),
