@@ -103,7 +103,7 @@ pub fn build(
     let key = {
         let mut h = Sha256::new();
         h.update(format!(
-            "2 {suite} {mirror} {:?} {} {}",
+            "3 {suite} {mirror} {:?} {} {}",
             app.packages, app.unit, app.setup
         ));
         hex::encode(&h.finalize()[..6])
@@ -136,10 +136,13 @@ fn debootstrap(
 ) -> Result<(), HostImageError> {
     let program = tool::find(DEBOOTSTRAP, "bench footprint")?;
     let _ = std::fs::remove_dir_all(root);
+    // dbus: systemd-logind needs it, and logind is what turns the ACPI power button into a
+    // power-off (the moment both systems log their memory use).
     let mut include = vec![
         "systemd",
         "systemd-sysv",
         "udev",
+        "dbus",
         "linux-image-amd64",
         "initramfs-tools",
     ];

@@ -128,7 +128,15 @@ pub fn write(l: &Layout, out: &Path) -> Result<u64, HostImageError> {
         at(1, gap).map_err(io)?;
     }
     for (p, start) in l.partitions.iter().zip(&starts) {
-        at(*start, &p.data).map_err(io)?;
+        // Zero blocks are left unwritten: the file is sparse where the data is, so its allocated
+        // size is what it holds (the bytes read back are the same).
+        for (i, block) in p.data.chunks(64 << 10).enumerate() {
+            if block.iter().any(|b| *b != 0) {
+                f.seek(SeekFrom::Start(start * SECTOR + (i as u64) * (64 << 10)))
+                    .and_then(|_| f.write_all(block))
+                    .map_err(io)?;
+            }
+        }
     }
     f.sync_all().map_err(io)?;
     Ok(sectors * SECTOR)
