@@ -35,6 +35,7 @@ mod readonly;
 mod report_browser;
 mod report_golden;
 mod secrets;
+mod select_app;
 mod stack_apache_php;
 mod stack_postgres;
 mod stack_python;
