@@ -84,7 +84,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         d.settle();
     }
     let secrets = find_secrets(inp, &mut d.files, &image);
-    let (fit, fit_reasons) = fit(analyzer, root, &d.findings);
+    let guessed = say_what_was_guessed(analyzer, &d.vars, &mut d.findings);
+    let (fit, fit_reasons) = fit(analyzer, root, &d.findings, &guessed);
     AppPlan {
         name: cand.name.clone(),
         analyzer: analyzer.id.clone(),
@@ -213,7 +214,34 @@ fn find_secrets(inp: &Inputs, files: &mut FileSet, image: &ImageSpec) -> Vec<Sec
     secrets
 }
 
-fn fit(a: &Analyzer, root: &Process, findings: &[Finding]) -> (Fit, Vec<String>) {
+/// A finding for each value the analyzer assumed without evidence: the image may be built from
+/// a file the program never read, or listen where it did not. Returns the variables' names.
+fn say_what_was_guessed(
+    a: &Analyzer,
+    vars: &vars::Vars,
+    findings: &mut Vec<Finding>,
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for (name, values, why) in vars.guesses() {
+        findings.push(Finding::warning(
+            format!("analyzer {}", a.id),
+            crate::findings::guessed(format!(
+                "{name} = {}: {why}; no command-line option, live answer or configuration \
+                 gave it (check it, and set it in the plan)",
+                values.join(" ")
+            )),
+        ));
+        names.push(name.to_string());
+    }
+    names
+}
+
+fn fit(
+    a: &Analyzer,
+    root: &Process,
+    findings: &[Finding],
+    guessed: &[String],
+) -> (Fit, Vec<String>) {
     let mut reasons = Vec::new();
     let devices: Vec<&str> = root
         .fds
@@ -239,6 +267,13 @@ fn fit(a: &Analyzer, root: &Process, findings: &[Finding]) -> (Fit, Vec<String>)
     }
     if errors > 0 {
         reasons.push(format!("{errors} error findings"));
+        return (Fit::Partial, reasons);
+    }
+    if !guessed.is_empty() {
+        reasons.push(format!(
+            "guessed, not seen on the host: {}",
+            guessed.join(", ")
+        ));
         return (Fit::Partial, reasons);
     }
     reasons.push(format!("analyzer {} recognized it", a.id));

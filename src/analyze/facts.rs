@@ -31,7 +31,7 @@ pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
             continue;
         };
         for q in &analyzer.facts {
-            if let Some(value) = ask(addr, &q.send, &q.regex) {
+            if let Some(value) = ask(addr, q) {
                 facts.push(Fact {
                     pid: root,
                     analyzer: analyzer.id.clone(),
@@ -56,12 +56,13 @@ fn loopback_for(address: &str, port: u16) -> SocketAddr {
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
+fn ask(addr: SocketAddr, q: &super::spec::FactQuery) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
     stream.set_read_timeout(Some(TIMEOUT)).ok()?;
     stream.set_write_timeout(Some(TIMEOUT)).ok()?;
-    stream.write_all(&unescape_bytes(send)).ok()?;
-    let re = regex::Regex::new(pattern).ok()?;
+    stream.write_all(&unescape_bytes(&q.send)).ok()?;
+    let re = regex::Regex::new(&q.regex).ok()?;
+    let refused = q.error.as_deref().and_then(|e| regex::Regex::new(e).ok());
     let mut answer = Vec::new();
     let mut buf = [0u8; 8192];
     let mut reader = (&mut stream).take(MAX_ANSWER);
@@ -78,6 +79,9 @@ fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
                         .name("v")
                         .or_else(|| c.get(1))
                         .map(|m| m.as_str().to_string());
+                }
+                if refused.as_ref().is_some_and(|r| r.is_match(&text)) {
+                    return None;
                 }
             }
         }

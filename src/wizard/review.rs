@@ -135,6 +135,10 @@ pub fn summary(app: &AppPlan) -> String {
     for x in secrets {
         s.push_str(&format!("   secret     {x}\n"));
     }
+    for f in app.findings.iter().filter(|f| f.is_guess()) {
+        let what = f.message.trim_start_matches(crate::findings::GUESSED);
+        s.push_str(&format!("   guessed    {what}\n"));
+    }
     let warnings = app
         .findings
         .iter()

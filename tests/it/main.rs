@@ -32,6 +32,7 @@ mod loader_fuzz;
 mod oci_layer;
 mod oci_tools;
 mod readonly;
+mod redis_options;
 mod report_browser;
 mod report_golden;
 mod secrets;

@@ -314,3 +314,27 @@ pub fn start_redis(dir: &Path, port: u16) -> Daemon {
         pid_file: dir.join("redis.pid"),
     }
 }
+
+/// redis as people start it by hand: options only, no configuration file (`INFO server` then
+/// reports `config_file:` empty), its data in `dir/data`, on loopback.
+pub fn start_redis_with_options(dir: &Path, port: u16) -> Daemon {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    run_ok(
+        daemon_command("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+            .arg(&data)
+            .args(["--daemonize", "yes", "--save", "", "--pidfile"])
+            .arg(dir.join("redis.pid"))
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .current_dir("/"),
+    );
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "redis did not start"
+    );
+    Daemon {
+        pid_file: dir.join("redis.pid"),
+    }
+}
