@@ -260,6 +260,31 @@ pub fn app_dir(out: &Path) -> PathBuf {
 /// A real nginx the way a legacy host runs it (daemonized, its own config, a clean environment),
 /// serving `dir/www`; config, pid and logs in `dir`.
 pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
+    start_nginx_with(dir, port, "")
+}
+
+/// The five `*_temp_path` directives nginx writes request bodies and upstream answers under.
+pub const NGINX_TEMP_PATHS: [(&str, &str); 5] = [
+    ("client_body_temp_path", "body"),
+    ("proxy_temp_path", "proxy"),
+    ("fastcgi_temp_path", "fastcgi"),
+    ("uwsgi_temp_path", "uwsgi"),
+    ("scgi_temp_path", "scgi"),
+];
+
+/// nginx with its own temporary directories under `dir/tmp` (nginx makes the last component
+/// at start, and dies when it cannot), as hosts set them to keep /var/lib small.
+pub fn start_nginx_with_temp_paths(dir: &Path, port: u16) -> Daemon {
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let lines: String = NGINX_TEMP_PATHS
+        .iter()
+        .map(|(directive, sub)| format!("  {directive} {}/tmp/{sub};\n", dir.display()))
+        .collect();
+    start_nginx_with(dir, port, &lines)
+}
+
+/// nginx as `start_nginx` starts it, with `http_extra` added to its `http` block.
+pub fn start_nginx_with(dir: &Path, port: u16, http_extra: &str) -> Daemon {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     if !www.join("index.html").exists() {
@@ -271,7 +296,7 @@ pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
         format!(
             "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
              events {{ worker_connections 64; }}\n\
-             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n\
+             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n{http_extra}\
                server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n  }}\n}}\n",
             d = dir.display()
         ),
