@@ -36,6 +36,7 @@ mod readonly;
 mod redis_options;
 mod report_browser;
 mod report_golden;
+mod report_merged_usr;
 mod secrets;
 mod select_app;
 mod stack_apache_php;
