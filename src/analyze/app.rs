@@ -84,7 +84,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         d.settle();
     }
     let secrets = find_secrets(inp, &mut d.files, &image);
-    let guessed = say_what_was_guessed(analyzer, &d.vars, &mut d.findings);
+    let guessed = say_what_was_guessed(inp, analyzer, &d.vars, &mut d.findings);
     let (fit, fit_reasons) = fit(analyzer, root, &d.findings, &guessed);
     AppPlan {
         name: cand.name.clone(),
@@ -215,23 +215,35 @@ fn find_secrets(inp: &Inputs, files: &mut FileSet, image: &ImageSpec) -> Vec<Sec
 }
 
 /// A finding for each value the analyzer assumed without evidence: the image may be built from
-/// a file the program never read, or listen where it did not. Returns the variables' names.
+/// a file the program never read, or listen where it did not. Returns the variables' names
+/// that lower the fit: on a host whose files are not at hand (a snapshot analyzed from its
+/// inventory alone) nothing could have been seen, the plan says so as a whole, and the fit is
+/// not lowered for it (the fleet report would show differences that are only missing files).
 fn say_what_was_guessed(
+    inp: &Inputs,
     a: &Analyzer,
     vars: &vars::Vars,
     findings: &mut Vec<Finding>,
 ) -> Vec<String> {
+    let no_files = inp.host.root_label().is_empty();
     let mut names = Vec::new();
     for (name, values, why) in vars.guesses() {
-        findings.push(Finding::warning(
-            format!("analyzer {}", a.id),
-            crate::findings::guessed(format!(
-                "{name} = {}: {why}; no command-line option, live answer or configuration \
-                 gave it (check it, and set it in the plan)",
-                values.join(" ")
-            )),
+        let message = crate::findings::guessed(format!(
+            "{name} = {}: {why}; no command-line option, live answer or configuration gave it{}",
+            values.join(" "),
+            if no_files {
+                " (the host's files were not at hand)"
+            } else {
+                " (check it, and set it in the plan)"
+            }
         ));
-        names.push(name.to_string());
+        let subject = format!("analyzer {}", a.id);
+        if no_files {
+            findings.push(Finding::info(subject, message));
+        } else {
+            findings.push(Finding::warning(subject, message));
+            names.push(name.to_string());
+        }
     }
     names
 }

@@ -21,6 +21,7 @@ mod elf_root;
 mod fixtures;
 mod flat_memory;
 mod fleet_batch;
+mod fleet_contents;
 mod gentle;
 mod hostile;
 mod hostimage_errors;
