@@ -6,7 +6,7 @@ use crate::common;
 
 use common::*;
 use serde_json::{json, Value};
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::Duration;
 
 /// A program no analyzer knows, listening: its version comes only from the package that owns
