@@ -71,6 +71,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &args.select.selection(),
         args.cpu_level,
     )?;
+    if args.select.is_empty() && contents == Contents::Bundle && !snap.bundle_apps.is_empty() {
+        eprintln!(
+            "{}: its bundle holds the files of {}: planning those (--app chooses)",
+            args.snapshot.display(),
+            snap.bundle_apps.join(", ")
+        );
+    }
     if contents == Contents::None {
         eprintln!(
             "warning: {}: no bundle beside it and not taken on this machine: analyzed from the \
@@ -81,7 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     liftkit::plan::save(&plan, &args.output)
         .with_context(|| format!("{}: cannot write", args.output.display()))?;
     let findings: Vec<_> = plan.apps.iter().flat_map(|a| a.findings.clone()).collect();
-    common::report_findings(&findings);
+    common::report_run(Some(&plan), &[]);
     for a in &plan.apps {
         eprintln!(
             "{}: {} files, {} volumes, fit {:?} → {}",

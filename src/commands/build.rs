@@ -57,7 +57,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let builds = session.build(&plan, &*host, &args.output, &request, snapshot)?;
     common::print_build_summary(&builds, args.json)?;
     let findings: Vec<_> = builds.iter().flat_map(|b| b.findings.clone()).collect();
-    common::report_findings(&findings);
+    common::report_run(None, &builds);
     Ok(common::exit_code(&findings))
 }
 

@@ -1,7 +1,7 @@
 //! `liftkit collect`: the read-only inventory of this host.
 
 use super::common;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use liftkit::pipeline::Session;
 use liftkit::snapshot;
 use std::path::PathBuf;
@@ -19,16 +19,22 @@ pub struct Args {
     /// (links, owners, modes and data kept), so `analyze` and `build` can run on another machine.
     #[arg(long)]
     pub bundle: bool,
-    #[command(flatten)]
-    pub select: super::analyze::SelectArgs,
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
+    #[command(flatten, next_help_heading = "With --bundle")]
+    pub select: super::analyze::SelectArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if !args.bundle && !args.select.is_empty() {
+        bail!(
+            "--app and --pid choose the applications --bundle copies files for; without \
+             --bundle the snapshot is always of the whole host (add --bundle, or leave them out)"
+        );
+    }
     args.priority.apply();
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let bars = common::Bars::default();
@@ -43,6 +49,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             bundled.dir.display()
         );
         snap.bundle = Some(bundled.name);
+        if !args.select.is_empty() {
+            snap.bundle_apps = bundled.apps.clone();
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&snap)?);

@@ -37,16 +37,54 @@ fn bar_style() -> ProgressStyle {
 
 /// Prints findings of warning level and above to stderr, and says how many infos were kept.
 pub fn report_findings(findings: &[Finding]) {
-    let mut infos = 0;
-    for f in findings {
+    report_app_findings(&[], findings.iter().map(|f| ("", f)).collect());
+}
+
+/// The findings of a run, each warning and error named by its app (`warning: nginx: …`), then
+/// the informational ones counted where a person finds them: in the plan (the wizard's review
+/// counts the same) and in the build's reports.
+pub fn report_run(plan: Option<&liftkit::plan::Plan>, builds: &[AppBuild]) {
+    let mut tagged: Vec<(&str, &Finding)> = Vec::new();
+    for a in plan.iter().flat_map(|p| &p.apps) {
+        tagged.extend(a.findings.iter().map(|f| (a.name.as_str(), f)));
+    }
+    let from_plan = tagged.len();
+    for b in builds {
+        tagged.extend(b.findings.iter().map(|f| (b.app.as_str(), f)));
+    }
+    let origins = [
+        ("the plan", from_plan),
+        ("the build", tagged.len() - from_plan),
+    ];
+    report_app_findings(&origins, tagged);
+}
+
+fn report_app_findings(origins: &[(&str, usize)], findings: Vec<(&str, &Finding)>) {
+    let mut infos = [0usize; 2];
+    for (i, (app, f)) in findings.iter().enumerate() {
         if f.level >= Level::Warning {
-            eprintln!("{f}");
+            if app.is_empty() {
+                eprintln!("{f}");
+            } else {
+                eprintln!("{}: {app}: {}: {}", f.level, f.subject, f.message);
+            }
         } else {
-            infos += 1;
+            let from_plan = origins.first().is_none_or(|(_, n)| i < *n);
+            infos[usize::from(!from_plan)] += 1;
         }
     }
-    if infos > 0 {
-        eprintln!("({infos} informational findings are in the plan)");
+    let total = infos[0] + infos[1];
+    let s = if total == 1 { "" } else { "s" };
+    match infos {
+        [0, 0] => {}
+        [_, 0] => eprintln!("({total} informational finding{s} in the plan)"),
+        [0, _] => {
+            eprintln!("({total} informational finding{s} from the build, in each report.html)")
+        }
+        [p, b] => eprintln!(
+            "({total} informational findings: {p} in the plan, {b} from the build; all in each \
+             app's report.html)"
+        ),
     }
 }
 

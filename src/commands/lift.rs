@@ -3,7 +3,7 @@
 use super::analyze::SelectArgs;
 use super::build::BuildArgs;
 use super::common;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use liftkit::analyze::Candidate;
 use liftkit::pipeline::{self, Session};
 use std::path::PathBuf;
@@ -41,12 +41,19 @@ pub struct Args {
     #[arg(long)]
     pub host_image: bool,
     #[command(flatten)]
-    pub host_image_opts: super::host_image::HostImageArgs,
-    #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
+    #[command(flatten, next_help_heading = "With --host-image")]
+    pub host_image_opts: super::host_image::HostImageArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let orphans = args.host_image_opts.given();
+    if !args.host_image && !orphans.is_empty() {
+        bail!(
+            "{} only apply with --host-image (they choose how the host image is built)",
+            orphans.join(", ")
+        );
+    }
     args.priority.apply();
     if let Some(file) = &args.answers {
         return super::wizard::replay(file, &wizard_run(&args));
@@ -86,7 +93,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let findings = pipeline::findings(&plan, &builds);
-    common::report_findings(&findings);
+    common::report_run(Some(&plan), &builds);
     Ok(common::exit_code(&findings))
 }
 
@@ -110,37 +117,54 @@ fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
         println!("no applications found: nothing listens on a port or runs as a service unit");
         return Ok(());
     }
-    println!(
-        "{:<16} {:<18} {:<10} {:<28} {:<10} STARTED BY",
-        "APP", "PIDS", "USER", "LISTENS", "ANALYZER"
-    );
-    for c in found {
-        let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
-        let started_by = c
-            .unit
-            .clone()
-            .filter(|u| u.ends_with(".service"))
-            .or_else(|| c.parent.as_ref().map(|p| format!("parent {p}")))
-            .unwrap_or_default();
-        println!(
-            "{:<16} {:<18} {:<10} {:<28} {:<10} {}",
-            c.name,
-            truncate(&pids.join(","), 18),
-            c.user,
-            truncate(&c.listen.join(","), 28),
-            c.analyzer.as_deref().unwrap_or("generic"),
-            started_by
-        );
+    // Whole values, columns as wide as their longest: a cut port or pid is one a person
+    // cannot type back.
+    let rows: Vec<[String; 6]> = found
+        .iter()
+        .map(|c| {
+            let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
+            let started_by = c
+                .unit
+                .clone()
+                .filter(|u| u.ends_with(".service"))
+                .or_else(|| c.parent.as_ref().map(|p| format!("parent {p}")))
+                .unwrap_or_default();
+            [
+                c.name.clone(),
+                pids.join(","),
+                c.user.clone(),
+                if c.listen.is_empty() {
+                    "-".to_string()
+                } else {
+                    c.listen.join(",")
+                },
+                c.analyzer.clone().unwrap_or_else(|| "generic".to_string()),
+                started_by,
+            ]
+        })
+        .collect();
+    let header = ["APP", "PIDS", "USER", "LISTENS", "ANALYZER", "STARTED BY"].map(String::from);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == row.len() - 1 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
     }
     println!("\nlift one with: liftkit lift --app NAME -o out/");
     Ok(())
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(n - 1).collect();
-        format!("{cut}…")
-    }
 }

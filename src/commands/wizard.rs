@@ -178,7 +178,7 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     save_answers(&session.answers)?;
     eprintln!("answers saved: {}", answers_path.display());
     let findings = pipeline::findings(&decision.plan, &builds);
-    common::report_findings(&findings);
+    common::report_run(Some(&decision.plan), &builds);
     Ok(common::exit_code(&findings))
 }
 

@@ -74,7 +74,9 @@ fn one(file: &Path, analyzers: &[Analyzer]) -> Outcome {
         }
     };
     let (host, contents) = (&*selected_host.host, selected_host.contents.as_str());
-    let selected = analyze::select(&snap, analyzers, &Selection::All).unwrap_or_default();
+    let selection =
+        crate::pipeline::saved_selection(&snap, selected_host.contents, &Selection::All);
+    let selected = analyze::select(&snap, analyzers, &selection).unwrap_or_default();
     let opts = analyze::Options {
         cpu_level: None,
         source_root: host.root_label(),

@@ -19,7 +19,7 @@ use crate::snapshot::{self, Snapshot};
 use std::path::{Path, PathBuf};
 
 pub use bundle::Bundled;
-pub use output::prepare_output;
+pub use output::{app_dirs, prepare_output};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -141,7 +141,8 @@ impl<'a> Session<'a> {
         cpu_level: Option<u8>,
     ) -> Result<(Plan, Contents), PipelineError> {
         let source = select::for_snapshot(snapshot_file, snap, explicit_root)?;
-        let chosen = self.select(snap, selection)?;
+        let selection = saved_selection(snap, source.contents, selection);
+        let chosen = self.select(snap, &selection)?;
         let opts = analyze::Options {
             cpu_level,
             source_root: source.host.root_label(),
@@ -212,6 +213,18 @@ impl<'a> Session<'a> {
         let bundled = bundle::write(&plan, snapshot_file);
         self.progress.end();
         bundled
+    }
+}
+
+/// What to plan of a saved snapshot when nothing was asked: with its files from a bundle made
+/// for some applications (`collect --bundle --app X`), those, since only their files travelled;
+/// else everything.
+pub fn saved_selection(snap: &Snapshot, contents: Contents, asked: &Selection) -> Selection {
+    match asked {
+        Selection::All if contents == Contents::Bundle && !snap.bundle_apps.is_empty() => {
+            Selection::Names(snap.bundle_apps.clone())
+        }
+        other => other.clone(),
     }
 }
 

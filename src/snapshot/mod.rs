@@ -40,6 +40,10 @@ pub struct Snapshot {
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The applications the bundle holds files for (`collect --bundle --app X`): what a later
+    /// `analyze` of this snapshot plans by default, since only their files travelled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundle_apps: Vec<String>,
     /// Answers the running applications gave to the analyzers' read-only live queries (redis
     /// `INFO server` names its config file, which its rewritten command line no longer shows).
     #[serde(default)]

@@ -90,8 +90,9 @@ fn redis_started_with_options_only_is_lifted_with_its_own_settings() {
     );
     let stderr = String::from_utf8_lossy(&analyzed.stderr);
     assert!(
-        stderr.contains("guessed conf = /etc/redis/redis.conf"),
-        "the guess is said at the end of the run:\n{stderr}"
+        stderr.lines().any(|l| l.starts_with("warning: redis")
+            && l.contains(": analyzer redis: guessed conf = /etc/redis/redis.conf")),
+        "the guess is said at the end of the run, naming its app:\n{stderr}"
     );
     let plan2 = liftkit::plan::load(&plan2).unwrap();
     let app2 = &plan2.apps[0];

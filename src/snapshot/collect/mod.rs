@@ -64,6 +64,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         sockets,
         connections,
         bundle: None,
+        bundle_apps: Vec::new(),
         facts: Vec::new(),
         findings,
     }
