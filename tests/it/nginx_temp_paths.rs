@@ -61,4 +61,65 @@ fn nginx_with_its_own_temp_paths_starts_lifted() {
     );
     let logs = container_logs(&container);
     assert!(!logs.contains("mkdir()"), "{logs}");
+    failed_detached_starts_keep_their_logs(&app_dir, port);
+}
+
+/// run.sh with -d: a container that stops at start is kept with its logs (it used to go with
+/// `--rm`, and what went wrong with it); at a terminal run.sh prints its last lines.
+fn failed_detached_starts_keep_their_logs(app_dir: &std::path::Path, port: u16) {
+    let quiet = format!("liftkit-test-nginx-bad-{port}");
+    let at_tty = format!("liftkit-test-nginx-bad-tty-{port}");
+    let _cleanup = [&quiet, &at_tty].map(|name| Cleanup {
+        container: name.clone(),
+        image: String::new(),
+    });
+    let run_sh = |name: &str| {
+        let mut c = std::process::Command::new("sh");
+        c.arg(app_dir.join("run.sh"))
+            .arg("-Z") // nginx refuses an unknown option and exits at once
+            .env("ENGINE", ENGINE)
+            .env("ENGINE_RUN_FLAGS", format!("-d {ENGINE_RUN_FLAGS}"))
+            .env("NAME", name);
+        c
+    };
+    let out = run_sh(&quiet).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let waited = podman().args(["wait", &quiet]).output().unwrap();
+    assert_ne!(
+        String::from_utf8_lossy(&waited.stdout).trim(),
+        "0",
+        "nginx -Z fails"
+    );
+    let logs = container_logs(&quiet);
+    assert!(
+        logs.contains("invalid option"),
+        "the stopped container is kept, with its logs: {logs:?}"
+    );
+
+    // At a terminal (script(1) gives run.sh one), the failure is said and its log shown.
+    let inner = run_sh(&at_tty);
+    let line = format!(
+        "sh {}/run.sh -Z",
+        shell_quote(&app_dir.display().to_string())
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .envs(inner.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("stopped at start"), "{text}");
+    assert!(
+        text.contains("invalid option"),
+        "its last log lines: {text}"
+    );
+    assert!(
+        text.contains(&format!("rm {at_tty}")),
+        "how to remove it: {text}"
+    );
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
