@@ -145,9 +145,10 @@ pub struct Bars(std::sync::Mutex<Option<ProgressBar>>);
 
 impl liftkit::pipeline::Progress for Bars {
     fn begin(&self, what: &str, total: Option<u64>) {
+        // A bar of one item sits at 0/1 until it is done: a spinner says more.
         let pb = match total {
-            Some(n) => bar(n, what),
-            None => spinner(what),
+            Some(n) if n > 1 => bar(n, what),
+            _ => spinner(what),
         };
         if let Ok(mut g) = self.0.lock() {
             if let Some(old) = g.replace(pb) {
@@ -159,6 +160,9 @@ impl liftkit::pipeline::Progress for Bars {
     fn advance(&self, done: u64, total: Option<u64>) {
         if let Ok(g) = self.0.lock() {
             if let Some(pb) = g.as_ref() {
+                if pb.length().is_none() && total.is_none_or(|t| t <= 1) {
+                    return;
+                }
                 if let Some(t) = total {
                     if pb.length() != Some(t) {
                         pb.set_length(t);
@@ -185,4 +189,24 @@ impl liftkit::pipeline::Progress for Bars {
             }
         }
     }
+}
+
+/// What to try when the engine itself failed (not the app): most hosts that refuse a container
+/// need the engine's runtime or limits chosen, which run.sh and verify take from the environment.
+pub fn engine_hint(e: &anyhow::Error) -> String {
+    let engine_failed = e
+        .downcast_ref::<liftkit::verify::VerifyError>()
+        .is_some_and(|v| matches!(v, liftkit::verify::VerifyError::Engine(_)));
+    if !engine_failed {
+        return String::new();
+    }
+    format!(
+        "\nhint: the container engine could not start the container. Set ENGINE (the engine \
+         with its global flags, now {:?}) and ENGINE_RUN_FLAGS (flags for `run`, now {:?}); \
+         a host with hybrid cgroups and low limits needs for example\n  \
+         ENGINE=\"podman --runtime runc --cgroup-manager=cgroupfs\" \
+         ENGINE_RUN_FLAGS=\"--ulimit nofile=20000:20000 --ulimit nproc=1024:1024\"",
+        std::env::var("ENGINE").unwrap_or_default(),
+        std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default(),
+    )
 }

@@ -36,14 +36,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let report = match app_dir(&args.app_dir).and_then(|dir| Ok(verify::verify(&dir, &opts)?)) {
         Ok(r) => r,
-        // Whoever asked for JSON reads stdout: the error goes there too, as JSON.
-        Err(e) if args.json => {
+        Err(e) => {
             let text = format!("{e:#}");
-            println!("{}", serde_json::json!({ "error": text }));
-            eprintln!("liftkit: error: {text}");
+            // Whoever asked for JSON reads stdout: the error goes there too, as JSON.
+            if args.json {
+                println!("{}", serde_json::json!({ "error": text }));
+            }
+            eprintln!("liftkit: error: {text}{}", super::common::engine_hint(&e));
             return Ok(ExitCode::from(2));
         }
-        Err(e) => return Err(e),
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -123,8 +123,11 @@ impl<'a> Session<'a> {
         chosen: &[Candidate],
         opts: &analyze::Options,
     ) -> Plan {
-        self.progress
-            .begin(&format!("analyzing {} applications", chosen.len()), None);
+        let what = match chosen {
+            [one] => format!("analyzing {}", one.name),
+            _ => format!("analyzing {} applications", chosen.len()),
+        };
+        self.progress.begin(&what, None);
         let plan = analyze::plan(snap, host, self.analyzers, chosen, opts);
         self.progress.end();
         plan

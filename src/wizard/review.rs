@@ -145,7 +145,8 @@ pub fn summary(app: &AppPlan) -> String {
         .filter(|f| f.level >= crate::findings::Level::Warning)
         .count();
     s.push_str(&format!(
-        "   findings   {} ({warnings} warnings or errors)\n",
+        "   findings   {} in the plan ({warnings} warnings or errors; the build may add its own, \
+         all in report.html)\n",
         app.findings.len()
     ));
     s

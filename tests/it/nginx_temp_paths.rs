@@ -62,6 +62,41 @@ fn nginx_with_its_own_temp_paths_starts_lifted() {
     let logs = container_logs(&container);
     assert!(!logs.contains("mkdir()"), "{logs}");
     failed_detached_starts_keep_their_logs(&app_dir, port);
+    engine_errors_come_with_a_hint(&app_dir, &out);
+}
+
+/// The engine refusing the container (`error setting rlimit type 7`, the limits of this very
+/// machine without ENGINE_RUN_FLAGS) is named with what to set; `--json` gets the error as JSON;
+/// the output root is named as such.
+fn engine_errors_come_with_a_hint(app_dir: &std::path::Path, out: &std::path::Path) {
+    let run = liftkit()
+        .arg("verify")
+        .arg(app_dir)
+        .arg("--json")
+        .env("ENGINE", ENGINE)
+        .env("ENGINE_RUN_FLAGS", "--ulimit nofile=2147483647:2147483647")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {run:?}"));
+    assert!(
+        answer["error"].as_str().unwrap().contains("run.sh failed"),
+        "{answer}"
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("hint:") && stderr.contains("ENGINE_RUN_FLAGS"),
+        "{stderr}"
+    );
+    let root = liftkit().arg("verify").arg(out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&root.stderr);
+    assert_eq!(root.status.code(), Some(2));
+    assert!(
+        stderr.contains("is an output directory")
+            && stderr.contains(&app_dir.display().to_string()),
+        "{stderr}"
+    );
 }
 
 /// run.sh with -d: a container that stops at start is kept with its logs (it used to go with
