@@ -13,8 +13,8 @@ The pipeline, stage by stage (each reads only the previous stage's file):
   liftkit analyze snapshot.json -o plan.yaml   what each image holds, and why (edit it)
   liftkit build plan.yaml -o out/              images, run.sh, reports, manifests per app
   liftkit verify out/APP                       run the image, compare it with the original
-or all at once: `liftkit lift` lists the applications (at a terminal it starts the wizard),
-`liftkit lift --app nginx -o out/` lifts one.
+or all at once: `liftkit lift --list` lists the applications, `liftkit lift --app nginx -o out/`
+lifts one, `liftkit wizard` walks through it.
 
 Exit codes: 0 done, 1 done with error-level findings (or, for verify, answers that differ),
 2 failed or bad input.";

@@ -11,13 +11,17 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Without --app or --pid, lists the applications found and lifts nothing; at a \
-terminal (and without --json), starts the wizard instead.\n\
-Examples:\n  liftkit lift\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/\n  liftkit lift --answers out/answers.yaml -o out2/"
+    after_help = "Without --app or --pid: at a terminal, starts the wizard; otherwise (or with \
+--list, or --json), lists the applications found and lifts nothing.\n\
+Examples:\n  liftkit lift --list\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/\n  liftkit lift --answers out/answers.yaml -o out2/"
 )]
 pub struct Args {
     #[command(flatten)]
     pub select: SelectArgs,
+    /// List the applications found and lift nothing (also at a terminal, where no selection
+    /// starts the wizard).
+    #[arg(long, conflicts_with_all = ["apps", "pids", "answers"])]
+    pub list: bool,
     /// Output directory: plan.yaml, snapshot.json and one subdirectory per application
     /// [default: out].
     #[arg(short, long, value_name = "DIR")]
@@ -58,7 +62,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(file) = &args.answers {
         return super::wizard::replay(file, &wizard_run(&args));
     }
-    if args.select.is_empty() && !args.json && super::wizard::at_terminal() {
+    if args.select.is_empty() && !args.list && !args.json && super::wizard::at_terminal() {
         return super::wizard::run(super::wizard::Args {
             output: args.output.clone().unwrap_or_else(|| PathBuf::from("out")),
             force: args.force,
