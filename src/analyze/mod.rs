@@ -75,7 +75,7 @@ pub enum AnalyzeError {
     #[error("no process with pid {pid} on {host}")]
     NoSuchPid { pid: i32, host: String },
     #[error(
-        "pid {pid} is {what} of {host}, not an application: give the pid of a program it runs"
+        "pid {pid} is {what} on {host}, not an application: give the pid of a program it runs"
     )]
     NotAnApp {
         pid: i32,

@@ -54,8 +54,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let orphans = args.host_image_opts.given();
     if !args.host_image && !orphans.is_empty() {
         bail!(
-            "{} only apply with --host-image (they choose how the host image is built)",
-            orphans.join(", ")
+            "{} {} only with --host-image (they choose how the host image is built)",
+            orphans.join(", "),
+            if orphans.len() == 1 {
+                "applies"
+            } else {
+                "apply"
+            }
         );
     }
     args.priority.apply();

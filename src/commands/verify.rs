@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let report = match app_dir(&args.app_dir).and_then(|dir| Ok(verify::verify(&dir, &opts)?)) {
         Ok(r) => r,
         Err(e) => {
-            let text = format!("{e:#}");
+            let text = super::one_line(&e);
             // Whoever asked for JSON reads stdout: the error goes there too, as JSON.
             if args.json {
                 println!("{}", serde_json::json!({ "error": text }));
@@ -81,6 +81,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// The application's directory; an output root (`out/`, holding one per app) is named as such,
 /// with the apps it holds.
 fn app_dir(dir: &Path) -> Result<PathBuf> {
+    if !dir.is_dir() {
+        bail!(
+            "{}: no such directory (give an application's output directory, like out/nginx)",
+            dir.display()
+        );
+    }
     if dir.join("plan.yaml").is_file() && dir.join("run.sh").is_file() {
         return Ok(dir.to_path_buf());
     }

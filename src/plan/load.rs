@@ -144,6 +144,17 @@ fn ended_early(
         .skip(line)
         .find(|(_, l)| content(l) && indent(l) < keys_at)?;
     let key = format!("{field}:");
+    if end_line.trim_start().starts_with(&key) {
+        return Some((
+            end + 1,
+            indent(end_line) + 1,
+            format!(
+                "`{field}` is indented to column {}: as a key of {mapping} (from line {line}) it \
+                 belongs at column {column}",
+                indent(end_line) + 1
+            ),
+        ));
+    }
     let later = lines
         .iter()
         .enumerate()

@@ -10,6 +10,7 @@ mod analyzers_cli;
 mod ansible_collect;
 mod bad_files;
 mod cli_errors;
+mod cli_golden;
 mod collect_churn;
 mod collect_live;
 mod collect_parsers;
