@@ -6,6 +6,7 @@
 //! for the commands.
 
 pub mod analyze;
+pub mod bench;
 pub mod build;
 pub mod built;
 pub mod elf;
@@ -14,6 +15,7 @@ pub mod fleet;
 pub mod fsutil;
 pub mod host;
 pub mod hostimage;
+pub mod os;
 pub mod pipeline;
 pub mod plan;
 pub mod report;

@@ -11,7 +11,8 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_ANSWER: u64 = 256 << 10;
 
 pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
-    let mut facts = Vec::new();
+    use rayon::prelude::*;
+    let mut questions = Vec::new();
     for cand in super::candidates(snapshot, analyzers) {
         let Some(analyzer) = analyzers
             .iter()
@@ -19,10 +20,6 @@ pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
         else {
             continue;
         };
-        if analyzer.facts.is_empty() {
-            continue;
-        }
-        let root = cand.root_pid();
         let Some(addr) = snapshot
             .sockets_of(&cand.pids)
             .find(|s| s.proto == "tcp" || s.proto == "tcp6")
@@ -31,17 +28,22 @@ pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
             continue;
         };
         for q in &analyzer.facts {
-            if let Some(value) = ask(addr, q) {
-                facts.push(Fact {
-                    pid: root,
-                    analyzer: analyzer.id.clone(),
-                    name: q.name.clone(),
-                    value,
-                });
-            }
+            questions.push((cand.root_pid(), analyzer, addr, q));
         }
     }
-    facts
+    // Asked side by side: a server that accepts and never answers costs one timeout, not one
+    // per question.
+    questions
+        .par_iter()
+        .filter_map(|(pid, analyzer, addr, q)| {
+            ask(*addr, q).map(|value| Fact {
+                pid: *pid,
+                analyzer: analyzer.id.clone(),
+                name: q.name.clone(),
+                value,
+            })
+        })
+        .collect()
 }
 
 /// A wildcard listener is reached on loopback; a specific address on itself.

@@ -39,6 +39,7 @@ pub fn image_spec(
     let mut ports: Vec<String> = inp
         .snapshot
         .sockets_of(&cand.pids)
+        .filter(|s| s.port != 0)
         .map(|s| format!("{}/{}", s.port, s.proto.trim_end_matches('6')))
         .collect();
     ports.sort();

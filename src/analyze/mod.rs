@@ -20,7 +20,8 @@ mod rules;
 pub mod secrets;
 pub mod spec;
 pub mod syntax;
-mod systemd;
+pub mod systemd;
+pub mod sysv;
 mod users;
 mod vars;
 
@@ -315,6 +316,7 @@ fn packages_used(snapshot: &Snapshot, app: &crate::plan::AppPlan) -> Vec<crate::
             name: p.name.clone(),
             version: p.version.clone(),
             installed_kib: p.installed_kib,
+            arch: p.arch.clone(),
         })
         .collect()
 }

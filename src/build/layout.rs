@@ -51,6 +51,28 @@ pub fn layout(app: &AppPlan, host: &dyn Host, include_secrets: bool) -> Layout {
             gid: 0,
         });
     }
+    match super::rpmdb::for_image(app, host) {
+        Ok(Some((bytes, count))) => {
+            let path = PathBuf::from(super::rpmdb::PATH);
+            tree.add_parents(host, &path);
+            tree.findings.push(Finding::info(
+                super::rpmdb::PATH,
+                format!("scanner records: the image's rpm database lists its {count} rpm packages"),
+            ));
+            tree.insert(Entry {
+                path,
+                kind: EntryKind::File(Source::Bytes(bytes)),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            });
+        }
+        Ok(None) => {}
+        Err(e) => tree.findings.push(Finding::warning(
+            super::rpmdb::PATH,
+            format!("scanner records not written: {e}"),
+        )),
+    }
     for l in &app.links {
         let path = PathBuf::from(&l.path);
         tree.add_parents(host, &path);

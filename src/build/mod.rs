@@ -16,6 +16,7 @@ mod pg_basebackup;
 mod plan_file;
 mod record;
 mod report_files;
+pub(crate) mod rpmdb;
 mod runsh;
 mod sbom;
 mod secrets;

@@ -61,6 +61,9 @@ impl SelectArgs {
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
     let snap = liftkit::snapshot::load(&args.snapshot)?;
+    if let (None, None, Some(disk)) = (&args.root, &snap.bundle, &snap.disk) {
+        return super::from_disk::analyze(&args, &snap, std::path::Path::new(disk));
+    }
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let bars = common::Bars::default();
     let session = Session::new(&analyzers, &bars);
@@ -71,11 +74,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &args.select.selection(),
         args.cpu_level,
     )?;
-    if args.select.is_empty() && contents == Contents::Bundle && !snap.bundle_apps.is_empty() {
+    if args.select.is_empty() && contents == Contents::Bundle && !snap.bundle_pids.is_empty() {
+        let names: Vec<&str> = plan.apps.iter().map(|a| a.name.as_str()).collect();
         eprintln!(
             "{}: its bundle holds the files of {}: planning those (--app chooses)",
             args.snapshot.display(),
-            snap.bundle_apps.join(", ")
+            names.join(", ")
         );
     }
     if contents == Contents::None {

@@ -48,6 +48,9 @@ impl BuildArgs {
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
     let plan = liftkit::plan::load(&args.plan)?;
+    if let (None, Some(disk)) = (&args.root, plan.source.root.strip_prefix("disk:")) {
+        return super::from_disk::build(&args, &plan, std::path::Path::new(disk));
+    }
     let host = liftkit::host::select::for_plan(&args.plan, &plan, args.root.as_deref())?;
     let request = args.opts.request()?;
     common::prepare_output(&args.output, args.force)?;
@@ -62,7 +65,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 }
 
 /// The snapshot the plan names, if it is at hand: it holds the values of credential variables.
-fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Snapshot> {
+pub(super) fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Snapshot> {
     if plan.source.snapshot.is_empty() {
         return None;
     }

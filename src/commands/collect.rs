@@ -24,11 +24,22 @@ pub struct Args {
     pub analyzers: Option<PathBuf>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
+    /// Collect from a powered-off VM's disk image (raw, qcow2, vmdk) instead of this host,
+    /// read-only: applications are what the disk says would run at boot.
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub disk: Option<PathBuf>,
+    /// With --disk: read a disk that looks in use by a running VM (locked, open for writing,
+    /// changing).
+    #[arg(long, requires = "disk")]
+    pub force: bool,
     #[command(flatten, next_help_heading = "With --bundle")]
     pub select: super::analyze::SelectArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(file) = &args.disk {
+        return super::from_disk::collect(&args, file);
+    }
     if !args.bundle && !args.select.is_empty() {
         bail!(
             "--app and --pid choose the applications --bundle copies files for; without \
@@ -50,7 +61,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
         snap.bundle = Some(bundled.name);
         if !args.select.is_empty() {
-            snap.bundle_apps = bundled.apps.clone();
+            snap.bundle_pids = bundled.pids.clone();
         }
     }
     if args.json {

@@ -26,9 +26,14 @@ pub struct Args {
     /// [default: out].
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Replace the applications' directories in a non-empty output directory.
+    /// Replace the applications' directories in a non-empty output directory; with --disk,
+    /// also read a disk that looks in use by a running VM.
     #[arg(long)]
     pub force: bool,
+    /// Lift from a powered-off VM's disk image (raw, qcow2, vmdk) instead of this host,
+    /// read-only: applications are what the disk says would run at boot.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["answers", "host_image"])]
+    pub disk: Option<PathBuf>,
     #[command(flatten)]
     pub build: BuildArgs,
     /// Print the list or the build summary as JSON on stdout.
@@ -62,6 +67,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "apply"
             }
         );
+    }
+    if let Some(file) = &args.disk {
+        return super::from_disk::lift(&args, file);
     }
     args.priority.apply();
     if let Some(file) = &args.answers {
@@ -117,7 +125,7 @@ fn wizard_run(args: &Args) -> super::wizard::Run<'_> {
     }
 }
 
-fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
+pub(super) fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(found)?);
         return Ok(());

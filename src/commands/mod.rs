@@ -11,6 +11,7 @@ pub mod build;
 pub mod collect;
 mod common;
 pub mod deps;
+mod from_disk;
 pub mod host_image;
 pub mod lift;
 pub mod priority;

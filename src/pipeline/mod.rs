@@ -222,10 +222,17 @@ impl<'a> Session<'a> {
 /// What to plan of a saved snapshot when nothing was asked: with its files from a bundle made
 /// for some applications (`collect --bundle --app X`), those, since only their files travelled;
 /// else everything.
+/// (By pid: names follow what else runs. A snapshot whose bundled pids are gone, edited by
+/// hand, plans everything.)
 pub fn saved_selection(snap: &Snapshot, contents: Contents, asked: &Selection) -> Selection {
+    let bundled = &snap.bundle_pids;
     match asked {
-        Selection::All if contents == Contents::Bundle && !snap.bundle_apps.is_empty() => {
-            Selection::Names(snap.bundle_apps.clone())
+        Selection::All
+            if contents == Contents::Bundle
+                && !bundled.is_empty()
+                && bundled.iter().all(|p| snap.process(*p).is_some()) =>
+        {
+            Selection::Pids(bundled.clone())
         }
         other => other.clone(),
     }

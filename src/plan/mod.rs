@@ -116,9 +116,12 @@ pub struct Probe {
 pub struct PackageUse {
     pub name: String,
     pub version: String,
-    /// dpkg's Installed-Size on the source host, in KiB.
+    /// dpkg's Installed-Size (rpm's SIZE) on the source host, in KiB.
     #[serde(default)]
     pub installed_kib: u64,
+    /// The package's architecture as its database records it (`amd64`, `x86_64`, `noarch`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub arch: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]

@@ -5,6 +5,7 @@
 //! are read through [`crate::host::Host`] from the live root or from a bundle beside the snapshot.
 
 pub mod collect;
+pub mod declared;
 mod load;
 
 use serde::{Deserialize, Serialize};
@@ -40,14 +41,19 @@ pub struct Snapshot {
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
-    /// The applications the bundle holds files for (`collect --bundle --app X`): what a later
-    /// `analyze` of this snapshot plans by default, since only their files travelled.
+    /// The applications the bundle holds files for (`collect --bundle --app X`), by the pid of
+    /// each one's first process: what a later `analyze` of this snapshot plans by default, since
+    /// only their files travelled. Empty: every application's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bundle_apps: Vec<String>,
+    pub bundle_pids: Vec<i32>,
     /// Answers the running applications gave to the analyzers' read-only live queries (redis
     /// `INFO server` names its config file, which its rewritten command line no longer shows).
     #[serde(default)]
     pub facts: Vec<Fact>,
+    /// Set when the snapshot was taken from a powered-off disk image (`collect --disk`): the
+    /// image's path. Its processes are then declared, not observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
     #[serde(default)]
     pub findings: Vec<crate::findings::Finding>,
 }
@@ -82,6 +88,9 @@ pub struct HostInfo {
     /// IPv4 addresses with prefix of non-loopback interfaces, e.g. `10.0.0.5/24`.
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// SELinux on the source (`enforcing (targeted); files labelled (…)`), empty without it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selinux: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -156,6 +165,11 @@ pub struct Process {
     /// Whatever could not be read for this process (permission, vanished mid-read).
     #[serde(default)]
     pub unreadable: Vec<String>,
+    /// Set for a process that is not running but *declared*: what a powered-off disk says would
+    /// run (an enabled unit, a runlevel link, a cron `@reboot` line, an installed package), and
+    /// where it says so. Its facts come from that declaration, not from the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

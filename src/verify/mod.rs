@@ -6,7 +6,6 @@
 //! answers are compared.
 
 mod engine;
-mod netns;
 pub mod probe;
 
 use crate::plan::AppPlan;
@@ -120,7 +119,7 @@ fn probe_all(
     let pid = engine.pid(container)?;
     let addrs = listen_addresses(app);
     let started = Instant::now();
-    let ready = netns::run_in(pid, || wait_listening(&addrs, opts.timeout))
+    let ready = crate::os::netns::run_in(pid, || wait_listening(&addrs, opts.timeout))
         .map_err(|e| VerifyError::Engine(format!("cannot enter the container's network: {e}")))?;
     let ready_after_ms = ready.then(|| started.elapsed().as_millis());
     let mut results = Vec::new();
@@ -137,7 +136,7 @@ fn probe_all(
         };
         for addr in targets {
             let deadline = started + opts.timeout;
-            let lifted = netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
+            let lifted = crate::os::netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
                 .unwrap_or_else(|e| Outcome::Failed(e.to_string()));
             // The check's connection must be closed before the probe: a single-threaded server
             // (a gunicorn sync worker) would serve it first and leave the probe waiting.

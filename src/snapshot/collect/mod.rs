@@ -8,7 +8,10 @@
 mod accounts;
 mod addrs;
 mod dpkg;
+pub mod offline;
 mod processes;
+pub mod rpm;
+pub mod selinux;
 mod sockets;
 mod sysctl;
 mod system;
@@ -46,7 +49,8 @@ impl Default for CollectOptions {
 /// join of sockets to pids against a process they control.
 pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapshot {
     let mut findings = Vec::new();
-    let host = system::host_info(&mut findings);
+    let mut host = system::host_info(&mut findings);
+    host.selinux = selinux::describe(std::path::Path::new("/"));
     let (users, groups) = accounts::read(&mut findings);
     let packages = dpkg::read(&mut findings);
     let processes = processes::read_all(opts, progress, &mut findings);
@@ -64,8 +68,9 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         sockets,
         connections,
         bundle: None,
-        bundle_apps: Vec::new(),
+        bundle_pids: Vec::new(),
         facts: Vec::new(),
+        disk: None,
         findings,
     }
 }
