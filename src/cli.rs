@@ -68,4 +68,7 @@ pub enum Bench {
     Size(commands::bench_size::Args),
     /// Boot host images under qemu: kernel+initrd size and time to the app's first answer.
     Boot(commands::bench_boot::Args),
+    /// Lift the generic corpus (services no analyzer knows) and the analyzed stacks, with
+    /// analyzers on and off: same answer, image size, trial rounds, lift time.
+    Generic(commands::bench_generic::Args),
 }

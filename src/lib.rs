@@ -21,5 +21,6 @@ pub mod plan;
 pub mod report;
 pub mod snapshot;
 pub mod timefmt;
+pub mod trial;
 pub mod verify;
 pub mod wizard;

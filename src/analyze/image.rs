@@ -90,6 +90,7 @@ pub fn image_spec(
         ),
         rlimits,
         capabilities: caps,
+        supervisor: true,
     }
 }
 

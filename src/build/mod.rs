@@ -250,7 +250,7 @@ fn image_config(plan: &Plan, app: &AppPlan, created: i64, opts: &Options) -> oci
     let labels = annotations.clone();
     oci::ImageConfig {
         name: img.name.clone(),
-        entrypoint: img.entrypoint.clone(),
+        entrypoint: img.launch(),
         cmd: img.cmd.clone(),
         user: format!("{}:{}", img.uid, img.gid),
         env: image_env(app, opts),

@@ -92,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     liftkit::plan::save(&plan, &args.output)
         .with_context(|| format!("{}: cannot write", args.output.display()))?;
     let findings: Vec<_> = plan.apps.iter().flat_map(|a| a.findings.clone()).collect();
-    common::report_run(Some(&plan), &[]);
+    common::report_run(Some(&plan), &[], &[]);
     for a in &plan.apps {
         eprintln!(
             "{}: {} files, {} volumes, fit {:?} → {}",

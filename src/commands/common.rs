@@ -43,7 +43,11 @@ pub fn report_findings(findings: &[Finding]) {
 /// The findings of a run, each warning and error named by its app (`warning: nginx: …`), then
 /// the informational ones counted where a person finds them: in the plan (the wizard's review
 /// counts the same) and in the build's reports.
-pub fn report_run(plan: Option<&liftkit::plan::Plan>, builds: &[AppBuild]) {
+pub fn report_run(
+    plan: Option<&liftkit::plan::Plan>,
+    builds: &[AppBuild],
+    later: &[(String, Finding)],
+) {
     let mut tagged: Vec<(&str, &Finding)> = Vec::new();
     for a in plan.iter().flat_map(|p| &p.apps) {
         tagged.extend(a.findings.iter().map(|f| (a.name.as_str(), f)));
@@ -52,6 +56,7 @@ pub fn report_run(plan: Option<&liftkit::plan::Plan>, builds: &[AppBuild]) {
     for b in builds {
         tagged.extend(b.findings.iter().map(|f| (b.app.as_str(), f)));
     }
+    tagged.extend(later.iter().map(|(app, f)| (app.as_str(), f)));
     let origins = [
         ("the plan", from_plan),
         ("the build", tagged.len() - from_plan),
@@ -197,9 +202,33 @@ pub fn engine_hint(e: &anyhow::Error) -> String {
     let engine_failed = e
         .downcast_ref::<liftkit::verify::VerifyError>()
         .is_some_and(|v| matches!(v, liftkit::verify::VerifyError::Engine(_)));
-    if !engine_failed {
-        return String::new();
+    if engine_failed {
+        hint_for_engine()
+    } else {
+        String::new()
     }
+}
+
+/// The hint when a verify or trial failure reads as the engine refusing the container (run.sh
+/// failed to create it), not the app failing in it.
+pub fn engine_hint_for(failure: &str) -> String {
+    let refused = [
+        "run.sh failed",
+        "OCI ",
+        "runc create failed",
+        "crun:",
+        "error setting rlimit",
+    ]
+    .iter()
+    .any(|w| failure.contains(w));
+    if refused {
+        hint_for_engine()
+    } else {
+        String::new()
+    }
+}
+
+fn hint_for_engine() -> String {
     format!(
         "\nhint: the container engine could not start the container. Set ENGINE (the engine \
          with its global flags, now {:?}) and ENGINE_RUN_FLAGS (flags for `run`, now {:?}); \

@@ -46,6 +46,15 @@ pub struct Args {
     /// replaces the answered output directory.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["apps", "pids"])]
     pub answers: Option<PathBuf>,
+    /// Skip the trial run: the built image is not started, nothing it misses is added.
+    #[arg(long)]
+    pub no_trial: bool,
+    #[command(flatten)]
+    pub trial: super::trial_args::TrialArgs,
+    /// Lift with no analyzer: only what the host shows (processes, files, packages) decides
+    /// the plan, as for an application liftkit was never taught.
+    #[arg(long)]
+    pub generic: bool,
     /// Also build each app's bootable host image (see `liftkit host-image`).
     #[arg(long)]
     pub host_image: bool,
@@ -84,7 +93,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         });
     }
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from("out"));
-    let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    let analyzers = if args.generic {
+        Vec::new()
+    } else {
+        common::analyzers(args.analyzers.as_deref())?
+    };
     let bars = common::Bars::default();
     let session = Session::new(&analyzers, &bars);
     if args.select.is_empty() {
@@ -97,9 +110,30 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let chosen = session.select(&snap, &args.select.selection())?;
     common::prepare_output(&output, args.force)?;
     let host = liftkit::host::live();
-    let plan = session.analyze(&snap, &host, &chosen, &pipeline::live_options());
+    let mut plan = session.analyze(&snap, &host, &chosen, &pipeline::live_options());
     pipeline::save_inputs(&output, &snap, &plan)?;
-    let builds = session.build(&plan, &host, &output, &request, Some(snap))?;
+    let options = pipeline::build_options(&request, Some(snap));
+    let mut builds = session.build_with(&plan, &host, &output, &options)?;
+    let mut trial_findings = Vec::new();
+    if !args.no_trial {
+        let trials = session.trial(
+            &mut plan,
+            &host,
+            &output,
+            &mut builds,
+            &options,
+            &args.trial.options(),
+        );
+        super::trial_args::print(&trials);
+        trial_findings = trials
+            .into_iter()
+            .flat_map(|t| {
+                let app = t.app;
+                t.findings.into_iter().map(move |f| (app.clone(), f))
+            })
+            .collect();
+        pipeline::save_plan(&output, &plan)?;
+    }
     common::print_build_summary(&builds, args.json)?;
     if args.host_image {
         for h in session.host_images(&builds, &args.host_image_opts.options())? {
@@ -109,8 +143,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
     }
-    let findings = pipeline::findings(&plan, &builds);
-    common::report_run(Some(&plan), &builds);
+    let mut findings = pipeline::findings(&plan, &builds);
+    findings.extend(trial_findings.iter().map(|(_, f)| f.clone()));
+    common::report_run(Some(&plan), &builds, &trial_findings);
     Ok(common::exit_code(&findings))
 }
 

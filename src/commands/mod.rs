@@ -6,6 +6,7 @@ pub mod analyzers;
 pub mod batch;
 pub mod bench_boot;
 pub mod bench_deps;
+pub mod bench_generic;
 pub mod bench_size;
 pub mod build;
 pub mod collect;
@@ -15,6 +16,7 @@ mod from_disk;
 pub mod host_image;
 pub mod lift;
 pub mod priority;
+pub mod trial_args;
 pub mod verify;
 pub mod wizard;
 mod wizard_term;
@@ -37,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
+        Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
     }
 }
 

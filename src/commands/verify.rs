@@ -54,7 +54,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "{}: listening after {ms} ms in container {}",
                 report.app, report.container
             ),
-            None => println!("{}: did not listen within {} s", report.app, args.timeout),
+            None => println!("{}: did not answer", report.app),
         }
         for p in &report.probes {
             let original = match (&p.original, p.same) {
@@ -66,10 +66,19 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("      lifted: {}  —  {original}", p.lifted);
         }
         println!("verdict: {:?}", report.verdict);
+        if let Some(why) = &report.failure {
+            println!("  {why}");
+        }
         if report.verdict == Verdict::Failed {
             for l in &report.logs_tail {
                 println!("  | {l}");
             }
+        }
+    }
+    if let Some(why) = &report.failure {
+        let hint = super::common::engine_hint_for(why);
+        if !hint.is_empty() {
+            eprintln!("{}", hint.trim_start());
         }
     }
     Ok(match report.verdict {

@@ -201,7 +201,7 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     save_answers(&session.answers)?;
     eprintln!("answers saved: {}", answers_path.display());
     let findings = pipeline::findings(&decision.plan, &builds);
-    common::report_run(Some(&decision.plan), &builds);
+    common::report_run(Some(&decision.plan), &builds, &[]);
     Ok(common::exit_code(&findings))
 }
 
@@ -268,10 +268,13 @@ fn verify_app(built: &AppBuild) -> Result<String> {
             "it answers, but differently from the original (see {}/verify.json)",
             built.dir.display()
         ),
-        _ => bail!(
-            "it did not answer; its last log lines:\n  {}",
-            report.logs_tail.join("\n  ")
-        ),
+        _ => match &report.failure {
+            Some(why) => bail!("{why}{}", common::engine_hint_for(why)),
+            None => bail!(
+                "it did not answer; its last log lines:\n  {}",
+                report.logs_tail.join("\n  ")
+            ),
+        },
     }
 }
 

@@ -1,7 +1,5 @@
 //! The container engine, driven the way a user drives it: through the app's own run.sh.
 
-use super::VerifyError;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 #[derive(Debug, Clone)]
@@ -38,50 +36,65 @@ impl Engine {
         c
     }
 
-    /// Starts the lifted app detached, in its own network namespace, keeping the container after
-    /// it exits so its logs can be read.
-    pub fn start(&self, app_dir: &Path, name: &str) -> Result<(), VerifyError> {
-        let out = Command::new("sh")
-            .arg(app_dir.join("run.sh"))
-            .env("ENGINE", &self.command)
-            .env(
-                "ENGINE_RUN_FLAGS",
-                format!("-d --rm=false {}", self.run_flags),
-            )
-            .env("NETWORK", "none")
-            .env("NAME", name)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| {
-                VerifyError::Engine(format!("cannot run {}/run.sh: {e}", app_dir.display()))
-            })?;
-        if !out.status.success() {
-            return Err(VerifyError::Engine(format!(
-                "{}/run.sh failed: {}",
-                app_dir.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
-        }
-        Ok(())
-    }
-
-    pub fn pid(&self, name: &str) -> Result<i32, VerifyError> {
+    /// Whether the engine runs at all: the difference between "the app failed" and "nothing
+    /// could be tried here".
+    pub fn check(&self) -> Result<(), String> {
         let out = self
             .cmd()
-            .args(["inspect", "-f", "{{.State.Pid}}", name])
+            .args(["version"])
+            .stdin(Stdio::null())
             .output()
-            .map_err(|e| VerifyError::Engine(format!("{}: {e}", self.command)))?;
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse::<i32>()
-            .ok()
-            .filter(|p| *p > 0)
-            .ok_or_else(|| {
-                VerifyError::Engine(format!(
-                    "container {name} is not running (it exited at start): {}",
-                    self.logs_tail(name, 5).join(" | ")
-                ))
-            })
+            .map_err(|e| format!("no container engine: {}: {e}", self.command))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "the container engine does not run ({}): {}",
+                self.command,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// The container's main process on this host, or why it has none: it exited at start
+    /// (with its status and last log lines).
+    pub fn pid(&self, name: &str) -> Result<i32, String> {
+        let out = self
+            .cmd()
+            .args(["inspect", "-f", "{{.State.Pid}} {{.State.ExitCode}}", name])
+            .output()
+            .map_err(|e| format!("{}: {e}", self.command))?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut words = text.split_whitespace();
+        let pid = words.next().and_then(|p| p.parse::<i32>().ok());
+        let code = words.next().unwrap_or("?");
+        match pid {
+            Some(p) if p > 0 => Ok(p),
+            _ => Err(format!(
+                "it exited at start (status {code}): {}",
+                self.logs_tail(name, 5).join(" | ")
+            )),
+        }
+    }
+
+    /// `stop -t GRACE`: the image's stop signal, then SIGKILL.
+    pub fn stop(&self, name: &str, grace_s: u32) {
+        let _ = self
+            .cmd()
+            .args(["stop", "-t", &grace_s.to_string(), name])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Removes images by id (the trial's intermediate builds).
+    pub fn remove_image(&self, id: &str) {
+        let _ = self
+            .cmd()
+            .args(["rmi", id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 
     pub fn logs_tail(&self, name: &str, lines: usize) -> Vec<String> {

@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "bench deps",
     "bench size",
     "bench boot",
+    "bench generic",
 ];
 
 fn golden_name(command: &str) -> String {
@@ -66,6 +67,7 @@ fn assert_one_layout(command: &str, help: &str) {
         );
     }
     for l in &lines {
+        let l = l.trim_end();
         let flag = l.trim_start();
         let bare = (l.starts_with("  -") || l.starts_with("      --"))
             && !flag.contains("  ")

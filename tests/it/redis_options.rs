@@ -44,7 +44,9 @@ fn redis_started_with_options_only_is_lifted_with_its_own_settings() {
         app.volumes
     );
     assert!(
-        !app.findings.iter().any(|f| f.message.starts_with("guessed ")),
+        !app.findings
+            .iter()
+            .any(|f| f.message.starts_with("guessed ")),
         "nothing guessed: {:?}",
         app.findings
     );
@@ -99,7 +101,9 @@ fn redis_started_with_options_only_is_lifted_with_its_own_settings() {
     let guess = app2
         .findings
         .iter()
-        .find(|f| f.message.starts_with("guessed ") && f.message.contains("conf = /etc/redis/redis.conf"))
+        .find(|f| {
+            f.message.starts_with("guessed ") && f.message.contains("conf = /etc/redis/redis.conf")
+        })
         .unwrap_or_else(|| panic!("a guessed finding for conf: {:?}", app2.findings));
     assert!(
         guess.message.contains("the analyzer's default"),

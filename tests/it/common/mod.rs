@@ -260,10 +260,11 @@ pub fn app_dir(out: &Path) -> PathBuf {
     dirs.into_iter().next().unwrap()
 }
 
-/// A real nginx the way a legacy host runs it (daemonized, its own config, a clean environment),
-/// serving `dir/www`; config, pid and logs in `dir`.
+/// A real nginx the way a legacy host runs it (liftkit::bench::testbed::nginx): daemonized, its
+/// own config, a clean environment, serving `dir/www`; config, pid and logs in `dir`.
 pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
-    start_nginx_with(dir, port, "")
+    let running = liftkit::bench::testbed::nginx::start(dir, port).expect("nginx starts");
+    keep_running(running, dir.join("nginx.pid"))
 }
 
 /// The five `*_temp_path` directives nginx writes request bodies and upstream answers under.
@@ -286,7 +287,8 @@ pub fn start_nginx_with_temp_paths(dir: &Path, port: u16) -> Daemon {
     start_nginx_with(dir, port, &lines)
 }
 
-/// nginx as `start_nginx` starts it, with `http_extra` added to its `http` block.
+/// nginx as `start_nginx` starts it (the same configuration), with `http_extra` added to its
+/// `http` block.
 pub fn start_nginx_with(dir: &Path, port: u16, http_extra: &str) -> Daemon {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
@@ -315,32 +317,17 @@ pub fn start_nginx_with(dir: &Path, port: u16, http_extra: &str) -> Daemon {
     }
 }
 
-/// redis with its data in `dir/data`, saving nothing on its own during the test.
+/// redis with its data in `dir/data` (liftkit::bench::testbed::redis), saving nothing on its own.
 pub fn start_redis(dir: &Path, port: u16) -> Daemon {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let conf = dir.join("redis.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "bind 127.0.0.1\nport {port}\ndaemonize yes\ndir {d}/data\ndbfilename dump.rdb\n\
-             pidfile {d}/redis.pid\nlogfile {d}/redis.log\nsave \"\"\nprotected-mode yes\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    run_ok(
-        daemon_command("/usr/bin/redis-server")
-            .arg(&conf)
-            .current_dir("/"),
-    );
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "redis did not start"
-    );
-    Daemon {
-        pid_file: dir.join("redis.pid"),
-    }
+    let running = liftkit::bench::testbed::redis::start(dir, port).expect("redis starts");
+    keep_running(running, dir.join("redis.pid"))
+}
+
+/// The tests stop their daemons by pid file (a test may stop one early): the testbed's handle
+/// must not stop it when dropped here.
+fn keep_running(running: liftkit::bench::testbed::Running, pid_file: PathBuf) -> Daemon {
+    std::mem::forget(running);
+    Daemon { pid_file }
 }
 
 /// redis as people start it by hand: options only, no configuration file (`INFO server` then
