@@ -55,6 +55,9 @@ pub enum Command {
     Batch(commands::batch::Args),
     /// Build a bootable host (kernel + initramfs + run-qemu.sh) for a lifted app, offline.
     HostImage(commands::host_image::Args),
+    /// A fixed-scope engagement in a workspace: init, scope (+ statement of work), run, status,
+    /// handover.
+    Engagement(commands::engagement::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),

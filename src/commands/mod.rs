@@ -12,6 +12,7 @@ pub mod build;
 pub mod collect;
 mod common;
 pub mod deps;
+pub mod engagement;
 mod from_disk;
 pub mod host_image;
 pub mod lift;
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wizard(a) => wizard::run(a),
         Command::Batch(a) => batch::run(a),
         Command::HostImage(a) => host_image::run(a),
+        Command::Engagement(a) => engagement::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),

@@ -29,6 +29,14 @@ const COMMANDS: &[&str] = &[
     "bench size",
     "bench boot",
     "bench generic",
+    "engagement",
+    "engagement init",
+    "engagement scope",
+    "engagement sow",
+    "engagement run",
+    "engagement status",
+    "engagement log",
+    "engagement handover",
 ];
 
 fn golden_name(command: &str) -> String {

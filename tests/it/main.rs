@@ -22,6 +22,8 @@ mod elf_against_ldd;
 mod elf_fuzz;
 mod elf_hostile;
 mod elf_root;
+mod engagement;
+mod engagement_fixture;
 mod fixtures;
 mod flat_memory;
 mod fleet_batch;
