@@ -44,3 +44,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
     }
 }
+
+/// The error and its causes on one line, each cause once: library errors already carry their
+/// source in their message (`x.json: cannot read: No such file or directory (os error 2)`), and
+/// anyhow's `{:#}` would repeat it.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
+}
