@@ -71,6 +71,9 @@ pub enum Bench {
     Size(commands::bench_size::Args),
     /// Boot host images under qemu: kernel+initrd size and time to the app's first answer.
     Boot(commands::bench_boot::Args),
+    /// A lifted host against the same app in a minimal Debian VM: smallest -m, memory used,
+    /// boot-to-answer time, image size, and the ratios.
+    Footprint(commands::bench_footprint::Args),
     /// Lift the generic corpus (services no analyzer knows) and the analyzed stacks, with
     /// analyzers on and off: same answer, image size, trial rounds, lift time.
     Generic(commands::bench_generic::Args),

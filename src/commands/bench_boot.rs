@@ -116,6 +116,7 @@ fn measure(dir: &std::path::Path, args: &Args) -> Result<Figures> {
         accel: args.accel.clone(),
         timeout: Duration::from_secs(args.timeout),
         work: work.clone(),
+        env: Vec::new(),
     };
     let mut boots = Vec::new();
     for i in 0..args.runs {
