@@ -41,6 +41,11 @@ pub struct Snapshot {
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The applications the bundle holds files for (`collect --bundle --app X`), by the pid of
+    /// each one's first process: what a later `analyze` of this snapshot plans by default, since
+    /// only their files travelled. Empty: every application's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundle_pids: Vec<i32>,
     /// The host's memory and disks, to set a lifted app's size against (absent in snapshots
     /// taken before it was recorded, or by tools that do not record it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

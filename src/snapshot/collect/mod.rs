@@ -70,6 +70,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         sockets,
         connections,
         bundle: None,
+        bundle_pids: Vec::new(),
         capacity: Some(capacity),
         facts: Vec::new(),
         disk: None,
