@@ -5,7 +5,9 @@
 //! off cleanly on the power button.
 //!
 //! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program;
-//! `liftkit-init pid1 -- CMD…` (or the binary named `pid1`) is a lifted image's PID 1.
+//! `liftkit-init pid1 -- CMD…` (or the binary named `pid1`) is a lifted image's PID 1;
+//! `liftkit-init populate SRC DST` fills a Kubernetes volume from liftkit's data image, and
+//! `liftkit-init probe …` is compose.yaml's health check.
 
 mod app_pid1;
 mod blockdev;
@@ -17,7 +19,9 @@ mod meminfo;
 mod modules;
 mod mounts;
 mod net;
+mod populate;
 mod power;
+mod probe;
 mod supervise;
 mod switchroot;
 mod sys;
@@ -45,15 +49,19 @@ pub fn warn(msg: &str) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("sysctl") {
-        std::process::exit(sysctl::run(&args[2..]));
+    match args.get(1).map(String::as_str) {
+        Some("sysctl") => std::process::exit(sysctl::run(&args[2..])),
+        Some("populate") => std::process::exit(populate::run(&args[2..])),
+        Some("probe") => std::process::exit(probe::run(&args[2..])),
+        _ => {}
     }
     if let Some(rest) = app_pid1::invoked(&args) {
         std::process::exit(app_pid1::run(rest));
     }
     if std::process::id() != 1 {
         eprintln!(
-            "liftkit-init: runs as PID 1 of a host image; as a tool: liftkit-init sysctl FILE…"
+            "liftkit-init: runs as PID 1 of a host image; as a tool: liftkit-init sysctl FILE…, \
+             liftkit-init populate SRC DST, liftkit-init probe tcp|http PORT [PATH]"
         );
         std::process::exit(2);
     }

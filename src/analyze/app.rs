@@ -94,6 +94,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         );
         d.settle();
     }
+    let excluded = super::exclude::apply(inp.excludes, inp.host, &mut d);
     let secrets = find_secrets(inp, &mut d.files, &image);
     let guessed = say_what_was_guessed(inp, analyzer, &d.vars, &mut d.findings);
     let (fit, fit_reasons) = fit(analyzer, root, &d.findings, &guessed);
@@ -126,6 +127,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         probes: analyzer.runtime.probes.clone(),
         findings: d.findings,
         packages: Vec::new(),
+        deploy: super::resources::deploy(&procs),
+        excluded,
     }
 }
 

@@ -98,6 +98,10 @@ pub fn add_system_files(
         "the dynamic loader's cache, read at every start and dlopen",
     );
     add_if_exists("/etc/localtime", "time zone of the source host");
+    add_if_exists(
+        "/etc/os-release",
+        "the distribution and release: scanners match the image's packages against its advisories",
+    );
     add_if_exists("/etc/timezone", "time zone name of the source host");
     if let Some(exe) = &root.exe {
         for extra in inp.resolver.dlopen_evidence(Path::new(exe)) {

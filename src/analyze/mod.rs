@@ -9,6 +9,7 @@ mod detect;
 mod draft;
 mod environ;
 mod evidence;
+pub mod exclude;
 pub mod facts;
 mod fileset;
 pub mod glob;
@@ -16,6 +17,7 @@ pub mod group;
 pub mod hooks;
 mod image;
 mod packages;
+mod resources;
 mod rules;
 pub mod secrets;
 pub mod spec;
@@ -51,6 +53,8 @@ pub struct Options {
     /// Recorded in the plan: where build reads file contents.
     pub source_root: String,
     pub snapshot_path: String,
+    /// Paths never taken (`.liftignore`, `--exclude`); recorded in the plan.
+    pub exclude: exclude::Excludes,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +99,7 @@ pub struct Inputs<'a> {
     pub analyzers: &'a [Analyzer],
     pub resolver: &'a Resolver,
     pub packages: &'a PackageIndex,
+    pub excludes: &'a exclude::Excludes,
 }
 
 pub fn candidates(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Candidate> {
@@ -268,6 +273,7 @@ pub fn plan(
         analyzers,
         resolver: &resolver,
         packages: &packages,
+        excludes: &opts.exclude,
     };
     let mut apps: Vec<_> = selected
         .par_iter()
@@ -298,6 +304,7 @@ pub fn plan(
             boot_cmdline: h.boot_cmdline.clone(),
             cpu_level: h.cpu_level,
         },
+        exclude: opts.exclude.rules.clone(),
         apps,
     }
 }
@@ -317,6 +324,7 @@ fn packages_used(snapshot: &Snapshot, app: &crate::plan::AppPlan) -> Vec<crate::
             version: p.version.clone(),
             installed_kib: p.installed_kib,
             arch: p.arch.clone(),
+            source: p.source.clone(),
         })
         .collect()
 }

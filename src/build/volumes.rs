@@ -1,6 +1,7 @@
 //! Volumes populated from the host's data: copied under `out/<app>/volumes/<name>/` with owners
 //! and modes kept, so the lifted app starts on the data the original had.
 
+use crate::analyze::exclude::Excludes;
 use crate::findings::Finding;
 use crate::host::Host;
 use crate::plan::{volume_name, AppPlan, Volume, VolumeKind};
@@ -10,8 +11,14 @@ use std::path::Path;
 
 /// `volumes/`: one directory per volume, populated from the host where the plan says so.
 pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    let exclude =
+        Excludes::from_rules(cx.plan.exclude.clone()).map_err(|e| super::BuildError::Encode {
+            app: cx.app.name.clone(),
+            artifact: "volumes/",
+            message: format!("the plan's exclude rules: {e}"),
+        })?;
     let (bytes, findings) =
-        populate(cx.app, cx.host, &cx.dir.join("volumes")).map_err(cx.io("volumes"))?;
+        populate(cx.app, cx.host, &exclude, &cx.dir.join("volumes")).map_err(cx.io("volumes"))?;
     record.volume_bytes = bytes;
     record.findings.extend(findings);
     Ok(())
@@ -21,6 +28,7 @@ pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), su
 pub fn populate(
     app: &AppPlan,
     host: &dyn Host,
+    exclude: &Excludes,
     dest_root: &Path,
 ) -> io::Result<(u64, Vec<Finding>)> {
     let mut findings = Vec::new();
@@ -44,7 +52,12 @@ pub fn populate(
                 continue;
             }
         }
-        bytes += copy_tree(host, &real, &dest, &mut findings)?;
+        // The plan's exclude rules, matched against the path the app knows the data by.
+        let keep = |rel: &Path, is_dir: bool| {
+            let path = Path::new(&v.path).join(rel);
+            exclude.rule_for(&path.to_string_lossy(), is_dir).is_none()
+        };
+        bytes += copy_tree(host, &real, &dest, &keep, &mut findings)?;
         findings.push(Finding::info(
             &v.path,
             "copied from the running source: writes the application had not yet flushed to disk \
@@ -82,6 +95,7 @@ pub(crate) fn copy_tree(
     host: &dyn Host,
     src: &Path,
     dest: &Path,
+    keep: &dyn Fn(&Path, bool) -> bool,
     findings: &mut Vec<Finding>,
 ) -> io::Result<u64> {
     let mut bytes = 0;
@@ -92,6 +106,9 @@ pub(crate) fn copy_tree(
         usize::MAX,
         &mut |entry| {
             let rel = entry.path.strip_prefix(src).unwrap_or(Path::new(""));
+            if !rel.as_os_str().is_empty() && !keep(rel, entry.file_type.is_dir()) {
+                return true;
+            }
             match copy_entry(host, &entry.path, &dest.join(rel), findings) {
                 Ok(n) => bytes += n,
                 Err(e) => failure = Some(e),

@@ -196,6 +196,15 @@ impl liftkit::pipeline::Progress for Bars {
     }
 }
 
+/// The exclude rules for a plan written to `plan`: the `.liftignore` beside it, then `--exclude`.
+pub fn excludes(plan: &Path, patterns: &[String]) -> Result<liftkit::analyze::exclude::Excludes> {
+    let dir = match plan.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Ok(liftkit::analyze::exclude::Excludes::load(dir, patterns)?)
+}
+
 /// What to try when the engine itself failed (not the app): most hosts that refuse a container
 /// need the engine's runtime or limits chosen, which run.sh and verify take from the environment.
 pub fn engine_hint(e: &anyhow::Error) -> String {

@@ -58,6 +58,10 @@ pub struct Args {
     /// Also build each app's bootable host image (see `liftkit host-image`).
     #[arg(long)]
     pub host_image: bool,
+    /// Never take paths matching this gitignore pattern (repeat for several; after the
+    /// `.liftignore` in the output directory, beside the plan).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
     #[command(flatten, next_help_heading = "With --host-image")]
@@ -106,11 +110,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let request = args.build.request()?;
+    let mut options = pipeline::live_options();
+    options.exclude = common::excludes(&output.join("plan.yaml"), &args.exclude)?;
     let snap = session.collect();
     let chosen = session.select(&snap, &args.select.selection())?;
     common::prepare_output(&output, args.force)?;
     let host = liftkit::host::live();
-    let mut plan = session.analyze(&snap, &host, &chosen, &pipeline::live_options());
+    let mut plan = session.analyze(&snap, &host, &chosen, &options);
     pipeline::save_inputs(&output, &snap, &plan)?;
     let options = pipeline::build_options(&request, Some(snap));
     let mut builds = session.build_with(&plan, &host, &output, &options)?;

@@ -81,6 +81,7 @@ fn one(file: &Path, analyzers: &[Analyzer]) -> Outcome {
         cpu_level: None,
         source_root: host.root_label(),
         snapshot_path: file.to_string_lossy().into_owned(),
+        ..Default::default()
     };
     let plan = analyze::plan(&snap, host, analyzers, &selected, &opts);
     let with_files = contents != "none";

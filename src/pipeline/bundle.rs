@@ -23,6 +23,8 @@ const ANALYSIS_INPUTS: &[&str] = &[
     "/etc/ld.so.preload",
     "/etc/nsswitch.conf",
     "/etc/os-release",
+    // Conffiles' checksums: Dockerfile.maintained copies only the ones the operator changed.
+    "/var/lib/dpkg/status",
 ];
 
 /// A bundle written beside its snapshot.
@@ -94,7 +96,11 @@ fn write_files(plan: &Plan, host: &dyn Host, dir: &Path) -> io::Result<Vec<Findi
         .flat_map(|a| a.files.iter().filter_map(|f| f.package.as_deref()))
         .collect();
     for pkg in packages {
-        for name in [format!("{pkg}.list"), format!("{pkg}:amd64.list")] {
+        // The lists say who owns a file; the checksums go into the image's package records.
+        let names = ["list", "md5sums"]
+            .into_iter()
+            .flat_map(|ext| [format!("{pkg}.{ext}"), format!("{pkg}:amd64.{ext}")]);
+        for name in names {
             let path = format!("/var/lib/dpkg/info/{name}");
             if host.exists(Path::new(&path)) {
                 extra.push(path);
@@ -238,6 +244,6 @@ fn copy_volume(
     };
     let target = inside(dir, &real);
     std::fs::create_dir_all(&target)?;
-    crate::build::volumes::copy_tree(host, &real, &target, findings)?;
+    crate::build::volumes::copy_tree(host, &real, &target, &|_, _| true, findings)?;
     Ok(())
 }

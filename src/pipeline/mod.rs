@@ -142,6 +142,7 @@ impl<'a> Session<'a> {
         explicit_root: Option<&Path>,
         selection: &Selection,
         cpu_level: Option<u8>,
+        exclude: analyze::exclude::Excludes,
     ) -> Result<(Plan, Contents), PipelineError> {
         let source = select::for_snapshot(snapshot_file, snap, explicit_root)?;
         let selection = saved_selection(snap, source.contents, selection);
@@ -150,6 +151,7 @@ impl<'a> Session<'a> {
             cpu_level,
             source_root: source.host.root_label(),
             snapshot_path: snapshot_file.to_string_lossy().into_owned(),
+            exclude,
         };
         Ok((
             self.analyze(snap, &*source.host, &chosen, &opts),
@@ -307,6 +309,7 @@ pub fn live_options() -> analyze::Options {
         cpu_level: None,
         source_root: "/".to_string(),
         snapshot_path: "snapshot.json".to_string(),
+        exclude: Default::default(),
     }
 }
 

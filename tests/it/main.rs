@@ -3,11 +3,13 @@
 
 mod browser;
 mod common;
+mod deploy_common;
 mod oci_common;
 mod safety_common;
 
 mod analyzers_cli;
 mod ansible_collect;
+mod artifacts_golden;
 mod bad_files;
 mod cli_errors;
 mod cli_golden;
@@ -35,6 +37,7 @@ mod hostimage_errors;
 mod hostimage_qemu;
 mod lift_nginx;
 mod lift_redis;
+mod liftignore;
 mod linuxkit_schema;
 mod loader_fuzz;
 mod nginx_temp_paths;
