@@ -65,12 +65,23 @@ pub fn syft_sees_the_plan(app_dir: &Path) -> (usize, usize) {
 }
 
 /// The documents `kubectl kustomize` renders from `kubernetes/`, validated strictly against the
-/// Kubernetes schema by kubernetes-validate.
+/// Kubernetes schema by kubernetes-validate. Without kubectl (Debian has no package for it), the
+/// kustomization's resources are rendered the way kustomize renders a list of plain resources:
+/// one after another.
 pub fn kubernetes_validated(app_dir: &Path) -> Vec<Value> {
     let dir = app_dir.join("kubernetes");
-    let rendered = run_ok(Command::new("kubectl").arg("kustomize").arg(&dir));
+    let rendered = if Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_ok()
+    {
+        run_ok(Command::new("kubectl").arg("kustomize").arg(&dir)).stdout
+    } else {
+        concatenated_resources(&dir)
+    };
     let file = app_dir.join("kubernetes.rendered.yaml");
-    std::fs::write(&file, &rendered.stdout).unwrap();
+    std::fs::write(&file, &rendered).unwrap();
     let check = Command::new("kubernetes-validate")
         .args(["--strict", "--no-warn"])
         .arg(&file)
@@ -83,9 +94,34 @@ pub fn kubernetes_validated(app_dir: &Path) -> Vec<Value> {
         String::from_utf8_lossy(&check.stderr)
     );
     let _ = std::fs::remove_file(&file);
-    serde_yaml_ng::Deserializer::from_slice(&rendered.stdout)
+    serde_yaml_ng::Deserializer::from_slice(&rendered)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
         .collect()
+}
+
+fn concatenated_resources(dir: &Path) -> Vec<u8> {
+    let k: Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap())
+            .unwrap();
+    let keys: Vec<String> = k
+        .as_mapping()
+        .map(|o| {
+            o.keys()
+                .filter_map(|k| k.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        keys.iter()
+            .all(|key| ["apiVersion", "kind", "resources"].contains(&key.as_str())),
+        "only plain resources can be rendered without kubectl: {keys:?}"
+    );
+    let mut out = Vec::new();
+    for r in k["resources"].as_sequence().expect("resources") {
+        out.extend(b"---\n");
+        out.extend(std::fs::read(dir.join(r.as_str().unwrap())).unwrap());
+    }
+    out
 }
 
 pub fn kinds(docs: &[Value]) -> Vec<String> {
