@@ -35,11 +35,13 @@ pub struct Args {
     /// MiB of the timed boots (the same for both systems).
     #[arg(long, default_value_t = 512)]
     pub memory: u32,
-    /// Smallest and largest -m (MiB) the bisection tries, and its step.
+    /// Smallest -m (MiB) the bisection for the least memory that still answers tries.
     #[arg(long, default_value_t = 48)]
     pub min_memory: u32,
+    /// Largest -m (MiB) the bisection tries.
     #[arg(long, default_value_t = 512)]
     pub max_memory: u32,
+    /// MiB between two -m values the bisection tells apart.
     #[arg(long, default_value_t = 8)]
     pub step: u32,
     /// Seconds one boot may take to answer.
@@ -48,11 +50,13 @@ pub struct Args {
     /// Debian mirror [default: the one apt uses here].
     #[arg(long)]
     pub mirror: Option<String>,
+    /// Debian release the comparison VM is built from.
     #[arg(long, default_value = "bookworm")]
     pub suite: String,
     /// Where the Debian VMs are built and kept.
     #[arg(long, default_value = "/var/tmp/liftkit-bench-debian")]
     pub cache: PathBuf,
+    /// Print the measurements as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }

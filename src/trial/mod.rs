@@ -159,13 +159,24 @@ pub fn run(
     opts: &Options,
 ) -> (Trial, AppBuild) {
     let app_name = plan.apps[index].name.clone();
-    if let Some(why) = unavailable(&opts.engine) {
-        return (Trial::not_run(&app_name, why), built);
-    }
-    let work = match TraceDir::new(&plan.apps[index].slug()) {
+    let work = match TraceDir::new(out, &plan.apps[index].slug()) {
         Ok(w) => w,
         Err(e) => return (Trial::not_run(&app_name, e), built),
     };
+    // The trial's images and containers live in a podman state of its own beside the trace,
+    // gone when the trial ends: the machine's image store and container list stay as they were.
+    let private = match opts.engine.private(&work.parent.join("engine")) {
+        Ok(engine) => Options {
+            engine,
+            ..opts.clone()
+        },
+        Err(e) => return (Trial::not_run(&app_name, e.to_string()), built),
+    };
+    let _discard = verify::Discard(&private.engine);
+    let opts = &private;
+    if let Some(why) = unavailable(&opts.engine) {
+        return (Trial::not_run(&app_name, why), built);
+    }
     let resolver = Resolver::new(
         host,
         ResolveOptions {
@@ -439,17 +450,24 @@ fn summarize(t: &trace::Trace, host: &dyn Host) -> TraceSummary {
 }
 
 /// The host directory the container writes its trace into: a private parent (0700) so no other
-/// user of this machine can feed the trial paths, a leaf any container user can write.
+/// user of this machine can feed the trial paths, a leaf any container user can write. It is
+/// made in the output directory (liftkit writes nowhere else), unless that path holds
+/// whitespace, which a bind mount cannot carry through run.sh's flags.
 struct TraceDir {
     parent: PathBuf,
     dir: PathBuf,
 }
 
 impl TraceDir {
-    fn new(slug: &str) -> Result<TraceDir, String> {
+    fn new(out: &Path, slug: &str) -> Result<TraceDir, String> {
         use std::os::unix::fs::PermissionsExt;
-        let parent =
-            std::env::temp_dir().join(format!("liftkit-trial-{}-{slug}", std::process::id()));
+        let out = std::path::absolute(out).map_err(|e| format!("{}: {e}", out.display()))?;
+        let base = if out.to_string_lossy().contains(char::is_whitespace) {
+            std::env::temp_dir()
+        } else {
+            out
+        };
+        let parent = base.join(format!(".liftkit-trial-{}-{slug}", std::process::id()));
         let dir = parent.join("trace");
         let _ = std::fs::remove_dir_all(&parent);
         let made = std::fs::create_dir_all(&dir)

@@ -1,5 +1,6 @@
 //! The container engine, driven the way a user drives it: through the app's own run.sh.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 #[derive(Debug, Clone)]
@@ -8,6 +9,9 @@ pub struct Engine {
     pub command: String,
     /// Extra flags for `run`, as run.sh's ENGINE_RUN_FLAGS.
     pub run_flags: String,
+    /// podman's images, containers, locks and temporary files live here instead of the
+    /// machine's store (see [`Engine::private`]); None: the engine's own state.
+    pub state: Option<PathBuf>,
 }
 
 impl Engine {
@@ -26,6 +30,44 @@ impl Engine {
         Engine {
             command,
             run_flags: std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default(),
+            state: None,
+        }
+    }
+
+    /// The same engine keeping all its state under `dir` (created): a trial or verify on a
+    /// customer's host then leaves the machine's image store, container list, event log and
+    /// network configuration as they were, and everything goes with `dir`. Only podman can be
+    /// pointed elsewhere (docker's state is its daemon's); a `dir` holding whitespace cannot
+    /// travel through run.sh's ENGINE word list. In both cases the engine is returned as is.
+    pub fn private(&self, dir: &Path) -> std::io::Result<Engine> {
+        let program = self.command.split_whitespace().next().unwrap_or("");
+        let podman = Path::new(program).file_name() == Some(std::ffi::OsStr::new("podman"));
+        let dir = std::path::absolute(dir)?;
+        if !podman || dir.to_string_lossy().contains(char::is_whitespace) {
+            return Ok(self.clone());
+        }
+        for sub in ["storage", "run", "libpod", "networks", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        let d = dir.display();
+        let mut command = self.command.clone();
+        command.push_str(&format!(
+            " --root {d}/storage --runroot {d}/run --tmpdir {d}/libpod \
+             --network-config-dir {d}/networks --events-backend none"
+        ));
+        Ok(Engine {
+            command,
+            run_flags: self.run_flags.clone(),
+            state: Some(dir),
+        })
+    }
+
+    /// Environment for anything that runs the engine (run.sh too): with a private state, big
+    /// temporary files (an image being loaded) go there rather than to /var/tmp.
+    pub fn env(&self) -> Vec<(&'static str, PathBuf)> {
+        match &self.state {
+            Some(d) => vec![("TMPDIR", d.join("tmp"))],
+            None => Vec::new(),
         }
     }
 
@@ -33,7 +75,121 @@ impl Engine {
         let mut parts = self.command.split_whitespace();
         let mut c = Command::new(parts.next().unwrap_or("podman"));
         c.args(parts);
+        c.envs(self.env());
         c
+    }
+
+    /// Loads `image.tar` into a private state before run.sh looks for it. podman 4 keeps a
+    /// cache of blob digests at /var/lib/containers/cache whatever `--root` says, and unpacks
+    /// the archive under /var/tmp whatever TMPDIR says; the load therefore runs in a mount
+    /// namespace of its own where that cache directory (or its nearest existing parent) is an
+    /// empty tmpfs and /var/tmp is the state's `tmp/`, so the host's copies are neither read
+    /// nor written. Without a private state run.sh loads as a user's run would.
+    pub fn load_privately(&self, image_tar: &Path) -> Result<(), String> {
+        if self.state.is_none() {
+            return Ok(());
+        }
+        let mut masked = PathBuf::from("/var/lib/containers/cache");
+        while !masked.is_dir() {
+            match masked.parent() {
+                Some(p) if p != Path::new("/") => masked = p.to_path_buf(),
+                _ => break,
+            }
+        }
+        let masked = std::ffi::CString::new(masked.as_os_str().as_encoded_bytes())
+            .map_err(|e| e.to_string())?;
+        let state_tmp = self
+            .state
+            .as_ref()
+            .map(|d| d.join("tmp"))
+            .unwrap_or_default();
+        let state_tmp = std::ffi::CString::new(state_tmp.as_os_str().as_encoded_bytes())
+            .map_err(|e| e.to_string())?;
+        let mut c = self.cmd();
+        c.arg("load").arg("-i").arg(image_tar);
+        // SAFETY: between fork and exec only async-signal-safe calls (unshare, mount) on
+        // NUL-terminated strings made before the fork.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            c.pre_exec(move || {
+                let none = c"none".as_ptr();
+                if libc::unshare(libc::CLONE_NEWNS) != 0
+                    || libc::mount(
+                        none,
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_PRIVATE,
+                        std::ptr::null(),
+                    ) != 0
+                    || libc::mount(
+                        c"tmpfs".as_ptr(),
+                        masked.as_ptr(),
+                        c"tmpfs".as_ptr(),
+                        libc::MS_NOSUID | libc::MS_NODEV,
+                        c"mode=0700".as_ptr().cast(),
+                    ) != 0
+                    || libc::mount(
+                        state_tmp.as_ptr(),
+                        c"/var/tmp".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    ) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = c
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot load {} privately: {e}", image_tar.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} load -i {}: {}",
+                self.command,
+                image_tar.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// Removes every container and image of a private state, then the state itself (the
+    /// overlay mounts of a container go with it). Nothing to do for the engine's own state.
+    pub fn discard(&self) {
+        let Some(dir) = &self.state else { return };
+        let _ = self
+            .cmd()
+            .args(["rm", "-af", "-t", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self
+            .cmd()
+            .args(["rmi", "-af"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        // podman bind-mounts its overlay directory onto itself while it runs; a mount left by
+        // a killed podman would make the removal fail half-way.
+        if let Ok(mounts) = std::fs::read_to_string("/proc/self/mountinfo") {
+            let mut points: Vec<&str> = mounts
+                .lines()
+                .filter_map(|l| l.split(' ').nth(4))
+                .filter(|p| Path::new(p).starts_with(dir))
+                .collect();
+            points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+            for p in points {
+                if let Ok(c) = std::ffi::CString::new(p) {
+                    // SAFETY: umount2 with a NUL-terminated path.
+                    unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     /// Whether the engine runs at all: the difference between "the app failed" and "nothing
@@ -132,6 +288,15 @@ impl Engine {
 
     pub fn remove(&self, name: &str) {
         let _ = self.cmd().args(["rm", "-f", "-t", "3", name]).output();
+    }
+}
+
+/// Discards a private engine state when dropped, however the run that used it ended.
+pub struct Discard<'a>(pub &'a Engine);
+
+impl Drop for Discard<'_> {
+    fn drop(&mut self) {
+        self.0.discard();
     }
 }
 

@@ -19,7 +19,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use engine::Engine;
+pub use engine::{Discard, Engine};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -81,6 +81,25 @@ pub struct Report {
     pub logs_tail: Vec<String>,
 }
 
+/// `engine` keeping its state beside the app directory (see [`Engine::private`]), for one run
+/// of `kind`: the machine's image store and container list stay as they were. Discard it with
+/// [`Discard`] when the run ends. A container kept for a look must not use one: the user then
+/// reaches it with the engine as they know it.
+pub fn private_engine(
+    engine: &Engine,
+    app_dir: &Path,
+    kind: &str,
+    slug: &str,
+) -> Result<Engine, VerifyError> {
+    let dir = app_dir
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!(".liftkit-{kind}-{}-{slug}", std::process::id()));
+    engine
+        .private(&dir)
+        .map_err(|e| VerifyError::Engine(format!("{}: {e}", dir.display())))
+}
+
 pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     let plan = crate::plan::load(&app_dir.join("plan.yaml"))?;
     let app = plan
@@ -88,13 +107,14 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
         .first()
         .ok_or_else(|| VerifyError::Empty(app_dir.join("plan.yaml")))?;
     let container = format!("liftkit-verify-{}-{}", app.slug(), std::process::id());
-    let observed = match Sandbox::start(
-        &opts.engine,
-        app_dir,
-        &container,
-        &Extra::default(),
-        opts.keep,
-    ) {
+    let engine = if opts.keep {
+        opts.engine.clone()
+    } else {
+        private_engine(&opts.engine, app_dir, "verify", &app.slug())?
+    };
+    let _discard = engine::Discard(&engine);
+    let observed = match Sandbox::start(&engine, app_dir, &container, &Extra::default(), opts.keep)
+    {
         Err(StartError::Engine(e)) => return Err(VerifyError::Engine(e)),
         Err(StartError::Refused(why)) => Observed::failed(why, Vec::new()),
         Ok(sandbox) => observe(app, &sandbox, &app.probes, opts.timeout),

@@ -51,8 +51,12 @@ impl<'a> Sandbox<'a> {
             copy: None,
             keep,
         };
+        engine
+            .load_privately(&app_dir.join("image.tar"))
+            .map_err(StartError::Engine)?;
         let volumes = app_dir.join("volumes");
         let mut cmd = Command::new("sh");
+        cmd.envs(engine.env());
         if volumes.is_dir() {
             let copy = copy_volumes(&volumes, name).map_err(StartError::Engine)?;
             cmd.env("VOLUMES", &copy);

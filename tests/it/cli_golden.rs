@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "bench deps",
     "bench size",
     "bench boot",
+    "bench footprint",
     "bench generic",
     "engagement",
     "engagement init",

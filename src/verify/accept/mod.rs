@@ -106,8 +106,9 @@ pub fn run(app_dir: &Path, tests: &[Test], opts: &Options) -> Result<Acceptance,
         .first()
         .ok_or_else(|| VerifyError::Empty(app_dir.join("plan.yaml")))?;
     let container = format!("liftkit-accept-{}-{}", app.slug(), std::process::id());
-    let mut acc = match Sandbox::start(&opts.engine, app_dir, &container, &Extra::default(), false)
-    {
+    let engine = super::private_engine(&opts.engine, app_dir, "accept", &app.slug())?;
+    let _discard = super::Discard(&engine);
+    let mut acc = match Sandbox::start(&engine, app_dir, &container, &Extra::default(), false) {
         Err(StartError::Engine(e)) => return Err(VerifyError::Engine(e)),
         Err(StartError::Refused(why)) => not_started(app, tests, why, Vec::new()),
         Ok(sandbox) => in_container(app, tests, &sandbox, opts),
