@@ -123,7 +123,7 @@ fn add_process_evidence(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
         match &p.exe {
             Some(exe) => {
                 d.files
-                    .add(exe, Role::Code, format!("executable of pid {}", p.pid));
+                    .add_observed(exe, Role::Code, format!("executable of pid {}", p.pid));
                 d.elf_objects.push(exe.clone());
             }
             None if p.pid == procs[0].pid => d.findings.push(Finding::error(
@@ -135,7 +135,7 @@ fn add_process_evidence(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
         for m in p.maps.iter().filter(|m| is_copyable(m)) {
             if inp.host.stat(Path::new(m)).is_ok_and(|s| s.is_file()) {
                 d.files
-                    .add(m, Role::Code, format!("mapped by pid {}", p.pid));
+                    .add_observed(m, Role::Code, format!("mapped by pid {}", p.pid));
                 d.elf_objects.push(m.clone());
             }
         }
@@ -173,7 +173,7 @@ fn add_open_files(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
                 Role::Config
             };
             d.files
-                .add(path, role, format!("open by pid {} (fd {})", p.pid, fd.fd));
+                .add_observed(path, role, format!("open by pid {} (fd {})", p.pid, fd.fd));
         }
     }
 }

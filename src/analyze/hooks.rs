@@ -90,6 +90,7 @@ fn vendor_tree(cx: &HookContext, d: &mut Draft) {
                 kind,
                 populate: kind == VolumeKind::Volume,
                 populate_with: None,
+                live_writes: None,
                 why: format!("state of the vendor tree {tree}"),
             });
         }

@@ -66,15 +66,18 @@ fn fixture_host(root: &Path) -> Snapshot {
         .map(|(i, (path, _, _))| OpenFile {
             fd: 3 + i as i32,
             target: path.to_string(),
+            flags: None,
         })
         .collect();
     fds.push(OpenFile {
         fd: 99,
         target: "/etc/app/plain.conf".to_string(),
+        flags: None,
     });
     fds.push(OpenFile {
         fd: 100,
         target: "socket:[4242]".to_string(),
+        flags: None,
     });
     let json = serde_json::json!({
         "schema": liftkit::snapshot::SCHEMA_VERSION,

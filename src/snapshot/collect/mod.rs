@@ -52,6 +52,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
     let processes = processes::read_all(opts, progress, &mut findings);
     let sockets = sockets::read(&processes, &mut findings);
     let connections = sockets::connections(&processes, &mut findings);
+    let unix_sockets = sockets::unix(&processes, &mut findings);
     Snapshot {
         schema: SCHEMA_VERSION,
         liftkit_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -63,6 +64,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         processes,
         sockets,
         connections,
+        unix_sockets,
         bundle: None,
         facts: Vec::new(),
         findings,
