@@ -1,15 +1,16 @@
 //! Analysis of one application: from its processes and the host's files to an `AppPlan`.
 //!
 //! Evidence is gathered into a `Draft` in a fixed order — what the processes show, the
-//! analyzer's rules, the systemd unit, the analyzer's hook, open files, what the C library
-//! loads — then the draft is frozen into the plan.
+//! analyzer's rules, the systemd unit, the analyzer's hook, open files, the evidence sources
+//! (`sources::SOURCES`: command line, state, package, binary literals, runtimes, entrypoint,
+//! configuration), what the C library loads — then the draft is frozen into the plan.
 
 use super::draft::Draft;
 use super::fileset::{is_copyable, FileSet};
 use super::group::Candidate;
 use super::spec::Analyzer;
 use super::vars::{self, Context};
-use super::{evidence, hooks, image, rules, systemd, users, Inputs};
+use super::{evidence, hooks, image, rules, sources, systemd, users, Inputs};
 use crate::elf::LoaderEnv;
 use crate::findings::Finding;
 use crate::plan::{AppPlan, Fit, ImageSpec, ProcessInfo, Role, SecretMount};
@@ -59,6 +60,11 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         hooks::run(hook, &hx, &mut d);
     }
     add_open_files(inp, &procs, &mut d);
+    // The command the image runs is known before the sources: they take the paths it names.
+    if d.entrypoint.is_none() {
+        d.entrypoint = Some(image::entrypoint(root, analyzer, &d.vars, &mut d.findings));
+    }
+    sources::gather(inp, &procs, analyzer, &mut d);
     let loader_env = LoaderEnv {
         ld_library_path: root.env("LD_LIBRARY_PATH").map(str::to_string),
         ld_preload: root.env("LD_PRELOAD").map(str::to_string),

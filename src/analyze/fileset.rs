@@ -35,11 +35,14 @@ impl FileSet {
     /// Adds `path` with how sure its evidence is; the file keeps the surest of its reasons.
     pub fn add_as(&mut self, path: &str, role: Role, why: impl Into<String>, c: Confidence) {
         let why = why.into();
-        let entry = self.entries.entry(path.to_string()).or_insert_with(|| Entry {
-            role,
-            why: Vec::new(),
-            confidence: c,
-        });
+        let entry = self
+            .entries
+            .entry(path.to_string())
+            .or_insert_with(|| Entry {
+                role,
+                why: Vec::new(),
+                confidence: c,
+            });
         if role == Role::Secret {
             entry.role = Role::Secret;
         }
@@ -59,6 +62,13 @@ impl FileSet {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Every entry: path, role, reasons and confidence, in path order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Role, &[String], Confidence)> {
+        self.entries
+            .iter()
+            .map(|(p, e)| (p.as_str(), e.role, e.why.as_slice(), e.confidence))
     }
 
     /// Paths with their roles, in path order.

@@ -11,7 +11,7 @@ use std::path::Path;
 
 mod apache;
 mod jvm;
-mod php;
+pub(crate) mod php;
 mod postgres;
 mod python;
 mod tomcat;

@@ -110,7 +110,7 @@ fn recover_locale(root: &Process, env: &mut Vec<String>, findings: &mut Vec<Find
     }
 }
 
-fn entrypoint(
+pub fn entrypoint(
     root: &Process,
     a: &Analyzer,
     vars: &Vars,

@@ -18,6 +18,7 @@ mod image;
 mod packages;
 mod rules;
 pub mod secrets;
+mod sources;
 pub mod spec;
 pub mod syntax;
 mod systemd;

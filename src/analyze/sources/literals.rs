@@ -1,0 +1,247 @@
+//! Cause 3: a path compiled into the program. A vendor daemon opens `/etc/<vendor>/<vendor>.conf`
+//! by a literal path, once, at start: nothing but the binary names it. The path literals in the
+//! read-only data (`.rodata`) of the executable and of its own libraries (those no other package
+//! installed) that exist on the host under /etc, /opt, /srv, /var/lib or /usr/share are taken;
+//! a directory is taken as far as it is the program's own (other packages' files left out).
+
+use super::paths::{self, TreeRefused};
+use super::{AppFacts, Found, Kind};
+use crate::analyze::Inputs;
+use crate::elf::LoaderEnv;
+use crate::plan::{Confidence, Role};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// Bytes of an ELF file read for its literals.
+const MAX_SCAN: u64 = 64 << 20;
+/// Where a compiled-in path names something the application may need.
+const PLACES: &[&str] = &["/etc/", "/opt/", "/srv/", "/var/lib/", "/usr/share/"];
+
+pub fn paths(inp: &Inputs, app: &AppFacts) -> Found {
+    let mut found = Found::default();
+    let Some(exe) = app.exe() else { return found };
+    for object in own_objects(inp, app, exe) {
+        let Ok(bytes) = inp.host.read_limited(Path::new(&object), MAX_SCAN) else {
+            continue;
+        };
+        for literal in path_literals(&bytes) {
+            take(inp, app, &object, &literal, &mut found);
+        }
+    }
+    found
+}
+
+/// The executable and the libraries it loads that came with it rather than from another
+/// package: the vendor's own `lib/`, not the C library.
+fn own_objects(inp: &Inputs, app: &AppFacts, exe: &str) -> Vec<String> {
+    let env = LoaderEnv {
+        ld_library_path: app.root.env("LD_LIBRARY_PATH").map(str::to_string),
+        ld_preload: None,
+    };
+    let mut out = vec![exe.to_string()];
+    let r = inp.resolver.resolve(Path::new(exe), &env);
+    for lib in r.libraries {
+        let path = lib.path.to_string_lossy().into_owned();
+        let owner = inp.packages.owner(&path);
+        if (owner.is_none() || owner == app.package) && !out.contains(&path) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// NUL-terminated strings of the read-only data sections that look like absolute paths under
+/// one of [`PLACES`]; the whole file when it has no section headers (a stripped-hard binary).
+pub fn path_literals(bytes: &[u8]) -> BTreeSet<String> {
+    let sections = rodata(bytes);
+    let ranges: Vec<&[u8]> = if sections.is_empty() {
+        vec![bytes]
+    } else {
+        sections
+    };
+    let mut out = BTreeSet::new();
+    for range in ranges {
+        for s in range.split(|b| *b == 0) {
+            let Ok(s) = std::str::from_utf8(s) else {
+                continue;
+            };
+            if let Some(p) = as_path(s) {
+                out.insert(p);
+            }
+        }
+    }
+    out
+}
+
+fn rodata(bytes: &[u8]) -> Vec<&[u8]> {
+    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
+        return Vec::new();
+    };
+    elf.section_headers
+        .iter()
+        .filter(|sh| {
+            elf.shdr_strtab
+                .get_at(sh.sh_name)
+                .is_some_and(|n| n == ".rodata" || n.starts_with(".rodata."))
+        })
+        .filter_map(|sh| {
+            let start = usize::try_from(sh.sh_offset).ok()?;
+            let end = start.checked_add(usize::try_from(sh.sh_size).ok()?)?;
+            bytes.get(start..end)
+        })
+        .collect()
+}
+
+/// A literal that names a path: absolute, under a place worth looking, no format directives,
+/// no spaces or control characters.
+fn as_path(s: &str) -> Option<String> {
+    if s.len() < 6 || s.len() > 512 || !PLACES.iter().any(|p| s.starts_with(p)) {
+        return None;
+    }
+    let ok = s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+@".contains(c));
+    if !ok || s.contains("//") || s.contains("/../") {
+        return None;
+    }
+    let s = s.trim_end_matches('/');
+    (s.matches('/').count() >= 2).then(|| s.to_string())
+}
+
+fn take(inp: &Inputs, app: &AppFacts, object: &str, literal: &str, found: &mut Found) {
+    if paths::is_system_dir(literal) || app.in_volume(literal) {
+        return;
+    }
+    let Ok(meta) = inp.host.stat(Path::new(literal)) else {
+        return;
+    };
+    let owner = inp.packages.owner(literal);
+    let others = owner.is_some() && owner != app.package;
+    let why = format!("path compiled into {object}");
+    if meta.is_file() {
+        // Under /usr/share, only the program's own package's data: another package's files
+        // there are its business (zoneinfo, locales, mime types).
+        if literal.starts_with("/usr/share/") && others {
+            return;
+        }
+        let role = if super::is_elf(inp, literal) {
+            Role::Code
+        } else {
+            Role::Config
+        };
+        found.file(literal, role, why, Confidence::Guessed);
+    } else if meta.is_dir() {
+        if literal.starts_with("/var/lib/") {
+            // A compiled-in state directory is used only if nothing else says where state is;
+            // it must exist, its content is not copied on a guess.
+            found.add(literal, Kind::Dir, Role::State, why, Confidence::Guessed);
+            return;
+        }
+        match paths::tree(inp, literal, app.package.as_deref()) {
+            Ok(files) => {
+                for f in files {
+                    let role = if super::is_elf(inp, &f) {
+                        Role::Code
+                    } else {
+                        Role::Config
+                    };
+                    found.file(
+                        f,
+                        role,
+                        format!("{why} (under {literal})"),
+                        Confidence::Guessed,
+                    );
+                }
+            }
+            Err(TreeRefused::System) => {}
+            Err(refused) => found.findings.push(crate::findings::Finding::info(
+                literal,
+                format!("{why}: {}", refused.describe(literal)),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{find, has, process, Fixture};
+    use super::*;
+
+    /// A vendor daemon built by gcc with its configuration path compiled in, and a format
+    /// string and a path elsewhere that are no paths to take.
+    fn build(dir: &Path) -> Option<std::path::PathBuf> {
+        let src = dir.join("v.c");
+        std::fs::write(
+            &src,
+            "#include <stdio.h>\n\
+             static const char *conf = \"/etc/lkvend/vend.conf\";\n\
+             static const char *share = \"/usr/share/lkvend\";\n\
+             int main(int c, char **v) { printf(\"/etc/%s/x.conf\\n\", v[0]); \
+             return conf[c] + share[c]; }\n",
+        )
+        .unwrap();
+        let exe = dir.join("vendd");
+        let ok = std::process::Command::new("gcc")
+            .arg("-O2")
+            .arg("-o")
+            .arg(&exe)
+            .arg(&src)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(exe)
+    }
+
+    #[test]
+    fn literals_of_a_compiled_daemon_name_its_config() {
+        let work = tempfile::tempdir().unwrap();
+        let Some(exe) = build(work.path()) else {
+            panic!("gcc is needed for this test (.ci/setup installs it)");
+        };
+        let fx = Fixture::new();
+        fx.write("/opt/lkvend/bin/vendd", std::fs::read(&exe).unwrap())
+            .write("/etc/lkvend/vend.conf", "port 1\n")
+            .write("/etc/lkvend/other.conf", "x\n")
+            .write("/usr/share/lkvend/greeting.txt", "hello\n");
+        let lits = path_literals(&std::fs::read(&exe).unwrap());
+        assert!(lits.contains("/etc/lkvend/vend.conf"), "{lits:?}");
+        assert!(!lits.iter().any(|l| l.contains('%')), "{lits:?}");
+        let p = process("/opt/lkvend/bin/vendd", &["/opt/lkvend/bin/vendd"], "/");
+        let found = fx.run(paths, p, &[]);
+        let conf = find(&found, "/etc/lkvend/vend.conf");
+        assert_eq!(
+            (conf.kind, conf.role, conf.confidence),
+            (Kind::File, Role::Config, Confidence::Guessed)
+        );
+        assert!(conf.why.contains("compiled into /opt/lkvend/bin/vendd"));
+        assert!(!has(&found, "/etc/lkvend/other.conf"), "only what is named");
+        assert!(
+            has(&found, "/usr/share/lkvend/greeting.txt"),
+            "its own share dir"
+        );
+    }
+
+    #[test]
+    fn other_packages_trees_and_system_dirs_are_left_alone() {
+        let fx = Fixture::new();
+        fx.write("/usr/share/zoneinfo/UTC", "tz")
+            .write("/var/lib/dpkg/info/tzdata.list", "/usr/share/zoneinfo\n/usr/share/zoneinfo/UTC\n")
+            .write(
+                "/usr/bin/app",
+                b"\x7fELF not really\0/usr/share/zoneinfo\0/usr/share/zoneinfo/UTC\0/etc\0/var/lib/app\0".as_slice(),
+            )
+            .mkdir("/var/lib/app/db");
+        let p = process("/usr/bin/app", &["/usr/bin/app"], "/");
+        let found = fx.run(paths, p, &[]);
+        assert!(
+            !has(&found, "/usr/share/zoneinfo/UTC"),
+            "{:#?}",
+            found.evidence
+        );
+        assert_eq!(
+            find(&found, "/var/lib/app").kind,
+            Kind::Dir,
+            "state dirs exist, not copied"
+        );
+        assert_eq!(found.evidence.len(), 1, "{:#?}", found.evidence);
+    }
+}

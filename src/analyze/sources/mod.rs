@@ -1,0 +1,327 @@
+//! Evidence from everywhere: what the host shows about an application without an analyzer.
+//!
+//! Every source has the same small shape, a pure function of the host view and of what is known
+//! about the application so far ([`AppFacts`]), returning [`Evidence`]: a path, what it is to the
+//! image ([`Kind`]), its role, why, and how sure the source is ([`Confidence`]). The plan is the
+//! union of all sources, deduplicated, every entry keeping all its reasons. Sources run in the
+//! order of [`SOURCES`], each seeing what the earlier ones found (the configuration scanner reads
+//! the configurations the command line and the package named).
+
+mod cmdline;
+mod conffiles;
+mod config_scan;
+pub(crate) mod entry;
+mod literals;
+pub(crate) mod paths;
+mod runtimes;
+mod state;
+
+use super::draft::Draft;
+use super::fileset::FileSet;
+use super::spec::Analyzer;
+use super::Inputs;
+use crate::findings::Finding;
+use crate::plan::{Confidence, Role, Volume, VolumeKind};
+use crate::snapshot::Process;
+use std::path::Path;
+
+/// What a piece of evidence asks of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A file to copy (a symlink: with its chain); an ELF object also gets its loader closure.
+    File,
+    /// A directory that must exist in the image (empty unless files are taken under it).
+    Dir,
+    /// State that must outlive the container: a volume populated from the host.
+    Volume,
+    /// Written at run time and not worth keeping (pid files, sockets): a tmpfs.
+    Scratch,
+    /// `path` is the name of an environment variable the program reads: the image keeps it.
+    Env,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evidence {
+    pub path: String,
+    pub kind: Kind,
+    pub role: Role,
+    pub why: String,
+    pub confidence: Confidence,
+}
+
+/// What one source found, and what it could not settle (a tree too large to take, a name on
+/// the command line that exists nowhere).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub evidence: Vec<Evidence>,
+    pub findings: Vec<Finding>,
+}
+
+impl Found {
+    pub fn add(
+        &mut self,
+        path: impl Into<String>,
+        kind: Kind,
+        role: Role,
+        why: impl Into<String>,
+        c: Confidence,
+    ) {
+        self.evidence.push(Evidence {
+            path: path.into(),
+            kind,
+            role,
+            why: why.into(),
+            confidence: c,
+        });
+    }
+
+    pub fn file(
+        &mut self,
+        path: impl Into<String>,
+        role: Role,
+        why: impl Into<String>,
+        c: Confidence,
+    ) {
+        self.add(path, Kind::File, role, why, c);
+    }
+
+    pub fn extend(&mut self, other: Found) {
+        self.evidence.extend(other.evidence);
+        self.findings.extend(other.findings);
+    }
+}
+
+/// What is known about the application when a source runs.
+pub struct AppFacts<'a> {
+    /// The main process, and every process of the application (root first).
+    pub root: &'a Process,
+    pub processes: &'a [&'a Process],
+    /// The analyzer that recognized it (`generic` when none did).
+    pub analyzer: &'a Analyzer,
+    /// Files the plan takes so far, with their roles.
+    pub files: &'a FileSet,
+    pub volumes: &'a [Volume],
+    /// The command the image will run.
+    pub entrypoint: &'a [String],
+    /// The Debian package that owns the executable, if one does.
+    pub package: Option<String>,
+}
+
+impl AppFacts<'_> {
+    /// The executable's real path.
+    pub fn exe(&self) -> Option<&str> {
+        self.root.exe.as_deref()
+    }
+
+    pub fn cwd(&self) -> Option<&str> {
+        self.root.cwd.as_deref().filter(|c| c.starts_with('/'))
+    }
+
+    /// Whether `path` lies in a volume the plan already has.
+    pub fn in_volume(&self, path: &str) -> bool {
+        self.volumes.iter().any(|v| paths::is_within(path, &v.path))
+    }
+}
+
+pub type Source = fn(&Inputs, &AppFacts) -> Found;
+
+/// Every source, in the order they run: the configuration scanner last, since it reads the
+/// configurations the others found.
+pub const SOURCES: &[(&str, Source)] = &[
+    ("cmdline_paths", cmdline::paths),
+    ("state_writers", state::writers),
+    ("package_conffiles", conffiles::of_package),
+    ("binary_literals", literals::paths),
+    ("runtime_closure", runtimes::closure),
+    ("entrypoint_chain", entry::chain),
+    ("config_tokens", config_scan::tokens),
+];
+
+/// Runs every source over the application and adds what each found to the draft.
+pub fn gather(inp: &Inputs, procs: &[&Process], analyzer: &Analyzer, d: &mut Draft) {
+    let package = procs[0].exe.as_deref().and_then(|e| inp.packages.owner(e));
+    for (_, source) in SOURCES {
+        let entrypoint = d.entrypoint.clone().unwrap_or_default();
+        let facts = AppFacts {
+            root: procs[0],
+            processes: procs,
+            analyzer,
+            files: &d.files,
+            volumes: &d.volumes,
+            entrypoint: &entrypoint,
+            package: package.clone(),
+        };
+        let found = source(inp, &facts);
+        apply(inp, found, d);
+    }
+}
+
+/// Adds evidence to the draft: files by role (ELF objects to the loader's closure), directories,
+/// volumes (unless one already covers the place), variables to keep.
+pub fn apply(inp: &Inputs, found: Found, d: &mut Draft) {
+    d.findings.extend(found.findings);
+    for e in found.evidence {
+        match e.kind {
+            Kind::File => {
+                let new = !d.files.contains(&e.path);
+                d.files.add_as(&e.path, e.role, e.why, e.confidence);
+                if new && e.role == Role::Code && is_elf(inp, &e.path) {
+                    d.elf_objects.push(e.path);
+                }
+            }
+            Kind::Dir => d.add_dir(e.path, e.why),
+            Kind::Volume | Kind::Scratch => {
+                let overlaps = d.volumes.iter().any(|v| {
+                    paths::is_within(&e.path, &v.path) || paths::is_within(&v.path, &e.path)
+                });
+                if overlaps {
+                    continue;
+                }
+                let kind = if e.kind == Kind::Volume {
+                    VolumeKind::Volume
+                } else {
+                    VolumeKind::Tmpfs
+                };
+                d.add_volume(Volume {
+                    path: e.path,
+                    kind,
+                    populate: kind == VolumeKind::Volume,
+                    populate_with: None,
+                    why: e.why,
+                    live_writes: None,
+                });
+            }
+            Kind::Env => {
+                d.env_read.entry(e.path).or_insert(e.why);
+            }
+        }
+    }
+}
+
+pub fn is_elf(inp: &Inputs, path: &str) -> bool {
+    inp.host
+        .read_limited(Path::new(path), 4)
+        .is_ok_and(|b| b == b"\x7fELF")
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A fixture host for the sources' unit tests: a directory standing in for `/`, a snapshot
+    //! with one process, and the inputs analysis reads.
+
+    use super::*;
+    use crate::analyze::PackageIndex;
+    use crate::elf::{ResolveOptions, Resolver};
+    use crate::snapshot::Snapshot;
+
+    pub struct Fixture {
+        pub dir: tempfile::TempDir,
+        pub snapshot: Snapshot,
+    }
+
+    impl Fixture {
+        pub fn new() -> Self {
+            let snapshot: Snapshot = serde_json::from_value(serde_json::json!({
+                "schema": crate::snapshot::SCHEMA_VERSION,
+                "liftkit_version": "test",
+                "collected_at": "2026-01-01T00:00:00Z",
+                "host": { "hostname": "fixture", "kernel": "6.1.0", "arch": "x86_64" },
+            }))
+            .unwrap();
+            Fixture {
+                dir: tempfile::tempdir().unwrap(),
+                snapshot,
+            }
+        }
+
+        /// Writes a file under the root (parents created).
+        pub fn write(&self, path: &str, content: impl AsRef<[u8]>) -> &Self {
+            let p = self.dir.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+            self
+        }
+
+        pub fn mkdir(&self, path: &str) -> &Self {
+            std::fs::create_dir_all(self.dir.path().join(path.trim_start_matches('/'))).unwrap();
+            self
+        }
+
+        pub fn symlink(&self, target: &str, path: &str) -> &Self {
+            let p = self.dir.path().join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(target, p).unwrap();
+            self
+        }
+
+        /// Runs `source` for a process as given, with the files `taken` already in the plan.
+        pub fn run(&self, source: Source, p: Process, taken: &[(&str, Role)]) -> Found {
+            self.run_with(source, p, taken, &[], &[])
+        }
+
+        pub fn run_with(
+            &self,
+            source: Source,
+            p: Process,
+            taken: &[(&str, Role)],
+            volumes: &[Volume],
+            entrypoint: &[String],
+        ) -> Found {
+            let host = crate::host::at(self.dir.path());
+            let resolver = Resolver::new(&host, ResolveOptions::default());
+            let packages = PackageIndex::load(&host);
+            let mut snapshot = self.snapshot.clone();
+            snapshot.processes = vec![p.clone()];
+            let analyzers: Vec<Analyzer> = Vec::new();
+            let inp = Inputs {
+                snapshot: &snapshot,
+                host: &host,
+                analyzers: &analyzers,
+                resolver: &resolver,
+                packages: &packages,
+            };
+            let mut files = FileSet::default();
+            for (path, role) in taken {
+                files.add(path, *role, "taken by the test");
+            }
+            let generic = Analyzer::generic();
+            let procs = [&p];
+            let facts = AppFacts {
+                root: &p,
+                processes: &procs,
+                analyzer: &generic,
+                files: &files,
+                volumes,
+                entrypoint,
+                package: p.exe.as_deref().and_then(|e| packages.owner(e)),
+            };
+            source(&inp, &facts)
+        }
+    }
+
+    pub fn process(exe: &str, cmdline: &[&str], cwd: &str) -> Process {
+        Process {
+            pid: 100,
+            ppid: 1,
+            comm: exe.rsplit('/').next().unwrap_or(exe).into(),
+            exe: Some(exe.into()),
+            cmdline: cmdline.iter().map(|s| s.to_string()).collect(),
+            cwd: Some(cwd.into()),
+            environ: vec!["PATH=/usr/bin:/bin".into()],
+            ..Process::default()
+        }
+    }
+
+    /// The evidence for `path`, or a panic listing what was found.
+    pub fn find<'a>(found: &'a Found, path: &str) -> &'a Evidence {
+        found
+            .evidence
+            .iter()
+            .find(|e| e.path == path)
+            .unwrap_or_else(|| panic!("{path} not found in {:#?}", found.evidence))
+    }
+
+    pub fn has(found: &Found, path: &str) -> bool {
+        found.evidence.iter().any(|e| e.path == path)
+    }
+}
