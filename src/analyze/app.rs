@@ -64,6 +64,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     if d.entrypoint.is_none() {
         d.entrypoint = Some(image::entrypoint(root, analyzer, &d.vars, &mut d.findings));
     }
+    image::point_at_what_is_there(inp, root, &mut d);
     sources::gather(inp, &procs, analyzer, &mut d);
     let loader_env = LoaderEnv {
         ld_library_path: root.env("LD_LIBRARY_PATH").map(str::to_string),
@@ -78,6 +79,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         &mut d.findings,
     );
     d.settle();
+
+    mark_live_writes(&procs, analyzer, &d.vars, &mut d.volumes);
 
     let account = users::accounts(inp.snapshot, &procs, &d.vars);
     let generated = users::generated_files(&account);
@@ -149,6 +152,40 @@ fn add_process_evidence(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
             d.findings
                 .push(Finding::warning(format!("pid {}", p.pid), problem.clone()));
         }
+    }
+}
+
+/// A volume the application was writing as it was analyzed: copied while it runs, its files may
+/// not agree with each other (a database's pages and its log). Says so, and what to do.
+fn mark_live_writes(
+    procs: &[&Process],
+    analyzer: &Analyzer,
+    vars: &vars::Vars,
+    volumes: &mut [crate::plan::Volume],
+) {
+    for v in volumes.iter_mut().filter(|v| {
+        v.kind == crate::plan::VolumeKind::Volume && v.populate && v.populate_with.is_none()
+    }) {
+        let prefix = format!("{}/", v.path.trim_end_matches('/'));
+        let writer = procs.iter().find_map(|p| {
+            p.fds
+                .iter()
+                .find(|f| f.writes() && f.target.starts_with(&prefix))
+                .map(|f| (p.pid, f.target.clone()))
+        });
+        let Some((pid, file)) = writer else { continue };
+        let dump = analyzer
+            .runtime
+            .dump
+            .as_deref()
+            .and_then(|t| vars.expand_one(t))
+            .map(|d| format!(", or save it with the application's own tool first ({d})"))
+            .unwrap_or_default();
+        v.live_writes = Some(format!(
+            "pid {pid} writes here as it runs ({file}): a copy taken while it runs may not be \
+             consistent. Stop the application before build, or build from a filesystem \
+             snapshot of the host (LVM, ZFS, btrfs) given with --root{dump}"
+        ));
     }
 }
 

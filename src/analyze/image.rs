@@ -25,6 +25,17 @@ pub fn image_spec(
     };
     let mut env = environ::split(&root.environ);
     recover_locale(root, &mut env.kept, &mut d.findings);
+    let mut set_elsewhere = d.env_read.clone();
+    for kv in &d.env {
+        let key = kv.split('=').next().unwrap_or_default();
+        set_elsewhere.insert(key.to_string(), "set by the unit or a hook".to_string());
+    }
+    if let Some(why) = environ::keep_read(&mut env, inp.host, &d.files, &set_elsewhere) {
+        d.findings.push(Finding::info(
+            format!("pid {}", root.pid),
+            format!("every variable of the process is kept: {why}"),
+        ));
+    }
     for kv in &d.env {
         let (key, value) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
         env.kept.retain(|e| e.split('=').next() != Some(key));
@@ -149,6 +160,45 @@ pub fn entrypoint(
         ));
     }
     cmd
+}
+
+/// An entrypoint must name a program the host has: a title the process rewrote into one
+/// string (`nginx: master process /usr/sbin/nginx -c x.conf`) runs from its first word that is
+/// a program; a command naming a path the host no longer has (argv[0] of a deleted or moved
+/// file) runs the executable the process really ran.
+pub fn point_at_what_is_there(inp: &Inputs, root: &Process, d: &mut Draft) {
+    let Some(ep) = d.entrypoint.as_mut() else {
+        return;
+    };
+    let is_program =
+        |p: &str| p.starts_with('/') && inp.host.stat(Path::new(p)).is_ok_and(|m| m.is_file());
+    if ep.len() == 1 && ep[0].contains(' ') {
+        let words: Vec<String> = ep[0].split_whitespace().map(str::to_string).collect();
+        if let Some(i) = words.iter().position(|w| is_program(w)) {
+            d.findings.push(Finding::info(
+                format!("pid {}", root.pid),
+                format!(
+                    "the process rewrote its title ({:?}): the entrypoint runs {}",
+                    ep[0],
+                    words[i..].join(" ")
+                ),
+            ));
+            *ep = words[i..].to_vec();
+        }
+    }
+    let (Some(first), Some(exe)) = (ep.first_mut(), &root.exe) else {
+        return;
+    };
+    if !first.starts_with('/') || is_program(first) {
+        return;
+    }
+    if is_program(exe) {
+        d.findings.push(Finding::warning(
+            format!("pid {}", root.pid),
+            format!("the command names {first}, which the host does not have: the entrypoint runs {exe}, the executable the process ran"),
+        ));
+        *first = exe.clone();
+    }
 }
 
 /// Capabilities the app exercised on the source host, for hosts that grant them one by one.

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 
 pub use group::Candidate;
 pub use packages::PackageIndex;
+pub(crate) use sources::entry::parse_shebang;
 pub use spec::Analyzer;
 
 /// Which applications to plan.

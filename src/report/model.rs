@@ -113,6 +113,8 @@ pub struct RoleGroup {
 pub struct FileRow {
     pub path: String,
     pub why: Vec<String>,
+    /// `observed`, `declared` or `guessed`: how sure the surest reason is.
+    pub confidence: String,
     /// The owning package, empty when no package owns it.
     pub package: String,
     pub bytes: u64,
@@ -175,6 +177,8 @@ pub struct VolumeRow {
     pub bytes: u64,
     pub human: String,
     pub why: String,
+    /// Set when the application was writing here as it was analyzed: who, and what to do.
+    pub live_writes: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -399,6 +403,7 @@ fn files_section(inp: &Inputs, sizes: &sizes::FileSizes) -> FilesSection {
                     FileRow {
                         path: f.path.clone(),
                         why: f.why.clone(),
+                        confidence: f.confidence.as_str().to_string(),
                         package: f.package.clone().unwrap_or_default(),
                         bytes,
                         human: human_bytes(bytes),
@@ -470,6 +475,7 @@ fn volumes_section(inp: &Inputs) -> VolumesSection {
                 bytes,
                 human: human_bytes(bytes),
                 why: v.why.clone(),
+                live_writes: v.live_writes.clone().unwrap_or_default(),
             }
         })
         .collect();

@@ -47,7 +47,8 @@ fn fixture_host(root: &Path) -> Snapshot {
         std::fs::write(&p, content).unwrap();
     }
     std::fs::create_dir_all(root.join("usr/bin")).unwrap();
-    std::fs::write(root.join("usr/bin/app"), "#!/not/elf\n").unwrap();
+    // Neither ELF nor a script: the analysis has nothing to resolve, the image still runs it.
+    std::fs::write(root.join("usr/bin/app"), "not an ELF file\n").unwrap();
     std::fs::set_permissions(
         root.join("usr/bin/app"),
         std::fs::Permissions::from_mode(0o755),
