@@ -205,11 +205,15 @@ fn add_open_files(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
             if !inp.host.stat(Path::new(path)).is_ok_and(|m| m.is_file()) {
                 continue;
             }
+            // Read-only under a state place is content being served or read, not state;
+            // snapshots without open flags keep the place's word for it.
+            let read_only = fd.flags.is_some() && !fd.writes();
             let role = if path.starts_with("/var/log/") || path.ends_with(".log") {
                 Role::Log
             } else if ["/var/lib/", "/srv/", "/var/spool/", "/var/cache/"]
                 .iter()
                 .any(|dir| path.starts_with(dir))
+                && !read_only
             {
                 Role::State
             } else {

@@ -20,6 +20,8 @@ const MAX_ELF_SCAN: u64 = 64 << 20;
 const MAX_TEXT_SCAN: u64 = 4 << 20;
 /// Bytes searched in all: beyond, what is left unscanned counts as reading every name.
 const MAX_TOTAL_SCAN: u64 = 1 << 30;
+/// Names shorter than this are not looked for at the tail of longer strings.
+const MIN_MERGED_NAME: usize = 6;
 
 /// Variables that describe the login session or the supervisor, not the application.
 const HOST_NOISE: &[&str] = &[
@@ -151,14 +153,18 @@ pub fn reads(host: &dyn Host, files: &FileSet, candidates: &[String]) -> Reads {
     Reads::Names(found)
 }
 
-/// A name on its own: not part of a longer identifier. In an ELF file a name may also end a
-/// longer string (the linker merges `"FOO"` into the tail of `"MY_FOO"`).
+/// A name on its own. In a script or configuration: not part of a longer identifier. In an ELF
+/// file: a C string of its own (`getenv("CI")` leaves `\0CI\0`; two letters between other
+/// bytes are just bytes), or the tail of a longer one for names long enough to tell (the linker
+/// merges `"APP_MODE"` into the tail of `"MY_APP_MODE"`).
 fn is_whole_name(bytes: &[u8], start: usize, end: usize, elf: bool) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     let after = bytes.get(end).copied();
-    let before_ok = start == 0 || !word(bytes[start - 1]);
-    let after_ok = after.is_none_or(|b| !word(b));
-    after_ok && (before_ok || (elf && after == Some(0)))
+    let before = start.checked_sub(1).map(|i| bytes[i]);
+    if elf {
+        return after == Some(0) && (before.is_none_or(|b| b == 0) || end - start >= MIN_MERGED_NAME);
+    }
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    after.is_none_or(|b| !word(b)) && before.is_none_or(|b| !word(b))
 }
 
 /// Drops what the program cannot read; `kept_anyway` are names a unit, a hook or a wrapper set,
@@ -251,7 +257,7 @@ mod tests {
         // getenv("APP_MODE") and a name the linker merged into the tail of a longer string.
         std::fs::write(
             root.join("usr/bin/app"),
-            b"\x7fELF\0APP_MODE\0XMY_TAIL\0NOT_APP_MODEX\0",
+            b"\x7fELF\0APP_MODE\0XMY_TAIL\0NOT_APP_MODEX\0ASCII\0\x1bCI\x01",
         )
         .unwrap();
         std::fs::write(root.join("usr/bin/run.py"), "os.environ['PY_SETTING']\n").unwrap();

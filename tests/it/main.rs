@@ -15,6 +15,7 @@ mod collect_live;
 mod collect_parsers;
 mod companions;
 mod elf_against_ldd;
+mod evidence_generic;
 mod elf_fuzz;
 mod elf_hostile;
 mod elf_root;

@@ -216,7 +216,8 @@ impl Closure<'_> {
     }
 
     fn require_file(&mut self, rel: &str, why: &str) {
-        if rel.contains('$') {
+        if let Some((head, _)) = rel.split_once('$') {
+            self.dynamic(head, why);
             return;
         }
         let file = if rel.starts_with('/') {
@@ -230,6 +231,32 @@ impl Closure<'_> {
             self.found
                 .file(&file, Role::Code, why.to_string(), Confidence::Declared);
             self.files.push(&file);
+        }
+    }
+
+    /// `require "File/Spec/$module.pm"`: the name is computed, the directory is not; every
+    /// module in it is one the program may load (File::Spec picks its platform's).
+    fn dynamic(&mut self, head: &str, why: &str) {
+        let Some((dir, _)) = head.rsplit_once('/') else { return };
+        if dir.is_empty() || dir.starts_with('/') {
+            return;
+        }
+        let found: Vec<String> = self
+            .inc
+            .iter()
+            .map(|d| format!("{d}/{dir}"))
+            .filter(|d| is_dir(self.inp, d))
+            .collect();
+        for d in found {
+            let Ok(names) = self.inp.host.read_dir(std::path::Path::new(&d)) else { continue };
+            for n in names.iter().map(|n| n.to_string_lossy()).filter(|n| n.ends_with(".pm")) {
+                let f = format!("{d}/{n}");
+                if is_file(self.inp, &f) {
+                    let why = format!("{why} (a module it names by a computed name under {dir}/)");
+                    self.found.file(&f, Role::Code, why, Confidence::Guessed);
+                    self.files.push(&f);
+                }
+            }
         }
     }
 
@@ -287,7 +314,7 @@ mod tests {
         fx.write(
             "/srv/papp/app.pl",
             "#!/usr/bin/perl\nuse strict;\nuse FindBin;\nuse lib \"$FindBin::Bin/lib\";\n\
-             use My::Greeter;\nuse POSIX qw(floor);\nopen(my $f, '<', 'words.txt');\n\
+             use My::Greeter;\nuse POSIX qw(floor);\nuse Spec;\nopen(my $f, '<', 'words.txt');\n\
              __END__\nuse Not::This;\n",
         )
         .write(
@@ -295,6 +322,8 @@ mod tests {
             "package My::Greeter;\nuse parent 'Exporter';\nrequire 'My/conf.pl';\n1;\n",
         )
         .write("/srv/papp/lib/My/conf.pl", "1;\n")
+        .write("/usr/share/perl/5.36/Spec.pm", "my $m = 'Unix';\nrequire \"Spec/$m.pm\";\n")
+        .write("/usr/share/perl/5.36/Spec/Unix.pm", "1;\n")
         .write("/srv/papp/words.txt", "hello\n")
         .write("/usr/share/perl/5.36/strict.pm", "1;\n")
         .write("/usr/lib/x86_64-linux-gnu/perl/5.36/lib.pm", "1;\n")
@@ -329,6 +358,7 @@ mod tests {
             "/usr/lib/x86_64-linux-gnu/perl/5.36/Cwd.pm",
             "/usr/lib/x86_64-linux-gnu/perl/5.36/auto/POSIX/POSIX.so",
             "/srv/papp/words.txt",
+            "/usr/share/perl/5.36/Spec/Unix.pm",
         ] {
             assert!(has(&found, f), "{f}: {:#?}", found.evidence);
         }
