@@ -161,7 +161,8 @@ fn is_whole_name(bytes: &[u8], start: usize, end: usize, elf: bool) -> bool {
     let after = bytes.get(end).copied();
     let before = start.checked_sub(1).map(|i| bytes[i]);
     if elf {
-        return after == Some(0) && (before.is_none_or(|b| b == 0) || end - start >= MIN_MERGED_NAME);
+        return after == Some(0)
+            && (before.is_none_or(|b| b == 0) || end - start >= MIN_MERGED_NAME);
     }
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     after.is_none_or(|b| !word(b)) && before.is_none_or(|b| !word(b))

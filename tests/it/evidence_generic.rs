@@ -117,11 +117,21 @@ fn in_plan(app: &serde_yaml_ng::Value, path: &str) -> bool {
 
 /// Stops the original, proves its port closed, starts the image with run.sh and returns what it
 /// answers on the same port.
-fn run_lifted(p: &mut Planted, app_dir: &Path, port: u16, name: &str, probe: &dyn Fn() -> String) -> String {
+fn run_lifted(
+    p: &mut Planted,
+    app_dir: &Path,
+    port: u16,
+    name: &str,
+    probe: &dyn Fn() -> String,
+) -> String {
     p.stop();
-    assert!(wait_for_port_closed(port, Duration::from_secs(10)), "the original still answers");
+    assert!(
+        wait_for_port_closed(port, Duration::from_secs(10)),
+        "the original still answers"
+    );
     let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
     let _cleanup = Cleanup {
         container: name.to_string(),
         image: build["image"].as_str().unwrap().to_string(),
@@ -152,8 +162,14 @@ fn lighttpd_with_its_config_on_the_command_line_and_its_docroot_only_in_it() {
             d = site.display()
         ),
     );
-    write(&site.join("conf.d/mime.conf"), "mimetype.assign = ( \".html\" => \"text/html\" )\n");
-    write(&site.join("htdocs/index.html"), "<h1>a site lighttpd serves</h1>\n");
+    write(
+        &site.join("conf.d/mime.conf"),
+        "mimetype.assign = ( \".html\" => \"text/html\" )\n",
+    );
+    write(
+        &site.join("htdocs/index.html"),
+        "<h1>a site lighttpd serves</h1>\n",
+    );
     // Never asked for before the lift: only the configuration names it.
     write(&site.join("htdocs/about.html"), "<p>about the site</p>\n");
     std::fs::create_dir_all(site.join("logs")).unwrap();
@@ -166,7 +182,10 @@ fn lighttpd_with_its_config_on_the_command_line_and_its_docroot_only_in_it() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(port, Duration::from_secs(10)), "lighttpd did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "lighttpd did not start"
+    );
     let original = http_get(port, "/");
     assert_eq!(original.0, 200);
 
@@ -174,20 +193,41 @@ fn lighttpd_with_its_config_on_the_command_line_and_its_docroot_only_in_it() {
     let (app, dir) = lift(p.child.as_ref().unwrap().id(), &work.path().join("out"));
     let c = file(&app, conf.to_str().unwrap());
     assert_eq!(c["role"], "config");
-    assert!(whys(c).contains("named on the command line of pid") && whys(c).contains("(-f)"), "{}", whys(c));
+    assert!(
+        whys(c).contains("named on the command line of pid") && whys(c).contains("(-f)"),
+        "{}",
+        whys(c)
+    );
     let inc = file(&app, &format!("{}/conf.d/mime.conf", site.display()));
     assert_eq!(inc["confidence"], "declared");
-    assert!(whys(inc).contains(&format!("included by {}:6", conf.display())), "{}", whys(inc));
+    assert!(
+        whys(inc).contains(&format!("included by {}:6", conf.display())),
+        "{}",
+        whys(inc)
+    );
     let page = file(&app, &format!("{}/htdocs/about.html", site.display()));
     assert_eq!(page["role"], "code", "{}", whys(page));
     assert_eq!(page["confidence"], "guessed");
-    assert!(whys(page).contains(&format!("named in {}:1", conf.display())), "{}", whys(page));
+    assert!(
+        whys(page).contains(&format!("named in {}:1", conf.display())),
+        "{}",
+        whys(page)
+    );
 
     let served = file(&app, &format!("{}/htdocs/index.html", site.display()));
-    assert_ne!(served["role"], "state", "read, not written: {}", whys(served));
+    assert_ne!(
+        served["role"],
+        "state",
+        "read, not written: {}",
+        whys(served)
+    );
 
     let lifted = run_lifted(&mut p, &dir, port, &format!("lk-lighttpd-{port}"), &|| {
-        format!("{:?} {:?}", http_get(port, "/"), http_get(port, "/about.html"))
+        format!(
+            "{:?} {:?}",
+            http_get(port, "/"),
+            http_get(port, "/about.html")
+        )
     });
     let about = (200, b"<p>about the site</p>\n".to_vec());
     assert_eq!(lifted, format!("{original:?} {about:?}"));
@@ -207,7 +247,10 @@ fn a_vendor_daemon_with_a_compiled_in_config_started_by_a_wrapper_from_a_login_s
     let port = free_port();
     let work = tempfile::tempdir().unwrap();
     let src = work.path();
-    write(&src.join("libvx.c"), "const char *vx_banner(void) { return \"VX 1.0\"; }\n");
+    write(
+        &src.join("libvx.c"),
+        "const char *vx_banner(void) { return \"VX 1.0\"; }\n",
+    );
     write(
         &src.join("vendord.c"),
         r#"#include <stdio.h>
@@ -245,7 +288,11 @@ int main(void) {
     let o = |f: &str| opt.join(f).to_string_lossy().into_owned();
     std::fs::create_dir_all(opt.join("lib")).unwrap();
     std::fs::create_dir_all(opt.join("bin")).unwrap();
-    run_ok(Command::new("gcc").args(["-shared", "-fPIC", "-o", &o("lib/libvx.so")]).arg(src.join("libvx.c")));
+    run_ok(
+        Command::new("gcc")
+            .args(["-shared", "-fPIC", "-o", &o("lib/libvx.so")])
+            .arg(src.join("libvx.c")),
+    );
     run_ok(
         Command::new("gcc")
             .arg(format!("-DCONF=\"{}/vendord.conf\"", etc.display()))
@@ -272,7 +319,10 @@ int main(void) {
         .arg(opt.join("bin/start.sh"))
         .env_clear()
         .envs([
-            ("PATH", "/root/go/bin:/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin"),
+            (
+                "PATH",
+                "/root/go/bin:/root/.cargo/bin:/usr/local/bin:/usr/bin:/bin",
+            ),
             ("LANG", "C.UTF-8"),
             ("HOME", "/root"),
             ("SHELL", "/bin/bash"),
@@ -287,7 +337,10 @@ int main(void) {
         .unwrap();
     let wrapper = shell.id();
     p.child = Some(shell);
-    assert!(wait_for_port(port, Duration::from_secs(10)), "vendord did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "vendord did not start"
+    );
     let original = ask(port);
     assert_eq!(original, "VX 1.0 hello from the vendor mode=production\n");
     let daemon: u32 = std::fs::read_to_string(format!("/proc/{wrapper}/task/{wrapper}/children"))
@@ -300,27 +353,55 @@ int main(void) {
 
     let (app, dir) = lift(daemon, &work.path().join("out"));
     let conf = file(&app, &format!("{}/vendord.conf", etc.display()));
-    assert_eq!((conf["role"].as_str(), conf["confidence"].as_str()), (Some("config"), Some("guessed")));
-    assert!(whys(conf).contains(&format!("path compiled into {}", o("bin/vendord"))), "{}", whys(conf));
+    assert_eq!(
+        (conf["role"].as_str(), conf["confidence"].as_str()),
+        (Some("config"), Some("guessed"))
+    );
+    assert!(
+        whys(conf).contains(&format!("path compiled into {}", o("bin/vendord"))),
+        "{}",
+        whys(conf)
+    );
     let greeting = file(&app, &format!("{}/greeting.txt", srv.display()));
-    assert!(whys(greeting).contains("vendord.conf:2"), "named in the config: {}", whys(greeting));
-    assert!(in_plan(&app, &o("lib/libvx.so")), "found through LD_LIBRARY_PATH");
+    assert!(
+        whys(greeting).contains("vendord.conf:2"),
+        "named in the config: {}",
+        whys(greeting)
+    );
+    assert!(
+        in_plan(&app, &o("lib/libvx.so")),
+        "found through LD_LIBRARY_PATH"
+    );
     let env: Vec<&str> = app["image"]["env"]
         .as_sequence()
         .unwrap()
         .iter()
         .filter_map(|e| e.as_str())
         .collect();
-    for kept in ["LKV_MODE=production", &format!("LD_LIBRARY_PATH={}/lib", opt.display()), "LANG=C.UTF-8"] {
+    for kept in [
+        "LKV_MODE=production",
+        &format!("LD_LIBRARY_PATH={}/lib", opt.display()),
+        "LANG=C.UTF-8",
+    ] {
         assert!(env.contains(&kept), "{kept} kept: {env:?}");
     }
     let dropped = &app["image"]["env_dropped"];
-    for gone in ["GOPATH", "CI", "AWS_PROFILE", "CLOUDSDK_CORE_PROJECT", "HISTSIZE"] {
-        let why = dropped[gone].as_str().unwrap_or_else(|| panic!("{gone} dropped: {env:?}"));
+    for gone in [
+        "GOPATH",
+        "CI",
+        "AWS_PROFILE",
+        "CLOUDSDK_CORE_PROJECT",
+        "HISTSIZE",
+    ] {
+        let why = dropped[gone]
+            .as_str()
+            .unwrap_or_else(|| panic!("{gone} dropped: {env:?}"));
         assert!(why.contains("not read by the program"), "{gone}: {why}");
     }
 
-    let lifted = run_lifted(&mut p, &dir, port, &format!("lk-vendord-{port}"), &|| ask(port));
+    let lifted = run_lifted(&mut p, &dir, port, &format!("lk-vendord-{port}"), &|| {
+        ask(port)
+    });
     assert_eq!(lifted, original);
 }
 
@@ -340,13 +421,22 @@ fn a_node_app_run_from_its_directory() {
          http.createServer((req, res) => res.end(banner(greet(cfg.name)) + '\\n'))\n\
            .listen(cfg.port, '127.0.0.1');\n",
     );
-    write(&app_dir.join("lib/greet.js"), "module.exports = (n) => `hello ${n}`;\n");
-    write(&app_dir.join("config.json"), &format!("{{\"name\": \"node\", \"port\": {port}}}\n"));
+    write(
+        &app_dir.join("lib/greet.js"),
+        "module.exports = (n) => `hello ${n}`;\n",
+    );
+    write(
+        &app_dir.join("config.json"),
+        &format!("{{\"name\": \"node\", \"port\": {port}}}\n"),
+    );
     write(
         &app_dir.join("node_modules/tiny-banner/package.json"),
         "{\"name\": \"tiny-banner\", \"main\": \"lib/index.js\"}\n",
     );
-    write(&app_dir.join("node_modules/tiny-banner/lib/index.js"), "module.exports = (s) => `** ${s} **`;\n");
+    write(
+        &app_dir.join("node_modules/tiny-banner/lib/index.js"),
+        "module.exports = (s) => `** ${s} **`;\n",
+    );
     p.child = Some(
         daemon_command("node")
             .arg("server.js")
@@ -355,7 +445,10 @@ fn a_node_app_run_from_its_directory() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(port, Duration::from_secs(20)), "node did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(20)),
+        "node did not start"
+    );
     let original = http_get(port, "/");
     assert_eq!(original.1, b"** hello node **\n");
 
@@ -364,10 +457,19 @@ fn a_node_app_run_from_its_directory() {
     let d = app_dir.display();
     let script = file(&app, &format!("{d}/server.js"));
     assert_eq!(script["role"], "code");
-    assert!(whys(script).contains("the script node runs"), "{}", whys(script));
-    assert!(whys(file(&app, &format!("{d}/lib/greet.js"))).contains(&format!("required by {d}/server.js")));
+    assert!(
+        whys(script).contains("the script node runs"),
+        "{}",
+        whys(script)
+    );
+    assert!(whys(file(&app, &format!("{d}/lib/greet.js")))
+        .contains(&format!("required by {d}/server.js")));
     assert_eq!(file(&app, &format!("{d}/config.json"))["role"], "config");
-    assert!(whys(file(&app, &format!("{d}/node_modules/tiny-banner/package.json"))).contains("package tiny-banner"));
+    assert!(whys(file(
+        &app,
+        &format!("{d}/node_modules/tiny-banner/package.json")
+    ))
+    .contains("package tiny-banner"));
 
     let lifted = run_lifted(&mut p, &dir, port, &format!("lk-node-{port}"), &|| {
         format!("{:?}", http_get(port, "/"))
@@ -393,7 +495,10 @@ fn a_perl_app_with_use_lib_and_core_modules() {
          print $c \"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n\" . Greeter::hello($word) . \"\\n\"; \
          close $c; }\n",
     );
-    write(&app_dir.join("lib/Greeter.pm"), "package Greeter;\nuse strict;\nsub hello { return \"hello $_[0] from perl\" }\n1;\n");
+    write(
+        &app_dir.join("lib/Greeter.pm"),
+        "package Greeter;\nuse strict;\nsub hello { return \"hello $_[0] from perl\" }\n1;\n",
+    );
     write(&app_dir.join("words.txt"), "camel\n");
     p.child = Some(
         daemon_command("perl")
@@ -402,7 +507,10 @@ fn a_perl_app_with_use_lib_and_core_modules() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(port, Duration::from_secs(10)), "perl did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "perl did not start"
+    );
     let original = http_get(port, "/");
     assert_eq!(original.1, b"hello camel from perl\n");
 
@@ -411,7 +519,11 @@ fn a_perl_app_with_use_lib_and_core_modules() {
     let d = app_dir.display();
     assert!(whys(file(&app, &format!("{d}/app.pl"))).contains("the script perl runs"));
     let greeter = file(&app, &format!("{d}/lib/Greeter.pm"));
-    assert!(whys(greeter).contains(&format!("used by {d}/app.pl")), "{}", whys(greeter));
+    assert!(
+        whys(greeter).contains(&format!("used by {d}/app.pl")),
+        "{}",
+        whys(greeter)
+    );
     assert_eq!(file(&app, &format!("{d}/words.txt"))["role"], "config");
     assert!(
         app["files"].as_sequence().unwrap().iter().any(|f| f["path"]
@@ -437,7 +549,11 @@ fn an_interpreter_started_through_a_chain_of_links() {
     let port = free_port();
     std::fs::create_dir_all(root.join("versions/3.11/bin")).unwrap();
     std::fs::create_dir_all(root.join("shims")).unwrap();
-    std::os::unix::fs::symlink("/usr/bin/python3.11", root.join("versions/3.11/bin/python3.11")).unwrap();
+    std::os::unix::fs::symlink(
+        "/usr/bin/python3.11",
+        root.join("versions/3.11/bin/python3.11"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("python3.11", root.join("versions/3.11/bin/python3")).unwrap();
     let shim = root.join("shims/python3");
     std::os::unix::fs::symlink(root.join("versions/3.11/bin/python3"), &shim).unwrap();
@@ -449,7 +565,10 @@ fn an_interpreter_started_through_a_chain_of_links() {
          self.wfile.write(greeting.TEXT.encode())\n\
          http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n",
     );
-    write(&app_dir.join("greeting.py"), "TEXT = 'python through a shim\\n'\n");
+    write(
+        &app_dir.join("greeting.py"),
+        "TEXT = 'python through a shim\\n'\n",
+    );
     p.child = Some(
         daemon_command(shim.to_str().unwrap())
             .args(["app.py", &port.to_string()])
@@ -458,7 +577,10 @@ fn an_interpreter_started_through_a_chain_of_links() {
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(port, Duration::from_secs(10)), "python did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "python did not start"
+    );
     let original = http_get(port, "/");
     assert_eq!(original.1, b"python through a shim\n");
 
@@ -467,10 +589,21 @@ fn an_interpreter_started_through_a_chain_of_links() {
     let (app, dir) = lift(p.child.as_ref().unwrap().id(), &out);
     assert_eq!(app["image"]["entrypoint"][0], shim.to_str().unwrap());
     assert!(whys(file(&app, shim.to_str().unwrap())).contains("the entrypoint runs it"));
-    assert!(in_plan(&app, &format!("{}/greeting.py", app_dir.display())), "python's hook, in the table");
+    assert!(
+        in_plan(&app, &format!("{}/greeting.py", app_dir.display())),
+        "python's hook, in the table"
+    );
     let layer = layer_paths(&dir);
-    for link in ["shims/python3", "versions/3.11/bin/python3", "versions/3.11/bin/python3.11"] {
-        let inside = root.join(link).to_string_lossy().trim_start_matches('/').to_string();
+    for link in [
+        "shims/python3",
+        "versions/3.11/bin/python3",
+        "versions/3.11/bin/python3.11",
+    ] {
+        let inside = root
+            .join(link)
+            .to_string_lossy()
+            .trim_start_matches('/')
+            .to_string();
         assert!(layer.contains(&inside), "{inside} in the image");
     }
 
@@ -517,7 +650,11 @@ fn mariadb_with_datadir_on_the_command_line_keeps_its_tables() {
     }
     run_ok(
         Command::new("mariadb-install-db")
-            .args(["--user=mysql", "--auth-root-authentication-method=socket", "--skip-test-db"])
+            .args([
+                "--user=mysql",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ])
             .arg(format!("--datadir={}", data.display()))
             .stdout(Stdio::null()),
     );
@@ -528,16 +665,27 @@ fn mariadb_with_datadir_on_the_command_line_keeps_its_tables() {
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", sock.display()))
             .arg(format!("--pid-file={}/mysqld.pid", run.display()))
-            .args(["--user=mysql", "--bind-address=127.0.0.1", "--skip-name-resolve"])
+            .args([
+                "--user=mysql",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+            ])
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
-    assert!(wait_for_port(port, Duration::from_secs(60)), "mariadbd did not start");
+    assert!(
+        wait_for_port(port, Duration::from_secs(60)),
+        "mariadbd did not start"
+    );
     let sql = |args: &[&str], q: &str| -> String {
-        let out = run_ok(Command::new("mariadb").args(args).args(["-N", "-B", "-e", q]));
+        let out = run_ok(
+            Command::new("mariadb")
+                .args(args)
+                .args(["-N", "-B", "-e", q]),
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let via_socket = format!("--socket={}", sock.display());
@@ -562,9 +710,18 @@ fn mariadb_with_datadir_on_the_command_line_keeps_its_tables() {
         .unwrap_or_else(|| panic!("the datadir is a volume: {:?}", app["volumes"]));
     assert_eq!(volume["kind"], "volume");
     assert_eq!(volume["populate"], true);
-    assert!(volume["why"].as_str().unwrap().contains("(--datadir)"), "{:?}", volume["why"]);
-    let live = volume["live_writes"].as_str().expect("marked as written while running");
-    assert!(live.contains("writes here as it runs") && live.contains("Stop the application"), "{live}");
+    assert!(
+        volume["why"].as_str().unwrap().contains("(--datadir)"),
+        "{:?}",
+        volume["why"]
+    );
+    let live = volume["live_writes"]
+        .as_str()
+        .expect("marked as written while running");
+    assert!(
+        live.contains("writes here as it runs") && live.contains("Stop the application"),
+        "{live}"
+    );
     assert!(
         !app["files"].as_sequence().unwrap().iter().any(|f| f["path"]
             .as_str()
@@ -572,12 +729,19 @@ fn mariadb_with_datadir_on_the_command_line_keeps_its_tables() {
         "no data file baked into the image"
     );
     let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
-    assert!(report.contains("writes here as it runs"), "the report says so too");
+    assert!(
+        report.contains("writes here as it runs"),
+        "the report says so too"
+    );
 
     let lifted = run_lifted(&mut p, &dir, port, &format!("lk-mariadb-{port}"), &|| {
         // The server answers before it is ready for queries: wait for the tables.
         for _ in 0..60 {
-            let out = Command::new("mariadb").args(tcp).args(["-N", "-B", "-e", query]).output().unwrap();
+            let out = Command::new("mariadb")
+                .args(tcp)
+                .args(["-N", "-B", "-e", query])
+                .output()
+                .unwrap();
             if out.status.success() {
                 return String::from_utf8_lossy(&out.stdout).into_owned();
             }

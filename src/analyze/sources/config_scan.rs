@@ -235,7 +235,7 @@ impl Scan<'_> {
         let names_a_file = Path::new(word)
             .components()
             .any(|c| matches!(c, std::path::Component::Normal(_)));
-        if !word.starts_with('/') && !(relative_ok && names_a_file) {
+        if !(word.starts_with('/') || relative_ok && names_a_file) {
             return;
         }
         let host = self.inp.host;

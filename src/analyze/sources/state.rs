@@ -34,8 +34,21 @@ pub fn writers(inp: &Inputs, app: &AppFacts) -> Found {
             written(app, p, path, why, &mut written_files);
         }
     }
+    // Temporary files (often unlinked at once, still open): the temp dir must exist.
+    for p in app.processes {
+        for fd in &p.fds {
+            let path = fd.target.trim_end_matches(" (deleted)");
+            if let Some(tmp) = ["/tmp", "/var/tmp"]
+                .iter()
+                .find(|t| paths::is_within(path, t) && path != **t)
+            {
+                let why = format!("pid {} keeps a temporary file there (fd {})", p.pid, fd.fd);
+                found.add(*tmp, Kind::Dir, Role::State, why, Confidence::Observed);
+            }
+        }
+    }
     found.findings = written_files.findings;
-    found.evidence = merge_volumes(written_files.evidence);
+    found.evidence.extend(merge_volumes(written_files.evidence));
     let pids: Vec<i32> = app.processes.iter().map(|p| p.pid).collect();
     for s in inp
         .snapshot
@@ -195,12 +208,18 @@ mod tests {
             fd(4, "/var/lib/mysql/db1/t.ibd", 0o100002),
             fd(5, "/var/lib/mysql/ibdata1", 0o100002),
             fd(6, "/var/log/mysql/error.log", 0o102001),
+            fd(7, "/tmp/ibXyZ123 (deleted)", 0o100002),
         ];
         let found = fx.run(writers, p, &[]);
         let v = find(&found, "/var/lib/mysql");
         assert_eq!((v.kind, v.confidence), (Kind::Volume, Confidence::Observed));
         assert!(v.why.contains("working directory"), "{}", v.why);
         assert_eq!(find(&found, "/run/mysqld").kind, Kind::Scratch);
+        assert_eq!(
+            find(&found, "/tmp").kind,
+            Kind::Dir,
+            "its temp dir must exist"
+        );
         assert!(!has(&found, "/etc/mysql/my.cnf"), "read, not written");
         assert!(!has(&found, "/var/log/mysql"), "logs are not volumes");
         assert_eq!(

@@ -352,7 +352,7 @@ impl Reader {
     fn fd_flags(&self, fd: i32) -> Option<u32> {
         let mut text = String::new();
         self.proc
-            .open_relative(&format!("fdinfo/{fd}"))
+            .open_relative(format!("fdinfo/{fd}"))
             .ok()?
             .read_to_string(&mut text)
             .ok()?;

@@ -116,8 +116,6 @@ pub fn loads(line: &str) -> (Vec<String>, Vec<String>) {
                     .filter(|m| *m != "-norequire")
                     .map(str::to_string),
             );
-        } else if word == "lib" {
-            modules.push(word);
         } else if !word.is_empty() && !word.starts_with(|c: char| c.is_ascii_digit()) {
             modules.push(word);
         } else if let Some(q) = quoted(rest).first() {
@@ -237,7 +235,9 @@ impl Closure<'_> {
     /// `require "File/Spec/$module.pm"`: the name is computed, the directory is not; every
     /// module in it is one the program may load (File::Spec picks its platform's).
     fn dynamic(&mut self, head: &str, why: &str) {
-        let Some((dir, _)) = head.rsplit_once('/') else { return };
+        let Some((dir, _)) = head.rsplit_once('/') else {
+            return;
+        };
         if dir.is_empty() || dir.starts_with('/') {
             return;
         }
@@ -248,8 +248,14 @@ impl Closure<'_> {
             .filter(|d| is_dir(self.inp, d))
             .collect();
         for d in found {
-            let Ok(names) = self.inp.host.read_dir(std::path::Path::new(&d)) else { continue };
-            for n in names.iter().map(|n| n.to_string_lossy()).filter(|n| n.ends_with(".pm")) {
+            let Ok(names) = self.inp.host.read_dir(std::path::Path::new(&d)) else {
+                continue;
+            };
+            for n in names
+                .iter()
+                .map(|n| n.to_string_lossy())
+                .filter(|n| n.ends_with(".pm"))
+            {
                 let f = format!("{d}/{n}");
                 if is_file(self.inp, &f) {
                     let why = format!("{why} (a module it names by a computed name under {dir}/)");
@@ -322,7 +328,10 @@ mod tests {
             "package My::Greeter;\nuse parent 'Exporter';\nrequire 'My/conf.pl';\n1;\n",
         )
         .write("/srv/papp/lib/My/conf.pl", "1;\n")
-        .write("/usr/share/perl/5.36/Spec.pm", "my $m = 'Unix';\nrequire \"Spec/$m.pm\";\n")
+        .write(
+            "/usr/share/perl/5.36/Spec.pm",
+            "my $m = 'Unix';\nrequire \"Spec/$m.pm\";\n",
+        )
         .write("/usr/share/perl/5.36/Spec/Unix.pm", "1;\n")
         .write("/srv/papp/words.txt", "hello\n")
         .write("/usr/share/perl/5.36/strict.pm", "1;\n")

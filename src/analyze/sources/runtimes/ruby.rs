@@ -118,7 +118,7 @@ pub enum Load {
     Require(String),
     Relative(String),
     File(String),
-    LoadPath(String),
+    AddPath(String),
 }
 
 pub fn loads(line: &str) -> Vec<Load> {
@@ -140,7 +140,7 @@ pub fn loads(line: &str) -> Vec<Load> {
         out.push(if relative_to_file {
             Load::Relative(q)
         } else {
-            Load::LoadPath(q)
+            Load::AddPath(q)
         });
         // The relative form here names a directory, told apart by the caller.
     }
@@ -163,7 +163,7 @@ impl Closure<'_> {
             for load in loads(line) {
                 match load {
                     Load::Relative(r) if is_path => self.add_load_path(absolutize(&r, &dir)),
-                    Load::LoadPath(r) => self.add_load_path(absolutize(&r, &self.cwd.clone())),
+                    Load::AddPath(r) => self.add_load_path(absolutize(&r, &self.cwd.clone())),
                     Load::Relative(r) => {
                         let target = absolutize(&r, &dir);
                         let f = [format!("{target}.rb"), target.clone()]
@@ -336,7 +336,7 @@ mod tests {
             loads("$LOAD_PATH.unshift File.expand_path('lib', __dir__)"),
             [Load::Relative("lib".into())]
         );
-        assert_eq!(loads("$: << 'vendor'"), [Load::LoadPath("vendor".into())]);
+        assert_eq!(loads("$: << 'vendor'"), [Load::AddPath("vendor".into())]);
         assert!(loads("# require 'x'").is_empty());
     }
 
