@@ -751,3 +751,184 @@ fn mariadb_with_datadir_on_the_command_line_keeps_its_tables() {
     });
     assert_eq!(lifted, original);
 }
+
+/// `collect` records how each descriptor was opened and the Unix sockets processes listen on:
+/// the evidence for state. Snapshots written before it recorded them still load.
+#[test]
+fn collect_records_open_flags_and_unix_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("state.db");
+    let _w = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&written)
+        .unwrap();
+    let read = dir.path().join("settings.conf");
+    std::fs::write(&read, "x\n").unwrap();
+    let _r = std::fs::File::open(&read).unwrap();
+    let sock = dir.path().join("app.sock");
+    let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let snap = dir.path().join("snapshot.json");
+    run_ok(liftkit().args(["collect", "-o"]).arg(&snap));
+    let s = liftkit::snapshot::load(&snap).unwrap();
+    let me = s
+        .process(std::process::id() as i32)
+        .expect("this test's process");
+    let fd = |p: &Path| {
+        me.fds
+            .iter()
+            .find(|f| f.target == p.to_str().unwrap())
+            .unwrap_or_else(|| panic!("{} open: {:?}", p.display(), me.fds))
+    };
+    assert!(fd(&written).writes(), "{:?}", fd(&written));
+    assert!(
+        fd(&read).flags.is_some() && !fd(&read).writes(),
+        "{:?}",
+        fd(&read)
+    );
+    let listener = s
+        .unix_sockets
+        .iter()
+        .find(|u| u.path == sock.to_str().unwrap())
+        .unwrap_or_else(|| panic!("the listening socket: {:?}", s.unix_sockets));
+    assert!(listener.pids.contains(&me.pid));
+    // A snapshot of the fixtures, written before flags existed, loads with none.
+    let old = liftkit::snapshot::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/nginx/snapshot.json"),
+    )
+    .unwrap();
+    assert!(old
+        .processes
+        .iter()
+        .flat_map(|p| &p.fds)
+        .all(|f| f.flags.is_none()));
+    assert!(old.unix_sockets.is_empty());
+}
+
+/// Cause 4 for ruby: a script run from its directory, `require_relative` of its own code,
+/// the standard library's `socket` (an extension), and RubyGems, which ruby loads first.
+#[test]
+fn a_ruby_app_run_from_its_directory() {
+    let app_dir = PathBuf::from(format!("/srv/lk-ruby-{}", std::process::id()));
+    let mut p = Planted::new(&[&app_dir]);
+    let port = free_port();
+    write(
+        &app_dir.join("app.rb"),
+        "require 'socket'\nrequire_relative 'lib/greeter'\n\
+         word = File.read('word.txt').strip\n\
+         server = TCPServer.new('127.0.0.1', ARGV[0].to_i)\n\
+         loop do\n  c = server.accept\n  c.gets\n  \
+         c.print \"HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n#{Greeter.hello(word)}\\n\"\n  \
+         c.close\nend\n",
+    );
+    write(
+        &app_dir.join("lib/greeter.rb"),
+        "module Greeter\n  def self.hello(w) = \"hello #{w} from ruby\"\nend\n",
+    );
+    write(&app_dir.join("word.txt"), "gem\n");
+    p.child = Some(
+        daemon_command("ruby")
+            .args(["app.rb", &port.to_string()])
+            .current_dir(&app_dir)
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        wait_for_port(port, Duration::from_secs(20)),
+        "ruby did not start"
+    );
+    let original = http_get(port, "/");
+    assert_eq!(original.1, b"hello gem from ruby\n");
+
+    let work = tempfile::tempdir().unwrap();
+    let (app, dir) = lift(p.child.as_ref().unwrap().id(), &work.path().join("out"));
+    let d = app_dir.display();
+    assert!(whys(file(&app, &format!("{d}/app.rb"))).contains("the script ruby runs"));
+    assert!(whys(file(&app, &format!("{d}/lib/greeter.rb")))
+        .contains(&format!("required by {d}/app.rb")));
+    assert_eq!(file(&app, &format!("{d}/word.txt"))["role"], "config");
+
+    let lifted = run_lifted(&mut p, &dir, port, &format!("lk-ruby-{port}"), &|| {
+        format!("{:?}", http_get(port, "/"))
+    });
+    assert_eq!(lifted, format!("{original:?}"));
+}
+
+/// Cause 4 for PHP on the command line: PHP's built-in server with its document root named
+/// by `-t` and a router script that includes a library; its ini files and extensions.
+#[test]
+fn a_php_cli_server_with_its_docroot_on_the_command_line() {
+    let app_dir = PathBuf::from(format!("/srv/lk-php-{}", std::process::id()));
+    let mut p = Planted::new(&[&app_dir]);
+    let port = free_port();
+    write(
+        &app_dir.join("router.php"),
+        "<?php\nrequire_once __DIR__ . '/lib/greet.php';\n\
+         if ($_SERVER['REQUEST_URI'] === '/') { echo greet(trim(file_get_contents('public/word.txt'))); return true; }\n\
+         return false;\n",
+    );
+    write(
+        &app_dir.join("lib/greet.php"),
+        "<?php\nfunction greet($w) { return \"hello $w from php\\n\"; }\n",
+    );
+    write(&app_dir.join("public/word.txt"), "elephant\n");
+    write(&app_dir.join("public/about.txt"), "served as a file\n");
+    p.child = Some(
+        daemon_command("php")
+            .args([
+                "-S",
+                &format!("127.0.0.1:{port}"),
+                "-t",
+                "public",
+                "router.php",
+            ])
+            .current_dir(&app_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        wait_for_port(port, Duration::from_secs(20)),
+        "php did not start"
+    );
+    let original = http_get(port, "/");
+    assert_eq!(original.1, b"hello elephant from php\n");
+
+    let work = tempfile::tempdir().unwrap();
+    let (app, dir) = lift(p.child.as_ref().unwrap().id(), &work.path().join("out"));
+    let d = app_dir.display();
+    assert!(whys(file(&app, &format!("{d}/router.php"))).contains("the script php runs"));
+    assert!(whys(file(&app, &format!("{d}/lib/greet.php")))
+        .contains(&format!("included by {d}/router.php")));
+    let about = file(&app, &format!("{d}/public/about.txt"));
+    assert!(
+        whys(about).contains("(-t)"),
+        "the docroot named by -t: {}",
+        whys(about)
+    );
+    let ini = app["files"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|f| whys(f).contains("php: ini file read at start-up"))
+        .count();
+    assert!(ini > 0, "PHP's ini files: {:?}", app["files"]);
+
+    let lifted = run_lifted(&mut p, &dir, port, &format!("lk-php-{port}"), &|| {
+        format!(
+            "{:?} {:?}",
+            http_get(port, "/"),
+            http_get(port, "/about.txt")
+        )
+    });
+    assert_eq!(
+        lifted,
+        format!(
+            "{original:?} {:?}",
+            (200u16, b"served as a file\n".to_vec())
+        )
+    );
+}
