@@ -7,7 +7,10 @@
 use super::paths::{self, TreeRefused};
 use super::{AppFacts, Found, Kind};
 use crate::analyze::Inputs;
+use crate::elf::object::{self, read_range, SizedFile};
 use crate::elf::LoaderEnv;
+use goblin::container::{Container, Ctx};
+use goblin::elf::{header, SectionHeader};
 use crate::plan::{Confidence, Role};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -21,10 +24,7 @@ pub fn paths(inp: &Inputs, app: &AppFacts) -> Found {
     let mut found = Found::default();
     let Some(exe) = app.exe() else { return found };
     for object in own_objects(inp, app, exe) {
-        let Ok(bytes) = inp.host.read_limited(Path::new(&object), MAX_SCAN) else {
-            continue;
-        };
-        for literal in path_literals(&bytes) {
+        for literal in literals_of(inp, &object) {
             take(inp, app, &object, &literal, &mut found);
         }
     }
@@ -50,46 +50,76 @@ fn own_objects(inp: &Inputs, app: &AppFacts, exe: &str) -> Vec<String> {
     out
 }
 
-/// NUL-terminated strings of the read-only data sections that look like absolute paths under
-/// one of [`PLACES`]; the whole file when it has no section headers (a stripped-hard binary).
-pub fn path_literals(bytes: &[u8]) -> BTreeSet<String> {
-    let sections = rodata(bytes);
-    let ranges: Vec<&[u8]> = if sections.is_empty() {
-        vec![bytes]
-    } else {
-        sections
+/// The path literals of one file: its `.rodata` sections read where the section table puts
+/// them (a 100 MB executable is not read whole), or its first bytes when it has no table.
+fn literals_of(inp: &Inputs, object: &str) -> BTreeSet<String> {
+    let Ok(file) = inp.host.open(Path::new(object)) else {
+        return BTreeSet::new();
     };
+    let size = file.metadata().map_or(0, |m| m.len());
+    let src = SizedFile { file, size };
+    let ranges = rodata_ranges(&src).unwrap_or_default();
     let mut out = BTreeSet::new();
-    for range in ranges {
-        for s in range.split(|b| *b == 0) {
-            let Ok(s) = std::str::from_utf8(s) else {
-                continue;
-            };
-            if let Some(p) = as_path(s) {
-                out.insert(p);
-            }
+    if ranges.is_empty() {
+        if let Ok(bytes) = read_range(&src, 0, MAX_SCAN) {
+            out.extend(path_literals(&bytes));
+        }
+        return out;
+    }
+    let mut budget = MAX_SCAN;
+    for (offset, len) in ranges {
+        let len = len.min(budget);
+        budget -= len;
+        if let Ok(bytes) = read_range(&src, offset, len) {
+            out.extend(path_literals(&bytes));
         }
     }
     out
 }
 
-fn rodata(bytes: &[u8]) -> Vec<&[u8]> {
-    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
-        return Vec::new();
-    };
-    elf.section_headers
-        .iter()
-        .filter(|sh| {
-            elf.shdr_strtab
-                .get_at(sh.sh_name)
-                .is_some_and(|n| n == ".rodata" || n.starts_with(".rodata."))
-        })
-        .filter_map(|sh| {
-            let start = usize::try_from(sh.sh_offset).ok()?;
-            let end = start.checked_add(usize::try_from(sh.sh_size).ok()?)?;
-            bytes.get(start..end)
-        })
-        .collect()
+/// (offset, size) of every `.rodata*` section, from the section header table.
+fn rodata_ranges(src: &SizedFile) -> Option<Vec<(u64, u64)>> {
+    let (hdr, _) = object::parse_header(src).ok()?;
+    let ctx = Ctx::new(
+        if hdr.e_ident[header::EI_CLASS] == header::ELFCLASS64 {
+            Container::Big
+        } else {
+            Container::Little
+        },
+        hdr.endianness().ok()?,
+    );
+    let count = usize::from(hdr.e_shnum);
+    let table_len = u64::from(hdr.e_shentsize) * count as u64;
+    if count == 0 || table_len > 1 << 20 {
+        return None;
+    }
+    let table = read_range(src, hdr.e_shoff, table_len).ok()?;
+    let sections = SectionHeader::parse_from(&table, 0, count, ctx).ok()?;
+    let names = sections.get(usize::from(hdr.e_shstrndx))?;
+    let strtab = read_range(src, names.sh_offset, names.sh_size.min(1 << 20)).ok()?;
+    let name = |at: usize| strtab.get(at..).map(object::cstr).unwrap_or_default();
+    Some(
+        sections
+            .iter()
+            .filter(|sh| {
+                let n = name(sh.sh_name);
+                n == ".rodata" || n.starts_with(".rodata.")
+            })
+            .map(|sh| (sh.sh_offset, sh.sh_size))
+            .collect(),
+    )
+}
+
+/// NUL-terminated strings that look like absolute paths under one of [`PLACES`].
+pub fn path_literals(bytes: &[u8]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for s in bytes.split(|b| *b == 0) {
+        let Ok(s) = std::str::from_utf8(s) else { continue };
+        if let Some(p) = as_path(s) {
+            out.insert(p);
+        }
+    }
+    out
 }
 
 /// A literal that names a path: absolute, under a place worth looking, no format directives,
@@ -191,6 +221,18 @@ mod tests {
         ok.then_some(exe)
     }
 
+    fn literals_of_file(host: &dyn crate::host::Host, exe: &Path) -> BTreeSet<String> {
+        let file = host.open(exe).unwrap();
+        let size = file.metadata().unwrap().len();
+        let src = SizedFile { file, size };
+        let ranges = rodata_ranges(&src).expect("gcc writes a section table");
+        assert!(!ranges.is_empty());
+        ranges
+            .into_iter()
+            .flat_map(|(o, l)| path_literals(&read_range(&src, o, l).unwrap()))
+            .collect()
+    }
+
     #[test]
     fn literals_of_a_compiled_daemon_name_its_config() {
         let work = tempfile::tempdir().unwrap();
@@ -202,7 +244,8 @@ mod tests {
             .write("/etc/lkvend/vend.conf", "port 1\n")
             .write("/etc/lkvend/other.conf", "x\n")
             .write("/usr/share/lkvend/greeting.txt", "hello\n");
-        let lits = path_literals(&std::fs::read(&exe).unwrap());
+        let host = crate::host::at("/");
+        let lits = literals_of_file(&host, &exe);
         assert!(lits.contains("/etc/lkvend/vend.conf"), "{lits:?}");
         assert!(!lits.iter().any(|l| l.contains('%')), "{lits:?}");
         let p = process("/opt/lkvend/bin/vendd", &["/opt/lkvend/bin/vendd"], "/");
