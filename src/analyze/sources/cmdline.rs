@@ -240,15 +240,20 @@ fn take_dir(inp: &Inputs, app: &AppFacts, named: &Named, path: &str, why: &str, 
         );
         return;
     }
-    if app.in_volume(path) {
+    if app.in_volume(path) || !app.takes_trees() {
         return;
     }
+    let role = if path.starts_with("/etc/") {
+        Role::Config
+    } else {
+        Role::Code
+    };
     match paths::tree(inp, path, app.package.as_deref()) {
         Ok(files) => {
             for f in files {
                 found.file(
                     f,
-                    Role::Code,
+                    role,
                     format!("{why}: under {path}"),
                     Confidence::Declared,
                 );
@@ -360,6 +365,29 @@ mod tests {
         );
         assert_eq!(find(&found, "/run/app").kind, Kind::Scratch);
         assert!(!has(&found, "/nowhere/x.conf"));
+
+        // Recognized by an analyzer, a named directory is its call: files and state only.
+        let mut known = crate::analyze::Analyzer::generic();
+        known.id = "appd".into();
+        let p = process(
+            "/usr/sbin/appd",
+            &[
+                "/usr/sbin/appd",
+                "-f",
+                "server.conf",
+                "--docroot",
+                "/srv/site/htdocs",
+                "--datadir=/srv/db",
+            ],
+            "/srv/site",
+        );
+        let found = fx.run_as(&known, paths, p, &[], &[], &[]);
+        assert!(has(&found, "/srv/site/server.conf") && has(&found, "/srv/db"));
+        assert!(
+            !has(&found, "/srv/site/htdocs/index.html"),
+            "{:#?}",
+            found.evidence
+        );
     }
 
     #[test]

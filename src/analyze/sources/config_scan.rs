@@ -309,6 +309,9 @@ impl Scan<'_> {
                 .add(path, Kind::Dir, Role::State, why, Confidence::Guessed);
             return;
         }
+        if !self.app.takes_trees() {
+            return;
+        }
         match paths::tree(self.inp, path, self.app.package.as_deref()) {
             Ok(files) => {
                 for f in files {

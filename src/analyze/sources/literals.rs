@@ -9,9 +9,9 @@ use super::{AppFacts, Found, Kind};
 use crate::analyze::Inputs;
 use crate::elf::object::{self, read_range, SizedFile};
 use crate::elf::LoaderEnv;
+use crate::plan::{Confidence, Role};
 use goblin::container::{Container, Ctx};
 use goblin::elf::{header, SectionHeader};
-use crate::plan::{Confidence, Role};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -114,7 +114,9 @@ fn rodata_ranges(src: &SizedFile) -> Option<Vec<(u64, u64)>> {
 pub fn path_literals(bytes: &[u8]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for s in bytes.split(|b| *b == 0) {
-        let Ok(s) = std::str::from_utf8(s) else { continue };
+        let Ok(s) = std::str::from_utf8(s) else {
+            continue;
+        };
         if let Some(p) = as_path(s) {
             out.insert(p);
         }
@@ -165,6 +167,9 @@ fn take(inp: &Inputs, app: &AppFacts, object: &str, literal: &str, found: &mut F
             // A compiled-in state directory is used only if nothing else says where state is;
             // it must exist, its content is not copied on a guess.
             found.add(literal, Kind::Dir, Role::State, why, Confidence::Guessed);
+            return;
+        }
+        if !app.takes_trees() {
             return;
         }
         match paths::tree(inp, literal, app.package.as_deref()) {

@@ -7,7 +7,7 @@
 //! order of [`SOURCES`], each seeing what the earlier ones found (the configuration scanner reads
 //! the configurations the command line and the package named).
 
-mod cmdline;
+pub(crate) mod cmdline;
 mod conffiles;
 mod config_scan;
 pub(crate) mod entry;
@@ -115,6 +115,13 @@ impl AppFacts<'_> {
 
     pub fn cwd(&self) -> Option<&str> {
         self.root.cwd.as_deref().filter(|c| c.starts_with('/'))
+    }
+
+    /// Whether a directory something names is taken whole. Only without an analyzer: where one
+    /// knows the application, which directories matter (document roots, modules) is its call,
+    /// and a server root named on the command line is no content to copy.
+    pub fn takes_trees(&self) -> bool {
+        self.analyzer.id == "generic"
     }
 
     /// Whether `path` lies in a volume the plan already has.
@@ -267,6 +274,19 @@ pub(crate) mod testing {
             volumes: &[Volume],
             entrypoint: &[String],
         ) -> Found {
+            self.run_as(&Analyzer::generic(), source, p, taken, volumes, entrypoint)
+        }
+
+        /// As recognized by `analyzer`.
+        pub fn run_as(
+            &self,
+            analyzer: &Analyzer,
+            source: Source,
+            p: Process,
+            taken: &[(&str, Role)],
+            volumes: &[Volume],
+            entrypoint: &[String],
+        ) -> Found {
             let host = crate::host::at(self.dir.path());
             let resolver = Resolver::new(&host, ResolveOptions::default());
             let packages = PackageIndex::load(&host);
@@ -284,12 +304,11 @@ pub(crate) mod testing {
             for (path, role) in taken {
                 files.add(path, *role, "taken by the test");
             }
-            let generic = Analyzer::generic();
             let procs = [&p];
             let facts = AppFacts {
                 root: &p,
                 processes: &procs,
-                analyzer: &generic,
+                analyzer,
                 files: &files,
                 volumes,
                 entrypoint,

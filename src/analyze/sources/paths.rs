@@ -188,8 +188,17 @@ fn tree_where(
     };
     let mut files = Vec::new();
     let (mut count, mut bytes) = (0usize, 0u64);
+    // liftkit's own output under a directory it takes (`-d /srv/site` with `-o /srv/site/out`)
+    // is never content: the walk sees a directory before what is in it.
+    let mut outputs: Vec<std::path::PathBuf> = Vec::new();
     let mut visit = |entry: crate::host::Walked| {
+        if outputs.iter().any(|o| entry.path.starts_with(o)) {
+            return true;
+        }
         if entry.file_type.is_dir() {
+            if is_liftkit_output(inp, &entry.path) {
+                outputs.push(entry.path);
+            }
             return true;
         }
         let rel = entry.path.strip_prefix(&real).unwrap_or(&entry.path);
@@ -214,6 +223,14 @@ fn tree_where(
     Ok(files)
 }
 
+/// An output directory of liftkit (`out/` with its snapshot and plan, `out/<app>/`).
+fn is_liftkit_output(inp: &Inputs, dir: &Path) -> bool {
+    let has = |name: &str| inp.host.lstat(&dir.join(name)).is_ok();
+    (has("plan.yaml") && has("snapshot.json"))
+        || has("build.json")
+        || dir.to_string_lossy().ends_with(".partial")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +249,18 @@ mod tests {
             !is_transient("/tmp/site/x.conf"),
             "tests and some hosts keep files there"
         );
+    }
+
+    #[test]
+    fn a_tree_leaves_out_liftkit_outputs_inside_it() {
+        let fx = super::super::testing::Fixture::new();
+        fx.write("/srv/site/conf/a.conf", "x")
+            .write("/srv/site/out/plan.yaml", "x")
+            .write("/srv/site/out/snapshot.json", "{}")
+            .write("/srv/site/out/app/image.tar", "big");
+        let p = super::super::testing::process("/usr/bin/x", &["x", "/srv/site"], "/");
+        let found = fx.run(super::super::cmdline::paths, p, &[]);
+        let paths: Vec<&str> = found.evidence.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/srv/site/conf/a.conf"]);
     }
 }

@@ -303,7 +303,10 @@ pub fn literal_files(
                     continue;
                 }
                 found.file(path, Role::Config, why, Confidence::Guessed);
-            } else if is_dir(inp, &path) && bases.iter().any(|b| paths::is_within(&path, b)) {
+            } else if is_dir(inp, &path)
+                && app.takes_trees()
+                && bases.iter().any(|b| paths::is_within(&path, b))
+            {
                 take_tree(inp, &path, Role::Code, &why, Confidence::Guessed, found);
             }
         }
