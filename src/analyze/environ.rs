@@ -10,6 +10,7 @@ use super::fileset::FileSet;
 use crate::host::Host;
 use crate::plan::Role;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::Path;
 
 /// Kept whatever the program's strings say: the C library, the shell and every runtime read
@@ -20,6 +21,8 @@ const MAX_ELF_SCAN: u64 = 64 << 20;
 const MAX_TEXT_SCAN: u64 = 4 << 20;
 /// Bytes searched in all: beyond, what is left unscanned counts as reading every name.
 const MAX_TOTAL_SCAN: u64 = 1 << 30;
+/// Bytes read at a time when searching a file.
+const SCAN_CHUNK: usize = 256 << 10;
 /// Names shorter than this are not looked for at the tail of longer strings.
 const MIN_MERGED_NAME: usize = 6;
 
@@ -134,23 +137,59 @@ pub fn reads(host: &dyn Host, files: &FileSet, candidates: &[String]) -> Reads {
         let head = host.read_limited(Path::new(path), 4).unwrap_or_default();
         let elf = head == b"\x7fELF";
         let limit = if elf { MAX_ELF_SCAN } else { MAX_TEXT_SCAN };
-        let Ok(bytes) = host.read_limited(Path::new(path), limit) else {
+        let Ok(file) = host.open(Path::new(path)) else {
             continue;
         };
-        total += bytes.len() as u64;
+        let longest = candidates.iter().map(String::len).max().unwrap_or(0);
+        total += scan(file.take(limit), &re, longest, elf, &mut found);
         if total > MAX_TOTAL_SCAN {
             return Reads::Opaque("more code than liftkit searches for variable names".into());
-        }
-        for m in re.find_iter(&bytes) {
-            if is_whole_name(&bytes, m.start(), m.end(), elf) {
-                found.insert(String::from_utf8_lossy(m.as_bytes()).into_owned());
-            }
         }
         if found.len() == candidates.len() {
             break;
         }
     }
     Reads::Names(found)
+}
+
+/// Searches a file chunk by chunk (memory stays flat whatever its size): each window is the
+/// chunk read after the previous one's tail, long enough that a name cut at a chunk's end is
+/// whole, with the byte before it, in the next. Returns the bytes read.
+fn scan(
+    mut src: impl Read,
+    re: &regex::bytes::Regex,
+    longest: usize,
+    elf: bool,
+    found: &mut BTreeSet<String>,
+) -> u64 {
+    let keep = longest + 2;
+    let mut window: Vec<u8> = Vec::with_capacity(SCAN_CHUNK + keep);
+    let mut chunk = vec![0u8; SCAN_CHUNK];
+    let (mut total, mut at_start) = (0u64, true);
+    loop {
+        let n = match src.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        total += n as u64;
+        window.extend_from_slice(&chunk[..n]);
+        let end = n == 0;
+        for m in re.find_iter(&window) {
+            // Its neighbours are known: inside the window, or the file's own ends.
+            let decided = (m.start() > 0 || at_start) && (m.end() < window.len() || end);
+            if decided && is_whole_name(&window, m.start(), m.end(), elf) {
+                found.insert(String::from_utf8_lossy(m.as_bytes()).into_owned());
+            }
+        }
+        if end {
+            return total;
+        }
+        if window.len() > keep {
+            window.drain(..window.len() - keep);
+            at_start = false;
+        }
+    }
 }
 
 /// A name on its own. In a script or configuration: not part of a longer identifier. In an ELF
@@ -248,6 +287,29 @@ mod tests {
             s.kept.contains(&"HOME=/root".to_string()),
             "programs read HOME"
         );
+    }
+
+    #[test]
+    fn names_cut_at_a_chunk_boundary_are_found_once_whole() {
+        let re = regex::bytes::Regex::new("(?-u)APP_MODE|CI").unwrap();
+        for pad in [
+            SCAN_CHUNK - 9,
+            SCAN_CHUNK - 4,
+            SCAN_CHUNK - 1,
+            SCAN_CHUNK,
+            SCAN_CHUNK + 1,
+        ] {
+            let mut bytes = vec![b'x'; pad];
+            bytes.extend_from_slice(b"\0APP_MODE\0XCI\0");
+            let mut found = BTreeSet::new();
+            let read = scan(bytes.as_slice(), &re, 8, true, &mut found);
+            assert_eq!(read, bytes.len() as u64);
+            assert_eq!(
+                found.into_iter().collect::<Vec<_>>(),
+                ["APP_MODE"],
+                "pad {pad}"
+            );
+        }
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub fn add_elf_closure(
             continue;
         }
         let r = inp.resolver.resolve(Path::new(obj), env);
-        if let Some(interp) = &r.interpreter {
+        // A separate debug-info file (`/usr/lib/debug/.build-id/…`, mapped by a program
+        // printing a backtrace) has an empty PT_INTERP: no file to take.
+        if let Some(interp) = r.interpreter.as_ref().filter(|i| i.is_absolute()) {
             files.add(
                 &interp.to_string_lossy(),
                 Role::Code,

@@ -243,14 +243,15 @@ fn take_dir(inp: &Inputs, app: &AppFacts, named: &Named, path: &str, why: &str, 
     if app.in_volume(path) || !app.takes_trees() {
         return;
     }
-    let role = if path.starts_with("/etc/") {
-        Role::Config
-    } else {
-        Role::Code
-    };
     match paths::tree(inp, path, app.package.as_deref()) {
         Ok(files) => {
             for f in files {
+                // A server root holds its configuration: the scanner reads what looks like it.
+                let role = if path.starts_with("/etc/") || paths::looks_like_config(&f) {
+                    Role::Config
+                } else {
+                    Role::Code
+                };
                 found.file(
                     f,
                     role,
@@ -381,7 +382,8 @@ mod tests {
             ],
             "/srv/site",
         );
-        let found = fx.run_as(&known, paths, p, &[], &[], &[]);
+        let files = crate::analyze::fileset::FileSet::default();
+        let found = fx.run_as(&known, paths, p, &files, &[], &[]);
         assert!(has(&found, "/srv/site/server.conf") && has(&found, "/srv/db"));
         assert!(
             !has(&found, "/srv/site/htdocs/index.html"),

@@ -285,7 +285,7 @@ impl Scan<'_> {
             } else {
                 Role::Config
             };
-            let configish = role == Role::Config && looks_like_config(&path);
+            let configish = role == Role::Config && paths::looks_like_config(&path);
             self.found.file(&path, role, why, Confidence::Guessed);
             if configish {
                 self.file(&path, bases, depth + 1);
@@ -330,26 +330,6 @@ impl Scan<'_> {
             )),
         }
     }
-}
-
-fn looks_like_config(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    [
-        ".conf",
-        ".cnf",
-        ".cfg",
-        ".ini",
-        ".yml",
-        ".yaml",
-        ".json",
-        ".toml",
-        ".xml",
-        ".properties",
-        ".lua",
-        ".rc",
-    ]
-    .iter()
-    .any(|e| name.ends_with(e))
 }
 
 #[cfg(test)]

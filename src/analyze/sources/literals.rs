@@ -23,12 +23,43 @@ const PLACES: &[&str] = &["/etc/", "/opt/", "/srv/", "/var/lib/", "/usr/share/"]
 pub fn paths(inp: &Inputs, app: &AppFacts) -> Found {
     let mut found = Found::default();
     let Some(exe) = app.exe() else { return found };
+    let named = config_on_command_line(app);
     for object in own_objects(inp, app, exe) {
         for literal in literals_of(inp, &object) {
+            // A compiled-in configuration is the default the command line overrides: with
+            // `-c /srv/x.conf`, /etc/x/x.conf is not read.
+            if let Some(given) = named.as_deref().filter(|_| literal.starts_with("/etc/")) {
+                found.findings.push(crate::findings::Finding::info(
+                    literal.as_str(),
+                    format!("compiled into {object}, not taken: the command line names the configuration ({given})"),
+                ));
+                continue;
+            }
             take(inp, app, &object, &literal, &mut found);
         }
     }
+    found.findings.dedup();
+    if found.findings.len() > 1 {
+        let n = found.findings.len();
+        found.findings.truncate(1);
+        found.findings[0]
+            .message
+            .push_str(&format!(" (and {} more such paths)", n - 1));
+    }
     found
+}
+
+/// A configuration file the command line names, if it names one.
+fn config_on_command_line(app: &AppFacts) -> Option<String> {
+    app.files
+        .iter()
+        .find(|(_, role, why, _)| {
+            *role == Role::Config
+                && why
+                    .iter()
+                    .any(|w| w.starts_with("named on the command line"))
+        })
+        .map(|(p, _, _, _)| p.to_string())
 }
 
 /// The executable and the libraries it loads that came with it rather than from another
@@ -266,6 +297,37 @@ mod tests {
             has(&found, "/usr/share/lkvend/greeting.txt"),
             "its own share dir"
         );
+
+        // Started with its configuration on the command line, the compiled-in one is not read.
+        fx.write("/srv/vend.conf", "port 2\n");
+        let mut files = crate::analyze::fileset::FileSet::default();
+        files.add(
+            "/srv/vend.conf",
+            Role::Config,
+            "named on the command line of pid 100 (-c)",
+        );
+        let p = process(
+            "/opt/lkvend/bin/vendd",
+            &["/opt/lkvend/bin/vendd", "-c", "/srv/vend.conf"],
+            "/",
+        );
+        let found = fx.run_as(
+            &crate::analyze::Analyzer::generic(),
+            paths,
+            p,
+            &files,
+            &[],
+            &[],
+        );
+        assert!(
+            !has(&found, "/etc/lkvend/vend.conf"),
+            "{:#?}",
+            found.evidence
+        );
+        assert!(has(&found, "/usr/share/lkvend/greeting.txt"));
+        assert!(found.findings[0]
+            .message
+            .contains("the command line names the configuration (/srv/vend.conf)"));
     }
 
     #[test]

@@ -132,22 +132,35 @@ impl AppFacts<'_> {
 
 pub type Source = fn(&Inputs, &AppFacts) -> Found;
 
+/// When a source runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runs {
+    Always,
+    /// Only without an analyzer: where one knows the application, it says which configuration
+    /// it reads; a compiled-in default or a package's other files would be a worse guess.
+    Generic,
+}
+
 /// Every source, in the order they run: the configuration scanner last, since it reads the
 /// configurations the others found.
-pub const SOURCES: &[(&str, Source)] = &[
-    ("cmdline_paths", cmdline::paths),
-    ("state_writers", state::writers),
-    ("package_conffiles", conffiles::of_package),
-    ("binary_literals", literals::paths),
-    ("runtime_closure", runtimes::closure),
-    ("entrypoint_chain", entry::chain),
-    ("config_tokens", config_scan::tokens),
+pub const SOURCES: &[(&str, Source, Runs)] = &[
+    ("cmdline_paths", cmdline::paths, Runs::Always),
+    ("state_writers", state::writers, Runs::Always),
+    ("package_conffiles", conffiles::of_package, Runs::Generic),
+    ("binary_literals", literals::paths, Runs::Generic),
+    ("runtime_closure", runtimes::closure, Runs::Always),
+    ("entrypoint_chain", entry::chain, Runs::Always),
+    ("config_tokens", config_scan::tokens, Runs::Always),
 ];
 
 /// Runs every source over the application and adds what each found to the draft.
 pub fn gather(inp: &Inputs, procs: &[&Process], analyzer: &Analyzer, d: &mut Draft) {
     let package = procs[0].exe.as_deref().and_then(|e| inp.packages.owner(e));
-    for (_, source) in SOURCES {
+    let generic = analyzer.id == "generic";
+    for (_, source, runs) in SOURCES {
+        if *runs == Runs::Generic && !generic {
+            continue;
+        }
         let entrypoint = d.entrypoint.clone().unwrap_or_default();
         let facts = AppFacts {
             root: procs[0],
@@ -274,16 +287,20 @@ pub(crate) mod testing {
             volumes: &[Volume],
             entrypoint: &[String],
         ) -> Found {
-            self.run_as(&Analyzer::generic(), source, p, taken, volumes, entrypoint)
+            let mut files = FileSet::default();
+            for (path, role) in taken {
+                files.add(path, *role, "taken by the test");
+            }
+            self.run_as(&Analyzer::generic(), source, p, &files, volumes, entrypoint)
         }
 
-        /// As recognized by `analyzer`.
+        /// As recognized by `analyzer`, with `files` already in the plan.
         pub fn run_as(
             &self,
             analyzer: &Analyzer,
             source: Source,
             p: Process,
-            taken: &[(&str, Role)],
+            files: &FileSet,
             volumes: &[Volume],
             entrypoint: &[String],
         ) -> Found {
@@ -300,16 +317,12 @@ pub(crate) mod testing {
                 resolver: &resolver,
                 packages: &packages,
             };
-            let mut files = FileSet::default();
-            for (path, role) in taken {
-                files.add(path, *role, "taken by the test");
-            }
             let procs = [&p];
             let facts = AppFacts {
                 root: &p,
                 processes: &procs,
                 analyzer,
-                files: &files,
+                files,
                 volumes,
                 entrypoint,
                 package: p.exe.as_deref().and_then(|e| packages.owner(e)),

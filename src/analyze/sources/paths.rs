@@ -109,6 +109,27 @@ pub fn is_pid_or_lock(path: &str) -> bool {
         || name == "LOCK"
 }
 
+/// A file whose name says it is configuration (`.conf`, `.ini`, `.yaml`, …).
+pub fn looks_like_config(path: &str) -> bool {
+    let name = file_name(path);
+    [
+        ".conf",
+        ".cnf",
+        ".cfg",
+        ".ini",
+        ".yml",
+        ".yaml",
+        ".json",
+        ".toml",
+        ".xml",
+        ".properties",
+        ".lua",
+        ".rc",
+    ]
+    .iter()
+    .any(|e| name.ends_with(e))
+}
+
 /// The path a word names, taken against `base` when relative; `None` for what names no file
 /// (an empty word, a URL, a glob).
 pub fn absolute(word: &str, base: &str) -> Option<String> {
@@ -208,6 +229,10 @@ fn tree_where(
         }
         count += 1;
         bytes += host.lstat(&entry.path).map_or(0, |m| m.len());
+        // Written by the program as it runs: not content (a stale pid file even harms).
+        if is_log(&shown) || is_pid_or_lock(&shown) {
+            return count <= TREE_MAX_FILES && bytes <= TREE_MAX_BYTES;
+        }
         if keep(inp.packages.owner(&shown)) {
             files.push(shown);
         }
@@ -257,7 +282,9 @@ mod tests {
         fx.write("/srv/site/conf/a.conf", "x")
             .write("/srv/site/out/plan.yaml", "x")
             .write("/srv/site/out/snapshot.json", "{}")
-            .write("/srv/site/out/app/image.tar", "big");
+            .write("/srv/site/out/app/image.tar", "big")
+            .write("/srv/site/logs/error.log", "")
+            .write("/srv/site/run/site.pid", "1");
         let p = super::super::testing::process("/usr/bin/x", &["x", "/srv/site"], "/");
         let found = fx.run(super::super::cmdline::paths, p, &[]);
         let paths: Vec<&str> = found.evidence.iter().map(|e| e.path.as_str()).collect();

@@ -10,6 +10,7 @@ use crate::analyze::Inputs;
 use crate::findings::Finding;
 use crate::plan::{Confidence, Role};
 use crate::snapshot::Process;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Places whose first level below holds one program's state by convention.
@@ -47,8 +48,18 @@ pub fn writers(inp: &Inputs, app: &AppFacts) -> Found {
             }
         }
     }
-    found.findings = written_files.findings;
+    found.findings.extend(written_files.findings);
     found.evidence.extend(merge_volumes(written_files.evidence));
+    let covered = |dir: &str| {
+        found.evidence.iter().any(|e| {
+            e.kind == Kind::Volume
+                && (paths::is_within(dir, &e.path) || paths::is_within(&e.path, dir))
+        })
+    };
+    let wd = working_directory(inp, app);
+    if !wd.evidence.iter().any(|e| covered(&e.path)) {
+        found.extend(wd);
+    }
     let pids: Vec<i32> = app.processes.iter().map(|p| p.pid).collect();
     for s in inp
         .snapshot
@@ -65,6 +76,48 @@ pub fn writers(inp: &Inputs, app: &AppFacts) -> Found {
             s.path
         );
         runtime_dir(&dir, why, &mut found);
+    }
+    found
+}
+
+/// A daemon that changes into its data directory (redis's `dir`) works there even when nothing
+/// is open at the moment: a working directory of its own, writable by it and holding none of
+/// the code or configuration the plan takes, is its state.
+fn working_directory(inp: &Inputs, app: &AppFacts) -> Found {
+    let mut found = Found::default();
+    let p = app.root;
+    let Some(cwd) = app
+        .cwd()
+        .filter(|c| !paths::is_system_dir(c) && !paths::is_virtual(c))
+    else {
+        return found;
+    };
+    if app.in_volume(cwd) || paths::is_transient(cwd) {
+        return found;
+    }
+    let Ok(meta) = inp.host.stat(Path::new(cwd)) else {
+        return found;
+    };
+    let uid = p.uids[1];
+    let writable = meta.is_dir()
+        && (uid == 0
+            || (meta.uid() == uid && meta.mode() & 0o200 != 0)
+            || meta.mode() & 0o002 != 0);
+    let holds_plan = app
+        .files
+        .roles()
+        .any(|(f, r)| matches!(r, Role::Code | Role::Config) && paths::is_within(f, cwd));
+    // A login's home is where someone started it by hand, not its state; a root daemon can
+    // write anywhere, so only a conventional state place says it is its own.
+    let home = ["/home", "/root"].iter().any(|h| paths::is_within(cwd, h));
+    let place = STATE_PLACES.iter().any(|s| paths::is_within(cwd, s));
+    if writable && !holds_plan && !home && (uid != 0 || place) {
+        let why = format!(
+            "the working directory of pid {}, writable by it and holding none of its code or \
+             configuration, copied from the host",
+            p.pid
+        );
+        found.add(cwd, Kind::Volume, Role::State, why, Confidence::Guessed);
     }
     found
 }
@@ -245,6 +298,33 @@ mod tests {
         assert!(!found.evidence.iter().any(|e| e.kind == Kind::Volume));
         assert_eq!(find(&found, "/srv/app/visits.json").role, Role::State);
         assert_eq!(found.findings.len(), 1);
+    }
+
+    #[test]
+    fn a_daemon_working_in_its_data_directory() {
+        let fx = Fixture::new();
+        fx.write("/srv/kv/data/dump.rdb", "x")
+            .write("/home/ann/notes", "x");
+        let dir = fx.dir.path().join("srv/kv/data");
+        std::os::unix::fs::chown(&dir, Some(101), Some(101)).unwrap();
+        let mut p = process("/usr/bin/kvd", &["kvd"], "/srv/kv/data");
+        p.uids = [101; 4];
+        let found = fx.run(writers, p.clone(), &[("/etc/kv.conf", Role::Config)]);
+        let v = find(&found, "/srv/kv/data");
+        assert_eq!((v.kind, v.confidence), (Kind::Volume, Confidence::Guessed));
+        // Holding the program's configuration, a directory is its site, not its state.
+        let found = fx.run(
+            writers,
+            p.clone(),
+            &[("/srv/kv/data/kv.conf", Role::Config)],
+        );
+        assert!(!has(&found, "/srv/kv/data"));
+        // Nor is a home someone started it from, nor a root daemon's directory outside /var/lib.
+        p.cwd = Some("/home/ann".into());
+        assert!(fx.run(writers, p.clone(), &[]).evidence.is_empty());
+        p.cwd = Some("/srv/kv/data".into());
+        p.uids = [0; 4];
+        assert!(fx.run(writers, p, &[]).evidence.is_empty());
     }
 
     #[test]
