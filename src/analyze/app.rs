@@ -304,3 +304,45 @@ fn is_harmless_device(path: &str) -> bool {
             | "/dev/ptmx"
     ) || path.starts_with("/dev/pts/")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Volume, VolumeKind};
+    use crate::snapshot::OpenFile;
+
+    #[test]
+    fn a_volume_written_as_it_runs_says_what_to_do_and_names_the_apps_dump_tool() {
+        let p = Process {
+            pid: 7,
+            fds: vec![OpenFile {
+                fd: 9,
+                target: "/var/lib/redis/appendonly.aof".into(),
+                flags: Some(0o102001),
+            }],
+            ..Process::default()
+        };
+        let mut a = Analyzer::generic();
+        a.runtime.dump = Some("redis-cli -p {port} SAVE".into());
+        let mut vars = vars::Vars::default();
+        vars.set("port", vec!["6379".into()], "test");
+        let volume = |path: &str| Volume {
+            path: path.into(),
+            kind: VolumeKind::Volume,
+            populate: true,
+            populate_with: None,
+            why: "t".into(),
+            live_writes: None,
+        };
+        let mut volumes = vec![volume("/var/lib/redis"), volume("/srv/quiet")];
+        mark_live_writes(&[&p], &a, &vars, &mut volumes);
+        let live = volumes[0].live_writes.as_deref().unwrap();
+        assert!(
+            live.contains("pid 7 writes here as it runs (/var/lib/redis/appendonly.aof)"),
+            "{live}"
+        );
+        assert!(live.contains("Stop the application") && live.contains("filesystem snapshot"));
+        assert!(live.contains("(redis-cli -p 6379 SAVE)"), "{live}");
+        assert!(volumes[1].live_writes.is_none(), "nothing writes there");
+    }
+}
