@@ -52,6 +52,9 @@ pub enum Command {
     Batch(commands::batch::Args),
     /// Build a bootable host (kernel + initramfs + run-qemu.sh) for a lifted app, offline.
     HostImage(commands::host_image::Args),
+    /// A fixed-scope engagement in a workspace: init, scope (+ statement of work), run, status,
+    /// handover.
+    Engagement(commands::engagement::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),
@@ -65,4 +68,7 @@ pub enum Bench {
     Size(commands::bench_size::Args),
     /// Boot host images under qemu: kernel+initrd size and time to the app's first answer.
     Boot(commands::bench_boot::Args),
+    /// Lift the generic corpus (services no analyzer knows) and the analyzed stacks, with
+    /// analyzers on and off: same answer, image size, trial rounds, lift time.
+    Generic(commands::bench_generic::Args),
 }

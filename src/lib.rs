@@ -6,18 +6,22 @@
 //! for the commands.
 
 pub mod analyze;
+pub mod bench;
 pub mod build;
 pub mod built;
 pub mod elf;
+pub mod engagement;
 pub mod findings;
 pub mod fleet;
 pub mod fsutil;
 pub mod host;
 pub mod hostimage;
+pub mod os;
 pub mod pipeline;
 pub mod plan;
 pub mod report;
 pub mod snapshot;
 pub mod timefmt;
+pub mod trial;
 pub mod verify;
 pub mod wizard;

@@ -3,8 +3,10 @@
 //! filesystems, makes `/` read-only, loads the modules, configures the network, runs the onboot
 //! containers and the app with the OCI runtime, and powers off cleanly on the power button.
 //!
-//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program.
+//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program;
+//! `liftkit-init pid1 -- CMD…` (or the binary named `pid1`) is a lifted image's PID 1.
 
+mod app_pid1;
 mod cmdline;
 mod config;
 mod forward;
@@ -41,6 +43,9 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("sysctl") {
         std::process::exit(sysctl::run(&args[2..]));
+    }
+    if let Some(rest) = app_pid1::invoked(&args) {
+        std::process::exit(app_pid1::run(rest));
     }
     if std::process::id() != 1 {
         eprintln!(

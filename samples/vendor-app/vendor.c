@@ -1,5 +1,7 @@
-/* A stand-in for closed vendor software: its own library found through RUNPATH=$ORIGIN/../lib,
- * a plugin loaded with dlopen from the name in its config file, state under /var/lib/<vendor>. */
+/* A stand-in for closed vendor software: its own library found through RUNPATH=$ORIGIN/../lib
+ * (or the LD_LIBRARY_PATH its wrapper exports), a plugin loaded with dlopen from the name in its
+ * config file (relative names in $VENDOR_PLUGIN_DIR), state under /var/lib/<vendor>. Built with
+ * -DVENDOR_CONF='"/etc/…"' it reads that config, compiled in, when given no argument. */
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -10,11 +12,16 @@
 const char *vendor_banner(void);
 
 int main(int argc, char **argv) {
+#ifdef VENDOR_CONF
+    const char *conf = argc < 2 ? VENDOR_CONF : argv[1];
+#else
     if (argc < 2) { fprintf(stderr, "usage: %s CONFIG\n", argv[0]); return 2; }
+    const char *conf = argv[1];
+#endif
     char plugin[512] = "", state[512] = "";
     int port = 0;
-    FILE *cfg = fopen(argv[1], "r");
-    if (!cfg) { perror(argv[1]); return 1; }
+    FILE *cfg = fopen(conf, "r");
+    if (!cfg) { perror(conf); return 1; }
     char line[600];
     while (fgets(line, sizeof line, cfg)) {
         sscanf(line, "plugin = %511s", plugin);
@@ -22,6 +29,12 @@ int main(int argc, char **argv) {
         sscanf(line, "port = %d", &port);
     }
     fclose(cfg);
+    const char *dir = getenv("VENDOR_PLUGIN_DIR");
+    if (plugin[0] != '/' && dir) {
+        char full[1100];
+        snprintf(full, sizeof full, "%s/%s", dir, plugin);
+        snprintf(plugin, sizeof plugin, "%s", full);
+    }
     void *h = dlopen(plugin, RTLD_NOW);
     if (!h) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 1; }
     const char *(*greet)(void) = (const char *(*)(void))dlsym(h, "plugin_greeting");

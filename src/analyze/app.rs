@@ -10,7 +10,7 @@ use super::fileset::{is_copyable, FileSet};
 use super::group::Candidate;
 use super::spec::Analyzer;
 use super::vars::{self, Context};
-use super::{evidence, hooks, image, rules, sources, systemd, users, Inputs};
+use super::{evidence, hooks, image, rules, sources, systemd, sysv, users, Inputs};
 use crate::elf::LoaderEnv;
 use crate::findings::Finding;
 use crate::plan::{AppPlan, Fit, ImageSpec, ProcessInfo, Role, SecretMount};
@@ -48,6 +48,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     let unit = systemd::read(inp.host, root.unit.as_deref(), &mut d.findings);
     if let Some(unit) = &unit {
         systemd::apply(unit, analyzer, &mut d);
+    } else if let Some(script) = sysv::find_for(inp.host, root) {
+        sysv::apply(&script, analyzer, &mut d);
     }
     if let Some(hook) = &analyzer.hook {
         let hx = hooks::HookContext {
@@ -66,6 +68,15 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     }
     image::point_at_what_is_there(inp, root, &mut d);
     sources::gather(inp, &procs, analyzer, &mut d);
+    if !inp.snapshot.host.selinux.is_empty() {
+        d.findings.push(Finding::info(
+            "security.selinux",
+            format!(
+                "SELinux on the source: {}; file labels are never copied into the image's layers (the engine labels the container)",
+                inp.snapshot.host.selinux
+            ),
+        ));
+    }
     let loader_env = LoaderEnv {
         ld_library_path: root.env("LD_LIBRARY_PATH").map(str::to_string),
         ld_preload: root.env("LD_PRELOAD").map(str::to_string),
@@ -113,7 +124,7 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
             .collect(),
         unit: root.unit.clone(),
         image,
-        files: d.files.into_entries(|p| inp.packages.owner(p)),
+        files: package_notes(inp, d.files.into_entries(|p| inp.packages.owner(p))),
         generated,
         links: d.links,
         dirs: d.dirs,
@@ -124,6 +135,19 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         findings: d.findings,
         packages: Vec::new(),
     }
+}
+
+/// Adds what the package database says of each file (an rpm `%config` changed since install).
+fn package_notes(
+    inp: &Inputs,
+    mut files: Vec<crate::plan::FileEntry>,
+) -> Vec<crate::plan::FileEntry> {
+    for f in &mut files {
+        if let Some(note) = inp.packages.note(inp.host, &f.path) {
+            f.why.push(note);
+        }
+    }
+    files
 }
 
 /// What the processes themselves show: their executables and every file they have mapped.

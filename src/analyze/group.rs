@@ -98,7 +98,8 @@ fn candidate(
         .as_deref()
         .filter(|u| u.ends_with(".service"))
         .filter(|u| !SYSTEM_UNIT_PREFIXES.iter().any(|p| u.starts_with(p)));
-    if listen.is_empty() && service.is_none() {
+    // A disk's declared processes are what it says would run: each is an application.
+    if listen.is_empty() && service.is_none() && root.declared.is_none() {
         return None;
     }
     if pids.contains(&(std::process::id() as i32)) {

@@ -100,6 +100,7 @@ pub fn image_spec(
         ),
         rlimits,
         capabilities: caps,
+        supervisor: true,
     }
 }
 

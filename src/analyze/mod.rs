@@ -21,7 +21,8 @@ pub mod secrets;
 mod sources;
 pub mod spec;
 pub mod syntax;
-mod systemd;
+pub mod systemd;
+pub mod sysv;
 mod users;
 mod vars;
 
@@ -255,6 +256,7 @@ fn packages_used(snapshot: &Snapshot, app: &crate::plan::AppPlan) -> Vec<crate::
             name: p.name.clone(),
             version: p.version.clone(),
             installed_kib: p.installed_kib,
+            arch: p.arch.clone(),
         })
         .collect()
 }

@@ -34,6 +34,11 @@ pub fn accounts(snapshot: &Snapshot, procs: &[&Process], vars: &Vars) -> Account
             .or_else(|| snapshot.user_by_name(name));
         push_user(u);
     }
+    // System accounts (no password, no login) a daemon may switch to by a name compiled into it
+    // (sshd's privilege separation user) or given in its config: cheap to carry, fatal to miss.
+    for u in snapshot.users.iter().filter(|u| is_system(u.uid)) {
+        push_user(Some(u));
+    }
     let mut gids: Vec<u32> = users.iter().map(|u| u.gid).collect();
     for p in procs {
         gids.push(p.gids[1]);
@@ -50,8 +55,19 @@ pub fn accounts(snapshot: &Snapshot, procs: &[&Process], vars: &Vars) -> Account
         .into_iter()
         .filter_map(|gid| snapshot.group_by_gid(gid).cloned())
         .collect();
+    let mut groups: Vec<Group> = groups;
+    for g in snapshot.groups.iter().filter(|g| is_system(g.gid)) {
+        if !groups.iter().any(|x| x.gid == g.gid) {
+            groups.push(g.clone());
+        }
+    }
+    groups.sort_by_key(|g| g.gid);
     users.sort_by_key(|u| u.uid);
     Accounts { users, groups }
+}
+
+fn is_system(id: u32) -> bool {
+    (1..1000).contains(&id) || id == 65534
 }
 
 pub fn generated_files(a: &Accounts) -> Vec<Generated> {
@@ -63,7 +79,7 @@ pub fn generated_files(a: &Accounts) -> Vec<Generated> {
             path: "/etc/passwd".to_string(),
             role: Role::Config,
             why: format!(
-                "accounts the app runs as ({}), copied from the host's /etc/passwd",
+                "accounts the app runs as and the host's system accounts ({}), copied from the host's /etc/passwd",
                 names(a.users.iter().map(|u| u.name.as_str()).collect())
             ),
             content: passwd,

@@ -38,7 +38,7 @@ fn dockerfile(app: &AppPlan, layer_digest: &str) -> Result<String, String> {
     if let Some(s) = &img.stop_signal {
         out.push_str(&format!("STOPSIGNAL {s}\n"));
     }
-    out.push_str(&format!("ENTRYPOINT {}\n", json(&img.entrypoint)?));
+    out.push_str(&format!("ENTRYPOINT {}\n", json(&img.launch())?));
     if !img.cmd.is_empty() {
         out.push_str(&format!("CMD {}\n", json(&img.cmd)?));
     }

@@ -55,7 +55,7 @@ fn kubernetes(app: &AppPlan) -> Result<String, String> {
             "containers": [{
                 "name": slug,
                 "image": img.name,
-                "command": img.entrypoint,
+                "command": img.launch(),
                 "args": img.cmd,
                 "workingDir": img.workdir,
                 "env": env,

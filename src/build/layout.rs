@@ -51,6 +51,31 @@ pub fn layout(app: &AppPlan, host: &dyn Host, include_secrets: bool) -> Layout {
             gid: 0,
         });
     }
+    if app.image.supervisor {
+        tree.add_supervisor(host);
+    }
+    match super::rpmdb::for_image(app, host) {
+        Ok(Some((bytes, count))) => {
+            let path = PathBuf::from(super::rpmdb::PATH);
+            tree.add_parents(host, &path);
+            tree.findings.push(Finding::info(
+                super::rpmdb::PATH,
+                format!("scanner records: the image's rpm database lists its {count} rpm packages"),
+            ));
+            tree.insert(Entry {
+                path,
+                kind: EntryKind::File(Source::Bytes(bytes)),
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+            });
+        }
+        Ok(None) => {}
+        Err(e) => tree.findings.push(Finding::warning(
+            super::rpmdb::PATH,
+            format!("scanner records not written: {e}"),
+        )),
+    }
     for l in &app.links {
         let path = PathBuf::from(&l.path);
         tree.add_parents(host, &path);
@@ -101,6 +126,20 @@ impl Tree {
     /// implicit directories that lead to them.
     fn insert(&mut self, e: Entry) {
         self.entries.insert(e.path.clone(), e);
+    }
+
+    /// liftkit's supervisor, PID 1 of the container (see `ImageSpec::supervisor`): the static
+    /// liftkit-init, whose `pid1` name selects that mode.
+    fn add_supervisor(&mut self, host: &dyn Host) {
+        let path = PathBuf::from(crate::plan::SUPERVISOR);
+        self.add_parents(host, &path);
+        self.insert(Entry {
+            path,
+            kind: EntryKind::File(Source::Bytes(crate::hostimage::init::BINARY.to_vec())),
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+        });
     }
 
     fn add_host_path(&mut self, host: &dyn Host, path: &Path) {

@@ -17,6 +17,7 @@ mod pg_basebackup;
 mod plan_file;
 mod record;
 mod report_files;
+pub(crate) mod rpmdb;
 mod runsh;
 mod sbom;
 mod secrets;
@@ -264,7 +265,7 @@ fn image_config(plan: &Plan, app: &AppPlan, created: i64, opts: &Options) -> oci
     let labels = annotations.clone();
     oci::ImageConfig {
         name: img.name.clone(),
-        entrypoint: img.entrypoint.clone(),
+        entrypoint: img.launch(),
         cmd: img.cmd.clone(),
         user: format!("{}:{}", img.uid, img.gid),
         env: image_env(app, opts),

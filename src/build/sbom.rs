@@ -37,15 +37,20 @@ pub fn cyclonedx(
             None => unowned += 1,
         }
     }
+    let rpm = is_rpm_family(&source.os_id);
     let components: Vec<Value> = app
         .packages
         .iter()
         .map(|p| {
-            let purl = format!(
-                "pkg:deb/{namespace}/{}@{}?arch={arch}{distro}",
-                p.name,
-                purl_escape(&p.version)
-            );
+            let purl = if rpm {
+                rpm_purl(namespace, p, &distro)
+            } else {
+                format!(
+                    "pkg:deb/{namespace}/{}@{}?arch={arch}{distro}",
+                    p.name,
+                    purl_escape(&p.version)
+                )
+            };
             json!({
                 "type": "library",
                 "bom-ref": purl,
@@ -83,6 +88,47 @@ pub fn cyclonedx(
     serde_json::to_string_pretty(&bom)
         .map(|t| t + "\n")
         .map_err(|e| e.to_string())
+}
+
+/// Distributions whose packages are rpms: their purls are `pkg:rpm/…`, as scanners match them.
+pub fn is_rpm_family(os_id: &str) -> bool {
+    matches!(
+        os_id,
+        "rhel"
+            | "centos"
+            | "fedora"
+            | "rocky"
+            | "almalinux"
+            | "ol"
+            | "amzn"
+            | "sles"
+            | "sled"
+            | "opensuse-leap"
+            | "opensuse-tumbleweed"
+            | "mariner"
+            | "azurelinux"
+            | "photon"
+    )
+}
+
+/// `pkg:rpm/<vendor>/<name>@<version>-<release>?arch=…&epoch=…`: the purl spec keeps the epoch
+/// out of the version, in its own qualifier.
+fn rpm_purl(namespace: &str, p: &crate::plan::PackageUse, distro: &str) -> String {
+    let vendor = match namespace {
+        "rhel" => "redhat",
+        "sles" | "sled" | "opensuse-leap" | "opensuse-tumbleweed" => "suse",
+        other => other,
+    };
+    let (epoch, vr) = match p.version.split_once(':') {
+        Some((e, vr)) => (format!("&epoch={e}"), vr),
+        None => (String::new(), p.version.as_str()),
+    };
+    let arch = if p.arch.is_empty() { "x86_64" } else { &p.arch };
+    format!(
+        "pkg:rpm/{vendor}/{}@{}?arch={arch}{epoch}{distro}",
+        p.name,
+        purl_escape(vr)
+    )
 }
 
 /// A stable RFC 4122 URN from the manifest digest: the same image always has the same serial.

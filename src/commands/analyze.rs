@@ -61,6 +61,9 @@ impl SelectArgs {
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
     let snap = liftkit::snapshot::load(&args.snapshot)?;
+    if let (None, None, Some(disk)) = (&args.root, &snap.bundle, &snap.disk) {
+        return super::from_disk::analyze(&args, &snap, std::path::Path::new(disk));
+    }
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let bars = common::Bars::default();
     let session = Session::new(&analyzers, &bars);

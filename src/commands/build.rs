@@ -22,6 +22,12 @@ pub struct Args {
     /// Read file contents from this directory instead of the root the plan names.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
+    /// Start each built image in a sandbox, add what it looks for and the source host has,
+    /// rebuild, and compare its answers with the original's (as `lift` does by default).
+    #[arg(long)]
+    pub trial: bool,
+    #[command(flatten)]
+    pub trial_opts: super::trial_args::TrialArgs,
     /// Print the build summary as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -47,22 +53,42 @@ impl BuildArgs {
 
 pub fn run(args: Args) -> Result<ExitCode> {
     args.priority.apply();
-    let plan = liftkit::plan::load(&args.plan)?;
+    let mut plan = liftkit::plan::load(&args.plan)?;
+    if let (None, Some(disk)) = (&args.root, plan.source.root.strip_prefix("disk:")) {
+        return super::from_disk::build(&args, &plan, std::path::Path::new(disk));
+    }
     let host = liftkit::host::select::for_plan(&args.plan, &plan, args.root.as_deref())?;
     let request = args.opts.request()?;
     common::prepare_output(&args.output, args.force)?;
     let snapshot = plan_snapshot(&args.plan, &plan);
     let bars = common::Bars::default();
     let session = Session::new(&[], &bars);
-    let builds = session.build(&plan, &*host, &args.output, &request, snapshot)?;
+    let options = liftkit::pipeline::build_options(&request, snapshot);
+    let mut builds = session.build_with(&plan, &*host, &args.output, &options)?;
+    let mut findings: Vec<_> = Vec::new();
+    if args.trial {
+        let trials = session.trial(
+            &mut plan,
+            &*host,
+            &args.output,
+            &mut builds,
+            &options,
+            &args.trial_opts.options(),
+        );
+        super::trial_args::print(&trials);
+        findings.extend(trials.into_iter().flat_map(|t| t.findings));
+        // The plan given stays as the user wrote it; the trial's additions are in each app's
+        // own plan.yaml and in plan.trial.yaml beside the output.
+        liftkit::plan::save(&plan, &args.output.join("plan.trial.yaml"))?;
+    }
     common::print_build_summary(&builds, args.json)?;
-    let findings: Vec<_> = builds.iter().flat_map(|b| b.findings.clone()).collect();
+    findings.extend(builds.iter().flat_map(|b| b.findings.clone()));
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }
 
 /// The snapshot the plan names, if it is at hand: it holds the values of credential variables.
-fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Snapshot> {
+pub(super) fn plan_snapshot(plan_path: &Path, plan: &Plan) -> Option<liftkit::snapshot::Snapshot> {
     if plan.source.snapshot.is_empty() {
         return None;
     }

@@ -26,9 +26,20 @@ pub struct Args {
     pub analyzers: Option<PathBuf>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
+    /// Collect from a powered-off VM's disk image (raw, qcow2, vmdk) instead of this host,
+    /// read-only: applications are what the disk says would run at boot.
+    #[arg(long, value_name = "FILE", conflicts_with = "bundle")]
+    pub disk: Option<PathBuf>,
+    /// With --disk: read a disk that looks in use by a running VM (locked, open for writing,
+    /// changing).
+    #[arg(long, requires = "disk")]
+    pub force: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(file) = &args.disk {
+        return super::from_disk::collect(&args, file);
+    }
     args.priority.apply();
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let bars = common::Bars::default();

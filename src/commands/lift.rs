@@ -22,9 +22,14 @@ pub struct Args {
     /// [default: out].
     #[arg(short, long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// Replace the applications' directories in a non-empty output directory.
+    /// Replace the applications' directories in a non-empty output directory; with --disk,
+    /// also read a disk that looks in use by a running VM.
     #[arg(long)]
     pub force: bool,
+    /// Lift from a powered-off VM's disk image (raw, qcow2, vmdk) instead of this host,
+    /// read-only: applications are what the disk says would run at boot.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["answers", "host_image"])]
+    pub disk: Option<PathBuf>,
     #[command(flatten)]
     pub build: BuildArgs,
     /// Print the list or the build summary as JSON on stdout.
@@ -37,6 +42,15 @@ pub struct Args {
     /// replaces the answered output directory.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["apps", "pids"])]
     pub answers: Option<PathBuf>,
+    /// Skip the trial run: the built image is not started, nothing it misses is added.
+    #[arg(long)]
+    pub no_trial: bool,
+    #[command(flatten)]
+    pub trial: super::trial_args::TrialArgs,
+    /// Lift with no analyzer: only what the host shows (processes, files, packages) decides
+    /// the plan, as for an application liftkit was never taught.
+    #[arg(long)]
+    pub generic: bool,
     /// Also build each app's bootable host image (see `liftkit host-image`).
     #[arg(long)]
     pub host_image: bool,
@@ -47,6 +61,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(file) = &args.disk {
+        return super::from_disk::lift(&args, file);
+    }
     args.priority.apply();
     if let Some(file) = &args.answers {
         return super::wizard::replay(file, &wizard_run(&args));
@@ -60,7 +77,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         });
     }
     let output = args.output.clone().unwrap_or_else(|| PathBuf::from("out"));
-    let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    let analyzers = if args.generic {
+        Vec::new()
+    } else {
+        common::analyzers(args.analyzers.as_deref())?
+    };
     let bars = common::Bars::default();
     let session = Session::new(&analyzers, &bars);
     if args.select.is_empty() {
@@ -73,9 +94,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let chosen = session.select(&snap, &args.select.selection())?;
     common::prepare_output(&output, args.force)?;
     let host = liftkit::host::live();
-    let plan = session.analyze(&snap, &host, &chosen, &pipeline::live_options());
+    let mut plan = session.analyze(&snap, &host, &chosen, &pipeline::live_options());
     pipeline::save_inputs(&output, &snap, &plan)?;
-    let builds = session.build(&plan, &host, &output, &request, Some(snap))?;
+    let options = pipeline::build_options(&request, Some(snap));
+    let mut builds = session.build_with(&plan, &host, &output, &options)?;
+    let mut trial_findings = Vec::new();
+    if !args.no_trial {
+        let trials = session.trial(
+            &mut plan,
+            &host,
+            &output,
+            &mut builds,
+            &options,
+            &args.trial.options(),
+        );
+        super::trial_args::print(&trials);
+        trial_findings = trials.into_iter().flat_map(|t| t.findings).collect();
+        pipeline::save_plan(&output, &plan)?;
+    }
     common::print_build_summary(&builds, args.json)?;
     if args.host_image {
         for h in session.host_images(&builds, &args.host_image_opts.options())? {
@@ -85,7 +121,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
     }
-    let findings = pipeline::findings(&plan, &builds);
+    let mut findings = pipeline::findings(&plan, &builds);
+    findings.extend(trial_findings);
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }
@@ -101,7 +138,7 @@ fn wizard_run(args: &Args) -> super::wizard::Run<'_> {
     }
 }
 
-fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
+pub(super) fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(found)?);
         return Ok(());

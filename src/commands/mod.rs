@@ -6,14 +6,18 @@ pub mod analyzers;
 pub mod batch;
 pub mod bench_boot;
 pub mod bench_deps;
+pub mod bench_generic;
 pub mod bench_size;
 pub mod build;
 pub mod collect;
 mod common;
 pub mod deps;
+pub mod engagement;
+mod from_disk;
 pub mod host_image;
 pub mod lift;
 pub mod priority;
+pub mod trial_args;
 pub mod verify;
 pub mod wizard;
 mod wizard_term;
@@ -33,8 +37,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wizard(a) => wizard::run(a),
         Command::Batch(a) => batch::run(a),
         Command::HostImage(a) => host_image::run(a),
+        Command::Engagement(a) => engagement::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
+        Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
     }
 }

@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 "{}: listening after {ms} ms in container {}",
                 report.app, report.container
             ),
-            None => println!("{}: did not listen within {} s", report.app, args.timeout),
+            None => println!("{}: did not answer", report.app),
         }
         for p in &report.probes {
             let original = match (&p.original, p.same) {
@@ -53,6 +53,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             println!("      lifted: {}  —  {original}", p.lifted);
         }
         println!("verdict: {:?}", report.verdict);
+        if let Some(why) = &report.failure {
+            println!("  {why}");
+        }
         if report.verdict == Verdict::Failed {
             for l in &report.logs_tail {
                 println!("  | {l}");

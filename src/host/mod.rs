@@ -11,6 +11,7 @@
 //! paths that contain no symlink to follow (lstat, read_link, list, open); everything else (stat,
 //! resolution, bounded reads, walks) is built on them here, once.
 
+pub mod disk;
 mod fs;
 mod listdir;
 mod none;

@@ -104,7 +104,8 @@ pub fn for_plan(
 
 /// True when the snapshot was taken on the machine liftkit runs on.
 pub fn is_this_machine(snap: &Snapshot) -> bool {
-    local_hostname().is_some_and(|h| h == snap.host.hostname)
+    // A disk image's hostname may well be this machine's (a clone): its files are not ours.
+    snap.disk.is_none() && local_hostname().is_some_and(|h| h == snap.host.hostname)
 }
 
 pub fn local_hostname() -> Option<String> {

@@ -162,22 +162,61 @@ impl<'a> Session<'a> {
         req: &BuildRequest,
         snapshot: Option<Snapshot>,
     ) -> Result<Vec<AppBuild>, PipelineError> {
-        let options = build::Options {
-            source_date_epoch: req.source_date_epoch,
-            include_secrets: req.include_secrets,
-            snapshot,
-        };
+        self.build_with(plan, host, out, &build_options(req, snapshot))
+    }
+
+    /// Builds every app of the plan with options already made (the trial rebuilds with them).
+    pub fn build_with(
+        &self,
+        plan: &Plan,
+        host: &dyn Host,
+        out: &Path,
+        options: &build::Options,
+    ) -> Result<Vec<AppBuild>, PipelineError> {
         self.progress
             .begin("building images", Some(plan.apps.len() as u64));
         let mut builds = Vec::new();
         for (i, app) in plan.apps.iter().enumerate() {
             self.progress.working_on(&format!("building {}", app.name));
-            let built = build::build_app(plan, app, host, out, &options);
+            let built = build::build_app(plan, app, host, out, options);
             self.progress.advance(i as u64 + 1, None);
             builds.push(built.inspect_err(|_| self.progress.end())?);
         }
         self.progress.end();
         Ok(builds)
+    }
+
+    /// The trial run of every built app (see [`crate::trial`]): starts each image in a sandbox,
+    /// adds what it looked for and the host has, rebuilds, repeats; records `trial.json` and the
+    /// report's trial section. `plan` and `builds` are updated to what the last round built; the
+    /// caller saves the plan again.
+    pub fn trial(
+        &self,
+        plan: &mut Plan,
+        host: &dyn Host,
+        out: &Path,
+        builds: &mut [AppBuild],
+        options: &build::Options,
+        trial: &crate::trial::Options,
+    ) -> Vec<crate::trial::Trial> {
+        self.progress
+            .begin("trial run of the lifted images", Some(builds.len() as u64));
+        let mut trials = Vec::new();
+        for (i, slot) in builds.iter_mut().enumerate() {
+            let Some(index) = plan.apps.iter().position(|a| a.name == slot.app) else {
+                continue;
+            };
+            self.progress
+                .working_on(&format!("trial run of {}", slot.app));
+            let built = slot.clone();
+            let (t, last) = crate::trial::run(plan, index, host, out, built, options, trial);
+            let _ = crate::trial::record(&last.dir, &t);
+            *slot = last;
+            trials.push(t);
+            self.progress.advance(i as u64 + 1, None);
+        }
+        self.progress.end();
+        trials
     }
 
     /// Bootable host images beside each built app.
@@ -215,6 +254,15 @@ impl<'a> Session<'a> {
     }
 }
 
+/// Build options from a request and the snapshot the plan was made from.
+pub fn build_options(req: &BuildRequest, snapshot: Option<Snapshot>) -> build::Options {
+    build::Options {
+        source_date_epoch: req.source_date_epoch,
+        include_secrets: req.include_secrets,
+        snapshot,
+    }
+}
+
 /// Writes the snapshot and plan a run was made from into its output directory.
 pub fn save_inputs(out: &Path, snap: &Snapshot, plan: &Plan) -> Result<(), PipelineError> {
     let snapshot_path = out.join("snapshot.json");
@@ -222,6 +270,12 @@ pub fn save_inputs(out: &Path, snap: &Snapshot, plan: &Plan) -> Result<(), Pipel
     let plan_path = out.join("plan.yaml");
     crate::plan::save(plan, &plan_path).map_err(io_err(&plan_path, "cannot write"))?;
     Ok(())
+}
+
+/// Writes the plan again after the trial run changed it.
+pub fn save_plan(out: &Path, plan: &Plan) -> Result<(), PipelineError> {
+    let plan_path = out.join("plan.yaml");
+    crate::plan::save(plan, &plan_path).map_err(io_err(&plan_path, "cannot write"))
 }
 
 /// Analysis options for a lift on the live host, whose outputs sit beside `snapshot.json`.

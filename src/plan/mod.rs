@@ -116,9 +116,12 @@ pub struct Probe {
 pub struct PackageUse {
     pub name: String,
     pub version: String,
-    /// dpkg's Installed-Size on the source host, in KiB.
+    /// dpkg's Installed-Size (rpm's SIZE) on the source host, in KiB.
     #[serde(default)]
     pub installed_kib: u64,
+    /// The package's architecture as its database records it (`amd64`, `x86_64`, `noarch`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub arch: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -180,6 +183,33 @@ pub struct ImageSpec {
     pub rlimits: BTreeMap<String, (u64, u64)>,
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Run the entrypoint under liftkit's supervisor ([`SUPERVISOR`], PID 1 of the container):
+    /// a program that daemonizes (`-d`, or by default) keeps the container up, the stop signal
+    /// reaches it, zombies are reaped and the container exits with the service's status. The
+    /// entrypoint above stays the program's own command line.
+    #[serde(default = "yes")]
+    pub supervisor: bool,
+}
+
+/// Where the build puts the supervisor in every image: a directory of liftkit's own that no
+/// host tree has, so it never shadows a file of the app.
+pub const SUPERVISOR: &str = "/.liftkit/pid1";
+
+impl ImageSpec {
+    /// The command the engine starts (OCI `Entrypoint`, Dockerfile, Kubernetes `command`,
+    /// LinuxKit): the entrypoint under the supervisor when the plan asks for it.
+    pub fn launch(&self) -> Vec<String> {
+        if !self.supervisor {
+            return self.entrypoint.clone();
+        }
+        let mut argv = vec![SUPERVISOR.to_string(), "--".to_string()];
+        argv.extend(self.entrypoint.iter().cloned());
+        argv
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn default_network() -> String {

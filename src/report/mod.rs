@@ -114,6 +114,14 @@ pub fn load(dir: &Path) -> Result<Report, ReportError> {
     })
 }
 
+/// Records the trial run in an app directory's report and renders all three files again.
+pub fn set_trial(dir: &Path, trial: TrialSummary) -> Result<Report, ReportError> {
+    let mut report = load(dir)?;
+    report.trial = Some(trial);
+    write(&report, dir)?;
+    Ok(report)
+}
+
 /// Records a verify result in an app directory's report and renders all three files again.
 pub fn set_verify(dir: &Path, verify: VerifySummary) -> Result<Report, ReportError> {
     let mut report = load(dir)?;

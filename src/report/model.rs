@@ -24,6 +24,31 @@ pub struct Report {
     pub run: RunSection,
     /// The result of `liftkit verify`, once it ran; the report says "not run" until then.
     pub verify: Option<VerifySummary>,
+    /// The trial run's rounds after the build (`lift`, `build --trial`), when it ran or was
+    /// skipped with a reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<TrialSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrialSummary {
+    pub ran: bool,
+    pub summary: String,
+    #[serde(default)]
+    pub rounds: Vec<TrialRound>,
+    /// What it could not fix.
+    #[serde(default)]
+    pub unresolved: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TrialRound {
+    pub round: u32,
+    pub answered: bool,
+    #[serde(default)]
+    pub added: Vec<String>,
+    #[serde(default)]
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -271,6 +296,7 @@ impl Report {
             findings: findings::section(inp.app, inp.built),
             run: run_section(inp),
             verify: None,
+            trial: None,
         }
     }
 }

@@ -5,6 +5,7 @@
 //! are read through [`crate::host::Host`] from the live root or from a bundle beside the snapshot.
 
 pub mod collect;
+pub mod declared;
 mod load;
 
 use serde::{Deserialize, Serialize};
@@ -44,10 +45,18 @@ pub struct Snapshot {
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The host's memory and disks, to set a lifted app's size against (absent in snapshots
+    /// taken before it was recorded, or by tools that do not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
     /// Answers the running applications gave to the analyzers' read-only live queries (redis
     /// `INFO server` names its config file, which its rewritten command line no longer shows).
     #[serde(default)]
     pub facts: Vec<Fact>,
+    /// Set when the snapshot was taken from a powered-off disk image (`collect --disk`): the
+    /// image's path. Its processes are then declared, not observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk: Option<String>,
     #[serde(default)]
     pub findings: Vec<crate::findings::Finding>,
 }
@@ -59,6 +68,37 @@ pub struct Fact {
     pub analyzer: String,
     pub name: String,
     pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// `MemTotal`, KiB.
+    #[serde(default)]
+    pub memory_kib: u64,
+    /// Filesystems on block devices, one per device.
+    #[serde(default)]
+    pub filesystems: Vec<Filesystem>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Filesystem {
+    pub device: String,
+    pub mount: String,
+    pub size_bytes: u64,
+    pub used_bytes: u64,
+}
+
+impl Capacity {
+    /// Bytes used on all the host's disks.
+    pub fn disk_used_bytes(&self) -> u64 {
+        self.filesystems.iter().map(|f| f.used_bytes).sum()
+    }
+
+    pub fn disk_size_bytes(&self) -> u64 {
+        self.filesystems.iter().map(|f| f.size_bytes).sum()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -82,6 +122,9 @@ pub struct HostInfo {
     /// IPv4 addresses with prefix of non-loopback interfaces, e.g. `10.0.0.5/24`.
     #[serde(default)]
     pub addresses: Vec<String>,
+    /// SELinux on the source (`enforcing (targeted); files labelled (…)`), empty without it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub selinux: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -156,6 +199,11 @@ pub struct Process {
     /// Whatever could not be read for this process (permission, vanished mid-read).
     #[serde(default)]
     pub unreadable: Vec<String>,
+    /// Set for a process that is not running but *declared*: what a powered-off disk says would
+    /// run (an enabled unit, a runlevel link, a cron `@reboot` line, an installed package), and
+    /// where it says so. Its facts come from that declaration, not from the kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -5,12 +5,14 @@
 //! to the original on the host and to the lifted app inside the container's namespace, and their
 //! answers are compared.
 
+pub mod accept;
 mod engine;
-mod netns;
 pub mod probe;
+pub mod sandbox;
 
-use crate::plan::AppPlan;
+use crate::plan::{AppPlan, Probe};
 use probe::Outcome;
+use sandbox::{Extra, Sandbox, StartError};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::net::{SocketAddr, TcpStream};
@@ -72,6 +74,9 @@ pub struct Report {
     pub ready_after_ms: Option<u128>,
     pub probes: Vec<ProbeResult>,
     pub verdict: Verdict,
+    /// Why it failed, in a sentence (exited at start, did not listen, a probe failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
     /// The container's last log lines, for a failure's why.
     pub logs_tail: Vec<String>,
 }
@@ -83,24 +88,31 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
         .first()
         .ok_or_else(|| VerifyError::Empty(app_dir.join("plan.yaml")))?;
     let container = format!("liftkit-verify-{}-{}", app.slug(), std::process::id());
-    let engine = &opts.engine;
-    engine.start(app_dir, &container)?;
-    let result = probe_all(app, engine, &container, opts);
-    let logs_tail = engine.logs_tail(&container, 20);
-    if !opts.keep {
-        engine.remove(&container);
-    }
-    let (ready_after_ms, probes) = result?;
-    let verdict = verdict(ready_after_ms.is_some(), &probes);
+    let observed = match Sandbox::start(
+        &opts.engine,
+        app_dir,
+        &container,
+        &Extra::default(),
+        opts.keep,
+    ) {
+        Err(StartError::Engine(e)) => return Err(VerifyError::Engine(e)),
+        Err(StartError::Refused(why)) => Observed::failed(why, Vec::new()),
+        Ok(sandbox) => observe(app, &sandbox, &app.probes, opts.timeout),
+    };
+    let verdict = verdict(observed.ready_after_ms.is_some(), &observed.probes);
     let report = Report {
         app: app.name.clone(),
         image: app.image.name.clone(),
         container,
-        ready_after_ms,
-        probes,
+        ready_after_ms: observed.ready_after_ms,
+        probes: observed.probes,
         verdict,
-        logs_tail,
+        failure: observed
+            .failure
+            .or_else(|| (verdict == Verdict::Failed).then(|| "a probe did not answer".to_string())),
+        logs_tail: observed.logs_tail,
     };
+    // Every verdict is kept, a failure with its evidence as much as a pass.
     let path = app_dir.join("verify.json");
     let json = serde_json::to_string_pretty(&report).map_err(std::io::Error::other);
     json.and_then(|j| crate::fsutil::write_atomic(&path, (j + "\n").as_bytes()))
@@ -109,35 +121,73 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     Ok(report)
 }
 
-type Probed = (Option<u128>, Vec<ProbeResult>);
+/// What one look at a running container showed.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub ready_after_ms: Option<u128>,
+    pub probes: Vec<ProbeResult>,
+    /// Why it did not answer: exited at start, never listened, refused by the engine.
+    pub failure: Option<String>,
+    pub logs_tail: Vec<String>,
+}
 
-fn probe_all(
-    app: &AppPlan,
-    engine: &Engine,
-    container: &str,
-    opts: &Options,
-) -> Result<Probed, VerifyError> {
-    let pid = engine.pid(container)?;
+impl Observed {
+    fn failed(why: String, logs_tail: Vec<String>) -> Observed {
+        Observed {
+            ready_after_ms: None,
+            probes: Vec::new(),
+            failure: Some(why),
+            logs_tail,
+        }
+    }
+}
+
+/// Waits for the app in `sandbox` to listen (at most `timeout`), runs `probes` against it
+/// inside its network namespace and against the original on this host, and keeps its logs.
+pub fn observe(app: &AppPlan, sandbox: &Sandbox, probes: &[Probe], timeout: Duration) -> Observed {
+    let pid = match sandbox.pid() {
+        Ok(p) => p,
+        Err(why) => return Observed::failed(why, sandbox.logs_tail(20)),
+    };
     let addrs = listen_addresses(app);
     let started = Instant::now();
-    let ready = netns::run_in(pid, || wait_listening(&addrs, opts.timeout))
-        .map_err(|e| VerifyError::Engine(format!("cannot enter the container's network: {e}")))?;
-    let ready_after_ms = ready.then(|| started.elapsed().as_millis());
+    let ready = match crate::os::netns::run_in(pid, || wait_listening(&addrs, timeout, pid)) {
+        Ok(r) => r,
+        Err(e) => {
+            return Observed::failed(
+                format!("cannot enter the container's network: {e}"),
+                sandbox.logs_tail(20),
+            )
+        }
+    };
+    let Some(ready_after_ms) = ready.then(|| started.elapsed().as_millis()) else {
+        let why = match sandbox.pid() {
+            Err(exited) => exited,
+            Ok(_) if addrs.is_empty() => "the plan names no TCP address to probe".to_string(),
+            Ok(_) => format!(
+                "it did not listen on {} within {} s",
+                addrs
+                    .iter()
+                    .map(SocketAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                timeout.as_secs()
+            ),
+        };
+        return Observed::failed(why, sandbox.logs_tail(20));
+    };
     let mut results = Vec::new();
-    if ready_after_ms.is_none() {
-        return Ok((None, results));
-    }
     // Listening is not serving for servers that bind before they are ready (Tomcat deploys
     // after binding, PostgreSQL replays its WAL): a failed probe is retried until the timeout.
-    for p in &app.probes {
+    for p in probes {
         let targets: Vec<SocketAddr> = if p.tcp.is_some() {
             addrs.clone()
         } else {
             addrs.iter().take(1).copied().collect()
         };
         for addr in targets {
-            let deadline = started + opts.timeout;
-            let lifted = netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
+            let deadline = started + timeout;
+            let lifted = crate::os::netns::run_in(pid, || probe::run_until_ok(p, addr, deadline))
                 .unwrap_or_else(|e| Outcome::Failed(e.to_string()));
             // The check's connection must be closed before the probe: a single-threaded server
             // (a gunicorn sync worker) would serve it first and leave the probe waiting.
@@ -153,13 +203,18 @@ fn probe_all(
             });
         }
     }
-    Ok((ready_after_ms, results))
+    Observed {
+        ready_after_ms: Some(ready_after_ms),
+        probes: results,
+        failure: None,
+        logs_tail: sandbox.logs_tail(20),
+    }
 }
 
 /// The engagement report beside the image shows the verify result; an output without a report
 /// (an older build) simply has none to update.
 fn record_in_report(app_dir: &Path, report: &Report) {
-    let checks = report
+    let mut checks: Vec<crate::report::VerifyCheck> = report
         .probes
         .iter()
         .map(|p| crate::report::VerifyCheck {
@@ -172,15 +227,28 @@ fn record_in_report(app_dir: &Path, report: &Report) {
             },
         })
         .collect();
+    if let Some(why) = &report.failure {
+        checks.insert(
+            0,
+            crate::report::VerifyCheck {
+                name: "start".to_string(),
+                passed: false,
+                detail: format!("{why}; last log lines: {}", report.logs_tail.join(" | ")),
+            },
+        );
+    }
     let summary = crate::report::VerifySummary {
         passed: report.verdict == Verdict::Same,
-        summary: format!("{:?} ({} probes)", report.verdict, report.probes.len()),
+        summary: match &report.failure {
+            Some(why) => format!("{:?}: {why}", report.verdict),
+            None => format!("{:?} ({} probes)", report.verdict, report.probes.len()),
+        },
         checks,
     };
     let _ = crate::report::set_verify(app_dir, summary);
 }
 
-fn verdict(ready: bool, probes: &[ProbeResult]) -> Verdict {
+pub fn verdict(ready: bool, probes: &[ProbeResult]) -> Verdict {
     if !ready || probes.iter().any(|p| !p.lifted.ok()) {
         Verdict::Failed
     } else if probes.iter().any(|p| p.same == Some(false)) {
@@ -206,9 +274,20 @@ pub fn listen_addresses(app: &AppPlan) -> Vec<SocketAddr> {
         .collect()
 }
 
-fn wait_listening(addrs: &[SocketAddr], timeout: Duration) -> bool {
+/// Waits until every address accepts a connection; gives up early when the container's process
+/// `pid` is gone (it exited at start: waiting longer would show nothing more).
+pub(crate) fn wait_listening(addrs: &[SocketAddr], timeout: Duration, pid: i32) -> bool {
     let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            !s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+    };
+    while Instant::now() < deadline && alive() {
         if !addrs.is_empty()
             && addrs
                 .iter()

@@ -2,12 +2,9 @@
 //! when installed) resolved by us and by `ldd`; every difference must fall in an explained
 //! category (see `bench_deps::explain`), so a regression in search order shows up here.
 
-#[allow(dead_code)]
-#[path = "../../src/commands/bench_deps.rs"]
-mod bench_deps;
-
 use std::path::{Path, PathBuf};
 
+use liftkit::bench::deps as bench_deps;
 use liftkit::elf::{LoaderEnv, ResolveOptions, Resolver};
 use rayon::prelude::*;
 

@@ -116,7 +116,7 @@ pub fn service(app: &AppPlan) -> Image {
         .filter(|v| v.tmpfs)
         .map(|v| v.path.clone())
         .collect();
-    let mut command = img.entrypoint.clone();
+    let mut command = img.launch();
     command.extend(img.cmd.iter().cloned());
     let caps = tailor::capabilities(app);
     let rlimits = tailor::rlimits(app);
@@ -290,6 +290,7 @@ mod tests {
                     .into_iter()
                     .collect(),
                 capabilities: vec!["CAP_SETUID".to_string()],
+                supervisor: true,
             },
             files: vec![],
             generated: vec![],

@@ -10,14 +10,28 @@ use std::path::Path;
 
 const STATUS: &str = "/var/lib/dpkg/status";
 
+/// The live host's packages: dpkg's, and rpm's where the host has an rpm database.
 pub fn read(findings: &mut Vec<Finding>) -> Vec<Package> {
-    match read_host_text(Path::new(STATUS)) {
+    let mut packages = read_status(&|p| read_host_text(p), findings);
+    packages.extend(super::rpm::packages(&crate::host::live(), findings));
+    if packages.is_empty() {
+        findings.push(Finding::info(
+            STATUS,
+            "no dpkg status and no rpm database: packages not inventoried",
+        ));
+    }
+    packages
+}
+
+/// dpkg's status through `read` (the live host's files, or a root's).
+pub fn read_status(
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    findings: &mut Vec<Finding>,
+) -> Vec<Package> {
+    match read(Path::new(STATUS)) {
         Ok(text) => parse_status(&text),
-        // Not a dpkg system (RHEL, Alpine, a distroless host): nothing to say about packages.
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            findings.push(Finding::info(STATUS, "absent: packages not inventoried"));
-            Vec::new()
-        }
+        // Not a dpkg system (RHEL, Alpine, a distroless host): rpm may say more.
+        Err(e) if e.kind() == ErrorKind::NotFound => Vec::new(),
         Err(e) => {
             findings.push(Finding::warning(STATUS, format!("could not be read: {e}")));
             Vec::new()

@@ -7,8 +7,12 @@
 
 mod accounts;
 mod addrs;
+mod capacity;
 mod dpkg;
+pub mod offline;
 mod processes;
+pub mod rpm;
+pub mod selinux;
 mod sockets;
 mod sysctl;
 mod system;
@@ -46,13 +50,15 @@ impl Default for CollectOptions {
 /// join of sockets to pids against a process they control.
 pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapshot {
     let mut findings = Vec::new();
-    let host = system::host_info(&mut findings);
+    let mut host = system::host_info(&mut findings);
+    host.selinux = selinux::describe(std::path::Path::new("/"));
     let (users, groups) = accounts::read(&mut findings);
     let packages = dpkg::read(&mut findings);
     let processes = processes::read_all(opts, progress, &mut findings);
     let sockets = sockets::read(&processes, &mut findings);
     let connections = sockets::connections(&processes, &mut findings);
     let unix_sockets = sockets::unix(&processes, &mut findings);
+    let capacity = capacity::read(&mut findings);
     Snapshot {
         schema: SCHEMA_VERSION,
         liftkit_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -66,7 +72,9 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         connections,
         unix_sockets,
         bundle: None,
+        capacity: Some(capacity),
         facts: Vec::new(),
+        disk: None,
         findings,
     }
 }

@@ -212,6 +212,7 @@ impl Reader {
             limits: self.limits()?,
             cap_eff: status.capeff,
             unreadable: Vec::new(),
+            declared: None,
         };
         // A process that exits mid-read leaves empty cmdline or maps rather than errors, and the
         // fds, read by path, could belong to a newer process reusing the pid. If ours lives still,

@@ -42,6 +42,7 @@ pub fn host_info(findings: &mut Vec<Finding>) -> HostInfo {
         sysctls: sysctl::read(findings),
         cpu_level,
         addresses: addrs::ipv4_non_loopback(findings),
+        selinux: String::new(),
     }
 }
 

@@ -257,60 +257,22 @@ pub fn app_dir(out: &Path) -> PathBuf {
     dirs.into_iter().next().unwrap()
 }
 
-/// A real nginx the way a legacy host runs it (daemonized, its own config, a clean environment),
-/// serving `dir/www`; config, pid and logs in `dir`.
+/// A real nginx the way a legacy host runs it (liftkit::bench::testbed::nginx): daemonized, its
+/// own config, a clean environment, serving `dir/www`; config, pid and logs in `dir`.
 pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
-    let www = dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    if !www.join("index.html").exists() {
-        std::fs::write(www.join("index.html"), format!("<h1>on {port}</h1>\n")).unwrap();
-    }
-    let conf = dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n\
-               server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n  }}\n}}\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf));
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "nginx did not start"
-    );
-    Daemon {
-        pid_file: dir.join("nginx.pid"),
-    }
+    let running = liftkit::bench::testbed::nginx::start(dir, port).expect("nginx starts");
+    keep_running(running, dir.join("nginx.pid"))
 }
 
-/// redis with its data in `dir/data`, saving nothing on its own during the test.
+/// redis with its data in `dir/data` (liftkit::bench::testbed::redis), saving nothing on its own.
 pub fn start_redis(dir: &Path, port: u16) -> Daemon {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let conf = dir.join("redis.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "bind 127.0.0.1\nport {port}\ndaemonize yes\ndir {d}/data\ndbfilename dump.rdb\n\
-             pidfile {d}/redis.pid\nlogfile {d}/redis.log\nsave \"\"\nprotected-mode yes\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    run_ok(
-        daemon_command("/usr/bin/redis-server")
-            .arg(&conf)
-            .current_dir("/"),
-    );
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "redis did not start"
-    );
-    Daemon {
-        pid_file: dir.join("redis.pid"),
-    }
+    let running = liftkit::bench::testbed::redis::start(dir, port).expect("redis starts");
+    keep_running(running, dir.join("redis.pid"))
+}
+
+/// The tests stop their daemons by pid file (a test may stop one early): the testbed's handle
+/// must not stop it when dropped here.
+fn keep_running(running: liftkit::bench::testbed::Running, pid_file: PathBuf) -> Daemon {
+    std::mem::forget(running);
+    Daemon { pid_file }
 }

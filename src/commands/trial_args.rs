@@ -1,0 +1,49 @@
+//! The trial run's flags, shared by `lift` (on by default) and `build` (with `--trial`).
+
+use liftkit::trial::{Options, Trial};
+use liftkit::verify::Engine;
+use std::time::Duration;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrialArgs {
+    /// Rounds of the trial run at most (start, probe, add what it missed, rebuild).
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub trial_rounds: u32,
+    /// Seconds one round waits for the lifted app to listen.
+    #[arg(long, value_name = "SECS", default_value_t = 45)]
+    pub trial_timeout: u64,
+}
+
+impl TrialArgs {
+    pub fn options(&self) -> Options {
+        let mut o = Options::new(Engine::from_env());
+        o.rounds = self.trial_rounds.max(1);
+        o.round_timeout = Duration::from_secs(self.trial_timeout.max(1));
+        o.budget = o.budget.max(o.round_timeout * 2);
+        o
+    }
+}
+
+/// One line per app on stderr: what the trial did.
+pub fn print(trials: &[Trial]) {
+    for t in trials {
+        eprintln!("trial {}: {}", t.app, liftkit::trial::summary(t).summary);
+        for r in &t.rounds {
+            let added = if r.added.is_empty() {
+                "nothing new".to_string()
+            } else {
+                format!("added {}", r.added.join(" "))
+            };
+            eprintln!(
+                "  round {}: {} ({:.1} s), {added}",
+                r.round,
+                if r.answered {
+                    "answered"
+                } else {
+                    "did not answer"
+                },
+                r.seconds
+            );
+        }
+    }
+}
