@@ -148,8 +148,10 @@ pub fn entrypoint(
         ));
     }
     let mut cmd = trimmed_cmdline(root);
+    // A title rewritten into one string keeps its words for `point_at_what_is_there`.
+    let title = cmd.len() == 1 && cmd[0].contains(' ');
     if let (Some(first), Some(exe)) = (cmd.first_mut(), &root.exe) {
-        if !first.starts_with('/') {
+        if !first.starts_with('/') && !title {
             *first = exe.clone();
         }
     }
@@ -174,17 +176,43 @@ pub fn point_at_what_is_there(inp: &Inputs, root: &Process, d: &mut Draft) {
     let is_program =
         |p: &str| p.starts_with('/') && inp.host.stat(Path::new(p)).is_ok_and(|m| m.is_file());
     if ep.len() == 1 && ep[0].contains(' ') {
-        let words: Vec<String> = ep[0].split_whitespace().map(str::to_string).collect();
-        if let Some(i) = words.iter().position(|w| is_program(w)) {
+        let title = ep[0].clone();
+        let words: Vec<String> = title.split_whitespace().map(str::to_string).collect();
+        let path = root
+            .env("PATH")
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        let real = |p: &str| inp.host.real_path(Path::new(p)).ok();
+        let exe_real = root.exe.as_deref().and_then(real);
+        // The program: an absolute path the host has, or a bare name that is the executable
+        // as found on PATH (`redis-server`, a link whose name chooses the mode).
+        let start = words.iter().enumerate().find_map(|(i, w)| {
+            if is_program(w) {
+                return Some((i, w.clone()));
+            }
+            let found = super::sources::entry::locate(inp, w, path)?;
+            (exe_real.is_some() && real(&found) == exe_real).then_some((i, found))
+        });
+        let rewritten: Vec<String> = match start {
+            Some((i, program)) => {
+                // What follows the arguments is the title's own status (`[listener] 0 of
+                // 10-100 startups`).
+                let args = words[i + 1..]
+                    .iter()
+                    .take_while(|w| !w.starts_with('[') && !w.starts_with('('))
+                    .cloned();
+                std::iter::once(program).chain(args).collect()
+            }
+            None => root.exe.iter().cloned().collect(),
+        };
+        if !rewritten.is_empty() {
             d.findings.push(Finding::info(
                 format!("pid {}", root.pid),
                 format!(
-                    "the process rewrote its title ({:?}): the entrypoint runs {}",
-                    ep[0],
-                    words[i..].join(" ")
+                    "the process rewrote its title ({title:?}): the entrypoint runs {}",
+                    rewritten.join(" ")
                 ),
             ));
-            *ep = words[i..].to_vec();
+            *ep = rewritten;
         }
     }
     let (Some(first), Some(exe)) = (ep.first_mut(), &root.exe) else {
@@ -265,4 +293,47 @@ pub fn trimmed_cmdline(p: &Process) -> Vec<String> {
         c.pop();
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::sources::testing::{process, Fixture};
+
+    fn entry_of(fx: &Fixture, p: &Process) -> Vec<String> {
+        let mut d = Draft::default();
+        d.entrypoint = Some(entrypoint(
+            p,
+            &Analyzer::generic(),
+            &d.vars,
+            &mut d.findings,
+        ));
+        fx.with_inputs(p, |inp| point_at_what_is_there(inp, p, &mut d));
+        d.entrypoint.unwrap()
+    }
+
+    #[test]
+    fn a_rewritten_title_gives_back_the_command_it_ran() {
+        let fx = Fixture::new();
+        fx.write("/usr/sbin/sshd", "\x7fELF")
+            .write("/usr/bin/redis-check-rdb", "\x7fELF")
+            .symlink("redis-check-rdb", "/usr/bin/redis-server");
+        let title = "sshd: /usr/sbin/sshd -f /srv/s/sshd_config [listener] 0 of 10-100 startups";
+        let p = process("/usr/sbin/sshd", &[title], "/");
+        assert_eq!(
+            entry_of(&fx, &p),
+            ["/usr/sbin/sshd", "-f", "/srv/s/sshd_config"]
+        );
+        // A bare name that is the executable on PATH keeps its name: redis chooses its mode by it.
+        let mut p = process(
+            "/usr/bin/redis-check-rdb",
+            &["redis-server 127.0.0.1:6379"],
+            "/",
+        );
+        p.environ = vec!["PATH=/usr/bin".into()];
+        assert_eq!(entry_of(&fx, &p)[0], "/usr/bin/redis-server");
+        // argv[0] naming a path the host no longer has runs the executable.
+        let p = process("/usr/sbin/sshd", &["/opt/old/sshd", "-D"], "/");
+        assert_eq!(entry_of(&fx, &p), ["/usr/sbin/sshd", "-D"]);
+    }
 }

@@ -157,10 +157,25 @@ pub(crate) fn copy_tree(
     let mut bytes = 0;
     let mut failure = None;
     let mut unlisted = Vec::new();
+    // liftkit's own output inside the directory it copies (`-o` under a data directory, or the
+    // build writing into it right now) is never data: copying it would copy the copy.
+    let mut outputs: Vec<PathBuf> = Vec::new();
     host.walk(
         src,
         usize::MAX,
         &mut |entry| {
+            if outputs.iter().any(|o| entry.path.starts_with(o)) {
+                return true;
+            }
+            if entry.file_type.is_dir() && entry.path != src && is_liftkit_output(host, &entry.path)
+            {
+                findings.push(Finding::info(
+                    entry.path.to_string_lossy(),
+                    "liftkit's own output: not copied into the volume",
+                ));
+                outputs.push(entry.path);
+                return true;
+            }
             let rel = entry.path.strip_prefix(src).unwrap_or(Path::new(""));
             match copy_entry(host, &entry.path, &dest.join(rel), findings) {
                 Ok(n) => bytes += n,
@@ -180,6 +195,15 @@ pub(crate) fn copy_tree(
         Some(e) => Err(e),
         None => Ok(bytes),
     }
+}
+
+/// An output directory of liftkit: `out/` (snapshot and plan), `out/<app>/`, a staging
+/// `out/.<app>.partial/`.
+fn is_liftkit_output(host: &dyn Host, dir: &Path) -> bool {
+    let has = |name: &str| host.lstat(&dir.join(name)).is_ok();
+    dir.to_string_lossy().ends_with(".partial")
+        || has("build.json")
+        || (has("plan.yaml") && has("snapshot.json"))
 }
 
 /// Copies one entry with its owner and mode. Errors returned are the output's (it cannot be
@@ -297,6 +321,32 @@ mod tests {
         let mut app = plan.apps.remove(0);
         app.volumes = vec![volume];
         app
+    }
+
+    #[test]
+    fn liftkit_output_inside_a_volume_is_not_copied() {
+        let src = tempfile::tempdir().unwrap();
+        let data = src.path().join("srv/app");
+        for f in [
+            "db/rows",
+            "out/plan.yaml",
+            "out/snapshot.json",
+            "out/.app.partial/volumes/x",
+        ] {
+            std::fs::create_dir_all(data.join(f).parent().unwrap()).unwrap();
+            std::fs::write(data.join(f), "x").unwrap();
+        }
+        let dest = tempfile::tempdir().unwrap();
+        let mut findings = Vec::new();
+        copy_tree(
+            &crate::host::at(src.path()),
+            Path::new("/srv/app"),
+            dest.path(),
+            &mut findings,
+        )
+        .unwrap();
+        assert!(dest.path().join("db/rows").exists());
+        assert!(!dest.path().join("out").exists(), "{findings:?}");
     }
 
     #[test]

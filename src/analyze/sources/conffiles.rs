@@ -38,6 +38,13 @@ pub fn of_package(inp: &Inputs, app: &AppFacts) -> Found {
     let Some(pkg) = app.package.as_deref() else {
         return found;
     };
+    if let Some(given) = app.config_on_command_line() {
+        found.findings.push(crate::findings::Finding::info(
+            format!("package {pkg}"),
+            format!("its configuration files are not taken: the command line names the configuration ({given})"),
+        ));
+        return found;
+    }
     let mut files: BTreeSet<String> = BTreeSet::new();
     let mut conffiles: BTreeSet<String> = BTreeSet::new();
     for name in info_names(inp, pkg) {

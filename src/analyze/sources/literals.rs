@@ -23,7 +23,7 @@ const PLACES: &[&str] = &["/etc/", "/opt/", "/srv/", "/var/lib/", "/usr/share/"]
 pub fn paths(inp: &Inputs, app: &AppFacts) -> Found {
     let mut found = Found::default();
     let Some(exe) = app.exe() else { return found };
-    let named = config_on_command_line(app);
+    let named = app.config_on_command_line();
     for object in own_objects(inp, app, exe) {
         for literal in literals_of(inp, &object) {
             // A compiled-in configuration is the default the command line overrides: with
@@ -47,19 +47,6 @@ pub fn paths(inp: &Inputs, app: &AppFacts) -> Found {
             .push_str(&format!(" (and {} more such paths)", n - 1));
     }
     found
-}
-
-/// A configuration file the command line names, if it names one.
-fn config_on_command_line(app: &AppFacts) -> Option<String> {
-    app.files
-        .iter()
-        .find(|(_, role, why, _)| {
-            *role == Role::Config
-                && why
-                    .iter()
-                    .any(|w| w.starts_with("named on the command line"))
-        })
-        .map(|(p, _, _, _)| p.to_string())
 }
 
 /// The executable and the libraries it loads that came with it rather than from another

@@ -124,6 +124,20 @@ impl AppFacts<'_> {
         self.analyzer.id == "generic"
     }
 
+    /// A configuration file the command line names, if it names one: then a compiled-in
+    /// default or the package's own configuration is not what the program reads.
+    pub fn config_on_command_line(&self) -> Option<String> {
+        self.files
+            .iter()
+            .find(|(_, role, why, _)| {
+                *role == Role::Config
+                    && why
+                        .iter()
+                        .any(|w| w.starts_with("named on the command line"))
+            })
+            .map(|(p, _, _, _)| p.to_string())
+    }
+
     /// Whether `path` lies in a volume the plan already has.
     pub fn in_volume(&self, path: &str) -> bool {
         self.volumes.iter().any(|v| paths::is_within(path, &v.path))
@@ -225,7 +239,7 @@ pub fn is_elf(inp: &Inputs, path: &str) -> bool {
 }
 
 #[cfg(test)]
-pub(crate) mod testing {
+pub mod testing {
     //! A fixture host for the sources' unit tests: a directory standing in for `/`, a snapshot
     //! with one process, and the inputs analysis reads.
 
@@ -292,6 +306,23 @@ pub(crate) mod testing {
                 files.add(path, *role, "taken by the test");
             }
             self.run_as(&Analyzer::generic(), source, p, &files, volumes, entrypoint)
+        }
+
+        /// Calls `f` with the inputs analysis reads, for a snapshot holding `p`.
+        pub fn with_inputs<R>(&self, p: &Process, f: impl FnOnce(&Inputs) -> R) -> R {
+            let host = crate::host::at(self.dir.path());
+            let resolver = Resolver::new(&host, ResolveOptions::default());
+            let packages = PackageIndex::load(&host);
+            let mut snapshot = self.snapshot.clone();
+            snapshot.processes = vec![p.clone()];
+            let analyzers: Vec<Analyzer> = Vec::new();
+            f(&Inputs {
+                snapshot: &snapshot,
+                host: &host,
+                analyzers: &analyzers,
+                resolver: &resolver,
+                packages: &packages,
+            })
         }
 
         /// As recognized by `analyzer`, with `files` already in the plan.

@@ -25,13 +25,25 @@ pub fn writers(inp: &Inputs, app: &AppFacts) -> Found {
             if !path.starts_with('/')
                 || path.contains(" (deleted)")
                 || paths::is_virtual(path)
-                || paths::is_log(path)
                 || app.in_volume(path)
                 || !inp.host.stat(Path::new(path)).is_ok_and(|m| m.is_file())
             {
                 continue;
             }
             let why = format!("pid {} writes {path} (fd {})", p.pid, fd.fd);
+            if paths::is_log(path) {
+                // The program opens it for writing at start, as the user it runs as: the
+                // image holds it with the host's owner and mode.
+                found.file(path, Role::Log, why, Confidence::Observed);
+                continue;
+            }
+            if paths::is_pid_or_lock(path) {
+                // Made at every start: its directory must be there, the file not copied.
+                if let Some(dir) = parent(path) {
+                    runtime_dir(&dir, why, &mut found);
+                }
+                continue;
+            }
             written(app, p, path, why, &mut written_files);
         }
     }
@@ -275,6 +287,7 @@ mod tests {
         );
         assert!(!has(&found, "/etc/mysql/my.cnf"), "read, not written");
         assert!(!has(&found, "/var/log/mysql"), "logs are not volumes");
+        assert_eq!(find(&found, "/var/log/mysql/error.log").role, Role::Log);
         assert_eq!(
             found
                 .evidence
@@ -285,6 +298,18 @@ mod tests {
             "{:#?}",
             found.evidence
         );
+    }
+
+    #[test]
+    fn a_pid_file_held_open_asks_for_its_directory_only() {
+        let fx = Fixture::new();
+        fx.write("/srv/site/lighttpd.pid", "1")
+            .write("/srv/site/conf/x.conf", "");
+        let mut p = process("/usr/sbin/lighttpd", &["lighttpd"], "/");
+        p.fds = vec![fd(3, "/srv/site/lighttpd.pid", 0o100001)];
+        let found = fx.run(writers, p, &[]);
+        assert_eq!(find(&found, "/srv/site").kind, Kind::Dir);
+        assert!(!found.evidence.iter().any(|e| e.kind == Kind::Volume));
     }
 
     #[test]
