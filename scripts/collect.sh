@@ -283,10 +283,11 @@ packages() {
   fi
   [ -d /var/lib/rpm ] && [ -n "$(ls /var/lib/rpm 2>/dev/null)" ] && finding info /var/lib/rpm "rpm database not read by collect.sh: run liftkit collect where it can run"
   {
-    _p=''; _v=''; _a=''; _s=''; _k=0
+    _p=''; _v=''; _a=''; _s=''; _k=0; _src=''
     emit() {
-      case $_s in "install ok installed") [ -n "$_p" ] && printf '%s\t%s\t%s\t%s\n' "$_p" "$_a" "$_v" "$_k" ;; esac
-      _p=''; _v=''; _a=''; _s=''; _k=0
+      # Source last: an empty field at the end survives `read`'s whitespace splitting.
+      case $_s in "install ok installed") [ -n "$_p" ] && printf '%s\t%s\t%s\t%s\t%s\n' "$_p" "$_a" "$_v" "$_k" "$_src" ;; esac
+      _p=''; _v=''; _a=''; _s=''; _k=0; _src=''
     }
     while IFS= read -r _l || [ -n "$_l" ]; do
       case $_l in
@@ -296,15 +297,16 @@ packages() {
         [Vv][Ee][Rr][Ss][Ii][Oo][Nn]:*) tset "${_l#*:}"; _v=$T ;;
         [Aa][Rr][Cc][Hh][Ii][Tt][Ee][Cc][Tt][Uu][Rr][Ee]:*) tset "${_l#*:}"; _a=$T ;;
         [Ss][Tt][Aa][Tt][Uu][Ss]:*) set -- ${_l#*:}; _s="$*" ;;
+        [Ss][Oo][Uu][Rr][Cc][Ee]:*) tset "${_l#*:}"; _src=$T ;;
         [Ii][Nn][Ss][Tt][Aa][Ll][Ll][Ee][Dd]-[Ss][Ii][Zz][Ee]:*) tset "${_l#*:}"; isnum "$T" && _k=$T ;;
       esac
     done < "$_st"
     emit
   } | sort -t "$TAB" -k1,1 -k2,2 | {
     _sep=''; printf '['
-    while IFS="$TAB" read -r _p _a _v _k; do
-      jset "$_p"; _jp=$J; jset "$_v"; _jv=$J; jset "$_a"
-      printf '%s{"name":%s,"version":%s,"arch":%s,"installed_kib":%s}' "$_sep" "$_jp" "$_jv" "$J" "$_k"
+    while IFS="$TAB" read -r _p _a _v _k _src; do
+      jset "$_p"; _jp=$J; jset "$_v"; _jv=$J; jset "$_src"; _js=$J; jset "$_a"
+      printf '%s{"name":%s,"version":%s,"arch":%s,"installed_kib":%s,"source":%s}' "$_sep" "$_jp" "$_jv" "$J" "$_k" "$_js"
       _sep=','
     done
     printf ']'

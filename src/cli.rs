@@ -3,27 +3,30 @@
 use crate::commands;
 use clap::{Parser, Subcommand};
 
+/// Shown after the commands, in `-h` and `--help` alike (one layout for every help page).
+const AFTER_HELP: &str = "\
+liftkit reads a running server (read-only: it writes only under the output directory), finds
+the applications on it, and lifts each into an OCI image holding exactly what it needs.
+
+The pipeline, stage by stage (each reads only the previous stage's file):
+  liftkit collect -o snapshot.json             inventory of the host (processes, sockets, …)
+  liftkit analyze snapshot.json -o plan.yaml   what each image holds, and why (edit it)
+  liftkit build plan.yaml -o out/              images, run.sh, reports, manifests per app
+  liftkit verify out/APP                       run the image, compare it with the original
+or all at once: `liftkit lift --list` lists the applications, `liftkit lift --app nginx -o out/`
+lifts one, `liftkit wizard` walks through it.
+
+Exit codes: 0 done, 1 done with error-level findings (or, for verify, answers that differ),
+2 failed or bad input.";
+
 /// Lift legacy Linux applications into minimal, reproducible container images.
-///
-/// liftkit reads a running server (read-only: it writes only under the output directory), finds
-/// the applications on it, and lifts each into an OCI image holding exactly what it needs.
-///
-/// The pipeline, stage by stage (each reads only the previous stage's file):
-///
-///   liftkit collect -o snapshot.json             inventory of the host (processes, sockets, …)
-///   liftkit analyze snapshot.json -o plan.yaml   what each image holds, and why (edit it)
-///   liftkit build plan.yaml -o out/              images, run.sh, reports, manifests per app
-///   liftkit verify out/APP                       run the image, compare it with the original
-///
-/// or all at once: `liftkit lift` lists the applications, `liftkit lift --app nginx -o out/`
-/// lifts one. Exit codes: 0 done, 1 done with error-level findings, 2 failed.
 #[derive(Debug, Parser)]
 #[command(
     name = "liftkit",
     version,
     propagate_version = true,
     max_term_width = 100,
-    verbatim_doc_comment
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -68,6 +71,9 @@ pub enum Bench {
     Size(commands::bench_size::Args),
     /// Boot host images under qemu: kernel+initrd size and time to the app's first answer.
     Boot(commands::bench_boot::Args),
+    /// A lifted host against the same app in a minimal Debian VM: smallest -m, memory used,
+    /// boot-to-answer time, image size, and the ratios.
+    Footprint(commands::bench_footprint::Args),
     /// Lift the generic corpus (services no analyzer knows) and the analyzed stacks, with
     /// analyzers on and off: same answer, image size, trial rounds, lift time.
     Generic(commands::bench_generic::Args),

@@ -8,6 +8,13 @@ pub struct Boot {
     pub ip: Option<(Ipv4Addr, u8)>,
     /// `liftkit.gw=10.0.2.2`: the default route.
     pub gateway: Option<Ipv4Addr>,
+    /// `liftkit.dns=10.0.2.3,…`: name servers with a static address.
+    pub dns: Vec<Ipv4Addr>,
+    /// `liftkit.dhcp.renew=SECONDS`: renew the lease this soon instead of at half its time.
+    pub dhcp_renew: Option<u64>,
+    /// `liftkit.system=hsqs:HEX`: the system image is the partition whose squashfs superblock
+    /// is HEX (disk formats); without it the image is in the initramfs.
+    pub system: Option<String>,
     /// `liftkit.data=/dev/vda`: the disk that holds the volumes.
     pub data: Option<String>,
     /// `liftkit.debug=1`: more messages.
@@ -23,6 +30,9 @@ pub fn parse(cmdline: &str) -> Boot {
         match key {
             "liftkit.ip" => boot.ip = parse_cidr(value),
             "liftkit.gw" => boot.gateway = value.parse().ok(),
+            "liftkit.dns" => boot.dns = value.split(',').filter_map(|a| a.parse().ok()).collect(),
+            "liftkit.dhcp.renew" => boot.dhcp_renew = value.parse().ok(),
+            "liftkit.system" => boot.system = Some(value.to_string()).filter(|v| !v.is_empty()),
             "liftkit.data" => boot.data = Some(value.to_string()).filter(|v| !v.is_empty()),
             "liftkit.debug" => boot.debug = value != "0",
             _ => {}
@@ -59,6 +69,10 @@ mod tests {
         assert_eq!(b.gateway, Some("10.0.2.2".parse().unwrap()));
         assert_eq!(b.data.as_deref(), Some("/dev/vda"));
         assert_eq!(parse("liftkit.ip=10.0.2.15/40").ip, None);
+        let d = parse("liftkit.dns=10.0.2.3,1.1.1.1 liftkit.dhcp.renew=5 liftkit.system=hsqs:ab");
+        assert_eq!(d.dns.len(), 2);
+        assert_eq!(d.dhcp_renew, Some(5));
+        assert_eq!(d.system.as_deref(), Some("hsqs:ab"));
         assert_eq!(parse("").ip, None);
     }
 

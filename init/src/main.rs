@@ -1,19 +1,27 @@
 //! liftkit-init: PID 1 of the host images `liftkit host-image` builds. Statically linked, no shell
-//! and no tools beside it: it switches the initramfs into a tmpfs root, mounts the kernel
-//! filesystems, makes `/` read-only, loads the modules, configures the network, runs the onboot
-//! containers and the app with the OCI runtime, and powers off cleanly on the power button.
+//! and no tools beside it: it loads the modules and mounts the read-only system image as the root
+//! (stage 1), mounts the kernel filesystems, configures the network (DHCP unless the command line
+//! gives an address), runs the onboot containers and the app with the OCI runtime, and powers
+//! off cleanly on the power button.
 //!
 //! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program;
-//! `liftkit-init pid1 -- CMD…` (or the binary named `pid1`) is a lifted image's PID 1.
+//! `liftkit-init pid1 -- CMD…` (or the binary named `pid1`) is a lifted image's PID 1;
+//! `liftkit-init populate SRC DST` fills a Kubernetes volume from liftkit's data image, and
+//! `liftkit-init probe …` is compose.yaml's health check.
 
 mod app_pid1;
+mod blockdev;
 mod cmdline;
 mod config;
+mod dhcp;
 mod forward;
+mod meminfo;
 mod modules;
 mod mounts;
 mod net;
+mod populate;
 mod power;
+mod probe;
 mod supervise;
 mod switchroot;
 mod sys;
@@ -41,20 +49,24 @@ pub fn warn(msg: &str) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("sysctl") {
-        std::process::exit(sysctl::run(&args[2..]));
+    match args.get(1).map(String::as_str) {
+        Some("sysctl") => std::process::exit(sysctl::run(&args[2..])),
+        Some("populate") => std::process::exit(populate::run(&args[2..])),
+        Some("probe") => std::process::exit(probe::run(&args[2..])),
+        _ => {}
     }
     if let Some(rest) = app_pid1::invoked(&args) {
         std::process::exit(app_pid1::run(rest));
     }
     if std::process::id() != 1 {
         eprintln!(
-            "liftkit-init: runs as PID 1 of a host image; as a tool: liftkit-init sysctl FILE…"
+            "liftkit-init: runs as PID 1 of a host image; as a tool: liftkit-init sysctl FILE…, \
+             liftkit-init populate SRC DST, liftkit-init probe tcp|http PORT [PATH]"
         );
         std::process::exit(2);
     }
     if !args.iter().any(|a| a == "--switched") {
-        fatal(&switchroot::switch_to_tmpfs().to_string());
+        fatal(&switchroot::switch_to_system_image().to_string());
     }
     if let Err(e) = boot() {
         fatal(&e);
@@ -71,14 +83,19 @@ fn boot() -> Result<(), String> {
     if let Some(name) = &conf.hostname {
         let _ = sys::sethostname(name);
     }
-    modules::load(&conf.modules);
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let boot = cmdline::parse(&cmdline);
-    match net::configure(&boot) {
-        Ok(summary) => log(&format!("network: {summary}")),
-        Err(e) => warn(&format!("network: {e}")),
-    }
-    mounts::volumes(boot.data.as_deref()).map_err(|e| e.to_string())?;
+    let addr = match net::configure(&boot, conf.hostname.as_deref()) {
+        Ok(n) => {
+            log(&format!("network: {}", n.summary));
+            n.addr
+        }
+        Err(e) => {
+            warn(&format!("network: {e}"));
+            None
+        }
+    };
+    mounts::volumes(boot.data.as_deref(), !conf.volumes.is_empty()).map_err(|e| e.to_string())?;
     for v in &conf.volumes {
         let dir = Path::new(mounts::VOLUMES_DIR).join(&v.name);
         if !dir.exists() {
@@ -90,7 +107,7 @@ fn boot() -> Result<(), String> {
         return Err(format!("OCI runtime {} is not in the image", conf.runtime));
     }
     supervise::onboot(&conf.runtime);
-    if let Some((addr, _)) = boot.ip {
+    if let Some(addr) = addr {
         for port in &conf.expose {
             forward::expose(addr, *port);
             log(&format!("exposing 127.0.0.1:{port} on {addr}:{port}"));

@@ -70,12 +70,37 @@ pub fn early() -> io::Result<()> {
         .map_err(|e| io::Error::new(e.kind(), format!("remount / read-only: {e}")))
 }
 
+/// The label `host-image` gives the data disk (mkfs.ext4 -L).
+pub const DATA_LABEL: &str = "liftkit-data";
+
 /// Mounts the data disk on /var/lib/liftkit, or a tmpfs when there is none (data then does not
-/// outlive the VM: said loudly).
-pub fn volumes(disk: Option<&str>) -> io::Result<()> {
+/// outlive the VM: said loudly when the app has volumes). The disk is `liftkit.data=DEV` or
+/// `liftkit.data=LABEL=NAME`; without either, the disk labelled liftkit-data when the app has
+/// volumes.
+pub fn volumes(given: Option<&str>, wanted: bool) -> io::Result<()> {
     std::fs::create_dir_all(VOLUMES_DIR)?;
+    let label = match given {
+        Some(g) => g.strip_prefix("LABEL=").map(str::to_string),
+        None if wanted => Some(DATA_LABEL.to_string()),
+        None => None,
+    };
+    let disk = match (&label, given) {
+        (Some(l), _) => crate::blockdev::find(2048, Duration::from_secs(10), |head| {
+            crate::blockdev::ext4_label(head).as_deref() == Some(l.as_str())
+        }),
+        (None, Some(dev)) => wait_for(dev, Duration::from_secs(10)).then(|| dev.to_string()),
+        (None, None) => None,
+    };
     let Some(disk) = disk else {
-        warn("no data disk (liftkit.data=): volumes are on tmpfs and lost at power-off");
+        if wanted {
+            let what = label.map_or_else(
+                || given.unwrap_or_default().to_string(),
+                |l| format!("a disk labelled {l}"),
+            );
+            warn(&format!(
+                "no data disk ({what} not found): volumes are on tmpfs and lost at power-off"
+            ));
+        }
         return sys::mount(
             "tmpfs",
             VOLUMES_DIR,
@@ -84,17 +109,7 @@ pub fn volumes(disk: Option<&str>) -> io::Result<()> {
             "mode=0755",
         );
     };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !Path::new(disk).exists() {
-        if Instant::now() > deadline {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("data disk {disk} did not appear"),
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    sys::mount(disk, VOLUMES_DIR, "ext4", libc::MS_NOATIME, "").map_err(|e| {
+    sys::mount(&disk, VOLUMES_DIR, "ext4", libc::MS_NOATIME, "").map_err(|e| {
         io::Error::new(
             e.kind(),
             format!("mount {disk} (ext4) on {VOLUMES_DIR}: {e}"),
@@ -102,6 +117,17 @@ pub fn volumes(disk: Option<&str>) -> io::Result<()> {
     })?;
     log(&format!("volumes on {disk}"));
     Ok(())
+}
+
+fn wait_for(dev: &str, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    while !Path::new(dev).exists() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
 }
 
 /// The app's root: its read-only layer under a tmpfs upper layer, like a container engine's.

@@ -271,6 +271,7 @@ impl Supervisor {
 
     /// Stops the services with their stop signal, then everything else; syncs, unmounts, powers off.
     fn shutdown(&mut self, why: &str) -> ! {
+        crate::meminfo::log_usage();
         log(&format!("{why}: stopping services"));
         for r in &mut self.services {
             r.restart_at = None;

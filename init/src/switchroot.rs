@@ -1,18 +1,25 @@
-//! Stage 1: the initramfs root cannot be pivot_root'ed (runc needs that), so init moves its files
-//! into a fresh tmpfs, makes that the root, and executes itself again there.
+//! Stage 1: the initramfs holds init, the kernel modules, init.conf and the system image (a
+//! squashfs of everything else), or, booted from a disk image, the command line names the
+//! partition holding that image (`liftkit.system=hsqs:<its superblock>`). Init loads the
+//! modules, attaches an image file to a loop device (a partition needs none), mounts it
+//! read-only on /newroot, deletes the initramfs files (their memory goes back to the
+//! kernel; the image's stays, held by the loop device), moves /newroot onto `/` and executes the
+//! image's own init. The root is then a real mount, so runc can pivot_root, and nothing of the
+//! app is copied: its files are read (and decompressed) from the image when they are used.
 
-use crate::sys;
+use crate::{blockdev, cmdline, config, modules, sys};
 use std::fs;
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 const NEW_ROOT: &str = "/newroot";
+const SYSTEM_IMAGE: &str = "/system.img";
 
-/// Copies `/` into a tmpfs (freeing each initramfs file once copied) and switches to it.
-/// Returns only on failure; on success it execs `/init --switched`.
-pub fn switch_to_tmpfs() -> io::Error {
-    match copy_and_move() {
+/// Mounts the system image as the root and execs its `/init --switched`. Returns only on failure.
+pub fn switch_to_system_image() -> io::Error {
+    match mount_and_move() {
         Ok(()) => {
             let err = std::os::unix::process::CommandExt::exec(
                 std::process::Command::new("/init").arg("--switched"),
@@ -26,52 +33,118 @@ pub fn switch_to_tmpfs() -> io::Error {
     }
 }
 
-fn copy_and_move() -> io::Result<()> {
+fn mount_and_move() -> io::Result<()> {
+    let text = fs::read_to_string(crate::CONFIG)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", crate::CONFIG)))?;
+    let conf = config::parse(&text).map_err(io::Error::other)?;
+    fs::create_dir_all("/dev")?;
+    sys::mount("devtmpfs", "/dev", "devtmpfs", libc::MS_NOSUID, "mode=0755")
+        .map_err(|e| io::Error::new(e.kind(), format!("mount devtmpfs on /dev: {e}")))?;
+    for (fs_type, target) in [("proc", "/proc"), ("sysfs", "/sys")] {
+        fs::create_dir_all(target)?;
+        sys::mount(fs_type, target, fs_type, 0, "")
+            .map_err(|e| io::Error::new(e.kind(), format!("mount {fs_type} on {target}: {e}")))?;
+    }
+    modules::load(&conf.modules);
+    let boot = cmdline::parse(&fs::read_to_string("/proc/cmdline").unwrap_or_default());
+    let device = match &boot.system {
+        Some(want) => system_partition(want)?,
+        None => attach_read_only(Path::new(SYSTEM_IMAGE))?,
+    };
     fs::create_dir_all(NEW_ROOT)?;
-    sys::mount("tmpfs", NEW_ROOT, "tmpfs", 0, "mode=0755")?;
+    sys::mount(&device, NEW_ROOT, "squashfs", libc::MS_RDONLY, "").map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("mount the system image ({device}, squashfs) on {NEW_ROOT}: {e}"),
+        )
+    })?;
+    crate::log(&format!("system image {device} mounted read-only"));
+    // The system's init mounts its own; these were only for finding the image.
+    for target in ["/dev", "/sys", "/proc"] {
+        let _ = sys::umount(target, libc::MNT_DETACH);
+    }
     let root_dev = fs::symlink_metadata("/")?.dev();
-    move_tree(Path::new("/"), Path::new(NEW_ROOT), root_dev)?;
+    delete_tree(Path::new("/"), root_dev);
     std::env::set_current_dir(NEW_ROOT)?;
     sys::mount(NEW_ROOT, "/", "", libc::MS_MOVE, "")?;
     sys::chroot(".")?;
     std::env::set_current_dir("/")
 }
 
-/// Copies `src` into `dest` entry by entry, deleting each copied file from the initramfs so the
-/// memory is not held twice.
-fn move_tree(src: &Path, dest: &Path, dev: u64) -> io::Result<()> {
-    for entry in fs::read_dir(src)? {
-        let entry = entry?;
+/// The partition whose first 96 bytes (a squashfs superblock) are `want` (`hsqs:HEX`).
+fn system_partition(want: &str) -> io::Result<String> {
+    let hex = want
+        .strip_prefix("hsqs:")
+        .unwrap_or(want)
+        .to_ascii_lowercase();
+    blockdev::find(96, Duration::from_secs(15), |head| {
+        blockdev::hex(head) == hex
+    })
+    .ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "no disk holds the system image named by liftkit.system= (is virtio_blk loaded?)",
+        )
+    })
+}
+
+/// Attaches `image` to a free loop device, read-only (the fd is), and returns the device path.
+fn attach_read_only(image: &Path) -> io::Result<String> {
+    let file = fs::File::open(image)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", image.display())))?;
+    // The loop module creates /dev/loop-control when it loads; devtmpfs shows it right after.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let control = loop {
+        match fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/loop-control")
+        {
+            Ok(c) => break c,
+            Err(e) if Instant::now() > deadline => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("/dev/loop-control: {e} (is the loop module loaded?)"),
+                ))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let n = sys::loop_get_free(&control)
+        .map_err(|e| io::Error::new(e.kind(), format!("no free loop device: {e}")))?;
+    let dev = format!("/dev/loop{n}");
+    let device = fs::OpenOptions::new()
+        .read(true)
+        .open(&dev)
+        .map_err(|e| io::Error::new(e.kind(), format!("{dev}: {e}")))?;
+    sys::loop_set_fd(&device, &file).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("attach {} to {dev}: {e}", image.display()),
+        )
+    })?;
+    Ok(dev)
+}
+
+/// Deletes the initramfs' files, as switch_root does; mounts (the new root) are left alone. The
+/// system image is only unlinked: the loop device keeps its data.
+fn delete_tree(dir: &Path, dev: u64) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
         let path = entry.path();
-        if path == Path::new(NEW_ROOT) {
+        let Ok(meta) = fs::symlink_metadata(&path) else {
             continue;
-        }
-        let meta = fs::symlink_metadata(&path)?;
+        };
         if meta.dev() != dev {
-            continue; // something mounted there: not ours to copy
-        }
-        let target = dest.join(entry.file_name());
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            fs::create_dir(&target)?;
-            move_tree(&path, &target, dev)?;
-            let _ = fs::remove_dir(&path);
-        } else if ft.is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(&path)?, &target)?;
-            let _ = fs::remove_file(&path);
-        } else if ft.is_file() {
-            fs::copy(&path, &target)?;
-            let _ = fs::remove_file(&path);
-        } else if ft.is_char_device() || ft.is_block_device() || ft.is_fifo() {
-            sys::mknod(&target, meta.mode(), meta.rdev())?;
-            let _ = fs::remove_file(&path);
-        } else {
             continue;
         }
-        sys::lchown(&target, meta.uid(), meta.gid())?;
-        if !ft.is_symlink() {
-            fs::set_permissions(&target, fs::Permissions::from_mode(meta.mode() & 0o7777))?;
+        if meta.is_dir() {
+            delete_tree(&path, dev);
+            let _ = fs::remove_dir(&path);
+        } else {
+            let _ = fs::remove_file(&path);
         }
     }
-    Ok(())
 }

@@ -47,10 +47,22 @@ pub fn chroot(path: impl AsRef<Path>) -> io::Result<()> {
     check(unsafe { libc::chroot(p.as_ptr()) })
 }
 
-pub fn mknod(path: impl AsRef<Path>, mode: u32, dev: u64) -> io::Result<()> {
-    let p = cstr(path);
-    // SAFETY: valid NUL-terminated path.
-    check(unsafe { libc::mknod(p.as_ptr(), mode, dev) })
+/// `LOOP_CTL_GET_FREE` on /dev/loop-control: the number of a free loop device.
+pub fn loop_get_free(control: &std::fs::File) -> io::Result<u32> {
+    use std::os::fd::AsRawFd;
+    const LOOP_CTL_GET_FREE: libc::c_ulong = 0x4C82;
+    // SAFETY: a valid fd; the request takes no argument.
+    let n = unsafe { libc::ioctl(control.as_raw_fd(), LOOP_CTL_GET_FREE as _) };
+    check(n)?;
+    Ok(n as u32)
+}
+
+/// `LOOP_SET_FD`: backs the loop device with `file`; read-only when `file` was opened so.
+pub fn loop_set_fd(device: &std::fs::File, file: &std::fs::File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    const LOOP_SET_FD: libc::c_ulong = 0x4C00;
+    // SAFETY: two valid fds; the request takes the backing fd as its argument.
+    check(unsafe { libc::ioctl(device.as_raw_fd(), LOOP_SET_FD as _, file.as_raw_fd()) })
 }
 
 pub fn lchown(path: impl AsRef<Path>, uid: u32, gid: u32) -> io::Result<()> {

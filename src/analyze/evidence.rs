@@ -25,8 +25,8 @@ pub fn add_elf_closure(
             continue;
         }
         let r = inp.resolver.resolve(Path::new(obj), env);
-        // A separate debug-info file (`/usr/lib/debug/.build-id/…`, mapped by a program
-        // printing a backtrace) has an empty PT_INTERP: no file to take.
+        // A separate debug-info file (mapped while a backtrace is symbolized) keeps an empty
+        // PT_INTERP: no interpreter, and no path the plan could hold.
         if let Some(interp) = r.interpreter.as_ref().filter(|i| i.is_absolute()) {
             files.add(
                 &interp.to_string_lossy(),
@@ -98,6 +98,10 @@ pub fn add_system_files(
         "the dynamic loader's cache, read at every start and dlopen",
     );
     add_if_exists("/etc/localtime", "time zone of the source host");
+    add_if_exists(
+        "/etc/os-release",
+        "the distribution and release: scanners match the image's packages against its advisories",
+    );
     add_if_exists("/etc/timezone", "time zone name of the source host");
     if let Some(exe) = &root.exe {
         for extra in inp.resolver.dlopen_evidence(Path::new(exe)) {

@@ -9,6 +9,7 @@ mod detect;
 mod draft;
 mod environ;
 mod evidence;
+pub mod exclude;
 pub mod facts;
 mod fileset;
 pub mod glob;
@@ -16,6 +17,7 @@ pub mod group;
 pub mod hooks;
 mod image;
 mod packages;
+mod resources;
 mod rules;
 pub mod secrets;
 mod sources;
@@ -53,6 +55,8 @@ pub struct Options {
     /// Recorded in the plan: where build reads file contents.
     pub source_root: String,
     pub snapshot_path: String,
+    /// Paths never taken (`.liftignore`, `--exclude`); recorded in the plan.
+    pub exclude: exclude::Excludes,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,8 +67,28 @@ pub enum AnalyzeError {
         host: String,
         found: String,
     },
-    #[error("no process with pid {pid} in the snapshot of {host}")]
+    #[error(
+        "{name:?} names {count} applications on {host}: {candidates}; choose one by its name \
+         (--app {first}) or by a process (--pid PID)"
+    )]
+    Ambiguous {
+        name: String,
+        host: String,
+        count: usize,
+        /// `nginx-80 (pids 12,13)`, …
+        candidates: String,
+        first: String,
+    },
+    #[error("no process with pid {pid} on {host}")]
     NoSuchPid { pid: i32, host: String },
+    #[error(
+        "pid {pid} is {what} on {host}, not an application: give the pid of a program it runs"
+    )]
+    NotAnApp {
+        pid: i32,
+        host: String,
+        what: &'static str,
+    },
     #[error("no application found on {host}: nothing listens on a port or runs as a service")]
     NothingFound { host: String },
 }
@@ -77,6 +101,7 @@ pub struct Inputs<'a> {
     pub analyzers: &'a [Analyzer],
     pub resolver: &'a Resolver,
     pub packages: &'a PackageIndex,
+    pub excludes: &'a exclude::Excludes,
 }
 
 pub fn candidates(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Candidate> {
@@ -95,23 +120,17 @@ pub fn select(
     match selection {
         Selection::All if all.is_empty() => Err(AnalyzeError::NothingFound { host }),
         Selection::All => Ok(all),
-        Selection::Names(names) => names
-            .iter()
-            .map(|n| {
-                all.iter()
-                    .find(|c| c.name == *n)
-                    .or_else(|| all.iter().find(|c| c.analyzer.as_deref() == Some(n)))
-                    .cloned()
-                    .ok_or_else(|| AnalyzeError::NoSuchApp {
-                        name: n.clone(),
-                        host: host.clone(),
-                        found: found_names(&all),
-                    })
-            })
-            .collect(),
+        Selection::Names(names) => names.iter().map(|n| by_name(&all, n, &host)).collect(),
         Selection::Pids(pids) => pids
             .iter()
             .map(|&pid| {
+                if pid == 1 {
+                    return Err(AnalyzeError::NotAnApp {
+                        pid,
+                        host: host.clone(),
+                        what: "the init process",
+                    });
+                }
                 if let Some(c) = all.iter().find(|c| c.pids.contains(&pid)) {
                     return Ok(c.clone());
                 }
@@ -121,10 +140,58 @@ pub fn select(
                         pid,
                         host: host.clone(),
                     })?;
+                if p.exe.is_none() && p.cmdline.is_empty() {
+                    return Err(AnalyzeError::NotAnApp {
+                        pid,
+                        host: host.clone(),
+                        what: "a kernel thread",
+                    });
+                }
                 Ok(lone_candidate(snapshot, analyzers, p))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(distinct),
+    }
+}
+
+/// The candidate `name` names: its own name first, else the one application its analyzer (or
+/// the name without an instance suffix) names. Several of them is an error listing them: lifting
+/// the first would be a guess.
+fn by_name(all: &[Candidate], name: &str, host: &str) -> Result<Candidate, AnalyzeError> {
+    if let Some(c) = all.iter().find(|c| c.name == name) {
+        return Ok(c.clone());
+    }
+    let of_kind: Vec<&Candidate> = all
+        .iter()
+        .filter(|c| {
+            c.analyzer.as_deref() == Some(name)
+                || c.name
+                    .strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    match of_kind.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(AnalyzeError::NoSuchApp {
+            name: name.to_string(),
+            host: host.to_string(),
+            found: found_names(all),
+        }),
+        several => Err(AnalyzeError::Ambiguous {
+            name: name.to_string(),
+            host: host.to_string(),
+            count: several.len(),
+            candidates: several
+                .iter()
+                .map(|c| {
+                    let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
+                    format!("{} (pids {})", c.name, pids.join(","))
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            first: several[0].name.clone(),
+        }),
     }
 }
 
@@ -208,6 +275,7 @@ pub fn plan(
         analyzers,
         resolver: &resolver,
         packages: &packages,
+        excludes: &opts.exclude,
     };
     let mut apps: Vec<_> = selected
         .par_iter()
@@ -238,6 +306,7 @@ pub fn plan(
             boot_cmdline: h.boot_cmdline.clone(),
             cpu_level: h.cpu_level,
         },
+        exclude: opts.exclude.rules.clone(),
         apps,
     }
 }
@@ -257,6 +326,7 @@ fn packages_used(snapshot: &Snapshot, app: &crate::plan::AppPlan) -> Vec<crate::
             version: p.version.clone(),
             installed_kib: p.installed_kib,
             arch: p.arch.clone(),
+            source: p.source.clone(),
         })
         .collect()
 }

@@ -111,7 +111,8 @@ pub const ARTIFACTS: &[(&str, Writer)] = &[
     ("run.sh", runsh::write),
     ("Dockerfile", dockerfile::write),
     ("compose.yaml", compose::write),
-    ("kubernetes.yaml", kubernetes::write),
+    ("data-image/", kubernetes::data_image::write),
+    ("kubernetes/", kubernetes::write),
     ("sbom.cdx.json", sbom::write),
     ("linuxkit.yml", linuxkit::write),
     ("plan.yaml", plan_file::write),
@@ -174,14 +175,30 @@ fn build_into(
         message,
     })?;
     let created = opts.source_date_epoch.unwrap_or(layout.newest_mtime);
-    let entries = layout.entries.len();
-    let content_bytes = content_size(host, &layout.entries);
+    let mut entries = layout.entries;
+    let for_scanners = scanner_records(plan, app, host, &entries, created, opts)?;
+    entries.extend(for_scanners);
+    let referrers = [oci::Referrer {
+        artifact_type: sbom::MEDIA_TYPE.to_string(),
+        title: "sbom.cdx.json".to_string(),
+        bytes: sbom::document(app, &plan.source, opts.include_secrets, created)
+            .map_err(|message| BuildError::Encode {
+                app: app.name.clone(),
+                artifact: "sbom.cdx.json",
+                message,
+            })?
+            .into_bytes(),
+    }];
+    let content_bytes = content_size(host, &entries);
     let config = image_config(plan, app, created, opts);
+    let image_err = |e: oci::OciError| BuildError::Image {
+        app: app.name.clone(),
+        message: e.to_string(),
+    };
+    let entry_count = entries.len();
     let image =
-        oci::write_image(layout.entries, &config, host, dir).map_err(|e| BuildError::Image {
-            app: app.name.clone(),
-            message: e.to_string(),
-        })?;
+        oci::write_image_with(entries, &config, &referrers, host, dir).map_err(image_err)?;
+    let entries = entry_count;
     let mut findings = layout.findings;
     findings.extend(
         image
@@ -216,6 +233,44 @@ fn build_into(
         write(&cx, &mut record)?;
     }
     Ok(record)
+}
+
+/// The files scanners read (package records, the SBOM), as image entries owned by root.
+fn scanner_records(
+    plan: &Plan,
+    app: &AppPlan,
+    host: &dyn Host,
+    entries: &[oci::Entry],
+    created: i64,
+    opts: &Options,
+) -> Result<Vec<oci::Entry>, BuildError> {
+    let paths: std::collections::BTreeSet<String> = entries
+        .iter()
+        .map(|e| e.path.to_string_lossy().into_owned())
+        .collect();
+    let records = sbom::image_records(
+        app,
+        &plan.source,
+        host,
+        &paths,
+        opts.include_secrets,
+        created,
+    )
+    .map_err(|message| BuildError::Encode {
+        app: app.name.clone(),
+        artifact: "sbom.cdx.json",
+        message,
+    })?;
+    Ok(records
+        .into_iter()
+        .map(|r| oci::Entry {
+            path: PathBuf::from(r.path),
+            kind: oci::EntryKind::File(oci::Source::Bytes(r.bytes)),
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+        })
+        .collect())
 }
 
 /// The image's environment; credential variables only with `--include-secrets`.

@@ -7,6 +7,7 @@ pub fn write(cx: &Context, _: &mut AppBuild) -> Result<(), BuildError> {
     let app_plan = Plan {
         schema: cx.plan.schema,
         source: cx.plan.source.clone(),
+        exclude: cx.plan.exclude.clone(),
         apps: vec![cx.app.clone()],
     };
     let text = crate::plan::to_yaml(&app_plan).map_err(cx.encode("plan.yaml"))?;

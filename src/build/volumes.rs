@@ -1,6 +1,7 @@
 //! Volumes populated from the host's data: copied under `out/<app>/volumes/<name>/` with owners
 //! and modes kept, so the lifted app starts on the data the original had.
 
+use crate::analyze::exclude::Excludes;
 use crate::findings::Finding;
 use crate::host::Host;
 use crate::plan::{volume_name, AppPlan, Volume, VolumeKind};
@@ -14,8 +15,14 @@ const CHANGES_SHOWN: usize = 5;
 
 /// `volumes/`: one directory per volume, populated from the host where the plan says so.
 pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
+    let exclude =
+        Excludes::from_rules(cx.plan.exclude.clone()).map_err(|e| super::BuildError::Encode {
+            app: cx.app.name.clone(),
+            artifact: "volumes/",
+            message: format!("the plan's exclude rules: {e}"),
+        })?;
     let (bytes, findings) =
-        populate(cx.app, cx.host, &cx.dir.join("volumes")).map_err(cx.io("volumes"))?;
+        populate(cx.app, cx.host, &exclude, &cx.dir.join("volumes")).map_err(cx.io("volumes"))?;
     record.volume_bytes = bytes;
     record.findings.extend(findings);
     Ok(())
@@ -25,6 +32,7 @@ pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), su
 pub fn populate(
     app: &AppPlan,
     host: &dyn Host,
+    exclude: &Excludes,
     dest_root: &Path,
 ) -> io::Result<(u64, Vec<Finding>)> {
     let mut findings = Vec::new();
@@ -48,9 +56,14 @@ pub fn populate(
                 continue;
             }
         }
-        let before = fingerprint(host, &real);
-        bytes += copy_tree(host, &real, &dest, &mut findings)?;
-        let changed = changes(&before, &fingerprint(host, &real));
+        // The plan's exclude rules, matched against the path the app knows the data by.
+        let keep = |rel: &Path, is_dir: bool| {
+            let path = Path::new(&v.path).join(rel);
+            exclude.rule_for(&path.to_string_lossy(), is_dir).is_none()
+        };
+        let before = fingerprint(host, &real, &keep);
+        bytes += copy_tree(host, &real, &dest, &keep, &mut findings)?;
+        let changed = changes(&before, &fingerprint(host, &real, &keep));
         findings.push(consistency(v, &real, &changed));
     }
     Ok((bytes, findings))
@@ -58,13 +71,27 @@ pub fn populate(
 
 /// Size and modification time of every file under `top`, to tell whether it changed while it
 /// was copied.
-fn fingerprint(host: &dyn Host, top: &Path) -> BTreeMap<PathBuf, (u64, i64, i64)> {
+fn fingerprint(
+    host: &dyn Host,
+    top: &Path,
+    keep: &dyn Fn(&Path, bool) -> bool,
+) -> BTreeMap<PathBuf, (u64, i64, i64)> {
     let mut out = BTreeMap::new();
+    let mut outputs: Vec<PathBuf> = Vec::new();
     host.walk(
         top,
         usize::MAX,
         &mut |entry| {
-            if entry.file_type.is_file() {
+            if outputs.iter().any(|o| entry.path.starts_with(o)) {
+                return true;
+            }
+            if entry.file_type.is_dir() && entry.path != top && is_liftkit_output(host, &entry.path)
+            {
+                outputs.push(entry.path);
+                return true;
+            }
+            let rel = entry.path.strip_prefix(top).unwrap_or(Path::new(""));
+            if entry.file_type.is_file() && keep(rel, false) {
                 if let Ok(m) = host.lstat(&entry.path) {
                     out.insert(entry.path, (m.len(), m.mtime(), m.mtime_nsec()));
                 }
@@ -152,6 +179,7 @@ pub(crate) fn copy_tree(
     host: &dyn Host,
     src: &Path,
     dest: &Path,
+    keep: &dyn Fn(&Path, bool) -> bool,
     findings: &mut Vec<Finding>,
 ) -> io::Result<u64> {
     let mut bytes = 0;
@@ -177,6 +205,9 @@ pub(crate) fn copy_tree(
                 return true;
             }
             let rel = entry.path.strip_prefix(src).unwrap_or(Path::new(""));
+            if !rel.as_os_str().is_empty() && !keep(rel, entry.file_type.is_dir()) {
+                return true;
+            }
             match copy_entry(host, &entry.path, &dest.join(rel), findings) {
                 Ok(n) => bytes += n,
                 Err(e) => failure = Some(e),
@@ -342,6 +373,7 @@ mod tests {
             &crate::host::at(src.path()),
             Path::new("/srv/app"),
             dest.path(),
+            &|_, _| true,
             &mut findings,
         )
         .unwrap();
@@ -369,7 +401,13 @@ mod tests {
             live_writes: Some("pid 7 writes here as it runs: stop it first".into()),
         };
         let out = tempfile::tempdir().unwrap();
-        let (_, findings) = populate(&app_with(volume.clone()), &host, out.path()).unwrap();
+        let (_, findings) = populate(
+            &app_with(volume.clone()),
+            &host,
+            &Default::default(),
+            out.path(),
+        )
+        .unwrap();
         let f = findings
             .iter()
             .find(|f| f.subject == "/srv/db")
@@ -389,7 +427,8 @@ mod tests {
 
         // The same data at rest: copied, and said to be copied from a running source only.
         let quiet = crate::host::at(src.path());
-        let (_, findings) = populate(&app_with(volume), &quiet, out.path()).unwrap();
+        let (_, findings) =
+            populate(&app_with(volume), &quiet, &Default::default(), out.path()).unwrap();
         let f = findings.iter().find(|f| f.subject == "/srv/db").unwrap();
         assert_eq!(f.level, crate::findings::Level::Info, "{}", f.message);
     }

@@ -28,6 +28,10 @@ pub struct Args {
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
+    /// Never take paths matching this gitignore pattern (repeat for several; after the
+    /// `.liftignore` beside the plan, so `!PATTERN` takes a path back).
+    #[arg(long = "exclude", value_name = "PATTERN")]
+    pub exclude: Vec<String>,
     #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
 }
@@ -65,6 +69,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         return super::from_disk::analyze(&args, &snap, std::path::Path::new(disk));
     }
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
+    let exclude = common::excludes(&args.output, &args.exclude)?;
     let bars = common::Bars::default();
     let session = Session::new(&analyzers, &bars);
     let (plan, contents) = session.analyze_saved(
@@ -73,7 +78,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.root.as_deref(),
         &args.select.selection(),
         args.cpu_level,
+        exclude,
     )?;
+    if args.select.is_empty() && contents == Contents::Bundle && !snap.bundle_pids.is_empty() {
+        let names: Vec<&str> = plan.apps.iter().map(|a| a.name.as_str()).collect();
+        eprintln!(
+            "{}: its bundle holds the files of {}: planning those (--app chooses)",
+            args.snapshot.display(),
+            names.join(", ")
+        );
+    }
     if contents == Contents::None {
         eprintln!(
             "warning: {}: no bundle beside it and not taken on this machine: analyzed from the \
@@ -84,7 +98,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     liftkit::plan::save(&plan, &args.output)
         .with_context(|| format!("{}: cannot write", args.output.display()))?;
     let findings: Vec<_> = plan.apps.iter().flat_map(|a| a.findings.clone()).collect();
-    common::report_findings(&findings);
+    common::report_run(Some(&plan), &[], &[]);
     for a in &plan.apps {
         eprintln!(
             "{}: {} files, {} volumes, fit {:?} → {}",

@@ -29,6 +29,7 @@ pub struct Args {
     /// Seconds to wait for the first answer of one boot.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Print the figures as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -115,6 +116,7 @@ fn measure(dir: &std::path::Path, args: &Args) -> Result<Figures> {
         accel: args.accel.clone(),
         timeout: Duration::from_secs(args.timeout),
         work: work.clone(),
+        env: Vec::new(),
     };
     let mut boots = Vec::new();
     for i in 0..args.runs {

@@ -80,6 +80,7 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
         cpu_level: None,
         source_root: host.root_label(),
         snapshot_path: "snapshot.json".to_string(),
+        exclude: common::excludes(&output.join("plan.yaml"), &args.exclude)?,
     };
     let plan = session.analyze(&snap, host, &chosen, &opts);
     pipeline::save_inputs(&output, &snap, &plan)?;
@@ -111,6 +112,7 @@ pub fn analyze(args: &super::analyze::Args, snap: &Snapshot, file: &Path) -> Res
         cpu_level: args.cpu_level,
         source_root: disk.host().root_label(),
         snapshot_path: args.snapshot.to_string_lossy().into_owned(),
+        exclude: common::excludes(&args.output, &args.exclude)?,
     };
     let plan = session.analyze(snap, disk.host(), &chosen, &opts);
     disk.check_unchanged()?;

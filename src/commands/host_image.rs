@@ -1,15 +1,17 @@
-//! `liftkit host-image out/<app>/`: a bootable host (kernel + initramfs) for a lifted app, built
-//! offline from this machine's kernel and OCI runtime.
+//! `liftkit host-image out/<app>/ [--format …]`: a bootable host for a lifted app (kernel +
+//! initrd, ISO, raw BIOS/EFI disks, qcow2, vmdk), built offline from this machine's kernel and
+//! OCI runtime.
 
 use anyhow::Result;
-use liftkit::hostimage::{self, HostImage};
+use liftkit::hostimage::{self, Format, HostImage};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  liftkit host-image out/nginx\n  \
+liftkit host-image out/nginx --format iso --format qcow2\n  \
 liftkit host-image out/redis --kernel /boot/vmlinuz-6.1.0-26-amd64 --modules /lib/modules/6.1.0-26-amd64\n  \
-out/nginx/run-qemu.sh")]
+out/nginx/run-qemu.sh\n  BOOT=iso FIRMWARE=efi out/nginx/run-qemu.sh")]
 pub struct Args {
     /// The lifted app's output directory (holds plan.yaml and oci/).
     pub app_dir: PathBuf,
@@ -38,9 +40,31 @@ pub struct HostImageArgs {
     /// Do not build <app>-data.img from volumes/ (volumes are then tmpfs).
     #[arg(long)]
     pub no_data_disk: bool,
+    /// What to write (repeat, or comma-separate): kernel+initrd, iso (BIOS and EFI), raw-bios
+    /// (MBR disk), raw-efi (GPT disk, EFI and BIOS), qcow2, vmdk [default: kernel+initrd].
+    #[arg(long = "format", value_name = "FORMAT", value_delimiter = ',', value_parser = parse_format)]
+    pub formats: Vec<Format>,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse()
 }
 
 impl HostImageArgs {
+    /// The flags given, by name: `lift` takes them only with `--host-image`.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.kernel.is_some(), "--kernel"),
+            (self.modules.is_some(), "--modules"),
+            (self.runtime.is_some(), "--runtime"),
+            (self.expose_loopback, "--expose-loopback"),
+            (self.no_data_disk, "--no-data-disk"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+
     pub fn options(&self) -> hostimage::Options {
         hostimage::Options {
             kernel: self.kernel.clone(),
@@ -48,6 +72,7 @@ impl HostImageArgs {
             runtime: self.runtime.clone(),
             expose_loopback: self.expose_loopback,
             no_data_disk: self.no_data_disk,
+            formats: self.formats.clone(),
         }
     }
 }
@@ -68,15 +93,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
 pub fn print_summary(h: &HostImage) {
     let mb = |b: u64| b as f64 / 1_000_000.0;
     println!(
-        "{}: host image {:.1} MB (kernel {} {:.1} MB + initrd {:.1} MB; {} modules; runtime {})",
+        "{}: host image: kernel {} {:.1} MB, system {:.1} MB (squashfs), initrd {:.1} MB; {} modules; runtime {}",
         h.app,
-        mb(h.kernel_bytes + h.initrd_bytes),
         h.kernel_release,
         mb(h.kernel_bytes),
+        mb(h.system_bytes),
         mb(h.initrd_bytes),
         h.modules.len(),
         h.runtime.display()
     );
+    for w in &h.written {
+        println!(
+            "  {:<14} {:>7.1} MB  {}  sha256:{}",
+            w.format.name(),
+            mb(w.bytes),
+            w.path.display(),
+            &w.sha256[..16]
+        );
+    }
     if let Some(d) = &h.data_disk {
         println!("  data: {}", d.display());
     }

@@ -6,6 +6,7 @@ pub mod analyzers;
 pub mod batch;
 pub mod bench_boot;
 pub mod bench_deps;
+pub mod bench_footprint;
 pub mod bench_generic;
 pub mod bench_size;
 pub mod build;
@@ -41,6 +42,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
+        Command::Bench(Bench::Footprint(a)) => bench_footprint::run(a),
         Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
     }
+}
+
+/// The error and its causes on one line, each cause once: library errors already carry their
+/// source in their message (`x.json: cannot read: No such file or directory (os error 2)`), and
+/// anyhow's `{:#}` would repeat it.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }

@@ -47,12 +47,19 @@ pub fn ensure(
     let snapshot = snapshot_of(ws, fleet, a)?;
     if !path.is_file() {
         let snap = crate::snapshot::load(&snapshot)?;
+        // A `.liftignore` beside the plan file applies, as for `liftkit analyze`.
+        let exclude = crate::analyze::exclude::Excludes::load(
+            path.parent().unwrap_or(std::path::Path::new(".")),
+            &[],
+        )
+        .map_err(|e| EngagementError::Usage(e.to_string()))?;
         let (mut plan, _) = session.analyze_saved(
             &snapshot,
             &snap,
             None,
             &Selection::Names(vec![a.app.clone()]),
             None,
+            exclude,
         )?;
         // Relative to the plan file, so the workspace can move without its plans changing.
         plan.source.snapshot = format!(

@@ -1,5 +1,6 @@
-//! Boots a host image under qemu, times it to the app's first answer through the forwarded port,
-//! and powers it off with the ACPI button: what `liftkit bench boot` measures.
+//! Boots a host image (or any VM) under qemu, times it to the app's first answer through the
+//! forwarded port, and powers it off with the ACPI button: what `liftkit bench boot` and
+//! `liftkit bench footprint` measure.
 
 use crate::analyze::spec::Probe;
 use std::io::{Read, Write};
@@ -16,6 +17,8 @@ pub struct BootOptions {
     pub timeout: Duration,
     /// Where the serial log and monitor socket go.
     pub work: PathBuf,
+    /// More environment for run-qemu.sh: BOOT, FIRMWARE, MEMORY.
+    pub env: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -25,6 +28,8 @@ pub struct BootRun {
     /// From pressing the power button to qemu's exit, when it exited cleanly.
     pub power_off_ms: Option<u128>,
     pub clean_shutdown: bool,
+    /// MemTotal − MemAvailable (kB) the guest logged when asked to power off, after serving.
+    pub used_kb: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +103,8 @@ impl Drop for Qemu {
     }
 }
 
-/// Boots `app_dir`'s host image once, forwarding `host_port` to the app's `guest_port`.
+/// Boots `app_dir`'s host image once (its run-qemu.sh), forwarding `host_port` to the app's
+/// `guest_port`.
 pub fn boot_once(
     app_dir: &Path,
     how: &Ask,
@@ -106,25 +112,44 @@ pub fn boot_once(
     guest_port: u16,
     opts: &BootOptions,
 ) -> Result<BootRun, BootError> {
+    let script = app_dir.join("run-qemu.sh");
+    boot_with(how, host_port, opts, |monitor| {
+        let mut c = Command::new("sh");
+        c.arg(&script)
+            .env("ACCEL", &opts.accel)
+            .env("PORTS", format!("{host_port}:{guest_port}"))
+            .env(
+                "QEMU_FLAGS",
+                format!("-monitor unix:{},server,nowait", monitor.display()),
+            );
+        for (k, v) in &opts.env {
+            c.env(k, v);
+        }
+        c
+    })
+}
+
+/// Boots the VM `launch` makes (given the monitor socket it must open), waits for the app's
+/// first answer on `host_port`, presses the power button and waits for qemu to exit.
+pub fn boot_with(
+    how: &Ask,
+    host_port: u16,
+    opts: &BootOptions,
+    launch: impl FnOnce(&Path) -> Command,
+) -> Result<BootRun, BootError> {
     let serial = opts.work.join("serial.log");
     let monitor = opts.work.join("monitor.sock");
     let _ = std::fs::remove_file(&monitor);
-    let script = app_dir.join("run-qemu.sh");
     let log = std::fs::File::create(&serial).map_err(|e| BootError::Start(serial.clone(), e))?;
+    let mut cmd = launch(&monitor);
+    let program = PathBuf::from(cmd.get_program());
     let started = Instant::now();
-    let child = Command::new("sh")
-        .arg(&script)
-        .env("ACCEL", &opts.accel)
-        .env("PORTS", format!("{host_port}:{guest_port}"))
-        .env(
-            "QEMU_FLAGS",
-            format!("-monitor unix:{},server,nowait", monitor.display()),
-        )
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| BootError::Start(script.clone(), e))?;
+        .map_err(|e| BootError::Start(program, e))?;
     let mut qemu = Qemu(child);
     let answer = loop {
         if ask(host_port, how).is_some() {
@@ -156,11 +181,30 @@ pub fn boot_once(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let clean = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default())
-        .contains("clean shutdown: filesystems synced and unmounted");
+    let console = String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default()).into_owned();
     Ok(BootRun {
         answer_ms: answer.as_millis(),
         power_off_ms: power_off.map(|d| d.as_millis()),
-        clean_shutdown: clean,
+        clean_shutdown: console.contains("reboot: Power down"),
+        used_kb: used_kb(&console),
     })
+}
+
+/// The last `memory: used N kB` line of a console log (liftkit-init's, or the Debian VM's unit).
+pub fn used_kb(console: &str) -> Option<u64> {
+    console.lines().rev().find_map(|l| {
+        let rest = &l[l.find("memory: used ")? + "memory: used ".len()..];
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_the_logged_memory_use() {
+        let log =
+            "x\nliftkit-init: [  9.1] memory: used 23456 kB (MemTotal 1 kB - MemAvailable 0 kB)\n";
+        assert_eq!(super::used_kb(log), Some(23456));
+        assert_eq!(super::used_kb("nothing"), None);
+    }
 }

@@ -96,6 +96,11 @@ impl Archive {
         );
     }
 
+    /// Every entry, parents before their children (paths in byte order).
+    pub fn entries(&self) -> impl Iterator<Item = (&String, &Entry)> {
+        self.entries.iter()
+    }
+
     pub fn get(&self, path: &str) -> Option<&Entry> {
         self.entries.get(&clean(path))
     }

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 /// What the host needs that Debian-style kernels build as modules, in load order; each pulls its
 /// dependencies in before it.
 pub const NEEDED: &[(&str, &str)] = &[
+    ("loop", "attaching the read-only system image"),
+    ("squashfs", "the read-only system image's filesystem"),
     ("virtio_pci", "the virtio PCI bus qemu's devices sit on"),
     ("virtio_net", "the network"),
     (
@@ -111,6 +113,34 @@ pub fn bzimage_version(image: &Path) -> Option<String> {
     let text = head.get(offset..)?;
     let end = text.iter().position(|b| *b == 0 || *b == b' ')?;
     std::str::from_utf8(&text[..end]).ok().map(str::to_string)
+}
+
+/// The memory a bzImage needs before its init runs: it is decompressed at its preferred load
+/// address (setup header `pref_address`) into `init_size` bytes; below that no -m boots it.
+pub fn load_floor(image: &Path) -> Option<u64> {
+    let mut head = vec![0u8; 0x270];
+    std::io::Read::read_exact(&mut std::fs::File::open(image).ok()?, &mut head).ok()?;
+    if head.get(0x202..0x206)? != b"HdrS" {
+        return None;
+    }
+    let pref = u64::from_le_bytes(head[0x258..0x260].try_into().ok()?);
+    let init_size = u32::from_le_bytes(head[0x260..0x264].try_into().ok()?);
+    Some(pref + u64::from(init_size))
+}
+
+/// Whether the bzImage is also a PE image (CONFIG_EFI_STUB): what EFI firmware and GRUB's EFI
+/// loader start, and what its EFI handover entry (xloadflags) belongs to.
+pub fn has_efi_stub(image: &Path) -> bool {
+    let mut head = vec![0u8; 0x400];
+    let n = std::fs::File::open(image)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .unwrap_or(0);
+    head.truncate(n);
+    let Some(pe) = head.get(0x3c..0x40) else {
+        return false;
+    };
+    let pe = u32::from_le_bytes([pe[0], pe[1], pe[2], pe[3]]) as usize;
+    head.starts_with(b"MZ") && head.get(pe..pe + 4) == Some(b"PE\0\0")
 }
 
 /// The needed modules and their dependencies, dependencies first; built-in ones are skipped.

@@ -1,27 +1,32 @@
-//! Offline host images: `liftkit host-image out/<app>/` writes a kernel, an initramfs and a
-//! command line (LinuxKit's `kernel+initrd` output: `<app>-kernel`, `<app>-initrd.img`,
-//! `<app>-cmdline`) and `run-qemu.sh`, from parts on this machine, with no registry and no
-//! `linuxkit` CLI.
+//! Offline host images: `liftkit host-image out/<app>/ --format …` boots the app in a
+//! LinuxKit-style host from parts on this machine, with no registry, no daemon, no `linuxkit`
+//! CLI and no loop device: `kernel+initrd` (`<app>-kernel`, `<app>-initrd.img`,
+//! `<app>-cmdline`), `iso`, `raw-bios`, `raw-efi`, `qcow2`, `vmdk` (see `format`), plus
+//! `run-qemu.sh` and the data disk.
 //!
-//! The initramfs holds liftkit-init as `/init` (static, embedded in liftkit), the kernel modules
-//! the host needs, the OCI runtime with its libraries, an onboot sysctl bundle, and the app as an
-//! OCI bundle under `/containers/services/<app>/` whose `config.json` follows the app's
-//! `linuxkit.yml` service entry. Its layout follows LinuxKit's (`/containers/onboot`,
-//! `/containers/services`).
+//! The host is a read-only squashfs system image (init, the OCI runtime with its libraries, the
+//! app as an OCI bundle under `/containers/services/<app>/` whose `config.json` follows the
+//! app's `linuxkit.yml` service entry, an onboot sysctl bundle; LinuxKit's layout) and a small
+//! initramfs (init, the kernel modules) whose init mounts it as `/`.
 
+mod assemble;
 pub mod boot;
 mod bundle;
 pub mod cpio;
+pub mod debian_vm;
+pub mod format;
 pub mod init;
 pub mod kernel;
 mod layer;
 pub mod modules;
 pub mod qemu;
 mod runtime;
+mod squashfs;
+pub mod tool;
 
 use crate::build::linuxkit;
-use crate::plan::{AppPlan, Plan};
 use cpio::{Archive, Data};
+pub use format::{Format, Written};
 use serde::Serialize;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -38,6 +43,8 @@ pub struct Options {
     pub expose_loopback: bool,
     /// Skip building `<app>-data.img` from `volumes/`.
     pub no_data_disk: bool,
+    /// What to write; empty: kernel+initrd.
+    pub formats: Vec<Format>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +78,8 @@ pub enum HostImageError {
         dependency: String,
         dir: PathBuf,
     },
+    #[error("kernel {kernel} has no EFI stub (it is not a PE image; CONFIG_EFI_STUB), which --format {format} needs to boot on EFI firmware: give a kernel built with it (--kernel PATH), or use --format raw-bios or kernel+initrd")]
+    NoEfiStub { kernel: PathBuf, format: String },
     #[error("no OCI runtime: {0}: give runc or crun with --runtime PATH")]
     NoRuntime(String),
     #[error("{0}")]
@@ -85,18 +94,20 @@ impl HostImageError {
     }
 }
 
-/// What was written, for the summary, the report and the boot benchmark.
+/// What was written, for the summary, the report and the benchmarks.
 #[derive(Debug, Clone, Serialize)]
 pub struct HostImage {
     pub app: String,
-    pub kernel: PathBuf,
-    pub initrd: PathBuf,
-    pub cmdline: PathBuf,
+    /// Every format written, with its size and sha256.
+    pub written: Vec<Written>,
     pub run_script: PathBuf,
     pub data_disk: Option<PathBuf>,
     pub kernel_release: String,
     pub kernel_bytes: u64,
+    /// The initrd with the system image inside (kernel+initrd and iso).
     pub initrd_bytes: u64,
+    /// The compressed system image (a partition of its own on disk formats).
+    pub system_bytes: u64,
     /// Modules loaded at boot, in order.
     pub modules: Vec<String>,
     pub runtime: PathBuf,
@@ -105,6 +116,15 @@ pub struct HostImage {
     /// Guest TCP ports run-qemu.sh forwards by default.
     pub ports: Vec<u16>,
     pub warnings: Vec<String>,
+}
+
+/// Scratch space beside the output, removed however the build ends.
+struct Work(PathBuf);
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Builds the host image of the app built in `app_dir` (`out/<app>/`), beside its output.
@@ -118,69 +138,74 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
     let app = plan.apps.first().ok_or_else(|| {
         HostImageError::BadOutput(format!("{}: no application", plan_path.display()))
     })?;
+    let mut formats = opts.formats.clone();
+    if formats.is_empty() {
+        formats.push(Format::KernelInitrd);
+    }
+    formats.sort();
+    formats.dedup();
     let kernel = kernel::locate(opts.kernel.as_deref(), opts.modules.as_deref())?;
+    format::check(&formats, &kernel)?;
+    tool::find(tool::TAR2SQFS, formats[0].name())?;
     let modules = kernel::modules(&kernel)?;
-    let mut warnings = Vec::new();
-    let mut archive = Archive::default();
-    base_tree(&mut archive);
-    archive.file("init", 0o755, 0, 0, Data::Bytes(init::BINARY.to_vec()));
-    let runtime = runtime::add(opts.runtime.as_deref(), &mut archive)?;
-    let mut conf = format!(
-        "# liftkit-init configuration, written by liftkit host-image\nhostname {}\nruntime {}\n",
-        app.slug(),
-        runtime.path.display()
-    );
-    for m in &modules {
-        let path = format!("lib/modules/{}/{}", kernel.release, m.rel);
-        archive.file(&path, 0o644, 0, 0, Data::Bytes(m.bytes.clone()));
-        conf.push_str(&format!("module /{path}\n"));
-    }
-    add_app(app, app_dir, &mut archive)?;
-    add_sysctl(&plan, &mut archive);
-    conf.push_str(&format!(
-        "service {} stop={} restart={}\n",
-        app.slug(),
-        app.image.stop_signal.as_deref().unwrap_or("SIGTERM"),
-        linuxkit::tailor::restart(app)
-    ));
-    let volumes = linuxkit::tailor::volumes(app);
-    for v in &volumes {
-        if !v.tmpfs {
-            conf.push_str(&format!(
-                "volume {} {} {}\n",
-                v.name, app.image.uid, app.image.gid
-            ));
-        }
-    }
-    let exposed = if opts.expose_loopback {
-        loopback_ports(app)
-    } else {
-        Vec::new()
-    };
-    for p in &exposed {
-        conf.push_str(&format!("expose {p}\n"));
-    }
-    archive.file(
-        "etc/liftkit/init.conf",
-        0o644,
+    let work = Work(app_dir.join(".host-image.tmp"));
+    let _ = std::fs::remove_dir_all(&work.0);
+    std::fs::create_dir_all(&work.0).map_err(|e| HostImageError::io(work.0.clone(), e))?;
+
+    let mut trees = assemble::trees(&plan, app, app_dir, &kernel, &modules, opts)?;
+    let mtime = created(app_dir);
+    let system_path = work.0.join("system.img");
+    let system_bytes = squashfs::write(&trees.system, &system_path, mtime)?;
+    let system =
+        std::fs::read(&system_path).map_err(|e| HostImageError::io(system_path.clone(), e))?;
+    let disk_initrd =
+        gzip(&trees.initramfs, mtime).map_err(|e| HostImageError::io(work.0.clone(), e))?;
+    trees.initramfs.file(
+        assemble::SYSTEM_IMAGE,
+        0o444,
         0,
         0,
-        Data::Bytes(conf.into_bytes()),
+        Data::File(system_path.clone()),
     );
+    let initrd =
+        gzip(&trees.initramfs, mtime).map_err(|e| HostImageError::io(work.0.clone(), e))?;
+    let cmdline = qemu::cmdline(&linuxkit::tailor::boot_params(&plan));
+    let disk_cmdline = format!(
+        "{cmdline} liftkit.system=hsqs:{}",
+        hex::encode(&system[..96.min(system.len())])
+    );
+    let kernel_image =
+        std::fs::read(&kernel.image).map_err(|e| HostImageError::io(kernel.image.clone(), e))?;
 
     let slug = app.slug();
     let out = |suffix: &str| app_dir.join(format!("{slug}-{suffix}"));
-    let kernel_out = out("kernel");
-    std::fs::copy(&kernel.image, &kernel_out)
-        .map_err(|e| HostImageError::io(kernel.image.clone(), e))?;
-    let initrd = out("initrd.img");
-    let mtime = created(app_dir);
-    let initrd_bytes = write_initrd(&archive, &initrd, mtime)?;
-    let cmdline_path = out("cmdline");
-    let cmdline = qemu::cmdline(&linuxkit::tailor::boot_params(&plan));
-    std::fs::write(&cmdline_path, format!("{cmdline}\n"))
-        .map_err(|e| HostImageError::io(cmdline_path.clone(), e))?;
+    let mut written = Vec::new();
+    if formats.contains(&Format::KernelInitrd) {
+        for (suffix, bytes) in [
+            ("kernel", kernel_image.as_slice()),
+            ("initrd.img", initrd.as_slice()),
+            ("cmdline", format!("{cmdline}\n").as_bytes()),
+        ] {
+            let p = out(suffix);
+            std::fs::write(&p, bytes).map_err(|e| HostImageError::io(p.clone(), e))?;
+        }
+        let files = [out("kernel"), out("initrd.img"), out("cmdline")];
+        written.push(format::written(Format::KernelInitrd, &files)?);
+    }
+    let parts = format::Parts {
+        slug: &slug,
+        kernel: &kernel_image,
+        initrd: &initrd,
+        cmdline: &cmdline,
+        disk_initrd: &disk_initrd,
+        disk_cmdline: &disk_cmdline,
+        system: &system,
+        epoch: u64::from(mtime),
+    };
+    written.extend(format::write(&formats, &parts, app_dir, &work.0)?);
 
+    let mut warnings = Vec::new();
+    let volumes = linuxkit::tailor::volumes(app);
     let data_disk = if volumes.iter().any(|v| !v.tmpfs) && !opts.no_data_disk {
         let image = out("data.img");
         match qemu::data_disk(&app_dir.join("volumes"), &image) {
@@ -198,17 +223,18 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
         }
         None
     };
-    let ports = guest_ports(app);
+    let ports = assemble::guest_ports(app);
     let script = app_dir.join("run-qemu.sh");
     let text = qemu::run_script(&qemu::Script {
         name: &slug,
         ports: ports.iter().map(|p| (*p, *p)).collect(),
         data_disk: data_disk.clone(),
+        formats: written.iter().map(|w| (w.format, w.path.clone())).collect(),
     });
     std::fs::write(&script, text).map_err(|e| HostImageError::io(script.clone(), e))?;
     set_mode(&script, 0o755).map_err(|e| HostImageError::io(script.clone(), e))?;
     let loopback_only =
-        !app.image.listen.is_empty() && app.image.listen.iter().all(|l| is_loopback(l));
+        !app.image.listen.is_empty() && app.image.listen.iter().all(|l| assemble::is_loopback(l));
     if loopback_only && !opts.expose_loopback {
         warnings.push(format!(
             "{} listens on loopback only ({}): inside the VM nothing outside reaches it; --expose-loopback makes it reachable on the guest address",
@@ -218,157 +244,30 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
     }
     Ok(HostImage {
         app: app.name.clone(),
-        kernel_bytes: file_len(&kernel_out),
-        kernel: kernel_out,
-        initrd,
-        cmdline: cmdline_path,
+        written,
         run_script: script,
         data_disk,
         kernel_release: kernel.release.clone(),
-        initrd_bytes,
+        kernel_bytes: kernel_image.len() as u64,
+        initrd_bytes: initrd.len() as u64,
+        system_bytes,
         modules: kernel::names(&modules),
-        runtime: runtime.path,
-        exposed,
+        runtime: trees.runtime,
+        exposed: trees.exposed,
         ports,
         warnings,
     })
 }
 
-/// The directories and device nodes the kernel and init expect before anything is mounted.
-fn base_tree(a: &mut Archive) {
-    for d in [
-        "dev",
-        "proc",
-        "sys",
-        "run",
-        "tmp",
-        "var",
-        "root",
-        "containers/onboot",
-        "containers/services",
-    ] {
-        a.dir(d, if d == "tmp" { 0o1777 } else { 0o755 }, 0, 0);
-    }
-    // The kernel opens /dev/console for init's stdio before devtmpfs is mounted.
-    a.char_device("dev/console", 0o600, 5, 1);
-    a.char_device("dev/null", 0o666, 1, 3);
-    a.file(
-        "etc/resolv.conf",
-        0o644,
-        0,
-        0,
-        Data::Bytes(format!("nameserver {}\n", qemu::NAMESERVER).into_bytes()),
-    );
-}
-
-fn add_app(app: &AppPlan, app_dir: &Path, a: &mut Archive) -> Result<(), HostImageError> {
-    let service = linuxkit::service(app);
-    let dir = format!("containers/services/{}", app.slug());
-    layer::unpack(&app_dir.join("oci"), &format!("{dir}/lower"), a)?;
-    a.dir(&format!("{dir}/rootfs"), 0o755, 0, 0);
-    a.file(
-        &format!("{dir}/config.json"),
-        0o644,
-        0,
-        0,
-        Data::Bytes(bundle::to_bytes(&bundle::service_config(&service))),
-    );
-    Ok(())
-}
-
-const SYSCTL_CONF: &str = "etc/sysctl.d/01-liftkit.conf";
-
-fn add_sysctl(plan: &Plan, a: &mut Archive) {
-    let sysctls = linuxkit::tailor::sysctls(plan);
-    if sysctls.is_empty() {
-        return;
-    }
-    let conf: String = sysctls
-        .iter()
-        .map(|(k, v)| format!("{k} = {v}\n"))
-        .collect();
-    a.file(
-        SYSCTL_CONF,
-        0o644,
-        0,
-        0,
-        Data::Bytes(conf.clone().into_bytes()),
-    );
-    let dir = "containers/onboot/000-sysctl";
-    a.file(
-        &format!("{dir}/rootfs/sysctl"),
-        0o755,
-        0,
-        0,
-        Data::Bytes(init::BINARY.to_vec()),
-    );
-    a.file(
-        &format!("{dir}/rootfs/{SYSCTL_CONF}"),
-        0o644,
-        0,
-        0,
-        Data::Bytes(conf.into_bytes()),
-    );
-    for d in ["proc", "dev"] {
-        a.dir(&format!("{dir}/rootfs/{d}"), 0o755, 0, 0);
-    }
-    let config = bundle::sysctl_config("/sysctl", &format!("/{SYSCTL_CONF}"));
-    a.file(
-        &format!("{dir}/config.json"),
-        0o644,
-        0,
-        0,
-        Data::Bytes(bundle::to_bytes(&config)),
-    );
-}
-
-fn is_loopback(listen: &str) -> bool {
-    listen.starts_with("127.") || listen.starts_with("[::1]") || listen.starts_with("localhost:")
-}
-
-fn port_of(listen: &str) -> Option<u16> {
-    listen.split('/').next()?.rsplit(':').next()?.parse().ok()
-}
-
-fn loopback_ports(app: &AppPlan) -> Vec<u16> {
-    let mut ports: Vec<u16> = app
-        .image
-        .listen
-        .iter()
-        .filter(|l| is_loopback(l))
-        .filter_map(|l| port_of(l))
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    ports
-}
-
-fn guest_ports(app: &AppPlan) -> Vec<u16> {
-    let mut ports: Vec<u16> = app
-        .image
-        .ports
-        .iter()
-        .filter(|p| p.ends_with("/tcp") || !p.contains('/'))
-        .filter_map(|p| p.split('/').next()?.parse().ok())
-        .collect();
-    ports.sort_unstable();
-    ports.dedup();
-    ports
-}
-
-fn write_initrd(archive: &Archive, path: &Path, mtime: u32) -> Result<u64, HostImageError> {
-    let file =
-        std::fs::File::create(path).map_err(|e| HostImageError::io(path.to_path_buf(), e))?;
+/// The initramfs as the kernel reads it: newc cpio, gzip without a timestamp.
+fn gzip(archive: &Archive, mtime: u32) -> std::io::Result<Vec<u8>> {
     let mut gz = flate2::GzBuilder::new()
         .mtime(0)
-        .write(std::io::BufWriter::new(file), flate2::Compression::best());
-    archive
-        .write(&mut gz, mtime)
-        .map_err(|e| HostImageError::io(path.to_path_buf(), e))?;
-    gz.finish()
-        .and_then(|mut w| w.flush())
-        .map_err(|e| HostImageError::io(path.to_path_buf(), e))?;
-    Ok(file_len(path))
+        .write(Vec::new(), flate2::Compression::best());
+    archive.write(&mut gz, mtime)?;
+    let mut out = gz.finish()?;
+    out.flush()?;
+    Ok(out)
 }
 
 /// The image's creation time from build.json, so the same build gives the same initramfs.
@@ -381,24 +280,7 @@ fn created(app_dir: &Path) -> u32 {
         .unwrap_or(0)
 }
 
-fn file_len(p: &Path) -> u64 {
-    std::fs::metadata(p).map_or(0, |m| m.len())
-}
-
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listen_addresses() {
-        assert!(is_loopback("127.0.0.1:6379/tcp") && is_loopback("[::1]:80/tcp"));
-        assert!(!is_loopback("0.0.0.0:80/tcp"));
-        assert_eq!(port_of("127.0.0.1:6379/tcp"), Some(6379));
-        assert_eq!(port_of("[::1]:80/tcp"), Some(80));
-    }
 }

@@ -1,25 +1,19 @@
 //! How the host image boots: its kernel command line (LinuxKit's `<name>-cmdline`), the data disk
 //! holding the app's volumes, and `run-qemu.sh`.
 
+use super::format::Format;
 use super::HostImageError;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// qemu's user network: the guest's fixed address and gateway (its built-in DHCP would hand out
-/// the same; static keeps init free of a DHCP client).
-pub const GUEST_IP: &str = "10.0.2.15/24";
-pub const GATEWAY: &str = "10.0.2.2";
-pub const NAMESERVER: &str = "10.0.2.3";
-
-/// The kernel command line: serial console, static network, power off instead of hanging on a
-/// panic, and the source host's boot parameters that matter to the app.
+/// The kernel command line: serial console, power off instead of hanging on a panic, and the
+/// source host's boot parameters that matter to the app. The network comes from DHCP (init's
+/// client); `liftkit.ip=ADDR/PREFIX liftkit.gw=ADDR liftkit.dns=ADDR` appended make it static.
 pub fn cmdline(boot_params: &[String]) -> String {
     let mut words = vec![
         "console=ttyS0".to_string(),
         "quiet".to_string(),
         "panic=-1".to_string(),
-        format!("liftkit.ip={GUEST_IP}"),
-        format!("liftkit.gw={GATEWAY}"),
     ];
     words.extend(boot_params.iter().cloned());
     words.join(" ")
@@ -72,6 +66,39 @@ pub struct Script<'a> {
     /// `host:guest` TCP forwards, defaulting to the app's own port numbers.
     pub ports: Vec<(u16, u16)>,
     pub data_disk: Option<PathBuf>,
+    /// The formats written, and where.
+    pub formats: Vec<(Format, PathBuf)>,
+}
+
+/// Debian's OVMF (package `ovmf`): EFI firmware for qemu.
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The `case` arm booting one format.
+fn boot_arm(name: &str, format: Format, path: &Path) -> String {
+    let file = file_name(path);
+    let disk = |f: &str| {
+        format!(
+            "set -- \"$@\" -drive \"file=$here/{file},if=none,id=boot,format={f},readonly=on\" -device virtio-blk-pci,drive=boot,bootindex=0"
+        )
+    };
+    let how = match format {
+        Format::KernelInitrd => format!(
+            "set -- \"$@\" -kernel \"$here/{name}-kernel\" -initrd \"$here/{name}-initrd.img\" -append \"$(cat \"$here/{name}-cmdline\") ${{APPEND:-}}\""
+        ),
+        Format::Iso => format!(
+            "set -- \"$@\" -drive \"file=$here/{file},media=cdrom,readonly=on\" -boot d"
+        ),
+        Format::RawBios | Format::RawEfi => disk("raw"),
+        Format::Qcow2 => disk("qcow2"),
+        Format::Vmdk => disk("vmdk"),
+    };
+    format!("  {}) {how} ;;\n", format.name())
 }
 
 pub fn run_script(s: &Script) -> String {
@@ -79,16 +106,27 @@ pub fn run_script(s: &Script) -> String {
     let disk = s
         .data_disk
         .as_ref()
-        .and_then(|d| d.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
+        .map(|d| file_name(d))
         .unwrap_or_default();
+    let built: Vec<&str> = s.formats.iter().map(|(f, _)| f.name()).collect();
+    let default_boot = built.first().copied().unwrap_or("kernel+initrd");
+    let arms: String = s
+        .formats
+        .iter()
+        .map(|(f, p)| boot_arm(s.name, *f, p))
+        .collect();
     format!(
         r#"#!/bin/sh
-# Boots the {name} host image (kernel + initramfs built by liftkit host-image) under qemu.
+# Boots the {name} host image (built by liftkit host-image) under qemu.
+#   BOOT        what to boot: {built} (default: {default_boot})
+#   FIRMWARE    bios or efi (default: efi for raw-efi, else bios); efi is OVMF, $OVMF
+#               (default: {ovmf}, Debian package ovmf)
 #   PORTS       TCP forwards "HOST:GUEST …" on 127.0.0.1 (default: {ports_default})
 #   DATA_DISK   raw disk with the volumes (default: {disk_default}); "none" for tmpfs volumes
 #   ACCEL       kvm or tcg (default: kvm when /dev/kvm is usable, else tcg)
 #   MEMORY      MiB (default 512)
+#   APPEND      more kernel parameters (BOOT=kernel+initrd), e.g. "liftkit.ip=10.0.2.15/24
+#               liftkit.gw=10.0.2.2 liftkit.dns=10.0.2.3" instead of DHCP
 #   QEMU_FLAGS  more qemu flags, e.g. "-monitor unix:/tmp/{name}.mon,server,nowait"
 # The serial console is on stdout; power off with the monitor's system_powerdown (ACPI button).
 set -eu
@@ -96,23 +134,35 @@ here=$(cd "$(dirname "$0")" && pwd)
 if [ -z "${{ACCEL:-}}" ]; then
   if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then ACCEL=kvm; else ACCEL=tcg; fi
 fi
+boot=${{BOOT:-{default_boot}}}
 net="user,id=net0"
 for p in ${{PORTS:-{ports_default}}}; do
   net="$net,hostfwd=tcp:127.0.0.1:${{p%%:*}}-:${{p##*:}}"
 done
-append=$(cat "$here/{name}-cmdline")
+set -- -accel "$ACCEL" -m "${{MEMORY:-512}}" -smp 1 -nographic -no-reboot   -netdev "$net" -device virtio-net-pci,netdev=net0
+case "$boot" in
+{arms}  *) echo "run-qemu.sh: BOOT=$boot was not built (built: {built})" >&2; exit 2 ;;
+esac
+default_firmware=bios
+[ "$boot" = raw-efi ] && default_firmware=efi
+case "${{FIRMWARE:-$default_firmware}}" in
+  bios) ;;
+  efi)
+    ovmf=${{OVMF:-{ovmf}}}
+    [ -r "$ovmf" ] || {{ echo "run-qemu.sh: no EFI firmware at $ovmf (Debian package ovmf)" >&2; exit 2; }}
+    set -- "$@" -bios "$ovmf" ;;
+  *) echo "run-qemu.sh: FIRMWARE must be bios or efi" >&2; exit 2 ;;
+esac
 disk=${{DATA_DISK:-{disk_path}}}
-drive=""
 if [ -n "$disk" ] && [ "$disk" != none ]; then
-  drive="-drive file=$disk,if=virtio,format=raw"
-  append="$append liftkit.data=/dev/vda"
+  set -- "$@" -drive "file=$disk,if=virtio,format=raw"
 fi
-# shellcheck disable=SC2086 # drive and QEMU_FLAGS are word lists on purpose
-exec qemu-system-x86_64 -accel "$ACCEL" -m "${{MEMORY:-512}}" -smp 1 -nographic -no-reboot \
-  -kernel "$here/{name}-kernel" -initrd "$here/{name}-initrd.img" -append "$append" \
-  -netdev "$net" -device virtio-net-pci,netdev=net0 $drive ${{QEMU_FLAGS:-}}
+# shellcheck disable=SC2086 # QEMU_FLAGS is a word list on purpose
+exec qemu-system-x86_64 "$@" ${{QEMU_FLAGS:-}}
 "#,
         name = s.name,
+        built = built.join(" "),
+        ovmf = OVMF,
         ports_default = ports.join(" "),
         disk_default = if disk.is_empty() {
             "none".to_string()

@@ -23,6 +23,8 @@ const ANALYSIS_INPUTS: &[&str] = &[
     "/etc/ld.so.preload",
     "/etc/nsswitch.conf",
     "/etc/os-release",
+    // Conffiles' checksums: Dockerfile.maintained copies only the ones the operator changed.
+    "/var/lib/dpkg/status",
 ];
 
 /// A bundle written beside its snapshot.
@@ -32,6 +34,8 @@ pub struct Bundled {
     pub name: String,
     pub dir: PathBuf,
     pub apps: Vec<String>,
+    /// The first pid of each application bundled.
+    pub pids: Vec<i32>,
     pub findings: Vec<Finding>,
 }
 
@@ -64,6 +68,11 @@ pub fn write(plan: &Plan, snapshot_file: &Path) -> Result<Bundled, PipelineError
         name,
         dir,
         apps: plan.apps.iter().map(|a| a.name.clone()).collect(),
+        pids: plan
+            .apps
+            .iter()
+            .filter_map(|a| a.processes.first().map(|p| p.pid))
+            .collect(),
         findings,
     })
 }
@@ -87,7 +96,11 @@ fn write_files(plan: &Plan, host: &dyn Host, dir: &Path) -> io::Result<Vec<Findi
         .flat_map(|a| a.files.iter().filter_map(|f| f.package.as_deref()))
         .collect();
     for pkg in packages {
-        for name in [format!("{pkg}.list"), format!("{pkg}:amd64.list")] {
+        // The lists say who owns a file; the checksums go into the image's package records.
+        let names = ["list", "md5sums"]
+            .into_iter()
+            .flat_map(|ext| [format!("{pkg}.{ext}"), format!("{pkg}:amd64.{ext}")]);
+        for name in names {
             let path = format!("/var/lib/dpkg/info/{name}");
             if host.exists(Path::new(&path)) {
                 extra.push(path);
@@ -231,6 +244,6 @@ fn copy_volume(
     };
     let target = inside(dir, &real);
     std::fs::create_dir_all(&target)?;
-    crate::build::volumes::copy_tree(host, &real, &target, findings)?;
+    crate::build::volumes::copy_tree(host, &real, &target, &|_, _| true, findings)?;
     Ok(())
 }

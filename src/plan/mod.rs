@@ -18,7 +18,59 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub struct Plan {
     pub schema: u32,
     pub source: Source,
+    /// Paths never taken, in gitignore syntax (`.liftignore` beside the plan, `--exclude`):
+    /// analyze leaves matching files out, and build leaves them out of volume data too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<ExcludeRule>,
     pub apps: Vec<AppPlan>,
+}
+
+/// One line of an ignore file, or one `--exclude`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludeRule {
+    pub pattern: String,
+    /// Where it was written: `.liftignore:3`, or `--exclude`.
+    pub from: String,
+}
+
+/// A path an exclude rule kept out, with the rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Excluded {
+    pub path: String,
+    /// What it would have been: `file (config)`, `volume data of /var/lib/redis`, …
+    pub what: String,
+    pub pattern: String,
+    pub from: String,
+}
+
+/// Choices for deploying the image beyond one engine (Kubernetes, Compose).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    /// On the node's own network (Kubernetes `hostNetwork`), as the source ran; by default the
+    /// app gets the cluster's network and a Service for its ports.
+    #[serde(default)]
+    pub host_network: bool,
+    /// Configuration files people change per environment: Kubernetes mounts them from a
+    /// ConfigMap instead of baking them.
+    #[serde(default)]
+    pub per_environment: Vec<String>,
+    /// Requests and limits, sized from what the original used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
+}
+
+/// Kubernetes quantities (`250m`, `96Mi`) and how they were sized.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Resources {
+    pub cpu_request: String,
+    pub cpu_limit: String,
+    pub memory_request: String,
+    pub memory_limit: String,
+    pub why: String,
 }
 
 /// Where the application came from and where build reads file contents.
@@ -91,6 +143,11 @@ pub struct AppPlan {
     /// compares the image with their installed size, the fleet report compares versions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<PackageUse>,
+    #[serde(default)]
+    pub deploy: Deploy,
+    /// Paths the plan's exclude rules kept out of this app.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<Excluded>,
 }
 
 /// How verify checks the application answers: one of `http`, `tcp` or `send` + `expect`.
@@ -122,6 +179,9 @@ pub struct PackageUse {
     /// The package's architecture as its database records it (`amd64`, `x86_64`, `noarch`).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub arch: String,
+    /// dpkg's `Source` field (`glibc (2.36-9+deb12u4)`), empty when it is the package's name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]

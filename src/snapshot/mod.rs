@@ -45,6 +45,11 @@ pub struct Snapshot {
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The applications the bundle holds files for (`collect --bundle --app X`), by the pid of
+    /// each one's first process: what a later `analyze` of this snapshot plans by default, since
+    /// only their files travelled. Empty: every application's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundle_pids: Vec<i32>,
     /// The host's memory and disks, to set a lifted app's size against (absent in snapshots
     /// taken before it was recorded, or by tools that do not record it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +163,10 @@ pub struct Package {
     /// dpkg's Installed-Size, in KiB.
     #[serde(default)]
     pub installed_kib: u64,
+    /// dpkg's `Source` field as written (`openssl`, `glibc (2.36-9)`), empty when the source
+    /// package has the binary's name: scanners match advisories by source package.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -196,6 +205,9 @@ pub struct Process {
     /// Effective capabilities bitmask.
     #[serde(default)]
     pub cap_eff: u64,
+    /// What the process used when collected, to size the lifted app's resources.
+    #[serde(default, skip_serializing_if = "Usage::is_unknown")]
+    pub usage: Usage,
     /// Whatever could not be read for this process (permission, vanished mid-read).
     #[serde(default)]
     pub unreadable: Vec<String>,
@@ -204,6 +216,31 @@ pub struct Process {
     /// where it says so. Its facts come from that declaration, not from the kernel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub declared: Option<String>,
+}
+
+/// Memory and CPU a process used, read from procfs at collection (0: unknown).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    /// Resident set size (`VmRSS`), KiB.
+    #[serde(default)]
+    pub rss_kib: u64,
+    /// Proportional set size (`Pss` of `smaps_rollup`), KiB: shared pages divided among their
+    /// users, so the processes of one app add up without counting a shared segment twice.
+    #[serde(default)]
+    pub pss_kib: u64,
+    /// User plus system CPU time since the process started, milliseconds.
+    #[serde(default)]
+    pub cpu_ms: u64,
+    /// Wall time since the process started, milliseconds.
+    #[serde(default)]
+    pub age_ms: u64,
+}
+
+impl Usage {
+    pub fn is_unknown(&self) -> bool {
+        *self == Usage::default()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

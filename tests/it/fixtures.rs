@@ -16,6 +16,7 @@ fn plan_of(fixture: &str) -> (liftkit::plan::Plan, String) {
         cpu_level: None,
         source_root: format!("samples/{fixture}/root"),
         snapshot_path: format!("samples/{fixture}/snapshot.json"),
+        ..Default::default()
     };
     let plan = analyze::plan(
         &snap,

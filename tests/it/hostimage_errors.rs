@@ -57,6 +57,8 @@ fn fake_modules(dir: &Path, names: &[&str]) {
 }
 
 const ALL_NEEDED: &[&str] = &[
+    "loop",
+    "squashfs",
     "virtio_pci",
     "virtio_net",
     "overlay",
@@ -68,7 +70,15 @@ const ALL_NEEDED: &[&str] = &[
 ];
 
 fn fails_with(args: &[&str], expected: &[&str]) {
-    let out = liftkit().args(args).output().unwrap();
+    fails_with_env(args, &[], expected)
+}
+
+fn fails_with_env(args: &[&str], env: &[(&str, &Path)], expected: &[&str]) {
+    let mut cmd = liftkit();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.args(args).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: exit 2\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -99,7 +109,7 @@ fn host_image_says_what_to_provide() {
     fake_kernel(&kernel, "6.1.0-99-amd64");
     let k = kernel.to_str().unwrap();
     let no_virtio = tmp.path().join("lib/modules/6.1.0-99-amd64");
-    fake_modules(&no_virtio, &["overlay"]);
+    fake_modules(&no_virtio, &["loop", "squashfs", "overlay"]);
     fails_with(
         &[
             "host-image",
@@ -202,6 +212,8 @@ fn unpacked_tree(dir: &Path, skip: &str) {
             &["net_failover", "virtio", "virtio_ring"],
         ),
         ("kernel/fs/overlayfs/overlay.ko", &[]),
+        ("kernel/drivers/block/loop.ko", &[]),
+        ("kernel/fs/squashfs/squashfs.ko", &[]),
         ("kernel/drivers/acpi/button.ko", &[]),
         ("kernel/drivers/input/evdev.ko", &[]),
         (
@@ -275,6 +287,163 @@ fn tree_listing(dir: &Path) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// A kernel that is also a PE image (what CONFIG_EFI_STUB makes of a bzImage).
+fn fake_efi_kernel(path: &Path, version: &str) {
+    fake_kernel(path, version);
+    let mut b = std::fs::read(path).unwrap();
+    b[..2].copy_from_slice(b"MZ");
+    b[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
+    b[0x80..0x84].copy_from_slice(b"PE\0\0");
+    std::fs::write(path, b).unwrap();
+}
+
+/// A directory holding only the named programs, linked from this machine, to stand for a PATH
+/// (or GRUB directory) where the rest is not installed.
+fn only(dir: &Path, links: &[(&str, &str)]) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, target) in links {
+        std::os::unix::fs::symlink(target, dir.join(name)).unwrap();
+    }
+    dir.to_path_buf()
+}
+
+#[test]
+fn formats_name_what_the_kernel_or_the_machine_lacks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app_dir(tmp.path());
+    let d = dir.to_str().unwrap();
+    let modules = tmp.path().join("lib/modules/6.1.0-99-amd64");
+    fake_modules(&modules, ALL_NEEDED);
+    let m = modules.to_str().unwrap();
+    let plain = tmp.path().join("vmlinuz-plain");
+    fake_kernel(&plain, "6.1.0-99-amd64");
+    let efi = tmp.path().join("vmlinuz-efi");
+    fake_efi_kernel(&efi, "6.1.0-99-amd64");
+    let args = |kernel: &Path, format: &'static str| -> Vec<String> {
+        [
+            "host-image",
+            d,
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--modules",
+            m,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["--format".to_string(), format.to_string()])
+        .chain(["--runtime".to_string(), "/nonexistent/runc".to_string()])
+        .collect()
+    };
+    let run = |a: &[String], env: &[(&str, &Path)], expected: &[&str]| {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        fails_with_env(&a, env, expected);
+    };
+    // EFI formats need the kernel's EFI stub; BIOS ones do not (they go on to the runtime).
+    for format in ["iso", "raw-efi", "qcow2", "vmdk"] {
+        run(
+            &args(&plain, format),
+            &[],
+            &[
+                "has no EFI stub",
+                &format!("--format {format}"),
+                "CONFIG_EFI_STUB",
+            ],
+        );
+    }
+    run(&args(&plain, "raw-bios"), &[], &["no OCI runtime"]);
+    run(&args(&efi, "iso"), &[], &["no OCI runtime"]);
+
+    // A tool that is not installed: named with the Debian package that provides it.
+    let nothing = only(&tmp.path().join("bin-none"), &[]);
+    let mtools = only(
+        &tmp.path().join("bin-mtools"),
+        &[("mformat", "/usr/bin/mformat")],
+    );
+    let grub = only(
+        &tmp.path().join("bin-grub"),
+        &[
+            ("mformat", "/usr/bin/mformat"),
+            ("grub-mkimage", "/usr/bin/grub-mkimage"),
+        ],
+    );
+    run(
+        &args(&efi, "kernel+initrd"),
+        &[("PATH", &nothing)],
+        &["tar2sqfs", "install the Debian package squashfs-tools-ng"],
+    );
+    run(
+        &args(&efi, "raw-bios"),
+        &[("PATH", &nothing)],
+        &["mformat", "install the Debian package mtools"],
+    );
+    run(
+        &args(&efi, "raw-bios"),
+        &[("PATH", &mtools)],
+        &["grub-mkimage", "install the Debian package grub-common"],
+    );
+    run(
+        &args(&efi, "iso"),
+        &[("PATH", &grub)],
+        &["xorriso", "install the Debian package xorriso"],
+    );
+    run(
+        &args(&efi, "qcow2"),
+        &[("PATH", &grub)],
+        &["qemu-img", "install the Debian package qemu-utils"],
+    );
+    let no_grub = tmp.path().join("no-grub");
+    run(
+        &args(&efi, "raw-bios"),
+        &[("LIFTKIT_GRUB_DIR", &no_grub)],
+        &["i386-pc modules", "install the Debian package grub-pc-bin"],
+    );
+    let bios_only = only(
+        &tmp.path().join("grub-bios"),
+        &[("i386-pc", "/usr/lib/grub/i386-pc")],
+    );
+    run(
+        &args(&efi, "raw-efi"),
+        &[("LIFTKIT_GRUB_DIR", &bios_only)],
+        &[
+            "x86_64-efi modules",
+            "install the Debian package grub-efi-amd64-bin",
+        ],
+    );
+
+    // A kernel without the data disk's filesystem (or virtio): one line naming the module.
+    let no_ext4 = tmp.path().join("no-ext4/6.1.0-99-amd64");
+    let without: Vec<&str> = ALL_NEEDED
+        .iter()
+        .copied()
+        .filter(|n| *n != "ext4")
+        .collect();
+    fake_modules(&no_ext4, &without);
+    fails_with(
+        &[
+            "host-image",
+            d,
+            "--kernel",
+            efi.to_str().unwrap(),
+            "--modules",
+            no_ext4.to_str().unwrap(),
+            "--format",
+            "qcow2",
+        ],
+        &["lack ext4 (the data disk's filesystem)"],
+    );
+    // An unknown format is refused by the argument parser, with the list of known ones.
+    let out = liftkit()
+        .args(["host-image", d, "--format", "iso-bios"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("unknown format \"iso-bios\" (one of kernel+initrd, iso, raw-bios, raw-efi, qcow2, vmdk)"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -1,10 +1,17 @@
-//! Boots lifted apps' host images under qemu (TCG: no KVM needed) and proves the app answers as
-//! the original did, its data comes from the data disk, and the host powers off cleanly when the
-//! ACPI power button is pressed.
+//! Boots lifted apps' host images under qemu (TCG: no KVM needed), in the formats hypervisors
+//! import, and proves: each format boots on its firmware (the ISO under SeaBIOS and OVMF, the
+//! raw EFI disk under OVMF, the qcow2 under SeaBIOS), takes its address from qemu's DHCP server
+//! (no `liftkit.ip=`), serves the lifted app's answer on a forwarded port and powers off cleanly
+//! on the ACPI button; two builds of the same inputs give the same bytes in every format; the
+//! redis host's data lives on its data disk, across a reboot, whatever it booted from.
+//!
+//! Boots are the expensive part (tens of seconds each under TCG): each one carries every
+//! assertion it can, and the nginx host is built once for all of its formats.
 
 use crate::common;
 
 use common::*;
+use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -13,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
+const ALL_FORMATS: &str = "kernel+initrd,iso,raw-bios,raw-efi,qcow2,vmdk";
 
 /// The Debian kernel the tests boot (installed, or fetched and unpacked once by the script).
 fn test_kernel() -> (PathBuf, PathBuf) {
@@ -30,20 +38,29 @@ struct Vm {
     child: Child,
     serial: PathBuf,
     monitor: PathBuf,
+    what: String,
 }
 
 impl Vm {
-    fn boot(app_dir: &Path, work: &Path, host_port: u16, guest_port: u16) -> Vm {
-        let serial = work.join("serial.log");
-        let monitor = work.join("monitor.sock");
-        let child = Command::new("sh")
-            .arg(app_dir.join("run-qemu.sh"))
+    /// Boots `app_dir`'s run-qemu.sh with `env` (BOOT, FIRMWARE, MEMORY, APPEND…).
+    fn boot(app_dir: &Path, work: &Path, ports: (u16, u16), env: &[(&str, &str)]) -> Vm {
+        let what: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let tag = what.join("_").replace(['/', ' ', '='], "-");
+        let serial = work.join(format!("serial-{tag}.log"));
+        let monitor = work.join(format!("monitor-{tag}.sock"));
+        let _ = std::fs::remove_file(&monitor);
+        let mut cmd = Command::new("sh");
+        cmd.arg(app_dir.join("run-qemu.sh"))
             .env("ACCEL", "tcg")
-            .env("PORTS", format!("{host_port}:{guest_port}"))
+            .env("PORTS", format!("{}:{}", ports.0, ports.1))
             .env(
                 "QEMU_FLAGS",
                 format!("-monitor unix:{},server,nowait", monitor.display()),
-            )
+            );
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&serial).unwrap())
             .stderr(Stdio::inherit())
@@ -53,6 +70,7 @@ impl Vm {
             child,
             serial,
             monitor,
+            what: what.join(" "),
         }
     }
 
@@ -64,21 +82,49 @@ impl Vm {
     fn tail(&self) -> String {
         let log = self.serial();
         let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
+        format!(
+            "[{}]\n{}",
+            self.what,
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        )
     }
 
-    /// Presses the ACPI power button through qemu's monitor and waits for qemu to exit.
-    fn power_off(&mut self) -> bool {
+    fn log_has(&self, text: &str) -> bool {
+        self.serial().contains(text)
+    }
+
+    /// Presses the ACPI power button through qemu's monitor and waits for qemu to exit; then
+    /// the console must show the clean shutdown.
+    fn power_off(mut self) -> String {
         let mut mon = UnixStream::connect(&self.monitor).expect("qemu monitor socket");
         mon.write_all(b"system_powerdown\n").unwrap();
         let deadline = Instant::now() + Duration::from_secs(90);
+        let mut exited = false;
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return status.success();
+                exited = status.success();
+                break;
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        false
+        assert!(
+            exited,
+            "qemu exits after the power button:\n{}",
+            self.tail()
+        );
+        let log = self.serial();
+        for line in [
+            "power button pressed: stopping services",
+            "clean shutdown: filesystems synced and unmounted",
+            "reboot: Power down",
+        ] {
+            assert!(
+                log.contains(line),
+                "{line:?} on the console:\n{}",
+                self.tail()
+            );
+        }
+        log
     }
 
     fn wait_for<T>(&mut self, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
@@ -100,6 +146,30 @@ impl Vm {
             );
             std::thread::sleep(Duration::from_millis(500));
         }
+    }
+
+    fn wait_for_log(&mut self, text: &str) {
+        let serial = self.serial.clone();
+        self.wait_for(&format!("{text:?} on the console"), || {
+            String::from_utf8_lossy(&std::fs::read(&serial).unwrap_or_default())
+                .contains(text)
+                .then_some(())
+        });
+    }
+
+    /// The address the host took from qemu's DHCP server, as init logged it.
+    fn assert_dhcp(&self) {
+        let log = self.serial();
+        let line = log
+            .lines()
+            .find(|l| l.contains("liftkit-init") && l.contains("network: eth0"))
+            .unwrap_or_else(|| panic!("a network line:\n{}", self.tail()));
+        assert!(
+            line.contains(
+                "eth0 10.0.2.15/24 via 10.0.2.2, lease 86400s from 10.0.2.2, dns 10.0.2.3 (DHCP)"
+            ),
+            "the lease qemu's DHCP server gives: {line}"
+        );
     }
 }
 
@@ -140,8 +210,17 @@ fn try_redis(port: u16, args: &[&str]) -> Option<String> {
     (n > 0).then(|| String::from_utf8_lossy(&buf[..n]).into_owned())
 }
 
-fn lift_with_host_image(pid: i32, out: &Path) -> PathBuf {
+fn kernel_args() -> Vec<String> {
     let (kernel, modules) = test_kernel();
+    vec![
+        "--kernel".into(),
+        kernel.display().to_string(),
+        "--modules".into(),
+        modules.display().to_string(),
+    ]
+}
+
+fn lift_with_host_image(pid: i32, out: &Path, formats: &str) -> PathBuf {
     let lift = run_ok(
         liftkit()
             .args([
@@ -150,128 +229,216 @@ fn lift_with_host_image(pid: i32, out: &Path) -> PathBuf {
                 &pid.to_string(),
                 "--host-image",
                 "--expose-loopback",
+                "--format",
+                formats,
             ])
-            .arg("--kernel")
-            .arg(&kernel)
-            .arg("--modules")
-            .arg(&modules)
+            .args(kernel_args())
             .arg("-o")
             .arg(out),
     );
     let summary = String::from_utf8_lossy(&lift.stdout);
     assert!(
         summary.contains("host image"),
-        "summary gives the host image size: {summary}"
+        "summary gives the host image: {summary}"
     );
-    let app_dir = std::fs::read_dir(out)
-        .unwrap()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.join("run-qemu.sh").exists())
-        .expect("an app directory with run-qemu.sh");
-    let slug = app_dir.file_name().unwrap().to_string_lossy().into_owned();
-    for suffix in ["kernel", "initrd.img", "cmdline"] {
-        assert!(
-            app_dir.join(format!("{slug}-{suffix}")).is_file(),
-            "{slug}-{suffix} written"
-        );
-    }
+    let app_dir = app_dir(out);
     let yml = std::fs::read_to_string(app_dir.join("linuxkit.yml")).unwrap();
     liftkit::build::linuxkit::schema::parse(&yml)
         .expect("the generated linuxkit.yml passes the schema");
     app_dir
 }
 
-fn start_nginx(dir: &Path, port: u16) -> Daemon {
-    let www = dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::write(
-        www.join("index.html"),
-        format!("<h1>legacy app on {port}, now in its own host</h1>\n"),
-    )
-    .unwrap();
-    let conf = dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n\
-               server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n    index index.html;\n  }}\n}}\n",
-            d = dir.display()
+/// The files of each format and their digest (kernel+initrd: its three files together).
+fn digests(app_dir: &Path) -> Vec<(String, String)> {
+    let slug = app_dir.file_name().unwrap().to_string_lossy().into_owned();
+    let formats: [(&str, Vec<String>); 6] = [
+        (
+            "kernel+initrd",
+            vec![
+                format!("{slug}-kernel"),
+                format!("{slug}-initrd.img"),
+                format!("{slug}-cmdline"),
+            ],
         ),
-    )
-    .unwrap();
-    run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf));
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "nginx did not start"
+        ("iso", vec![format!("{slug}.iso")]),
+        ("raw-bios", vec![format!("{slug}-bios.img")]),
+        ("raw-efi", vec![format!("{slug}-efi.img")]),
+        ("qcow2", vec![format!("{slug}.qcow2")]),
+        ("vmdk", vec![format!("{slug}.vmdk")]),
+    ];
+    formats
+        .iter()
+        .map(|(name, files)| {
+            let mut h = Sha256::new();
+            for f in files {
+                let p = app_dir.join(f);
+                h.update(std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
+            }
+            (name.to_string(), hex::encode(h.finalize()))
+        })
+        .collect()
+}
+
+/// The standard tools read each format back: qemu-img (qcow2, vmdk), sfdisk (the partition
+/// tables), xorriso (the ISO's El Torito boot entries).
+fn formats_are_valid(app_dir: &Path, slug: &str) {
+    let info = |file: &str| {
+        let out = run_ok(
+            Command::new("qemu-img")
+                .args(["info", "--output=json"])
+                .arg(app_dir.join(file)),
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(info(&format!("{slug}.qcow2"))["format"], "qcow2");
+    let vmdk = info(&format!("{slug}.vmdk"));
+    assert_eq!(vmdk["format"], "vmdk");
+    assert_eq!(
+        vmdk["format-specific"]["data"]["create-type"], "streamOptimized",
+        "{vmdk}"
     );
-    Daemon {
-        pid_file: dir.join("nginx.pid"),
+    run_ok(
+        Command::new("qemu-img")
+            .arg("check")
+            .arg(app_dir.join(format!("{slug}.qcow2"))),
+    );
+    for (file, label, parts) in [
+        (format!("{slug}-bios.img"), "dos", 2),
+        (format!("{slug}-efi.img"), "gpt", 3),
+    ] {
+        let out = run_ok(
+            Command::new("sfdisk")
+                .arg("--json")
+                .arg(app_dir.join(&file)),
+        );
+        let t: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(t["partitiontable"]["label"], label, "{file}: {t}");
+        assert_eq!(
+            t["partitiontable"]["partitions"].as_array().unwrap().len(),
+            parts,
+            "{file}: {t}"
+        );
     }
+    let out = run_ok(
+        Command::new("xorriso")
+            .arg("-indev")
+            .arg(app_dir.join(format!("{slug}.iso")))
+            .args(["-report_el_torito", "plain"]),
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains("BIOS") && report.contains("UEFI"),
+        "El Torito entries for BIOS and EFI:\n{report}"
+    );
 }
 
 #[test]
-fn nginx_host_image_boots_answers_like_the_original_and_powers_off_cleanly() {
+fn nginx_host_boots_in_every_format_from_dhcp_and_rebuilds_to_the_same_bytes() {
     let dir = public_tempdir();
     let port = free_port();
+    std::fs::create_dir_all(dir.path().join("www")).unwrap();
+    std::fs::write(
+        dir.path().join("www/index.html"),
+        format!("<h1>legacy app on {port}, now in its own host</h1>\n"),
+    )
+    .unwrap();
     let nginx = start_nginx(dir.path(), port);
     let original = http_get(port, "/");
     assert_eq!(original.0, 200);
 
-    let app_dir = lift_with_host_image(nginx.pid(), &dir.path().join("out"));
+    let app_dir = lift_with_host_image(nginx.pid(), &dir.path().join("out"), ALL_FORMATS);
     nginx.stop();
-    let host_port = free_port();
-    let mut vm = Vm::boot(&app_dir, dir.path(), host_port, port);
-    let answer = vm.wait_for("an HTTP answer from the VM", || {
-        try_http_get(host_port, "/")
-    });
-    assert_eq!(
-        answer, original,
-        "the lifted nginx in its host answers like the original"
+    let slug = app_dir.file_name().unwrap().to_string_lossy().into_owned();
+    let cmdline = std::fs::read_to_string(app_dir.join(format!("{slug}-cmdline"))).unwrap();
+    assert!(
+        !cmdline.contains("liftkit.ip="),
+        "no static address: DHCP ({cmdline})"
     );
-    assert_eq!(
-        try_http_get(host_port, "/no-such-page").map(|r| r.0),
-        Some(404)
-    );
+    formats_are_valid(&app_dir, &slug);
 
-    assert!(
-        vm.power_off(),
-        "qemu exits after the power button; console:\n{}",
-        vm.tail()
+    // The same inputs again: the same bytes, format by format.
+    let first = digests(&app_dir);
+    let again = run_ok(
+        liftkit()
+            .args([
+                "host-image",
+                "--expose-loopback",
+                "--json",
+                "--format",
+                ALL_FORMATS,
+            ])
+            .args(kernel_args())
+            .arg(&app_dir),
     );
-    let log = vm.serial();
-    assert!(
-        log.contains("power button pressed: stopping services"),
-        "init saw the ACPI button:\n{}",
-        vm.tail()
-    );
-    assert!(
-        log.contains("stopped (status 0)"),
-        "nginx stopped gracefully:\n{}",
-        vm.tail()
-    );
-    assert!(
-        log.contains("clean shutdown: filesystems synced and unmounted"),
-        "clean shutdown:\n{}",
-        vm.tail()
-    );
-    assert!(
-        log.contains("reboot: Power down"),
-        "the kernel powered off:\n{}",
-        vm.tail()
-    );
+    let json: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    let second = digests(&app_dir);
+    for ((format, a), (_, b)) in first.iter().zip(&second) {
+        assert_eq!(a, b, "{format}: two builds of the same inputs differ");
+        let reported = json["written"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["format"] == *format)
+            .unwrap_or_else(|| panic!("{format} in --json: {json}"));
+        assert_eq!(reported["sha256"], *a, "{format}: --json gives its sha256");
+    }
+
+    let boots: [(&str, &str, &str, &str); 4] = [
+        ("iso", "bios", "128", "/dev/loop0"),
+        ("iso", "efi", "512", "/dev/loop0"),
+        ("raw-efi", "efi", "512", "/dev/vda3"),
+        ("qcow2", "bios", "128", "/dev/vda3"),
+    ];
+    for (boot, firmware, memory, system) in boots {
+        let host_port = free_port();
+        let mut vm = Vm::boot(
+            &app_dir,
+            dir.path(),
+            (host_port, port),
+            &[("BOOT", boot), ("FIRMWARE", firmware), ("MEMORY", memory)],
+        );
+        let answer = vm.wait_for("an HTTP answer from the VM", || {
+            try_http_get(host_port, "/")
+        });
+        assert_eq!(
+            answer, original,
+            "{boot} on {firmware}: the lifted nginx answers like the original"
+        );
+        assert_eq!(
+            try_http_get(host_port, "/no-such-page").map(|r| r.0),
+            Some(404)
+        );
+        vm.assert_dhcp();
+        assert!(
+            vm.log_has(&format!("system image {system} mounted read-only")),
+            "{boot}: the system image from {system}:\n{}",
+            vm.tail()
+        );
+        let log = vm.power_off();
+        assert!(
+            log.contains("stopped (status 0)"),
+            "nginx stopped gracefully"
+        );
+        assert!(
+            log.contains("memory: used "),
+            "init logs the memory it used"
+        );
+    }
 }
 
 #[test]
-fn redis_host_image_serves_the_source_data_from_its_data_disk() {
+fn redis_host_keeps_its_data_on_the_data_disk_across_a_reboot() {
     let dir = public_tempdir();
     let port = free_port();
     let redis_daemon = start_redis(dir.path(), port);
     assert!(redis(port, &["SET", "liftkit:host", "written-on-the-source"]).starts_with("+OK"));
     assert!(redis(port, &["SAVE"]).starts_with("+OK"));
 
-    let app_dir = lift_with_host_image(redis_daemon.pid(), &dir.path().join("out"));
+    let app_dir = lift_with_host_image(
+        redis_daemon.pid(),
+        &dir.path().join("out"),
+        "kernel+initrd,raw-bios",
+    );
     let slug = app_dir.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         app_dir.join(format!("{slug}-data.img")).is_file(),
@@ -284,8 +451,17 @@ fn redis_host_image_serves_the_source_data_from_its_data_disk() {
     );
     redis_daemon.stop();
 
+    // First boot, from kernel+initrd, renewing its DHCP lease a few seconds in.
     let host_port = free_port();
-    let mut vm = Vm::boot(&app_dir, dir.path(), host_port, port);
+    let mut vm = Vm::boot(
+        &app_dir,
+        dir.path(),
+        (host_port, port),
+        &[
+            ("BOOT", "kernel+initrd"),
+            ("APPEND", "liftkit.dhcp.renew=3"),
+        ],
+    );
     let pong = vm.wait_for("a PONG from the VM", || {
         try_redis(host_port, &["PING"]).filter(|r| r.starts_with("+PONG"))
     });
@@ -296,27 +472,43 @@ fn redis_host_image_serves_the_source_data_from_its_data_disk() {
         "the source's key comes from the data disk: {value:?}\n{}",
         vm.tail()
     );
-    let log = vm.serial();
     assert!(
-        log.contains("volumes on /dev/vda"),
-        "volumes mounted from the disk:\n{}",
-        vm.tail()
+        try_redis(host_port, &["SET", "liftkit:vm", "written-in-the-vm"])
+            .is_some_and(|r| r.starts_with("+OK"))
     );
-    assert!(
-        log.contains("sysctl: net.core.somaxconn"),
-        "the source's sysctls applied onboot:\n{}",
-        vm.tail()
-    );
+    assert!(try_redis(host_port, &["SAVE"]).is_some_and(|r| r.starts_with("+OK")));
+    vm.assert_dhcp();
+    vm.wait_for_log("dhcp: eth0 lease renewed 10.0.2.15");
+    for line in [
+        "volumes on /dev/vda",
+        "sysctl: net.core.somaxconn",
+        "system image /dev/loop0 mounted read-only",
+    ] {
+        assert!(vm.log_has(line), "{line:?}:\n{}", vm.tail());
+    }
+    vm.power_off();
 
+    // Second boot, from the raw BIOS disk: the data disk is the second one now.
+    let host_port = free_port();
+    let mut vm = Vm::boot(
+        &app_dir,
+        dir.path(),
+        (host_port, port),
+        &[("BOOT", "raw-bios"), ("MEMORY", "128")],
+    );
+    let value = vm.wait_for("the key written in the first boot", || {
+        try_redis(host_port, &["GET", "liftkit:vm"]).filter(|r| !r.starts_with("-LOADING"))
+    });
     assert!(
-        vm.power_off(),
-        "qemu exits after the power button; console:\n{}",
+        value.contains("written-in-the-vm"),
+        "the first boot's write survived the reboot: {value:?}\n{}",
         vm.tail()
     );
     assert!(
-        vm.serial()
-            .contains("clean shutdown: filesystems synced and unmounted"),
-        "clean shutdown:\n{}",
+        vm.log_has("volumes on /dev/vdb") && vm.log_has("system image /dev/vda2 mounted"),
+        "data disk found by its label, system from the boot disk:\n{}",
         vm.tail()
     );
+    vm.assert_dhcp();
+    vm.power_off();
 }

@@ -14,7 +14,7 @@ const FIXTURE: &str = concat!(
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/report.md");
 
 /// The billing service's files, with fixed contents and modes so the image digests are stable.
-fn write_root(root: &Path) {
+pub fn write_root(root: &Path) {
     let files: [(&str, &[u8], u32); 7] = [
         (
             "etc/billing/billing.conf",

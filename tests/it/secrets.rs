@@ -286,7 +286,7 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
         d.join("nginx.conf"),
         format!(
             "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{ access_log off;\n\
-             server {{ listen 127.0.0.1:{port} ssl; ssl_certificate {p}/server.crt; \
+             server {{ listen {port} ssl; ssl_certificate {p}/server.crt; \
              ssl_certificate_key {p}/server.key; root {p}/www;\n\
              location /private/ {{ auth_basic \"x\"; auth_basic_user_file {p}/htpasswd; }} }} }}\n",
             p = d.display()
@@ -365,4 +365,66 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
         "401",
         "auth works with the mounted htpasswd"
     );
+    let _ = podman().args(["rm", "-f", "-t", "2", &container]).output();
+    assert!(wait_for_port_closed(port, Duration::from_secs(10)));
+
+    // Kubernetes: the key and htpasswd in a Secret (its file 0600, their values nowhere else),
+    // mounted where nginx reads them; the pod serves TLS with them.
+    let docs = crate::deploy_common::kubernetes_validated(&app_dir);
+    assert_eq!(
+        crate::deploy_common::kinds(&docs),
+        ["Deployment", "Secret", "Service"]
+    );
+    let k8s = app_dir.join("kubernetes");
+    assert_eq!(
+        std::fs::metadata(k8s.join("secret.yaml"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    for entry in std::fs::read_dir(&k8s).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "secret.yaml" {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(!text.contains(key_body), "{} holds no key", path.display());
+        }
+    }
+    use base64::Engine as _;
+    let secret = docs.iter().find(|d| d["kind"] == "Secret").unwrap();
+    let key_path = key.to_string_lossy().into_owned();
+    let key_name = liftkit::plan::volume_name(&key_path);
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(secret["data"][key_name.as_str()].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        stored,
+        key_text.as_bytes(),
+        "the Secret holds the key as the host has it"
+    );
+    let mounts = &crate::deploy_common::workload(&docs)["spec"]["template"]["spec"]["containers"]
+        [0]["volumeMounts"];
+    assert!(
+        mounts
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|m| m["mountPath"].as_str() == Some(key_path.as_str())
+                && m["subPath"].as_str() == Some(key_name.as_str())),
+        "mounted where nginx reads it: {mounts:?}"
+    );
+    let _images = crate::deploy_common::Loaded::images(&app_dir);
+    let play = crate::deploy_common::KubePlay::start(&docs, d);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while curl("/") != "200" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        curl("/"),
+        "200",
+        "the pod serves TLS with the Secret's key:\n{}",
+        play.logs()
+    );
+    assert_eq!(curl("/private/"), "401");
 }

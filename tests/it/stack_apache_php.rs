@@ -3,6 +3,7 @@
 //! image: `liftkit verify` compares both, then the lifted container is asked directly.
 
 use crate::common;
+use crate::deploy_common::*;
 
 use common::*;
 use sha2::{Digest, Sha256};
@@ -171,5 +172,36 @@ fn lifted_apache_mod_php_page_answers_like_the_original() {
     assert!(
         logs.contains("\"GET / HTTP/1.0\" 200"),
         "the access log goes to the engine's log:\n{logs}"
+    );
+    let _ = podman().args(["rm", "-f", "-t", "2", &container]).output();
+    assert!(wait_for_port_closed(port, Duration::from_secs(15)));
+
+    // What a platform team takes: syft reads the packages, the manifests validate, the
+    // maintained Dockerfile names every package and every file no package gives.
+    let (seen, planned) = syft_sees_the_plan(&app_dir);
+    eprintln!("apache+php: syft {seen} / plan {planned} packages");
+    assert_eq!(
+        kinds(&kubernetes_validated(&app_dir)),
+        ["Deployment", "Service"]
+    );
+    maintained_dockerfile_checked(&app_dir);
+
+    // The exact Dockerfile's image answers the same page.
+    let tag = format!("localhost/liftkit-test/apache-dockerfile-{port}:1");
+    let rebuilt_container = dockerfile_rebuilt(&app_dir, &tag, &format!("{container}-dockerfile"));
+    let (status, rebuilt) = http_when_ready(port, "/").expect("the rebuilt apache answers");
+    assert_eq!(
+        (status, String::from_utf8_lossy(&rebuilt).into_owned()),
+        (200, lifted.clone())
+    );
+    drop(rebuilt_container);
+    assert!(wait_for_port_closed(port, Duration::from_secs(15)));
+
+    // Kubernetes, played: the pod on the cluster's network answers the same page.
+    let (status, page) = http_through_kube_play(&app_dir, d, port, "/", Duration::from_secs(60))
+        .unwrap_or_else(|logs| panic!("no answer from the pod:\n{logs}"));
+    assert_eq!(
+        (status, String::from_utf8_lossy(&page).into_owned()),
+        (200, lifted)
     );
 }

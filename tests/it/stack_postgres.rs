@@ -4,6 +4,7 @@
 //! directory that keeps its owner and 0700 mode.
 
 use crate::common;
+use crate::deploy_common::*;
 
 use common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -53,6 +54,12 @@ impl Cluster {
                 .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
                 .arg(&data),
         );
+        // As a server its network's clients reach: connections from the subnets it is on
+        // (in a pod, the pod network's) are trusted like local ones.
+        let hba = data.join("pg_hba.conf");
+        let mut text = std::fs::read_to_string(&hba).unwrap();
+        text.push_str("host all all samenet trust\n");
+        std::fs::write(&hba, text).unwrap();
         let cluster = Cluster { data: data.clone() };
         run_ok(
             as_postgres("pg_ctl")
@@ -62,7 +69,8 @@ impl Cluster {
                 .arg(&log)
                 .arg("-o")
                 .arg(format!(
-                    "-p {port} -k {} -c listen_addresses=127.0.0.1",
+                    // Every address, as servers listen: the lifted server answers in a pod too.
+                    "-p {port} -k {} -c listen_addresses=*",
                     sock.display()
                 )),
         );
@@ -267,4 +275,73 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     assert!(psql(port, "SELECT note FROM lifted WHERE id = 3")
         .unwrap()
         .contains("after"));
+
+    // What a platform team takes: syft reads the packages, the manifests validate, the
+    // maintained Dockerfile names every package and every file no package gives.
+    let (seen, planned) = syft_sees_the_plan(&app_dir);
+    eprintln!("postgresql: syft {seen} / plan {planned} packages");
+    assert_eq!(
+        kinds(&kubernetes_validated(&app_dir)),
+        ["Service", "StatefulSet"]
+    );
+    maintained_dockerfile_checked(&app_dir);
+
+    // The exact Dockerfile's image on a copy of volumes/ (as run.sh left it), then the
+    // StatefulSet whose claim the init container fills from the data image (the data as
+    // lifted): both serve their rows.
+    let _ = podman().args(["rm", "-f", "-t", "5", &container]).output();
+    assert!(wait_for_port_closed(port, Duration::from_secs(20)));
+    let fresh = dir.path().join("fresh-data");
+    run_ok(Command::new("cp").arg("-a").arg(&vol).arg(&fresh));
+    let tag = format!("localhost/liftkit-test/postgres-dockerfile-{port}:1");
+    let rebuilt_name = format!("{container}-dockerfile");
+    run_ok(
+        podman()
+            .args(["build", "-q", "--no-cache", "-t", &tag, "-f"])
+            .arg(app_dir.join("Dockerfile"))
+            .arg(&app_dir),
+    );
+    let rebuilt = Cleanup {
+        container: rebuilt_name.clone(),
+        image: tag.clone(),
+    };
+    run_ok(
+        podman()
+            .args([
+                "run",
+                "-d",
+                "--name",
+                &rebuilt_name,
+                "--network",
+                "host",
+                "-v",
+            ])
+            .arg(format!("{}:{data}", fresh.display()))
+            .args(ENGINE_RUN_FLAGS.split_whitespace())
+            .arg(&tag),
+    );
+    let rows = psql_when_ready(port, "SELECT note FROM lifted ORDER BY id", &rebuilt_name);
+    assert_eq!(
+        rows.lines().collect::<Vec<_>>(),
+        ["written-on-the-source", "only-in-the-wal", "after"],
+        "the Dockerfile's image serves the data volumes/ holds (run.sh's row included)"
+    );
+    drop(rebuilt);
+    assert!(wait_for_port_closed(port, Duration::from_secs(20)));
+    let docs = kubernetes_validated(&app_dir);
+    let _images = Loaded::images(&app_dir);
+    let play = KubePlay::start(&docs, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let rows = loop {
+        match psql(port, "SELECT note FROM lifted ORDER BY id") {
+            Ok(rows) => break rows,
+            Err(e) if Instant::now() > deadline => panic!("{e}\npod logs:\n{}", play.logs()),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    };
+    assert_eq!(
+        rows.lines().collect::<Vec<_>>(),
+        ["written-on-the-source", "only-in-the-wal"],
+        "the pod serves the rows its claim was filled with"
+    );
 }

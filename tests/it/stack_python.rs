@@ -3,6 +3,7 @@
 //! modules the app reaches in its image, and the lifted pair answering with the redis data.
 
 use crate::common;
+use crate::deploy_common::*;
 
 use common::*;
 use std::collections::BTreeSet;
@@ -20,7 +21,8 @@ fn start_gunicorn(dir: &Path, port: u16, redis_port: u16) -> Daemon {
         daemon_command("/usr/bin/gunicorn")
             .env("REDIS_URL", format!("redis://127.0.0.1:{redis_port}/0"))
             .args(["--daemon", "--workers", "1", "--bind"])
-            .arg(format!("127.0.0.1:{port}"))
+            // Every address, as servers bind: the lifted app answers inside a pod too.
+            .arg(format!("0.0.0.0:{port}"))
             .arg("--pid")
             .arg(&pid_file)
             .arg("--chdir")
@@ -279,4 +281,33 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
         "the lifted app reaches the lifted redis and its data:\n{}",
         container_logs(&py_container)
     );
+
+    // What a platform team takes: syft reads the packages, the manifests validate, the
+    // maintained Dockerfile names every package and every file no package gives.
+    let (seen, planned) = syft_sees_the_plan(&py_dir);
+    eprintln!("gunicorn: syft {seen} / plan {planned} packages");
+    assert_eq!(
+        kinds(&kubernetes_validated(&py_dir)),
+        ["Deployment", "Service"]
+    );
+    maintained_dockerfile_checked(&py_dir);
+
+    // The exact Dockerfile's image, then the pod on the cluster's network, answer the page.
+    for c in [&py_container, &rd_container] {
+        let _ = podman().args(["rm", "-f", "-t", "2", c]).output();
+    }
+    assert!(wait_for_port_closed(web_port, Duration::from_secs(10)));
+    let hello = (200, b"hello from a flask app under gunicorn\n".to_vec());
+    let tag = format!("localhost/liftkit-test/gunicorn-dockerfile-{web_port}:1");
+    let rebuilt = dockerfile_rebuilt(&py_dir, &tag, &format!("{py_container}-dockerfile"));
+    assert_eq!(
+        http_when_ready(web_port, "/"),
+        Some(hello.clone()),
+        "the rebuilt image answers"
+    );
+    drop(rebuilt);
+    assert!(wait_for_port_closed(web_port, Duration::from_secs(10)));
+    let played = http_through_kube_play(&py_dir, d, web_port, "/", Duration::from_secs(60))
+        .unwrap_or_else(|logs| panic!("no answer from the pod:\n{logs}"));
+    assert_eq!(played, hello, "the pod answers the page");
 }

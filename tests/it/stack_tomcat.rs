@@ -4,6 +4,7 @@
 //! JSP page answers the same from the lifted container as from the host.
 
 use crate::common;
+use crate::deploy_common::*;
 
 use common::*;
 use sha2::{Digest, Sha256};
@@ -118,7 +119,7 @@ fn tomcat_with_a_war_is_lifted_from_its_jvm_and_its_page_answers_the_same() {
     assert!(plan.contains("user: tomcat"), "runs as the host ran it");
     assert!(
         plan.contains(&format!(
-            "Connector HTTP/1.1 on 127.0.0.1 port {port}: listening"
+            "Connector HTTP/1.1 on 0.0.0.0 port {port}: listening"
         )),
         "server.xml's connector, checked against the socket"
     );
@@ -206,4 +207,35 @@ fn tomcat_with_a_war_is_lifted_from_its_jvm_and_its_page_answers_the_same() {
         "GET / from the lifted container is the host's page:\n{text}"
     );
     assert_eq!(report["probes"][1]["lifted"]["Http"]["status"], 404);
+
+    // What a platform team takes: syft reads the packages, the manifests validate, the
+    // maintained Dockerfile names every package and every file no package gives.
+    let (seen, planned) = syft_sees_the_plan(&app);
+    eprintln!("tomcat: syft {seen} / plan {planned} packages");
+    assert_eq!(
+        kinds(&kubernetes_validated(&app)),
+        ["Deployment", "Service"]
+    );
+    maintained_dockerfile_checked(&app);
+
+    // The original steps aside: the exact Dockerfile's image, then the pod, serve its page.
+    tomcat.stop();
+    assert!(wait_for_port_closed(port, Duration::from_secs(60)));
+    let tag = format!("localhost/liftkit-test/tomcat-dockerfile-{port}:1");
+    let rebuilt = dockerfile_rebuilt(
+        &app,
+        &tag,
+        &format!("liftkit-test-tomcat-dockerfile-{port}"),
+    );
+    let page = http_within(port, "/", Duration::from_secs(180));
+    assert_eq!(
+        page,
+        Some((200, host_page.clone())),
+        "the rebuilt image serves the host's page"
+    );
+    drop(rebuilt);
+    assert!(wait_for_port_closed(port, Duration::from_secs(30)));
+    let played = http_through_kube_play(&app, dir.path(), port, "/", Duration::from_secs(240))
+        .unwrap_or_else(|logs| panic!("no answer from the pod:\n{logs}"));
+    assert_eq!(played, (200, host_page), "the pod serves the host's page");
 }

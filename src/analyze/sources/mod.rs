@@ -316,12 +316,14 @@ pub mod testing {
             let mut snapshot = self.snapshot.clone();
             snapshot.processes = vec![p.clone()];
             let analyzers: Vec<Analyzer> = Vec::new();
+            let excludes = crate::analyze::exclude::Excludes::default();
             f(&Inputs {
                 snapshot: &snapshot,
                 host: &host,
                 analyzers: &analyzers,
                 resolver: &resolver,
                 packages: &packages,
+                excludes: &excludes,
             })
         }
 
@@ -341,12 +343,14 @@ pub mod testing {
             let mut snapshot = self.snapshot.clone();
             snapshot.processes = vec![p.clone()];
             let analyzers: Vec<Analyzer> = Vec::new();
+            let excludes = crate::analyze::exclude::Excludes::default();
             let inp = Inputs {
                 snapshot: &snapshot,
                 host: &host,
                 analyzers: &analyzers,
                 resolver: &resolver,
                 packages: &packages,
+                excludes: &excludes,
             };
             let procs = [&p];
             let facts = AppFacts {

@@ -309,9 +309,12 @@ mod tests {
             probes: vec![],
             findings: vec![],
             packages: vec![],
+            deploy: Default::default(),
+            excluded: vec![],
         };
         Plan {
             schema: 1,
+            exclude: vec![],
             source: Source {
                 hostname: "db1".to_string(),
                 os: "Debian".to_string(),

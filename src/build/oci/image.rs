@@ -178,11 +178,46 @@ pub(crate) fn manifest_json(
     canonical(&manifest.build()?)
 }
 
-/// The index: one manifest, named both ways docker 25+ names it.
+/// OCI 1.1's empty descriptor content: the config of an artifact that has none.
+pub(crate) const EMPTY_JSON: &[u8] = b"{}";
+const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+
+/// An artifact manifest (OCI 1.1): `artifactType`, the empty config, one blob, and `subject`,
+/// the image it describes. Written as plain JSON: the fields are few and fixed.
+pub(crate) fn referrer_manifest_json(
+    r: &super::Referrer,
+    empty: &Blob,
+    payload: &Blob,
+    subject: &Blob,
+    created: i64,
+) -> Result<Vec<u8>, OciError> {
+    canonical(&json!({
+        "schemaVersion": 2,
+        "mediaType": MediaType::ImageManifest.to_string(),
+        "artifactType": r.artifact_type,
+        "config": { "mediaType": EMPTY_MEDIA_TYPE, "digest": empty.digest(), "size": empty.size, "data": "e30=" },
+        "layers": [{
+            "mediaType": r.artifact_type,
+            "digest": payload.digest(),
+            "size": payload.size,
+            "annotations": { "org.opencontainers.image.title": r.title },
+        }],
+        "subject": {
+            "mediaType": MediaType::ImageManifest.to_string(),
+            "digest": subject.digest(),
+            "size": subject.size,
+        },
+        "annotations": { "org.opencontainers.image.created": rfc3339(created) },
+    }))
+}
+
+/// The index: the image's manifest, named both ways docker 25+ names it, then the artifacts
+/// that refer to it (no name: they are not images to run).
 pub(crate) fn index_json(
     cfg: &ImageConfig,
     reference: &Reference,
     manifest: &Blob,
+    referrers: &[(String, Blob)],
 ) -> Result<Vec<u8>, OciError> {
     let mut annotations = hash_map(&cfg.annotations);
     annotations.insert(ANNOTATION_IMAGE_NAME.into(), reference.full());
@@ -196,6 +231,17 @@ pub(crate) fn index_json(
         .media_type(MediaType::ImageIndex)
         .manifests(vec![entry])
         .build()?;
+    let mut index = serde_json::to_value(&index)?;
+    if let Some(list) = index["manifests"].as_array_mut() {
+        for (artifact_type, blob) in referrers {
+            list.push(json!({
+                "mediaType": MediaType::ImageManifest.to_string(),
+                "artifactType": artifact_type,
+                "digest": blob.digest(),
+                "size": blob.size,
+            }));
+        }
+    }
     canonical(&index)
 }
 

@@ -20,6 +20,7 @@ const ARCHIVE: &str = "image.tar";
 pub(crate) fn write(
     entries: &[Entry],
     cfg: &ImageConfig,
+    referrers: &[super::Referrer],
     reference: &Reference,
     files: &dyn crate::host::Host,
     out_dir: &Path,
@@ -34,14 +35,28 @@ pub(crate) fn write(
     let layer = layer::write(entries, mtime, files, &blobs)?;
     let config = digest::write_blob(&blobs, &image::config_json(cfg, &layer.diff_id)?)?;
     let manifest = digest::write_blob(&blobs, &image::manifest_json(cfg, &config, &layer.blob)?)?;
+    let mut attached = Vec::new();
+    for r in referrers {
+        let empty = digest::write_blob(&blobs, image::EMPTY_JSON)?;
+        let payload = digest::write_blob(&blobs, &r.bytes)?;
+        let json = image::referrer_manifest_json(r, &empty, &payload, &manifest, cfg.created)?;
+        let artifact = digest::write_blob(&blobs, &json)?;
+        attached.push((r.artifact_type.clone(), artifact));
+    }
+    // The layout lists the referrers beside the image (OCI 1.1). The archive keeps an index of
+    // the image alone: its loaders (podman, docker, skopeo's and syft's `oci-archive:`,
+    // linuxkit) take an archive of exactly one manifest, and the SBOM is inside the image too.
+    write_file(
+        &layout.join("index.json"),
+        &image::index_json(cfg, reference, &manifest, &attached)?,
+    )?;
     let docs = Documents {
         oci_layout: image::oci_layout_json()?,
-        index: image::index_json(cfg, reference, &manifest)?,
+        index: image::index_json(cfg, reference, &manifest, &[])?,
         docker_manifest: image::docker_manifest_json(reference, &config, &layer.blob)?,
         repositories: image::repositories_json(reference, &layer.blob)?,
     };
     write_file(&layout.join("oci-layout"), &docs.oci_layout)?;
-    write_file(&layout.join("index.json"), &docs.index)?;
 
     // The archive lists blobs in digest order, so it does not depend on which blob is which.
     let mut blob_list = vec![&layer.blob, &config, &manifest];
@@ -59,6 +74,7 @@ pub(crate) fn write(
         uncompressed_size: layer.uncompressed_size,
         image_tar: out_dir.join(ARCHIVE),
         layout_dir: out_dir.join(LAYOUT_DIR),
+        referrers: attached.iter().map(|(_, b)| b.digest()).collect(),
         warnings: layer.warnings,
     })
 }

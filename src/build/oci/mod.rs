@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub(crate) use digest::sha256_hex;
 pub use image::host_arch;
 pub use verify::{verify_layout, Verified};
 
@@ -83,6 +84,19 @@ pub struct ImageConfig {
     pub history: String,
 }
 
+/// An artifact attached to the image as an OCI 1.1 referrer: a manifest whose `subject` is the
+/// image's, listed in the layout's index beside it (as `oras attach --oci-layout` does), so
+/// `oras discover`, registries' referrers API after a push, and scanners find it from the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referrer {
+    /// `artifactType` of the manifest and media type of its one blob
+    /// (`application/vnd.cyclonedx+json`).
+    pub artifact_type: String,
+    /// The blob's file name (`org.opencontainers.image.title`).
+    pub title: String,
+    pub bytes: Vec<u8>,
+}
+
 /// What was written, with the digests a caller reports or pushes by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
@@ -96,6 +110,8 @@ pub struct Written {
     pub uncompressed_size: u64,
     pub image_tar: PathBuf,
     pub layout_dir: PathBuf,
+    /// Digests of the referrer manifests, in the order given.
+    pub referrers: Vec<String>,
     /// Problems that did not stop the build: files that vanished or changed size while read.
     pub warnings: Vec<String>,
 }
@@ -148,9 +164,20 @@ pub fn write_image(
     files: &dyn Host,
     out_dir: &Path,
 ) -> Result<Written, OciError> {
+    write_image_with(entries, config, &[], files, out_dir)
+}
+
+/// [`write_image`], with artifacts attached to the image as referrers.
+pub fn write_image_with(
+    entries: Vec<Entry>,
+    config: &ImageConfig,
+    referrers: &[Referrer],
+    files: &dyn Host,
+    out_dir: &Path,
+) -> Result<Written, OciError> {
     let reference = image::Reference::parse(&config.name)?;
     let entries = entries::prepare(entries)?;
-    layout::write(&entries, config, &reference, files, out_dir)
+    layout::write(&entries, config, referrers, &reference, files, out_dir)
 }
 
 /// Shorthand for the error of a failed write to `path`.

@@ -33,11 +33,43 @@ pub fn verify_layout(dir: &Path) -> Result<Vec<Verified>, OciError> {
     if index.manifests().is_empty() {
         return Err(corrupt("index.json lists no manifest".into()));
     }
-    index
+    let (artifacts, images): (Vec<&Descriptor>, Vec<&Descriptor>) = index
         .manifests()
         .iter()
+        .partition(|d| d.artifact_type().is_some());
+    let verified: Vec<Verified> = images
+        .iter()
         .map(|entry| verify_image(dir, entry).map_err(corrupt))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    for a in artifacts {
+        verify_referrer(dir, a, &verified).map_err(corrupt)?;
+    }
+    Ok(verified)
+}
+
+/// An artifact the index lists: its blobs match their descriptors and its subject is one of
+/// the layout's images.
+fn verify_referrer(dir: &Path, entry: &Descriptor, images: &[Verified]) -> Result<(), String> {
+    let manifest: ImageManifest = parse(&read_blob(dir, entry)?)?;
+    read_blob(dir, manifest.config())?;
+    for layer in manifest.layers() {
+        read_blob(dir, layer)?;
+    }
+    let subject = manifest
+        .subject()
+        .as_ref()
+        .ok_or_else(|| format!("artifact {} has no subject", entry.digest()))?;
+    if !images
+        .iter()
+        .any(|i| i.manifest_digest == subject.digest().to_string())
+    {
+        return Err(format!(
+            "artifact {} refers to {}, which the layout does not hold",
+            entry.digest(),
+            subject.digest()
+        ));
+    }
+    Ok(())
 }
 
 fn verify_image(dir: &Path, entry: &Descriptor) -> Result<Verified, String> {

@@ -87,5 +87,6 @@ fn package(lines: Vec<&str>) -> Option<Package> {
         installed_kib: field("Installed-Size")
             .and_then(|s| s.parse().ok())
             .unwrap_or(0),
+        source: field("Source").unwrap_or_default().to_string(),
     })
 }

@@ -72,6 +72,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         connections,
         unix_sockets,
         bundle: None,
+        bundle_pids: Vec::new(),
         capacity: Some(capacity),
         facts: Vec::new(),
         disk: None,

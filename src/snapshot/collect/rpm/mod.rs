@@ -176,6 +176,7 @@ impl RpmDb {
                 version: h.evr.clone(),
                 arch: h.arch.clone(),
                 installed_kib: h.size.div_ceil(1024),
+                source: String::new(),
             })
             .collect()
     }
