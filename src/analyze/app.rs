@@ -1,15 +1,16 @@
 //! Analysis of one application: from its processes and the host's files to an `AppPlan`.
 //!
 //! Evidence is gathered into a `Draft` in a fixed order — what the processes show, the
-//! analyzer's rules, the systemd unit, the analyzer's hook, open files, what the C library
-//! loads — then the draft is frozen into the plan.
+//! analyzer's rules, the systemd unit, the analyzer's hook, open files, the evidence sources
+//! (`sources::SOURCES`: command line, state, package, binary literals, runtimes, entrypoint,
+//! configuration), what the C library loads — then the draft is frozen into the plan.
 
 use super::draft::Draft;
 use super::fileset::{is_copyable, FileSet};
 use super::group::Candidate;
 use super::spec::Analyzer;
 use super::vars::{self, Context};
-use super::{evidence, hooks, image, rules, systemd, sysv, users, Inputs};
+use super::{evidence, hooks, image, rules, sources, systemd, sysv, users, Inputs};
 use crate::elf::LoaderEnv;
 use crate::findings::Finding;
 use crate::plan::{AppPlan, Fit, ImageSpec, ProcessInfo, Role, SecretMount};
@@ -61,6 +62,12 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         hooks::run(hook, &hx, &mut d);
     }
     add_open_files(inp, &procs, &mut d);
+    // The command the image runs is known before the sources: they take the paths it names.
+    if d.entrypoint.is_none() {
+        d.entrypoint = Some(image::entrypoint(root, analyzer, &d.vars, &mut d.findings));
+    }
+    image::point_at_what_is_there(inp, root, &mut d);
+    sources::gather(inp, &procs, analyzer, &mut d);
     if !inp.snapshot.host.selinux.is_empty() {
         d.findings.push(Finding::info(
             "security.selinux",
@@ -83,6 +90,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         &mut d.findings,
     );
     d.settle();
+
+    mark_live_writes(&procs, analyzer, &d.vars, &mut d.volumes);
 
     let account = users::accounts(inp.snapshot, &procs, &d.vars);
     let generated = users::generated_files(&account);
@@ -151,7 +160,7 @@ fn add_process_evidence(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
         match &p.exe {
             Some(exe) => {
                 d.files
-                    .add(exe, Role::Code, format!("executable of pid {}", p.pid));
+                    .add_observed(exe, Role::Code, format!("executable of pid {}", p.pid));
                 d.elf_objects.push(exe.clone());
             }
             None if p.pid == procs[0].pid => d.findings.push(Finding::error(
@@ -163,7 +172,7 @@ fn add_process_evidence(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
         for m in p.maps.iter().filter(|m| is_copyable(m)) {
             if inp.host.stat(Path::new(m)).is_ok_and(|s| s.is_file()) {
                 d.files
-                    .add(m, Role::Code, format!("mapped by pid {}", p.pid));
+                    .add_observed(m, Role::Code, format!("mapped by pid {}", p.pid));
                 d.elf_objects.push(m.clone());
             }
         }
@@ -171,6 +180,40 @@ fn add_process_evidence(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
             d.findings
                 .push(Finding::warning(format!("pid {}", p.pid), problem.clone()));
         }
+    }
+}
+
+/// A volume the application was writing as it was analyzed: copied while it runs, its files may
+/// not agree with each other (a database's pages and its log). Says so, and what to do.
+fn mark_live_writes(
+    procs: &[&Process],
+    analyzer: &Analyzer,
+    vars: &vars::Vars,
+    volumes: &mut [crate::plan::Volume],
+) {
+    for v in volumes.iter_mut().filter(|v| {
+        v.kind == crate::plan::VolumeKind::Volume && v.populate && v.populate_with.is_none()
+    }) {
+        let prefix = format!("{}/", v.path.trim_end_matches('/'));
+        let writer = procs.iter().find_map(|p| {
+            p.fds
+                .iter()
+                .find(|f| f.writes() && f.target.starts_with(&prefix))
+                .map(|f| (p.pid, f.target.clone()))
+        });
+        let Some((pid, file)) = writer else { continue };
+        let dump = analyzer
+            .runtime
+            .dump
+            .as_deref()
+            .and_then(|t| vars.expand_one(t))
+            .map(|d| format!(", or save it with the application's own tool first ({d})"))
+            .unwrap_or_default();
+        v.live_writes = Some(format!(
+            "pid {pid} writes here as it runs ({file}): a copy taken while it runs may not be \
+             consistent. Stop the application before build, or build from a filesystem \
+             snapshot of the host (LVM, ZFS, btrfs) given with --root{dump}"
+        ));
     }
 }
 
@@ -190,18 +233,22 @@ fn add_open_files(inp: &Inputs, procs: &[&Process], d: &mut Draft) {
             if !inp.host.stat(Path::new(path)).is_ok_and(|m| m.is_file()) {
                 continue;
             }
+            // Read-only under a state place is content being served or read, not state;
+            // snapshots without open flags keep the place's word for it.
+            let read_only = fd.flags.is_some() && !fd.writes();
             let role = if path.starts_with("/var/log/") || path.ends_with(".log") {
                 Role::Log
             } else if ["/var/lib/", "/srv/", "/var/spool/", "/var/cache/"]
                 .iter()
                 .any(|dir| path.starts_with(dir))
+                && !read_only
             {
                 Role::State
             } else {
                 Role::Config
             };
             d.files
-                .add(path, role, format!("open by pid {} (fd {})", p.pid, fd.fd));
+                .add_observed(path, role, format!("open by pid {} (fd {})", p.pid, fd.fd));
         }
     }
 }
@@ -330,4 +377,46 @@ fn is_harmless_device(path: &str) -> bool {
             | "/dev/console"
             | "/dev/ptmx"
     ) || path.starts_with("/dev/pts/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Volume, VolumeKind};
+    use crate::snapshot::OpenFile;
+
+    #[test]
+    fn a_volume_written_as_it_runs_says_what_to_do_and_names_the_apps_dump_tool() {
+        let p = Process {
+            pid: 7,
+            fds: vec![OpenFile {
+                fd: 9,
+                target: "/var/lib/redis/appendonly.aof".into(),
+                flags: Some(0o102001),
+            }],
+            ..Process::default()
+        };
+        let mut a = Analyzer::generic();
+        a.runtime.dump = Some("redis-cli -p {port} SAVE".into());
+        let mut vars = vars::Vars::default();
+        vars.set("port", vec!["6379".into()], "test");
+        let volume = |path: &str| Volume {
+            path: path.into(),
+            kind: VolumeKind::Volume,
+            populate: true,
+            populate_with: None,
+            why: "t".into(),
+            live_writes: None,
+        };
+        let mut volumes = vec![volume("/var/lib/redis"), volume("/srv/quiet")];
+        mark_live_writes(&[&p], &a, &vars, &mut volumes);
+        let live = volumes[0].live_writes.as_deref().unwrap();
+        assert!(
+            live.contains("pid 7 writes here as it runs (/var/lib/redis/appendonly.aof)"),
+            "{live}"
+        );
+        assert!(live.contains("Stop the application") && live.contains("filesystem snapshot"));
+        assert!(live.contains("(redis-cli -p 6379 SAVE)"), "{live}");
+        assert!(volumes[1].live_writes.is_none(), "nothing writes there");
+    }
 }

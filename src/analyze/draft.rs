@@ -18,6 +18,9 @@ pub struct Draft {
     pub dirs: Vec<DirEntry>,
     /// Variables set by the unit or a hook, over the process's own environment.
     pub env: Vec<String>,
+    /// Names of variables evidence says the program reads (a wrapper exports them), with why:
+    /// kept in the image whatever the program's strings say.
+    pub env_read: BTreeMap<String, String>,
     pub entrypoint: Option<Vec<String>>,
     pub workdir: Option<String>,
     /// A user the unit names, when it differs from what the process shows.

@@ -11,7 +11,7 @@ use std::path::Path;
 
 mod apache;
 mod jvm;
-mod php;
+pub(crate) mod php;
 mod postgres;
 mod python;
 mod tomcat;
@@ -90,6 +90,7 @@ fn vendor_tree(cx: &HookContext, d: &mut Draft) {
                 kind,
                 populate: kind == VolumeKind::Volume,
                 populate_with: None,
+                live_writes: None,
                 why: format!("state of the vendor tree {tree}"),
             });
         }

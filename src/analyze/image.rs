@@ -25,6 +25,17 @@ pub fn image_spec(
     };
     let mut env = environ::split(&root.environ);
     recover_locale(root, &mut env.kept, &mut d.findings);
+    let mut set_elsewhere = d.env_read.clone();
+    for kv in &d.env {
+        let key = kv.split('=').next().unwrap_or_default();
+        set_elsewhere.insert(key.to_string(), "set by the unit or a hook".to_string());
+    }
+    if let Some(why) = environ::keep_read(&mut env, inp.host, &d.files, &set_elsewhere) {
+        d.findings.push(Finding::info(
+            format!("pid {}", root.pid),
+            format!("every variable of the process is kept: {why}"),
+        ));
+    }
     for kv in &d.env {
         let (key, value) = kv.split_once('=').unwrap_or((kv.as_str(), ""));
         env.kept.retain(|e| e.split('=').next() != Some(key));
@@ -112,7 +123,7 @@ fn recover_locale(root: &Process, env: &mut Vec<String>, findings: &mut Vec<Find
     }
 }
 
-fn entrypoint(
+pub fn entrypoint(
     root: &Process,
     a: &Analyzer,
     vars: &Vars,
@@ -129,8 +140,10 @@ fn entrypoint(
         ));
     }
     let mut cmd = trimmed_cmdline(root);
+    // A title rewritten into one string keeps its words for `point_at_what_is_there`.
+    let title = cmd.len() == 1 && cmd[0].contains(' ');
     if let (Some(first), Some(exe)) = (cmd.first_mut(), &root.exe) {
-        if !first.starts_with('/') {
+        if !first.starts_with('/') && !title {
             *first = exe.clone();
         }
     }
@@ -142,6 +155,71 @@ fn entrypoint(
         ));
     }
     cmd
+}
+
+/// An entrypoint must name a program the host has: a title the process rewrote into one
+/// string (`nginx: master process /usr/sbin/nginx -c x.conf`) runs from its first word that is
+/// a program; a command naming a path the host no longer has (argv[0] of a deleted or moved
+/// file) runs the executable the process really ran.
+pub fn point_at_what_is_there(inp: &Inputs, root: &Process, d: &mut Draft) {
+    let Some(ep) = d.entrypoint.as_mut() else {
+        return;
+    };
+    let is_program =
+        |p: &str| p.starts_with('/') && inp.host.stat(Path::new(p)).is_ok_and(|m| m.is_file());
+    if ep.len() == 1 && ep[0].contains(' ') {
+        let title = ep[0].clone();
+        let words: Vec<String> = title.split_whitespace().map(str::to_string).collect();
+        let path = root
+            .env("PATH")
+            .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        let real = |p: &str| inp.host.real_path(Path::new(p)).ok();
+        let exe_real = root.exe.as_deref().and_then(real);
+        // The program: an absolute path the host has, or a bare name that is the executable
+        // as found on PATH (`redis-server`, a link whose name chooses the mode).
+        let start = words.iter().enumerate().find_map(|(i, w)| {
+            if is_program(w) {
+                return Some((i, w.clone()));
+            }
+            let found = super::sources::entry::locate(inp, w, path)?;
+            (exe_real.is_some() && real(&found) == exe_real).then_some((i, found))
+        });
+        let rewritten: Vec<String> = match start {
+            Some((i, program)) => {
+                // What follows the arguments is the title's own status (`[listener] 0 of
+                // 10-100 startups`).
+                let args = words[i + 1..]
+                    .iter()
+                    .take_while(|w| !w.starts_with('[') && !w.starts_with('('))
+                    .cloned();
+                std::iter::once(program).chain(args).collect()
+            }
+            None => root.exe.iter().cloned().collect(),
+        };
+        if !rewritten.is_empty() {
+            d.findings.push(Finding::info(
+                format!("pid {}", root.pid),
+                format!(
+                    "the process rewrote its title ({title:?}): the entrypoint runs {}",
+                    rewritten.join(" ")
+                ),
+            ));
+            *ep = rewritten;
+        }
+    }
+    let (Some(first), Some(exe)) = (ep.first_mut(), &root.exe) else {
+        return;
+    };
+    if !first.starts_with('/') || is_program(first) {
+        return;
+    }
+    if is_program(exe) {
+        d.findings.push(Finding::warning(
+            format!("pid {}", root.pid),
+            format!("the command names {first}, which the host does not have: the entrypoint runs {exe}, the executable the process ran"),
+        ));
+        *first = exe.clone();
+    }
 }
 
 /// The analyzer's entrypoint with its templates filled in; `None` when a lone word names a
@@ -231,4 +309,47 @@ pub fn trimmed_cmdline(p: &Process) -> Vec<String> {
         c.pop();
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::sources::testing::{process, Fixture};
+
+    fn entry_of(fx: &Fixture, p: &Process) -> Vec<String> {
+        let mut d = Draft::default();
+        d.entrypoint = Some(entrypoint(
+            p,
+            &Analyzer::generic(),
+            &d.vars,
+            &mut d.findings,
+        ));
+        fx.with_inputs(p, |inp| point_at_what_is_there(inp, p, &mut d));
+        d.entrypoint.unwrap()
+    }
+
+    #[test]
+    fn a_rewritten_title_gives_back_the_command_it_ran() {
+        let fx = Fixture::new();
+        fx.write("/usr/sbin/sshd", "\x7fELF")
+            .write("/usr/bin/redis-check-rdb", "\x7fELF")
+            .symlink("redis-check-rdb", "/usr/bin/redis-server");
+        let title = "sshd: /usr/sbin/sshd -f /srv/s/sshd_config [listener] 0 of 10-100 startups";
+        let p = process("/usr/sbin/sshd", &[title], "/");
+        assert_eq!(
+            entry_of(&fx, &p),
+            ["/usr/sbin/sshd", "-f", "/srv/s/sshd_config"]
+        );
+        // A bare name that is the executable on PATH keeps its name: redis chooses its mode by it.
+        let mut p = process(
+            "/usr/bin/redis-check-rdb",
+            &["redis-server 127.0.0.1:6379"],
+            "/",
+        );
+        p.environ = vec!["PATH=/usr/bin".into()];
+        assert_eq!(entry_of(&fx, &p)[0], "/usr/bin/redis-server");
+        // argv[0] naming a path the host no longer has runs the executable.
+        let p = process("/usr/sbin/sshd", &["/opt/old/sshd", "-D"], "/");
+        assert_eq!(entry_of(&fx, &p), ["/usr/sbin/sshd", "-D"]);
+    }
 }

@@ -20,6 +20,7 @@ mod packages;
 mod resources;
 mod rules;
 pub mod secrets;
+mod sources;
 pub mod spec;
 pub mod syntax;
 pub mod systemd;
@@ -35,6 +36,7 @@ use rayon::prelude::*;
 
 pub use group::Candidate;
 pub use packages::PackageIndex;
+pub(crate) use sources::entry::parse_shebang;
 pub use spec::Analyzer;
 
 /// Which applications to plan.

@@ -194,6 +194,7 @@ fn volumes(a: &Analyzer, paths: &dyn Fn(&str) -> Vec<String>) -> Vec<Volume> {
                 kind: VolumeKind::Volume,
                 populate: true,
                 populate_with: None,
+                live_writes: None,
                 why: format!("analyzer {}: state ({t}), copied from the host", a.id),
             });
         }
@@ -205,6 +206,7 @@ fn volumes(a: &Analyzer, paths: &dyn Fn(&str) -> Vec<String>) -> Vec<Volume> {
                 kind: VolumeKind::Tmpfs,
                 populate: false,
                 populate_with: None,
+                live_writes: None,
                 why: format!("analyzer {}: written at run time, not kept ({t})", a.id),
             });
         }

@@ -151,6 +151,10 @@ pub struct Runtime {
     pub dirs: Vec<String>,
     #[serde(default)]
     pub probes: Vec<Probe>,
+    /// The application's own tool for a consistent copy of its state (`redis-cli SAVE`),
+    /// offered when a volume is copied while the application writes it.
+    #[serde(default)]
+    pub dump: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

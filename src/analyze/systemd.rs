@@ -243,6 +243,7 @@ pub fn apply(u: &Unit, a: &Analyzer, d: &mut Draft) {
                     kind,
                     populate: kind == VolumeKind::Volume,
                     populate_with: None,
+                    live_writes: None,
                     why: from(key),
                 });
             }
@@ -311,6 +312,7 @@ fn writable_path(d: &mut Draft, path: &str, why: &str) {
         kind,
         populate: kind == VolumeKind::Volume,
         populate_with: None,
+        live_writes: None,
         why: why.to_string(),
     });
 }

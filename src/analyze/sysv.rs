@@ -576,10 +576,29 @@ pub fn find_for(host: &dyn Host, p: &crate::snapshot::Process) -> Option<Script>
             Some(f) => host
                 .read_to_string(Path::new(f))
                 .is_ok_and(|t| t.trim() == p.pid.to_string()),
-            None => resolve_program(host, &d.cmdline[0]).is_some_and(|r| Some(r) == real_exe),
+            // The same program is not enough: one started by hand with its own files
+            // (`-f /srv/site.conf`) is not the script's daemon.
+            None => {
+                resolve_program(host, &d.cmdline[0]).is_some_and(|r| Some(r) == real_exe)
+                    && names_the_same_files(host, &d.cmdline, &p.cmdline)
+            }
         };
         matches.then_some(script)
     })
+}
+
+/// The script's command and the process's name the same existing files: a process started by
+/// hand with its own configuration (`-C /srv/dnsmasq.conf`) is not the script's daemon.
+fn names_the_same_files(host: &dyn Host, script: &[String], process: &[String]) -> bool {
+    let files = |words: &[String]| -> std::collections::BTreeSet<String> {
+        words
+            .iter()
+            .skip(1)
+            .flat_map(|w| w.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .filter(|a| a.starts_with('/') && host.stat(Path::new(a)).is_ok_and(|m| m.is_file()))
+            .collect()
+    };
+    files(script) == files(process)
 }
 
 /// A program name as the script's shell would find it (PATH of an init script).

@@ -9,6 +9,7 @@
 mod compose;
 mod dockerfile;
 mod kubernetes;
+mod launch;
 pub(crate) mod layout;
 pub mod linuxkit;
 pub mod oci;
@@ -55,6 +56,8 @@ pub enum BuildError {
         artifact: &'static str,
         message: String,
     },
+    #[error("app {app}: cannot run: {message}")]
+    Entrypoint { app: String, message: String },
     #[error("app {app}: report: {source}")]
     Report {
         app: String,
@@ -159,6 +162,18 @@ fn build_into(
     opts: &Options,
 ) -> Result<AppBuild, BuildError> {
     let layout = layout::layout(app, host, opts.include_secrets);
+    let img = &app.image;
+    launch::check(
+        &img.entrypoint,
+        &img.env,
+        &img.workdir,
+        &layout.entries,
+        host,
+    )
+    .map_err(|message| BuildError::Entrypoint {
+        app: app.name.clone(),
+        message,
+    })?;
     let created = opts.source_date_epoch.unwrap_or(layout.newest_mtime);
     let mut entries = layout.entries;
     let for_scanners = scanner_records(plan, app, host, &entries, created, opts)?;

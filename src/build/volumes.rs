@@ -5,9 +5,13 @@ use crate::analyze::exclude::Excludes;
 use crate::findings::Finding;
 use crate::host::Host;
 use crate::plan::{volume_name, AppPlan, Volume, VolumeKind};
+use std::collections::BTreeMap;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Changed files named in a finding before "…".
+const CHANGES_SHOWN: usize = 5;
 
 /// `volumes/`: one directory per volume, populated from the host where the plan says so.
 pub fn write(cx: &super::Context, record: &mut super::AppBuild) -> Result<(), super::BuildError> {
@@ -57,14 +61,94 @@ pub fn populate(
             let path = Path::new(&v.path).join(rel);
             exclude.rule_for(&path.to_string_lossy(), is_dir).is_none()
         };
+        let before = fingerprint(host, &real, &keep);
         bytes += copy_tree(host, &real, &dest, &keep, &mut findings)?;
-        findings.push(Finding::info(
-            &v.path,
-            "copied from the running source: writes the application had not yet flushed to disk \
-             are not in the copy (quiesce or save it first for a consistent copy)",
-        ));
+        let changed = changes(&before, &fingerprint(host, &real, &keep));
+        findings.push(consistency(v, &real, &changed));
     }
     Ok((bytes, findings))
+}
+
+/// Size and modification time of every file under `top`, to tell whether it changed while it
+/// was copied.
+fn fingerprint(
+    host: &dyn Host,
+    top: &Path,
+    keep: &dyn Fn(&Path, bool) -> bool,
+) -> BTreeMap<PathBuf, (u64, i64, i64)> {
+    let mut out = BTreeMap::new();
+    let mut outputs: Vec<PathBuf> = Vec::new();
+    host.walk(
+        top,
+        usize::MAX,
+        &mut |entry| {
+            if outputs.iter().any(|o| entry.path.starts_with(o)) {
+                return true;
+            }
+            if entry.file_type.is_dir() && entry.path != top && is_liftkit_output(host, &entry.path)
+            {
+                outputs.push(entry.path);
+                return true;
+            }
+            let rel = entry.path.strip_prefix(top).unwrap_or(Path::new(""));
+            if entry.file_type.is_file() && keep(rel, false) {
+                if let Ok(m) = host.lstat(&entry.path) {
+                    out.insert(entry.path, (m.len(), m.mtime(), m.mtime_nsec()));
+                }
+            }
+            true
+        },
+        &mut |_, _| {},
+    );
+    out
+}
+
+/// Files written, created or removed between two fingerprints.
+fn changes(
+    before: &BTreeMap<PathBuf, (u64, i64, i64)>,
+    after: &BTreeMap<PathBuf, (u64, i64, i64)>,
+) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = before
+        .iter()
+        .filter(|(p, f)| after.get(*p) != Some(f))
+        .map(|(p, _)| p.clone())
+        .collect();
+    out.extend(after.keys().filter(|p| !before.contains_key(*p)).cloned());
+    out.sort();
+    out
+}
+
+/// What the copy of a live application's state is worth, and what the user can do about it.
+fn consistency(v: &Volume, real: &Path, changed: &[PathBuf]) -> Finding {
+    let advice = v.live_writes.clone().unwrap_or_else(|| {
+        "stop the application before build, or build from a filesystem snapshot of the host \
+         given with --root"
+            .to_string()
+    });
+    if changed.is_empty() {
+        return Finding::info(
+            &v.path,
+            "copied from the running source; no file changed during the copy, but writes the \
+             application had not yet flushed to disk are not in it (quiesce or save it first \
+             for a consistent copy)",
+        );
+    }
+    let mut shown: Vec<String> = changed
+        .iter()
+        .take(CHANGES_SHOWN)
+        .map(|p| p.strip_prefix(real).unwrap_or(p).display().to_string())
+        .collect();
+    if changed.len() > CHANGES_SHOWN {
+        shown.push("…".to_string());
+    }
+    Finding::warning(
+        &v.path,
+        format!(
+            "{} file(s) changed while the volume was copied ({}): the copy is not consistent. {advice}",
+            changed.len(),
+            shown.join(", ")
+        ),
+    )
 }
 
 /// A volume filled by a named strategy rather than a copy; `None`: copy it after all.
@@ -101,10 +185,25 @@ pub(crate) fn copy_tree(
     let mut bytes = 0;
     let mut failure = None;
     let mut unlisted = Vec::new();
+    // liftkit's own output inside the directory it copies (`-o` under a data directory, or the
+    // build writing into it right now) is never data: copying it would copy the copy.
+    let mut outputs: Vec<PathBuf> = Vec::new();
     host.walk(
         src,
         usize::MAX,
         &mut |entry| {
+            if outputs.iter().any(|o| entry.path.starts_with(o)) {
+                return true;
+            }
+            if entry.file_type.is_dir() && entry.path != src && is_liftkit_output(host, &entry.path)
+            {
+                findings.push(Finding::info(
+                    entry.path.to_string_lossy(),
+                    "liftkit's own output: not copied into the volume",
+                ));
+                outputs.push(entry.path);
+                return true;
+            }
             let rel = entry.path.strip_prefix(src).unwrap_or(Path::new(""));
             if !rel.as_os_str().is_empty() && !keep(rel, entry.file_type.is_dir()) {
                 return true;
@@ -127,6 +226,15 @@ pub(crate) fn copy_tree(
         Some(e) => Err(e),
         None => Ok(bytes),
     }
+}
+
+/// An output directory of liftkit: `out/` (snapshot and plan), `out/<app>/`, a staging
+/// `out/.<app>.partial/`.
+fn is_liftkit_output(host: &dyn Host, dir: &Path) -> bool {
+    let has = |name: &str| host.lstat(&dir.join(name)).is_ok();
+    dir.to_string_lossy().ends_with(".partial")
+        || has("build.json")
+        || (has("plan.yaml") && has("snapshot.json"))
 }
 
 /// Copies one entry with its owner and mode. Errors returned are the output's (it cannot be
@@ -190,4 +298,138 @@ fn copy_entry(
         )?;
     }
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::RootDir;
+    use std::ffi::OsString;
+    use std::fs::{File, Metadata};
+
+    /// A host whose application writes its journal whenever the copy reads its data file: a
+    /// database at work while liftkit copies it, deterministically.
+    #[derive(Debug, Clone)]
+    struct Busy {
+        root: RootDir,
+        journal: PathBuf,
+    }
+
+    impl Host for Busy {
+        fn describe(&self) -> String {
+            self.root.describe()
+        }
+        fn root_label(&self) -> String {
+            self.root.root_label()
+        }
+        fn boxed(&self) -> Box<dyn Host> {
+            Box::new(self.clone())
+        }
+        fn lstat(&self, abs: &Path) -> io::Result<Metadata> {
+            self.root.lstat(abs)
+        }
+        fn read_link(&self, abs: &Path) -> io::Result<PathBuf> {
+            self.root.read_link(abs)
+        }
+        fn list(&self, abs: &Path) -> io::Result<Vec<OsString>> {
+            self.root.list(abs)
+        }
+        fn open_resolved(&self, abs: &Path) -> io::Result<File> {
+            if abs.ends_with("ibdata1") {
+                use std::io::Write;
+                let mut j = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&self.journal)?;
+                j.write_all(b"one more transaction\n")?;
+            }
+            self.root.open_resolved(abs)
+        }
+    }
+
+    fn app_with(volume: Volume) -> AppPlan {
+        let yaml = include_str!("../../samples/redis/plan.golden.yaml");
+        let mut plan = crate::plan::parse(Path::new("plan.yaml"), yaml).unwrap();
+        let mut app = plan.apps.remove(0);
+        app.volumes = vec![volume];
+        app
+    }
+
+    #[test]
+    fn liftkit_output_inside_a_volume_is_not_copied() {
+        let src = tempfile::tempdir().unwrap();
+        let data = src.path().join("srv/app");
+        for f in [
+            "db/rows",
+            "out/plan.yaml",
+            "out/snapshot.json",
+            "out/.app.partial/volumes/x",
+        ] {
+            std::fs::create_dir_all(data.join(f).parent().unwrap()).unwrap();
+            std::fs::write(data.join(f), "x").unwrap();
+        }
+        let dest = tempfile::tempdir().unwrap();
+        let mut findings = Vec::new();
+        copy_tree(
+            &crate::host::at(src.path()),
+            Path::new("/srv/app"),
+            dest.path(),
+            &|_, _| true,
+            &mut findings,
+        )
+        .unwrap();
+        assert!(dest.path().join("db/rows").exists());
+        assert!(!dest.path().join("out").exists(), "{findings:?}");
+    }
+
+    #[test]
+    fn files_changing_during_the_copy_are_reported_with_what_to_do() {
+        let src = tempfile::tempdir().unwrap();
+        let db = src.path().join("srv/db");
+        std::fs::create_dir_all(&db).unwrap();
+        std::fs::write(db.join("ibdata1"), "pages").unwrap();
+        std::fs::write(db.join("ib_logfile0"), "log\n").unwrap();
+        let host = Busy {
+            root: crate::host::at(src.path()),
+            journal: db.join("ib_logfile0"),
+        };
+        let volume = Volume {
+            path: "/srv/db".into(),
+            kind: VolumeKind::Volume,
+            populate: true,
+            populate_with: None,
+            why: "test".into(),
+            live_writes: Some("pid 7 writes here as it runs: stop it first".into()),
+        };
+        let out = tempfile::tempdir().unwrap();
+        let (_, findings) = populate(
+            &app_with(volume.clone()),
+            &host,
+            &Default::default(),
+            out.path(),
+        )
+        .unwrap();
+        let f = findings
+            .iter()
+            .find(|f| f.subject == "/srv/db")
+            .expect("a finding for the volume");
+        assert_eq!(f.level, crate::findings::Level::Warning);
+        assert!(
+            f.message
+                .contains("1 file(s) changed while the volume was copied (ib_logfile0)"),
+            "{}",
+            f.message
+        );
+        assert!(
+            f.message.contains("stop it first"),
+            "the plan's advice: {}",
+            f.message
+        );
+
+        // The same data at rest: copied, and said to be copied from a running source only.
+        let quiet = crate::host::at(src.path());
+        let (_, findings) =
+            populate(&app_with(volume), &quiet, &Default::default(), out.path()).unwrap();
+        let f = findings.iter().find(|f| f.subject == "/srv/db").unwrap();
+        assert_eq!(f.level, crate::findings::Level::Info, "{}", f.message);
+    }
 }

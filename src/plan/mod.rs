@@ -294,12 +294,41 @@ pub enum Role {
     Secret,
 }
 
+/// How sure the evidence for a file is, strongest first: the process showed it (`observed`:
+/// mapped, open, traced), something the program or its operator wrote names it (`declared`: an
+/// analyzer rule, the command line, an include, a package's conffiles, an ELF `NEEDED`, a
+/// `require`), or a heuristic matched (`guessed`: a token in a configuration or a string in a
+/// binary that happens to name an existing path).
+#[derive(
+    Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Observed,
+    #[default]
+    Declared,
+    Guessed,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Observed => "observed",
+            Confidence::Declared => "declared",
+            Confidence::Guessed => "guessed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileEntry {
     pub path: String,
     pub role: Role,
     pub why: Vec<String>,
+    /// The surest of its reasons (plans written before it was recorded read as `declared`).
+    #[serde(default)]
+    pub confidence: Confidence,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
 }
@@ -369,6 +398,10 @@ pub struct Volume {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub populate_with: Option<String>,
     pub why: String,
+    /// Set when the source application was writing here as it was analyzed: a copy taken while
+    /// it runs may not be consistent. Says who writes and what the user can do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_writes: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -139,6 +139,8 @@ pub struct RoleGroup {
 pub struct FileRow {
     pub path: String,
     pub why: Vec<String>,
+    /// `observed`, `declared` or `guessed`: how sure the surest reason is.
+    pub confidence: crate::plan::Confidence,
     /// The owning package, empty when no package owns it.
     pub package: String,
     pub bytes: u64,
@@ -201,6 +203,8 @@ pub struct VolumeRow {
     pub bytes: u64,
     pub human: String,
     pub why: String,
+    /// Set when the application was writing here as it was analyzed: who, and what to do.
+    pub live_writes: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -436,6 +440,7 @@ fn files_section(inp: &Inputs, sizes: &sizes::FileSizes) -> FilesSection {
                         row.why.push(why.clone());
                     }
                 }
+                row.confidence = row.confidence.min(f.confidence);
                 continue;
             }
             seen.insert(real.clone(), (groups.len(), files.len()));
@@ -443,6 +448,7 @@ fn files_section(inp: &Inputs, sizes: &sizes::FileSizes) -> FilesSection {
             files.push(FileRow {
                 path: real,
                 why: f.why.clone(),
+                confidence: f.confidence,
                 package: f.package.clone().unwrap_or_default(),
                 bytes,
                 human: human_bytes(bytes),
@@ -539,6 +545,7 @@ fn volumes_section(inp: &Inputs) -> VolumesSection {
                 bytes,
                 human: human_bytes(bytes),
                 why: v.why.clone(),
+                live_writes: v.live_writes.clone().unwrap_or_default(),
             }
         })
         .collect();

@@ -37,6 +37,10 @@ pub struct Snapshot {
     /// Established TCP connections each process holds: how applications on one host talk.
     #[serde(default)]
     pub connections: Vec<Connection>,
+    /// Listening Unix-domain sockets bound to paths (absent in snapshots taken before liftkit
+    /// recorded them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unix_sockets: Vec<UnixSocket>,
     /// Set by `collect --bundle`: a directory, relative to the snapshot file, holding the files the
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -245,6 +249,54 @@ pub struct OpenFile {
     pub fd: i32,
     /// The link target: a path, or `socket:[inode]`, `pipe:[…]`, `anon_inode:…`.
     pub target: String,
+    /// The open flags from `/proc/PID/fdinfo/FD`, written in octal as the kernel shows them
+    /// (`0100002`); absent in snapshots taken before liftkit recorded them, or when unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "octal_flags")]
+    pub flags: Option<u32>,
+}
+
+impl OpenFile {
+    /// Opened for writing (`O_WRONLY` or `O_RDWR`).
+    pub fn writes(&self) -> bool {
+        self.flags
+            .is_some_and(|f| matches!(f & libc::O_ACCMODE as u32, 1 | 2))
+    }
+
+    pub fn appends(&self) -> bool {
+        self.flags.is_some_and(|f| f & libc::O_APPEND as u32 != 0)
+    }
+}
+
+/// Flags read and written as the kernel prints them in fdinfo: an octal string.
+mod octal_flags {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(flags: &Option<u32>, s: S) -> Result<S::Ok, S::Error> {
+        match flags {
+            Some(f) => s.serialize_str(&format!("{f:07o}")),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| {
+            u32::from_str_radix(&t, 8).map_err(|_| {
+                serde::de::Error::custom(format!("open flags {t:?} are not octal like \"0100002\""))
+            })
+        })
+        .transpose()
+    }
+}
+
+/// A listening Unix-domain socket bound to a path, joined to the processes holding it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct UnixSocket {
+    pub path: String,
+    pub inode: u64,
+    #[serde(default)]
+    pub pids: Vec<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

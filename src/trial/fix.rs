@@ -7,7 +7,7 @@ use super::trace::Trace;
 use crate::analyze::PackageIndex;
 use crate::elf::{LoaderEnv, Resolver};
 use crate::host::Host;
-use crate::plan::{AppPlan, DirEntry, FileEntry, Role, SecretMount};
+use crate::plan::{AppPlan, Confidence, DirEntry, FileEntry, Role, SecretMount};
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -266,6 +266,8 @@ impl Fixer<'_> {
             path: path.to_string(),
             role,
             why: vec![why.to_string()],
+            // The lifted program asked for it: the surest evidence there is.
+            confidence: Confidence::Observed,
             package: self.packages.owner(path),
         });
         if is_elf(self.host, path) {
@@ -287,6 +289,7 @@ impl Fixer<'_> {
                 Role::Code
             },
             why: vec![why.to_string()],
+            confidence: Confidence::Observed,
             package: None,
         });
         let Ok(entries) = self.host.list(Path::new(path)) else {
@@ -347,6 +350,7 @@ impl Fixer<'_> {
                         path,
                         role: Role::Code,
                         why: vec![why],
+                        confidence: Confidence::Observed,
                         package: None,
                     });
                 }

@@ -6,7 +6,20 @@
 use crate::common::*;
 use liftkit::bench::testbed::{self, Lifted, Request};
 
-pub fn lift(service: &str, generic: bool) -> Lifted {
+/// A lift's outcome and the directory it was made in, removed when the test is done with it.
+pub struct Kept {
+    lifted: Lifted,
+    _work: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Kept {
+    type Target = Lifted;
+    fn deref(&self) -> &Lifted {
+        &self.lifted
+    }
+}
+
+pub fn lift(service: &str, generic: bool) -> Kept {
     let svc = testbed::service(service).expect("a testbed service");
     let work = public_tempdir();
     let req = Request {
@@ -38,7 +51,10 @@ pub fn lift(service: &str, generic: bool) -> Lifted {
         "{service}: the lift ran its trial:\n{}",
         r.lift_log
     );
-    r
+    Kept {
+        lifted: r,
+        _work: work,
+    }
 }
 
 #[test]
@@ -48,7 +64,6 @@ fn memcached_started_with_dash_d() {
 }
 
 #[test]
-#[ignore = "the lifted lighttpd cannot open its error log as www-data in a root-owned directory (state writers, part A)"]
 fn lighttpd_with_its_docroot_in_its_config() {
     lift("lighttpd", false);
 }
@@ -59,7 +74,6 @@ fn dnsmasq_daemonizing_by_default() {
 }
 
 #[test]
-#[ignore = "the StatFile named in its config is read only on a stats request the trial does not make (config scanner, part A)"]
 fn tinyproxy_with_its_stats_template() {
     lift("tinyproxy", false);
 }
@@ -80,10 +94,9 @@ fn mosquitto_with_its_password_file() {
 }
 
 #[test]
-#[ignore = "the lifted sshd daemon starts but does not answer (its title-rewritten command line; under investigation)"]
 fn sshd_with_its_host_key_as_a_secret() {
     let r = lift("sshd", false);
-    let dir = r.app_dir.unwrap();
+    let dir = r.app_dir.clone().unwrap();
     let plan = std::fs::read_to_string(dir.join("plan.yaml")).unwrap();
     assert!(
         plan.contains("ssh_host_ed25519_key"),
@@ -98,7 +111,6 @@ fn sshd_with_its_host_key_as_a_secret() {
 }
 
 #[test]
-#[ignore = "its data directory is not a volume yet (state writers, part A): the trial bakes data files in"]
 fn mariadb_with_its_data_directory() {
     lift("mariadb", false);
 }
@@ -114,13 +126,11 @@ fn node_app_run_from_its_directory() {
 }
 
 #[test]
-#[ignore = "one missing module per trial round: needs the perl closure (runtimes table, part A)"]
 fn perl_app_with_use_lib() {
     lift("perl", false);
 }
 
 #[test]
-#[ignore = "one missing file per trial round: needs the ruby closure (runtimes table, part A)"]
 fn ruby_app_with_require_relative() {
     lift("ruby", false);
 }
@@ -142,7 +152,6 @@ fn vendor_daemon_started_by_its_wrapper_script() {
 }
 
 #[test]
-#[ignore = "the stdlib is found by listing, one level per round: needs the python closure for generic apps (part A)"]
 fn python_app_started_through_a_shim() {
     lift("python", false);
 }

@@ -26,6 +26,7 @@ mod elf_hostile;
 mod elf_root;
 mod engagement;
 mod engagement_fixture;
+mod evidence_generic;
 mod fixtures;
 mod flat_memory;
 mod fleet_batch;

@@ -47,7 +47,8 @@ fn fixture_host(root: &Path) -> Snapshot {
         std::fs::write(&p, content).unwrap();
     }
     std::fs::create_dir_all(root.join("usr/bin")).unwrap();
-    std::fs::write(root.join("usr/bin/app"), "#!/not/elf\n").unwrap();
+    // Neither ELF nor a script: the analysis has nothing to resolve, the image still runs it.
+    std::fs::write(root.join("usr/bin/app"), "not an ELF file\n").unwrap();
     std::fs::set_permissions(
         root.join("usr/bin/app"),
         std::fs::Permissions::from_mode(0o755),
@@ -66,15 +67,18 @@ fn fixture_host(root: &Path) -> Snapshot {
         .map(|(i, (path, _, _))| OpenFile {
             fd: 3 + i as i32,
             target: path.to_string(),
+            flags: None,
         })
         .collect();
     fds.push(OpenFile {
         fd: 99,
         target: "/etc/app/plain.conf".to_string(),
+        flags: None,
     });
     fds.push(OpenFile {
         fd: 100,
         target: "socket:[4242]".to_string(),
+        flags: None,
     });
     let json = serde_json::json!({
         "schema": liftkit::snapshot::SCHEMA_VERSION,

@@ -66,6 +66,7 @@ fn add_written_dirs(d: &mut Draft, datadir: Option<&str>) {
             kind: crate::plan::VolumeKind::Tmpfs,
             populate: false,
             populate_with: None,
+            live_writes: None,
             why: "PostgreSQL stats_temp_directory: statistics written at run time, not kept"
                 .to_string(),
         });

@@ -159,6 +159,7 @@ fn scratch(d: &mut Draft, path: String, why: String) {
         kind: crate::plan::VolumeKind::Tmpfs,
         populate: false,
         populate_with: None,
+        live_writes: None,
         why,
     });
 }

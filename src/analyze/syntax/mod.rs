@@ -6,6 +6,8 @@ mod nginx;
 mod postgresql;
 mod words;
 
+pub(crate) use words::split_words;
+
 use crate::host::Host;
 use std::path::{Path, PathBuf};
 

@@ -301,6 +301,7 @@ mod tests {
                 kind: VolumeKind::Volume,
                 populate: true,
                 populate_with: None,
+                live_writes: None,
                 why: "data".to_string(),
             }],
             secrets: vec![],

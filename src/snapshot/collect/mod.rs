@@ -57,6 +57,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
     let processes = processes::read_all(opts, progress, &mut findings);
     let sockets = sockets::read(&processes, &mut findings);
     let connections = sockets::connections(&processes, &mut findings);
+    let unix_sockets = sockets::unix(&processes, &mut findings);
     let capacity = capacity::read(&mut findings);
     Snapshot {
         schema: SCHEMA_VERSION,
@@ -69,6 +70,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         processes,
         sockets,
         connections,
+        unix_sockets,
         bundle: None,
         bundle_pids: Vec::new(),
         capacity: Some(capacity),

@@ -73,6 +73,7 @@ pub fn collect(host: &dyn Host, local_root: &Path, analyzers: &[Analyzer], disk:
         processes,
         sockets: Vec::new(),
         connections: Vec::new(),
+        unix_sockets: Vec::new(),
         bundle: None,
         bundle_pids: Vec::new(),
         // The disk is there to measure; the memory the VM had is not written on it.

@@ -371,6 +371,7 @@ impl Reader {
                 Ok(target) => fds.push(OpenFile {
                     fd,
                     target: target.to_string_lossy().into_owned(),
+                    flags: self.fd_flags(fd),
                 }),
                 // Closed between listing and reading: simply no longer open.
                 Err(ReadError::Missing) => {}
@@ -388,6 +389,18 @@ impl Reader {
         }
         fds.sort_by_key(|f| f.fd);
         Ok(fds)
+    }
+
+    /// The open flags of one descriptor (`flags:` in `/proc/PID/fdinfo/FD`, octal): whether a
+    /// file is written is what tells state from configuration. `None` when unreadable.
+    fn fd_flags(&self, fd: i32) -> Option<u32> {
+        let mut text = String::new();
+        self.proc
+            .open_relative(format!("fdinfo/{fd}"))
+            .ok()?
+            .read_to_string(&mut text)
+            .ok()?;
+        parse_fdinfo_flags(&text)
     }
 
     fn maps(&mut self) -> Result<Vec<String>, Gone> {
@@ -416,6 +429,12 @@ impl Reader {
             .map(limits_by_name)
             .unwrap_or_default())
     }
+}
+
+fn parse_fdinfo_flags(text: &str) -> Option<u32> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("flags:"))
+        .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
 }
 
 fn split_nul(bytes: &[u8]) -> Vec<String> {
@@ -524,6 +543,20 @@ pub fn unit_from_cgroup(text: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn fdinfo_flags_are_octal() {
+        let text = "pos:\t0\nflags:\t0100002\nmnt_id:\t25\nino:\t1234\n";
+        assert_eq!(parse_fdinfo_flags(text), Some(0o100002));
+        let f = OpenFile {
+            fd: 3,
+            target: "/x".into(),
+            flags: parse_fdinfo_flags(text),
+        };
+        assert!(f.writes() && !f.appends());
+        assert_eq!(parse_fdinfo_flags("pos: 0\n"), None);
+        assert_eq!(parse_fdinfo_flags("flags:\tzz\n"), None);
+    }
 
     #[test]
     fn nul_split_keeps_empty_arguments() {

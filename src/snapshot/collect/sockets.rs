@@ -5,7 +5,7 @@
 //! container) shows its process but not its sockets.
 
 use crate::findings::Finding;
-use crate::snapshot::{Connection, Process, Socket};
+use crate::snapshot::{Connection, Process, Socket, UnixSocket};
 use procfs::net::{TcpState, UdpState};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -48,6 +48,35 @@ pub fn read(processes: &[Process], findings: &mut Vec<Finding>) -> Vec<Socket> {
         (&a.proto, a.port, &a.address, a.inode).cmp(&(&b.proto, b.port, &b.address, b.inode))
     });
     sockets
+}
+
+/// Listening Unix-domain sockets bound to a path (abstract ones name no file), with their
+/// holders: a lifted service needs the socket's directory to exist and be writable.
+pub fn unix(processes: &[Process], findings: &mut Vec<Finding>) -> Vec<UnixSocket> {
+    let Some(entries) = table_or_note("unix", procfs::net::unix(), findings) else {
+        return Vec::new();
+    };
+    let holders = holders(processes);
+    let mut out: Vec<UnixSocket> = entries
+        .into_iter()
+        // A listening socket is unconnected; the connections it accepted repeat its path.
+        .filter(|e| e.state == procfs::net::UnixState::UNCONNECTED)
+        .filter_map(|e| {
+            let path = e.path?.to_string_lossy().into_owned();
+            let pids = holders.get(&e.inode)?.clone();
+            path.starts_with('/').then_some(UnixSocket {
+                path,
+                inode: e.inode,
+                pids,
+            })
+        })
+        .collect();
+    for s in &mut out {
+        s.pids.sort_unstable();
+        s.pids.dedup();
+    }
+    out.sort_by(|a, b| (&a.path, a.inode).cmp(&(&b.path, b.inode)));
+    out
 }
 
 /// Established TCP connections, one entry per process holding each: the clients among them show
