@@ -13,6 +13,7 @@ pub mod elf;
 pub mod findings;
 pub mod fleet;
 pub mod fsutil;
+pub mod harden;
 pub mod host;
 pub mod hostimage;
 pub mod os;

@@ -96,7 +96,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     }
     let secrets = find_secrets(inp, &mut d.files, &image);
     let (fit, fit_reasons) = fit(analyzer, root, &d.findings);
-    AppPlan {
+    let unit_caps = d.capabilities.clone();
+    let mut app = AppPlan {
         name: cand.name.clone(),
         analyzer: analyzer.id.clone(),
         version: image::version(inp, root, analyzer),
@@ -125,7 +126,16 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         probes: analyzer.runtime.probes.clone(),
         findings: d.findings,
         packages: Vec::new(),
-    }
+        hardening: Default::default(),
+    };
+    let evidence = crate::harden::HostEvidence {
+        snapshot: inp.snapshot,
+        host: inp.host,
+        procs: &procs,
+        unit_caps: &unit_caps,
+    };
+    crate::harden::analyze(&evidence, &mut app);
+    app
 }
 
 /// Adds what the package database says of each file (an rpm `%config` changed since install).

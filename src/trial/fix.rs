@@ -7,7 +7,7 @@ use super::trace::Trace;
 use crate::analyze::PackageIndex;
 use crate::elf::{LoaderEnv, Resolver};
 use crate::host::Host;
-use crate::plan::{AppPlan, DirEntry, FileEntry, Role, SecretMount};
+use crate::plan::{AppPlan, DirEntry, FileEntry, Grant, Role, SecretMount, Volume};
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -30,11 +30,19 @@ pub struct Additions {
     /// Run the image as root: the app was refused and it switches to its user itself (the
     /// evidence: where its command line or config names that user).
     pub run_as_root: Option<String>,
+    /// A volume or tmpfs for each write the read-only root refused.
+    pub volumes: Vec<Volume>,
+    /// Capabilities a refused call needs, when the app did not answer without them.
+    pub grants: Vec<Grant>,
 }
 
 impl Additions {
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.dirs.is_empty() && self.run_as_root.is_none()
+        self.files.is_empty()
+            && self.dirs.is_empty()
+            && self.run_as_root.is_none()
+            && self.volumes.is_empty()
+            && self.grants.is_empty()
     }
 
     /// Every path added, for the report.
@@ -45,10 +53,14 @@ impl Additions {
             .map(|f| f.path.clone())
             .chain(self.dirs.iter().map(|d| format!("{}/", d.path)))
             .collect();
+        all.extend(self.volumes.iter().map(|v| {
+            format!("{} {}", format!("{:?}", v.kind).to_lowercase(), v.path)
+        }));
         all.sort();
         if let Some(why) = &self.run_as_root {
             all.push(format!("user root ({why})"));
         }
+        all.extend(self.grants.iter().map(|g| g.name.clone()));
         all
     }
 
@@ -58,7 +70,35 @@ impl Additions {
         app.dirs.extend(self.dirs.iter().cloned());
         app.dirs.sort_by(|a, b| a.path.cmp(&b.path));
         app.secrets.extend(self.secrets.iter().cloned());
+        for v in &self.volumes {
+            app.findings.push(crate::findings::Finding::info(
+                &v.path,
+                format!(
+                    "the app writes here and the root is read-only: a {} was added ({})",
+                    format!("{:?}", v.kind).to_lowercase(),
+                    v.why
+                ),
+            ));
+            app.hardening.writes.push(crate::plan::Write {
+                path: v.path.clone(),
+                why: v.why.clone(),
+            });
+        }
+        app.volumes.extend(self.volumes.iter().cloned());
+        app.volumes.sort_by(|a, b| a.path.cmp(&b.path));
+        app.volumes.dedup_by(|a, b| a.path == b.path);
+        app.hardening.writes.sort();
+        app.hardening.writes.dedup_by(|a, b| a.path == b.path);
+        for g in &self.grants {
+            app.hardening.grant(&g.name, g.why.clone());
+        }
         if let Some(why) = &self.run_as_root {
+            // It starts as root to switch to its user itself: that takes setuid and setgid.
+            if app.hardening.capabilities.is_some() {
+                let switch = format!("it switches to {} itself ({why})", app.image.user);
+                app.hardening.grant("CAP_SETUID", switch.clone());
+                app.hardening.grant("CAP_SETGID", switch);
+            }
             app.findings.push(crate::findings::Finding::info(
                 &app.name,
                 format!(
