@@ -125,7 +125,11 @@ fn hardening(app: &AppPlan) -> (String, String) {
         );
         flags.push_str("  $ro_tmpfs \\\n");
     }
-    let default = if h.seccomp { "$here/seccomp.json" } else { "default" };
+    let default = if h.seccomp {
+        "$here/seccomp.json"
+    } else {
+        "default"
+    };
     vars.push_str(&format!(
         r#"seccomp=${{SECCOMP:-{default}}}
 case "$seccomp" in

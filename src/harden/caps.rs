@@ -280,18 +280,16 @@ pub fn for_refusal(call: &str, errno: &str, uid: u32) -> Option<&'static str> {
         ("chmod" | "fchmod" | "fchmodat" | "utimensat" | "utimes", "EPERM") => "CAP_FOWNER",
         ("setrlimit" | "prlimit64", "EPERM") => "CAP_SYS_RESOURCE",
         ("kill" | "tkill" | "tgkill", "EPERM") => "CAP_KILL",
-        ("open" | "openat" | "openat2" | "stat" | "newfstatat" | "statx" | "access"
-        | "faccessat" | "faccessat2" | "execve", "EACCES")
-            if uid == 0 =>
-        {
-            "CAP_DAC_OVERRIDE"
-        }
-        ("mkdir" | "mkdirat" | "unlink" | "unlinkat" | "rename" | "renameat" | "renameat2"
-        | "rmdir" | "link" | "linkat" | "symlink" | "symlinkat", "EACCES")
-            if uid == 0 =>
-        {
-            "CAP_DAC_OVERRIDE"
-        }
+        (
+            "open" | "openat" | "openat2" | "stat" | "newfstatat" | "statx" | "access"
+            | "faccessat" | "faccessat2" | "execve",
+            "EACCES",
+        ) if uid == 0 => "CAP_DAC_OVERRIDE",
+        (
+            "mkdir" | "mkdirat" | "unlink" | "unlinkat" | "rename" | "renameat" | "renameat2"
+            | "rmdir" | "link" | "linkat" | "symlink" | "symlinkat",
+            "EACCES",
+        ) if uid == 0 => "CAP_DAC_OVERRIDE",
         _ => return None,
     };
     Some(cap)
@@ -304,7 +302,10 @@ mod tests {
     #[test]
     fn cap_eff_masks_read_as_names() {
         assert_eq!(names(0x400), ["CAP_NET_BIND_SERVICE"]);
-        assert_eq!(names(0b1100_0001), ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"]);
+        assert_eq!(
+            names(0b1100_0001),
+            ["CAP_CHOWN", "CAP_SETGID", "CAP_SETUID"]
+        );
         assert_eq!(names(0x1ff_ffff_ffff).len(), 41);
         assert!(names(0).is_empty());
         assert_eq!(short("CAP_NET_RAW"), "NET_RAW");
@@ -313,7 +314,10 @@ mod tests {
     #[test]
     fn refusals_map_to_the_capability_that_allows_them() {
         assert_eq!(for_refusal("setgroups", "EPERM", 0), Some("CAP_SETGID"));
-        assert_eq!(for_refusal("bind", "EACCES", 33), Some("CAP_NET_BIND_SERVICE"));
+        assert_eq!(
+            for_refusal("bind", "EACCES", 33),
+            Some("CAP_NET_BIND_SERVICE")
+        );
         assert_eq!(for_refusal("fchown", "EPERM", 0), Some("CAP_CHOWN"));
         assert_eq!(for_refusal("openat", "EACCES", 0), Some("CAP_DAC_OVERRIDE"));
         // A non-root user refused a file: its owner and mode, not a capability.

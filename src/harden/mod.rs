@@ -71,7 +71,11 @@ fn own_user(ev: &HostEvidence, h: &Hardening) -> Option<OwnUser> {
         why: format!(
             "the source ran it as root only to {}switch to {user} (its workers ran as {user}): \
              it can run as {user} from the start{}",
-            if low_port { "bind a port below 1024 and " } else { "" },
+            if low_port {
+                "bind a port below 1024 and "
+            } else {
+                ""
+            },
             if low_port {
                 " with CAP_NET_BIND_SERVICE alone"
             } else {

@@ -50,7 +50,12 @@ pub fn from_trace(app: &AppPlan, host: &dyn Host, trace: &Trace, failed: bool) -
             .denied
             .iter()
             .filter(|(_, why)| why.ends_with("EROFS"))
-            .map(|(path, why)| (path.clone(), why.split(' ').next().unwrap_or("").to_string()))
+            .map(|(path, why)| {
+                (
+                    path.clone(),
+                    why.split(' ').next().unwrap_or("").to_string(),
+                )
+            })
             .collect();
         // A file created in a directory the image lacks: the directory must exist *and* be
         // writable.
@@ -98,9 +103,8 @@ pub fn from_trace(app: &AppPlan, host: &dyn Host, trace: &Trace, failed: bool) -
                 why: format!("{what}, and the app did not answer without {cap}"),
             });
         } else {
-            p.notes.push(format!(
-                "{what}; it answered anyway, so {cap} is not kept"
-            ));
+            p.notes
+                .push(format!("{what}; it answered anyway, so {cap} is not kept"));
         }
     }
     p.grants.sort();

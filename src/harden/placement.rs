@@ -28,16 +28,44 @@ const ENGINE_PATHS: &[&str] = &[
 
 /// Directories a volume or tmpfs must never cover: they hold the system the app runs on.
 const SYSTEM_DIRS: &[&str] = &[
-    "/", "/bin", "/boot", "/etc", "/home", "/lib", "/lib32", "/lib64", "/opt", "/root", "/sbin",
-    "/srv", "/usr", "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/libexec", "/usr/local",
-    "/usr/sbin", "/usr/share", "/var", "/var/lib", "/var/log",
+    "/",
+    "/bin",
+    "/boot",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/opt",
+    "/root",
+    "/sbin",
+    "/srv",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/sbin",
+    "/usr/share",
+    "/var",
+    "/var/lib",
+    "/var/log",
 ];
 
 /// A directory many programs share (the system's, or the common scratch roots): what another
 /// program keeps in it says nothing about this app.
 pub fn shared_dir(dir: &str) -> bool {
     SYSTEM_DIRS.contains(&dir)
-        || ["/run", "/var/run", "/tmp", "/var/tmp", "/var/cache", "/dev/shm"].contains(&dir)
+        || [
+            "/run",
+            "/var/run",
+            "/tmp",
+            "/var/tmp",
+            "/var/cache",
+            "/dev/shm",
+        ]
+        .contains(&dir)
 }
 
 /// Where programs keep what need not outlive them.
@@ -156,7 +184,8 @@ pub fn propose(app: &AppPlan, host: &dyn Host, path: &str, call: &str) -> Result
              at a directory of its own for it"
         ));
     }
-    let seen = format!("the app's {call} of {path} was refused by the read-only root in its trial run");
+    let seen =
+        format!("the app's {call} of {path} was refused by the read-only root in its trial run");
     if image_has_below(app, &dir) {
         return Ok(Volume {
             path: dir.clone(),
@@ -205,8 +234,7 @@ pub fn observed_writes<'a>(
     let mut by_place: BTreeMap<String, (usize, String)> = BTreeMap::new();
     let mut outside: BTreeMap<String, String> = BTreeMap::new();
     for path in written {
-        if ENGINE_PATHS.iter().any(|e| under(path, e)) || app.links.iter().any(|l| l.path == path)
-        {
+        if ENGINE_PATHS.iter().any(|e| under(path, e)) || app.links.iter().any(|l| l.path == path) {
             continue;
         }
         match placement(app, path) {
@@ -324,10 +352,16 @@ mod tests {
         let a = app();
         let host = crate::host::NoFiles;
         let pid = propose(&a, &host, "/run/app/app.pid", "openat").unwrap();
-        assert_eq!((pid.path.as_str(), pid.kind), ("/run/app", VolumeKind::Tmpfs));
+        assert_eq!(
+            (pid.path.as_str(), pid.kind),
+            ("/run/app", VolumeKind::Tmpfs)
+        );
         let beside_config = propose(&a, &host, "/srv/app/app.pid", "openat").unwrap();
         assert_eq!(beside_config.kind, VolumeKind::Volume);
-        assert_eq!(beside_config.populate_with.as_deref(), Some(SEED_FROM_IMAGE));
+        assert_eq!(
+            beside_config.populate_with.as_deref(),
+            Some(SEED_FROM_IMAGE)
+        );
         let state = propose(&a, &host, "/data/app/state.db", "openat").unwrap();
         assert_eq!((state.kind, state.populate), (VolumeKind::Volume, false));
         assert!(propose(&a, &host, "/etc/app.state", "openat")
@@ -340,8 +374,14 @@ mod tests {
         let mut a = app();
         run_time_tmpfs(&mut a);
         a.hardening = crate::plan::Hardening::hardened();
-        let written = ["/run/a.pid", "/run/b.sock", "/var/log/nginx/error.log", "/dev/null"];
-        a.hardening.writes = observed_writes(&a, written.into_iter(), ["/srv/app/x.pid"].into_iter());
+        let written = [
+            "/run/a.pid",
+            "/run/b.sock",
+            "/var/log/nginx/error.log",
+            "/dev/null",
+        ];
+        a.hardening.writes =
+            observed_writes(&a, written.into_iter(), ["/srv/app/x.pid"].into_iter());
         let paths: Vec<&str> = a.hardening.writes.iter().map(|w| w.path.as_str()).collect();
         assert_eq!(paths, ["/run", "/srv/app/x.pid"]);
         assert!(a.hardening.writes[0].why.contains("2 paths"));

@@ -75,6 +75,48 @@ pub const RUNTIME: &[&str] = &[
     "exit_group",
 ];
 
+/// Calls of one kind: a program that made one of them may make the others on a path its trial
+/// run did not take (redis writes with `write` in the trial, and `SAVE` later adds `fsync` and
+/// `rename`; a server that polled with `epoll_wait` may use `epoll_pwait` in another build).
+/// A profile taking the whole kind for any call made is a little wider and far less brittle.
+const FAMILIES: &[&[&str]] = &[
+    &[
+        "write",
+        "pwrite64",
+        "writev",
+        "pwritev",
+        "pwritev2",
+        "fsync",
+        "fdatasync",
+        "sync_file_range",
+        "ftruncate",
+        "fallocate",
+        "rename",
+        "renameat",
+        "renameat2",
+        "unlink",
+        "unlinkat",
+    ],
+    &["read", "pread64", "readv", "preadv", "preadv2"],
+    &["stat", "fstat", "lstat", "newfstatat", "statx"],
+    &[
+        "poll",
+        "ppoll",
+        "select",
+        "pselect6",
+        "epoll_wait",
+        "epoll_pwait",
+        "epoll_pwait2",
+    ],
+    &["accept", "accept4"],
+    &["clone", "clone3", "fork", "vfork", "wait4", "waitid"],
+    &["mmap", "munmap", "mprotect", "mremap", "madvise", "brk"],
+    &["nanosleep", "clock_nanosleep"],
+    &[
+        "sendto", "sendmsg", "sendmmsg", "recvfrom", "recvmsg", "recvmmsg",
+    ],
+];
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Profile {
@@ -99,14 +141,20 @@ struct Rule {
 }
 
 /// The calls a profile allows: the app's (names only: a `#123` the table does not name is left
-/// out, and fails), the supervisor's and the runtime's, sorted.
+/// out, and fails) with the rest of their [`FAMILIES`], the supervisor's and the runtime's,
+/// sorted.
 pub fn allowed(app_calls: &[String]) -> Vec<String> {
-    let set: BTreeSet<String> = app_calls
+    let mut set: BTreeSet<String> = app_calls
         .iter()
         .filter(|c| !c.starts_with('#'))
         .cloned()
-        .chain(SUPERVISOR.iter().chain(RUNTIME).map(|s| s.to_string()))
         .collect();
+    for family in FAMILIES {
+        if family.iter().any(|c| set.contains(*c)) {
+            set.extend(family.iter().map(|c| c.to_string()));
+        }
+    }
+    set.extend(SUPERVISOR.iter().chain(RUNTIME).map(|s| s.to_string()));
     set.into_iter().collect()
 }
 
@@ -140,7 +188,11 @@ mod tests {
 
     #[test]
     fn the_profile_refuses_by_default_and_allows_what_was_used() {
-        let calls = vec!["accept4".to_string(), "listen".to_string(), "#999".to_string()];
+        let calls = vec![
+            "accept4".to_string(),
+            "listen".to_string(),
+            "#999".to_string(),
+        ];
         let v: serde_json::Value = serde_json::from_str(&profile("web", &calls)).unwrap();
         assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(v["defaultErrnoRet"], 1);
@@ -153,7 +205,15 @@ mod tests {
         assert!(names.contains(&"accept4") && names.contains(&"listen"));
         assert!(names.contains(&"execve") && names.contains(&"signalfd4"));
         assert!(!names.iter().any(|n| n.starts_with('#')));
-        assert!(!names.contains(&"ptrace"), "only the trial's supervisor traces");
+        assert!(
+            !names.contains(&"ptrace"),
+            "only the trial's supervisor traces"
+        );
+        assert!(names.contains(&"accept"), "accept4's family");
+        assert!(
+            !names.contains(&"bind"),
+            "a server that never bound gets no bind"
+        );
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(names, sorted);

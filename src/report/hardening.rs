@@ -130,13 +130,10 @@ fn changes(app: &AppPlan, profile_syscalls: usize) -> Vec<String> {
     let h = &app.hardening;
     let mut out = Vec::new();
     if h.read_only {
-        let (v, t) = app
-            .volumes
-            .iter()
-            .fold((0, 0), |(v, t), x| match x.kind {
-                VolumeKind::Volume => (v + 1, t),
-                VolumeKind::Tmpfs => (v, t + 1),
-            });
+        let (v, t) = app.volumes.iter().fold((0, 0), |(v, t), x| match x.kind {
+            VolumeKind::Volume => (v + 1, t),
+            VolumeKind::Tmpfs => (v, t + 1),
+        });
         out.push(format!(
             "root file system: writable on the host, read-only here (writes go to {v} volume(s) \
              and {t} tmpfs)"

@@ -53,9 +53,11 @@ impl Additions {
             .map(|f| f.path.clone())
             .chain(self.dirs.iter().map(|d| format!("{}/", d.path)))
             .collect();
-        all.extend(self.volumes.iter().map(|v| {
-            format!("{} {}", format!("{:?}", v.kind).to_lowercase(), v.path)
-        }));
+        all.extend(
+            self.volumes
+                .iter()
+                .map(|v| format!("{} {}", format!("{:?}", v.kind).to_lowercase(), v.path)),
+        );
         all.sort();
         if let Some(why) = &self.run_as_root {
             all.push(format!("user root ({why})"));

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Where the trace directory is mounted in the container, and the trace file in it.
-const TRACE_DIR: &str = "/.liftkit/trial";
-const TRACE_FILE: &str = "/.liftkit/trial/trace";
+pub(crate) const TRACE_DIR: &str = "/.liftkit/trial";
+pub(crate) const TRACE_FILE: &str = "/.liftkit/trial/trace";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -507,13 +507,13 @@ fn summarize(t: &trace::Trace, host: &dyn Host) -> TraceSummary {
 
 /// The host directory the container writes its trace into: a private parent (0700) so no other
 /// user of this machine can feed the trial paths, a leaf any container user can write.
-struct TraceDir {
+pub(crate) struct TraceDir {
     parent: PathBuf,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl TraceDir {
-    fn new(slug: &str) -> Result<TraceDir, String> {
+    pub(crate) fn new(slug: &str) -> Result<TraceDir, String> {
         use std::os::unix::fs::PermissionsExt;
         let parent =
             std::env::temp_dir().join(format!("liftkit-trial-{}-{slug}", std::process::id()));
@@ -530,7 +530,7 @@ impl TraceDir {
         let _ = std::fs::remove_file(self.dir.join("trace"));
     }
 
-    fn trace(&self) -> Option<trace::Trace> {
+    pub(crate) fn trace(&self) -> Option<trace::Trace> {
         let text = std::fs::read_to_string(self.dir.join("trace")).ok()?;
         trace::parse(&text).ok()
     }

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+mod hardening;
+pub use hardening::*;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
