@@ -558,6 +558,27 @@ sockets_and_connections() { # writes $tmp/sockets.json and $tmp/connections.json
   } > "$tmp/connections.json"
 }
 
+# ---- capacity -----------------------------------------------------------------------------
+# The memory and the filesystems on block devices (one per device), to set a lifted app's size
+# against the machine it leaves: MemTotal, and df's blocks and used (blocks - free), as statvfs.
+capacity() {
+  _mem=0
+  while read -r _k _v _u; do [ "$_k" = MemTotal: ] && _mem=$_v; done < /proc/meminfo 2>/dev/null
+  _fs='' _seen=' '
+  while read -r _dev _mnt _rest; do
+    case $_dev in /dev/*) ;; *) continue ;; esac
+    case $_seen in *" $_dev "*) continue ;; esac
+    _seen="$_seen$_dev "
+    # /proc/self/mounts writes a space in a path as \040 (octal), as %b reads it.
+    _mnt=$(printf '%b' "$(printf '%s' "$_mnt" | sed 's/\\\([0-7][0-7][0-7]\)/\\0\1/g')")
+    _df=$(df -P -k "$_mnt" 2>/dev/null | tail -n 1) || continue
+    set -- $_df
+    [ $# -ge 3 ] && isnum "$2" && isnum "$3" || continue
+    _fs="$_fs${_fs:+,}{\"device\":$(js "$_dev"),\"mount\":$(js "$_mnt"),\"size_bytes\":$(($2 * 1024)),\"used_bytes\":$(($3 * 1024))}"
+  done < /proc/self/mounts
+  printf '{"memory_kib":%s,"filesystems":[%s]}' "$_mem" "$_fs"
+}
+
 # ---- bundle -------------------------------------------------------------------------------
 copy_into_bundle() { # PATH
   case $1 in /proc/*|/sys/*|/dev/*|'') return ;; esac
@@ -634,6 +655,7 @@ addresses > "$tmp/addresses.json"
 accounts /etc/passwd 7 user > "$tmp/users.json"
 accounts /etc/group 4 group > "$tmp/groups.json"
 packages > "$tmp/packages.json"
+capacity > "$tmp/capacity.json"
 host_json=$(printf '{"hostname":%s,"os_release":%s,"kernel":%s,"arch":%s,"boot_cmdline":%s,"sysctls":%s,"cpu_level":%s,"addresses":%s}' \
   "$(js "$(uname -n)")" "$(cat "$tmp/os.json")" "$(js "$(uname -r)")" "$(js "$(uname -m)")" \
   "$(js "$(trim "$(cat /proc/cmdline 2>/dev/null)")")" "$(cat "$tmp/sysctls.json")" "$(cpu_level)" "$(cat "$tmp/addresses.json")")
@@ -662,6 +684,7 @@ now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
   printf '"processes":'; cat "$tmp/processes.json"
   printf ',"sockets":'; cat "$tmp/sockets.json"
   printf ',"connections":'; cat "$tmp/connections.json"
+  printf ',"capacity":'; cat "$tmp/capacity.json"
   printf '%s,"facts":[],"findings":%s}\n' "$bundle_json" "$findings_json"
 } > "$tmp/snapshot.json"
 

@@ -3,27 +3,30 @@
 use crate::commands;
 use clap::{Parser, Subcommand};
 
+/// Shown after the commands, in `-h` and `--help` alike (one layout for every help page).
+const AFTER_HELP: &str = "\
+liftkit reads a running server (read-only: it writes only under the output directory), finds
+the applications on it, and lifts each into an OCI image holding exactly what it needs.
+
+The pipeline, stage by stage (each reads only the previous stage's file):
+  liftkit collect -o snapshot.json             inventory of the host (processes, sockets, …)
+  liftkit analyze snapshot.json -o plan.yaml   what each image holds, and why (edit it)
+  liftkit build plan.yaml -o out/              images, run.sh, reports, manifests per app
+  liftkit verify out/APP                       run the image, compare it with the original
+or all at once: `liftkit lift --list` lists the applications, `liftkit lift --app nginx -o out/`
+lifts one, `liftkit wizard` walks through it.
+
+Exit codes: 0 done, 1 done with error-level findings (or, for verify, answers that differ),
+2 failed or bad input.";
+
 /// Lift legacy Linux applications into minimal, reproducible container images.
-///
-/// liftkit reads a running server (read-only: it writes only under the output directory), finds
-/// the applications on it, and lifts each into an OCI image holding exactly what it needs.
-///
-/// The pipeline, stage by stage (each reads only the previous stage's file):
-///
-///   liftkit collect -o snapshot.json             inventory of the host (processes, sockets, …)
-///   liftkit analyze snapshot.json -o plan.yaml   what each image holds, and why (edit it)
-///   liftkit build plan.yaml -o out/              images, run.sh, reports, manifests per app
-///   liftkit verify out/APP                       run the image, compare it with the original
-///
-/// or all at once: `liftkit lift` lists the applications, `liftkit lift --app nginx -o out/`
-/// lifts one. Exit codes: 0 done, 1 done with error-level findings, 2 failed.
 #[derive(Debug, Parser)]
 #[command(
     name = "liftkit",
     version,
     propagate_version = true,
     max_term_width = 100,
-    verbatim_doc_comment
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -52,6 +55,9 @@ pub enum Command {
     Batch(commands::batch::Args),
     /// Build a bootable host (kernel + initramfs + run-qemu.sh) for a lifted app, offline.
     HostImage(commands::host_image::Args),
+    /// A fixed-scope engagement in a workspace: init, scope (+ statement of work), run, status,
+    /// handover.
+    Engagement(commands::engagement::Args),
     /// Measure liftkit against its peers (figures, not pass/fail).
     #[command(subcommand)]
     Bench(Bench),

@@ -43,6 +43,21 @@ impl Finding {
     }
 }
 
+/// What starts the message of a finding about a value liftkit assumed rather than saw: the
+/// report files it under "guessed", the wizard's review lists it.
+pub const GUESSED: &str = "guessed ";
+
+pub fn guessed(message: impl Into<String>) -> String {
+    format!("{GUESSED}{}", message.into())
+}
+
+impl Finding {
+    /// A value liftkit assumed rather than saw.
+    pub fn is_guess(&self) -> bool {
+        self.message.starts_with(GUESSED)
+    }
+}
+
 impl fmt::Display for Level {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -10,6 +10,7 @@ pub mod bench;
 pub mod build;
 pub mod built;
 pub mod elf;
+pub mod engagement;
 pub mod findings;
 pub mod fleet;
 pub mod fsutil;

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("liftkit: error: {e:#}");
+            eprintln!("liftkit: error: {}", commands::one_line(&e));
             ExitCode::from(2)
         }
     }

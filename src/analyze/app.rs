@@ -95,7 +95,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         d.settle();
     }
     let secrets = find_secrets(inp, &mut d.files, &image);
-    let (fit, fit_reasons) = fit(analyzer, root, &d.findings);
+    let guessed = say_what_was_guessed(inp, analyzer, &d.vars, &mut d.findings);
+    let (fit, fit_reasons) = fit(analyzer, root, &d.findings, &guessed);
     let unit_caps = d.capabilities.clone();
     let mut app = AppPlan {
         name: cand.name.clone(),
@@ -247,7 +248,46 @@ fn find_secrets(inp: &Inputs, files: &mut FileSet, image: &ImageSpec) -> Vec<Sec
     secrets
 }
 
-fn fit(a: &Analyzer, root: &Process, findings: &[Finding]) -> (Fit, Vec<String>) {
+/// A finding for each value the analyzer assumed without evidence: the image may be built from
+/// a file the program never read, or listen where it did not. Returns the variables' names
+/// that lower the fit: on a host whose files are not at hand (a snapshot analyzed from its
+/// inventory alone) nothing could have been seen, the plan says so as a whole, and the fit is
+/// not lowered for it (the fleet report would show differences that are only missing files).
+fn say_what_was_guessed(
+    inp: &Inputs,
+    a: &Analyzer,
+    vars: &vars::Vars,
+    findings: &mut Vec<Finding>,
+) -> Vec<String> {
+    let no_files = inp.host.root_label().is_empty();
+    let mut names = Vec::new();
+    for (name, values, why) in vars.guesses() {
+        let message = crate::findings::guessed(format!(
+            "{name} = {}: {why}; no command-line option, live answer or configuration gave it{}",
+            values.join(" "),
+            if no_files {
+                " (the host's files were not at hand)"
+            } else {
+                " (check it, and set it in the plan)"
+            }
+        ));
+        let subject = format!("analyzer {}", a.id);
+        if no_files {
+            findings.push(Finding::info(subject, message));
+        } else {
+            findings.push(Finding::warning(subject, message));
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+fn fit(
+    a: &Analyzer,
+    root: &Process,
+    findings: &[Finding],
+    guessed: &[String],
+) -> (Fit, Vec<String>) {
     let mut reasons = Vec::new();
     let devices: Vec<&str> = root
         .fds
@@ -273,6 +313,13 @@ fn fit(a: &Analyzer, root: &Process, findings: &[Finding]) -> (Fit, Vec<String>)
     }
     if errors > 0 {
         reasons.push(format!("{errors} error findings"));
+        return (Fit::Partial, reasons);
+    }
+    if !guessed.is_empty() {
+        reasons.push(format!(
+            "guessed, not seen on the host: {}",
+            guessed.join(", ")
+        ));
         return (Fit::Partial, reasons);
     }
     reasons.push(format!("analyzer {} recognized it", a.id));

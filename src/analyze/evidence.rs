@@ -25,7 +25,9 @@ pub fn add_elf_closure(
             continue;
         }
         let r = inp.resolver.resolve(Path::new(obj), env);
-        if let Some(interp) = &r.interpreter {
+        // A separate debug-info file (mapped while a backtrace is symbolized) keeps an empty
+        // PT_INTERP: no interpreter, and no path the plan could hold.
+        if let Some(interp) = r.interpreter.as_ref().filter(|i| i.is_absolute()) {
             files.add(
                 &interp.to_string_lossy(),
                 Role::Code,

@@ -11,7 +11,8 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_ANSWER: u64 = 256 << 10;
 
 pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
-    let mut facts = Vec::new();
+    use rayon::prelude::*;
+    let mut questions = Vec::new();
     for cand in super::candidates(snapshot, analyzers) {
         let Some(analyzer) = analyzers
             .iter()
@@ -19,10 +20,6 @@ pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
         else {
             continue;
         };
-        if analyzer.facts.is_empty() {
-            continue;
-        }
-        let root = cand.root_pid();
         let Some(addr) = snapshot
             .sockets_of(&cand.pids)
             .find(|s| s.proto == "tcp" || s.proto == "tcp6")
@@ -31,17 +28,22 @@ pub fn gather(snapshot: &Snapshot, analyzers: &[Analyzer]) -> Vec<Fact> {
             continue;
         };
         for q in &analyzer.facts {
-            if let Some(value) = ask(addr, &q.send, &q.regex) {
-                facts.push(Fact {
-                    pid: root,
-                    analyzer: analyzer.id.clone(),
-                    name: q.name.clone(),
-                    value,
-                });
-            }
+            questions.push((cand.root_pid(), analyzer, addr, q));
         }
     }
-    facts
+    // Asked side by side: a server that accepts and never answers costs one timeout, not one
+    // per question.
+    questions
+        .par_iter()
+        .filter_map(|(pid, analyzer, addr, q)| {
+            ask(*addr, q).map(|value| Fact {
+                pid: *pid,
+                analyzer: analyzer.id.clone(),
+                name: q.name.clone(),
+                value,
+            })
+        })
+        .collect()
 }
 
 /// A wildcard listener is reached on loopback; a specific address on itself.
@@ -56,12 +58,13 @@ fn loopback_for(address: &str, port: u16) -> SocketAddr {
         .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
+fn ask(addr: SocketAddr, q: &super::spec::FactQuery) -> Option<String> {
     let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).ok()?;
     stream.set_read_timeout(Some(TIMEOUT)).ok()?;
     stream.set_write_timeout(Some(TIMEOUT)).ok()?;
-    stream.write_all(&unescape_bytes(send)).ok()?;
-    let re = regex::Regex::new(pattern).ok()?;
+    stream.write_all(&unescape_bytes(&q.send)).ok()?;
+    let re = regex::Regex::new(&q.regex).ok()?;
+    let refused = q.error.as_deref().and_then(|e| regex::Regex::new(e).ok());
     let mut answer = Vec::new();
     let mut buf = [0u8; 8192];
     let mut reader = (&mut stream).take(MAX_ANSWER);
@@ -78,6 +81,9 @@ fn ask(addr: SocketAddr, send: &str, pattern: &str) -> Option<String> {
                         .name("v")
                         .or_else(|| c.get(1))
                         .map(|m| m.as_str().to_string());
+                }
+                if refused.as_ref().is_some_and(|r| r.is_match(&text)) {
+                    return None;
                 }
             }
         }

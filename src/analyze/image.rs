@@ -2,7 +2,7 @@
 
 use super::draft::Draft;
 use super::group::Candidate;
-use super::spec::Analyzer;
+use super::spec::{Analyzer, Word};
 use super::vars::Vars;
 use super::{environ, evidence, Inputs};
 use crate::findings::Finding;
@@ -39,6 +39,7 @@ pub fn image_spec(
     let mut ports: Vec<String> = inp
         .snapshot
         .sockets_of(&cand.pids)
+        .filter(|s| s.port != 0)
         .map(|s| format!("{}/{}", s.port, s.proto.trim_end_matches('6')))
         .collect();
     ports.sort();
@@ -113,16 +114,7 @@ fn entrypoint(
     findings: &mut Vec<Finding>,
 ) -> Vec<String> {
     if !a.runtime.entrypoint.is_empty() {
-        let expanded: Option<Vec<String>> = a
-            .runtime
-            .entrypoint
-            .iter()
-            .map(|t| {
-                let v = vars.expand(t);
-                (!v.is_empty()).then_some(v)
-            })
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().flatten().collect());
+        let expanded = expand_entrypoint(&a.runtime.entrypoint, vars);
         if let Some(e) = expanded {
             return e;
         }
@@ -145,6 +137,30 @@ fn entrypoint(
         ));
     }
     cmd
+}
+
+/// The analyzer's entrypoint with its templates filled in; `None` when a lone word names a
+/// value that was not found. An option group without all its values is left out.
+fn expand_entrypoint(words: &[Word], vars: &Vars) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for w in words {
+        match w {
+            Word::One(t) => {
+                let v = vars.expand(t);
+                if v.is_empty() {
+                    return None;
+                }
+                out.extend(v);
+            }
+            Word::Group(group) => {
+                let parts: Vec<Vec<String>> = group.iter().map(|t| vars.expand(t)).collect();
+                if parts.iter().all(|p| !p.is_empty()) {
+                    out.extend(parts.into_iter().flatten());
+                }
+            }
+        }
+    }
+    Some(out)
 }
 
 fn image_name(app: &str, version: &str) -> String {

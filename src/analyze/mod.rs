@@ -61,8 +61,28 @@ pub enum AnalyzeError {
         host: String,
         found: String,
     },
-    #[error("no process with pid {pid} in the snapshot of {host}")]
+    #[error(
+        "{name:?} names {count} applications on {host}: {candidates}; choose one by its name \
+         (--app {first}) or by a process (--pid PID)"
+    )]
+    Ambiguous {
+        name: String,
+        host: String,
+        count: usize,
+        /// `nginx-80 (pids 12,13)`, …
+        candidates: String,
+        first: String,
+    },
+    #[error("no process with pid {pid} on {host}")]
     NoSuchPid { pid: i32, host: String },
+    #[error(
+        "pid {pid} is {what} on {host}, not an application: give the pid of a program it runs"
+    )]
+    NotAnApp {
+        pid: i32,
+        host: String,
+        what: &'static str,
+    },
     #[error("no application found on {host}: nothing listens on a port or runs as a service")]
     NothingFound { host: String },
 }
@@ -93,23 +113,17 @@ pub fn select(
     match selection {
         Selection::All if all.is_empty() => Err(AnalyzeError::NothingFound { host }),
         Selection::All => Ok(all),
-        Selection::Names(names) => names
-            .iter()
-            .map(|n| {
-                all.iter()
-                    .find(|c| c.name == *n)
-                    .or_else(|| all.iter().find(|c| c.analyzer.as_deref() == Some(n)))
-                    .cloned()
-                    .ok_or_else(|| AnalyzeError::NoSuchApp {
-                        name: n.clone(),
-                        host: host.clone(),
-                        found: found_names(&all),
-                    })
-            })
-            .collect(),
+        Selection::Names(names) => names.iter().map(|n| by_name(&all, n, &host)).collect(),
         Selection::Pids(pids) => pids
             .iter()
             .map(|&pid| {
+                if pid == 1 {
+                    return Err(AnalyzeError::NotAnApp {
+                        pid,
+                        host: host.clone(),
+                        what: "the init process",
+                    });
+                }
                 if let Some(c) = all.iter().find(|c| c.pids.contains(&pid)) {
                     return Ok(c.clone());
                 }
@@ -119,10 +133,58 @@ pub fn select(
                         pid,
                         host: host.clone(),
                     })?;
+                if p.exe.is_none() && p.cmdline.is_empty() {
+                    return Err(AnalyzeError::NotAnApp {
+                        pid,
+                        host: host.clone(),
+                        what: "a kernel thread",
+                    });
+                }
                 Ok(lone_candidate(snapshot, analyzers, p))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(distinct),
+    }
+}
+
+/// The candidate `name` names: its own name first, else the one application its analyzer (or
+/// the name without an instance suffix) names. Several of them is an error listing them: lifting
+/// the first would be a guess.
+fn by_name(all: &[Candidate], name: &str, host: &str) -> Result<Candidate, AnalyzeError> {
+    if let Some(c) = all.iter().find(|c| c.name == name) {
+        return Ok(c.clone());
+    }
+    let of_kind: Vec<&Candidate> = all
+        .iter()
+        .filter(|c| {
+            c.analyzer.as_deref() == Some(name)
+                || c.name
+                    .strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .collect();
+    match of_kind.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(AnalyzeError::NoSuchApp {
+            name: name.to_string(),
+            host: host.to_string(),
+            found: found_names(all),
+        }),
+        several => Err(AnalyzeError::Ambiguous {
+            name: name.to_string(),
+            host: host.to_string(),
+            count: several.len(),
+            candidates: several
+                .iter()
+                .map(|c| {
+                    let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
+                    format!("{} (pids {})", c.name, pids.join(","))
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            first: several[0].name.clone(),
+        }),
     }
 }
 

@@ -71,6 +71,13 @@ pub fn read_config(
 ) -> Option<ConfigRead> {
     let rule = cx.analyzer.config.as_ref()?;
     let Some(entry) = vars.expand_one(&rule.entry) else {
+        if let Some(why) = entry_var(&rule.entry).and_then(|v| vars.none_because(v)) {
+            findings.push(Finding::info(
+                format!("analyzer {}", cx.analyzer.id),
+                format!("no configuration file: {why}; its settings are taken from the server"),
+            ));
+            return None;
+        }
         findings.push(Finding::warning(
             format!("analyzer {}", cx.analyzer.id),
             format!("no configuration file: {} names no value", rule.entry),
@@ -99,7 +106,12 @@ pub fn read_config(
             "configuration file could not be read; its rules were not applied",
         ));
     }
-    vars.set("conf", vec![entry.clone()], "configuration entry");
+    // Absolute now; a guessed entry stays a guess.
+    let origin = entry_var(&rule.entry).and_then(|v| vars.origin(v)).cloned();
+    match origin {
+        Some(o) => vars.set_origin("conf", vec![entry.clone()], o),
+        None => vars.set("conf", vec![entry.clone()], "configuration entry"),
+    }
     for (name, directives) in &rule.extract {
         if vars.get(name).is_empty() {
             let values = read.values(&directives.names());
@@ -112,6 +124,14 @@ pub fn read_config(
     }
     vars::evaluate(cx, vars, Some(&read));
     Some(read)
+}
+
+/// The variable a `{name}` template is made of, when it is nothing else.
+fn entry_var(template: &str) -> Option<&str> {
+    template
+        .strip_prefix('{')
+        .and_then(|t| t.strip_suffix('}'))
+        .filter(|t| !t.contains(['{', '}']))
 }
 
 /// The directory relative paths in the configuration are taken against.

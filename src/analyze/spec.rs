@@ -68,7 +68,11 @@ pub enum VarSource {
     Config(String),
     /// The first of these paths that exists on the host.
     Exists(Vec<String>),
-    Default(String),
+    /// What the analyzer assumes when nothing above gave a value: a template, or several of
+    /// which the first that exists on the host is taken (else the first). A guess, and said so
+    /// (a finding, a lower fit), unless the configuration was read and does not set the value:
+    /// then it is the program's own default.
+    Default(Directives),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -87,6 +91,7 @@ pub struct ConfigRule {
     pub extract: BTreeMap<String, Directives>,
 }
 
+/// One name or several (directives, or default templates).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(untagged)]
 pub enum Directives {
@@ -125,9 +130,11 @@ pub struct Files {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Runtime {
-    /// The foreground command; default: the process's own command line.
+    /// The foreground command; default: the process's own command line. A word is a template;
+    /// a list of words is an option kept whole when each of its templates has a value and left
+    /// out otherwise (`["--port", "{tcp_port}"]`).
     #[serde(default)]
-    pub entrypoint: Vec<String>,
+    pub entrypoint: Vec<Word>,
     #[serde(default)]
     pub stop_signal: Option<String>,
     /// Directories holding state that must outlive the container: volumes populated from the host.
@@ -146,6 +153,13 @@ pub struct Runtime {
     pub probes: Vec<Probe>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Word {
+    One(String),
+    Group(Vec<String>),
+}
+
 pub use crate::plan::Probe;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -154,8 +168,15 @@ pub struct FactQuery {
     pub name: String,
     /// Sent to the application's first listening TCP port on loopback.
     pub send: String,
-    /// Regex with a `v` group applied to the answer.
+    /// Regex with a `v` group applied to the answer. An empty value is an answer too: the
+    /// application says it has none (redis `config_file:` when it read no file).
     pub regex: String,
+    /// Regex that ends the read early: the application refused (`-NOAUTH`, `-ERR`).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The value is a space-separated list (redis `bind`): one value per word.
+    #[serde(default)]
+    pub split: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -216,6 +237,11 @@ fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
             })
         }))
         .chain(a.facts.iter().map(|f| ("facts.regex", &f.regex)))
+        .chain(
+            a.facts
+                .iter()
+                .filter_map(|f| f.error.as_ref().map(|e| ("facts.error", e))),
+        )
         .chain(
             a.runtime
                 .probes

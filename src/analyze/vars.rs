@@ -13,6 +13,19 @@ const MAX_BINARY_SCAN: u64 = 64 << 20;
 #[derive(Debug, Default, Clone)]
 pub struct Vars {
     values: BTreeMap<String, Vec<String>>,
+    origins: BTreeMap<String, Origin>,
+}
+
+/// Where a variable's value came from: what the host showed, or what the analyzer assumed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// The command line, environment, a live answer, the binary, the configuration, a file.
+    Evidence(String),
+    /// The analyzer's default where the configuration was read and does not set the value:
+    /// the program's own default applies.
+    ProgramDefault(String),
+    /// The analyzer's default with nothing on the host to back it.
+    Guess(String),
 }
 
 pub struct Context<'a> {
@@ -23,12 +36,49 @@ pub struct Context<'a> {
 }
 
 impl Vars {
-    /// Sets a variable unless `values` is empty; `_source` documents where it came from at the
-    /// call site.
-    pub fn set(&mut self, name: &str, values: Vec<String>, _source: &str) {
+    /// Sets a variable from evidence unless `values` is empty.
+    pub fn set(&mut self, name: &str, values: Vec<String>, source: &str) {
+        self.set_with(name, values, Origin::Evidence(source.to_string()));
+    }
+
+    /// Sets a variable with the origin of the value it was made from.
+    pub fn set_origin(&mut self, name: &str, values: Vec<String>, origin: Origin) {
+        self.set_with(name, values, origin);
+    }
+
+    fn set_with(&mut self, name: &str, values: Vec<String>, origin: Origin) {
         if !values.is_empty() {
             self.values.insert(name.to_string(), values);
+            self.origins.insert(name.to_string(), origin);
         }
+    }
+
+    /// Records that the host says there is no value (redis reports no configuration file):
+    /// later sources are not tried, and templates naming it yield nothing.
+    pub fn set_none(&mut self, name: &str, source: &str) {
+        self.values.insert(name.to_string(), Vec::new());
+        self.origins
+            .insert(name.to_string(), Origin::Evidence(source.to_string()));
+    }
+
+    /// Why `name` has no value, when the host said so.
+    pub fn none_because(&self, name: &str) -> Option<&str> {
+        match (self.values.get(name), self.origins.get(name)) {
+            (Some(v), Some(Origin::Evidence(why))) if v.is_empty() => Some(why),
+            _ => None,
+        }
+    }
+
+    pub fn origin(&self, name: &str) -> Option<&Origin> {
+        self.origins.get(name)
+    }
+
+    /// Variables whose values the analyzer assumed: (name, values, what was assumed).
+    pub fn guesses(&self) -> impl Iterator<Item = (&str, &[String], &str)> {
+        self.origins.iter().filter_map(|(name, o)| match o {
+            Origin::Guess(why) => Some((name.as_str(), self.get(name), why.as_str())),
+            _ => None,
+        })
     }
 
     pub fn get(&self, name: &str) -> &[String] {
@@ -97,16 +147,60 @@ pub fn evaluate(cx: &Context, vars: &mut Vars, config: Option<&ConfigRead>) {
         if vars.values.contains_key(name) {
             continue;
         }
-        for source in sources {
+        for (i, source) in sources.iter().enumerate() {
             if matches!(source, VarSource::Config(_)) && config.is_none() {
                 break;
             }
-            if let Some((values, from)) = try_source(cx, vars, config, source) {
-                vars.set(name, values, &from);
+            let found = match source {
+                VarSource::Default(templates) => {
+                    let config_says_nothing = config.is_some_and(|c| !c.files.is_empty())
+                        && sources[..i]
+                            .iter()
+                            .any(|s| matches!(s, VarSource::Config(_)));
+                    default_value(cx, vars, &templates.names(), config_says_nothing)
+                }
+                _ => try_source(cx, vars, config, source)
+                    .map(|(v, from)| (v, Origin::Evidence(from))),
+            };
+            if let Some((values, origin)) = found {
+                if values.is_empty() {
+                    if let Origin::Evidence(why) = &origin {
+                        vars.set_none(name, why);
+                    }
+                } else {
+                    vars.set_with(name, values, origin);
+                }
                 break;
             }
         }
     }
+}
+
+/// An analyzer's default: the first template that names an existing path, else the first.
+fn default_value(
+    cx: &Context,
+    vars: &Vars,
+    templates: &[&str],
+    config_says_nothing: bool,
+) -> Option<(Vec<String>, Origin)> {
+    let candidates: Vec<String> = templates
+        .iter()
+        .filter_map(|t| vars.expand_one(t))
+        .collect();
+    let value = candidates
+        .iter()
+        .find(|p| p.starts_with('/') && cx.host.exists(Path::new(p)))
+        .or(candidates.first())?
+        .clone();
+    let origin = if config_says_nothing {
+        Origin::ProgramDefault("the program's default: its configuration does not set it".into())
+    } else {
+        Origin::Guess(format!(
+            "the analyzer's default ({})",
+            templates.join(" or ")
+        ))
+    };
+    Some((vec![value], origin))
 }
 
 fn try_source(
@@ -124,12 +218,27 @@ fn try_source(
         VarSource::Env(key) => p
             .env(key)
             .map(|v| (vec![v.to_string()], format!("environment {key}"))),
-        VarSource::Fact(name) => cx
-            .snapshot
-            .facts
-            .iter()
-            .find(|f| f.pid == p.pid && f.analyzer == cx.analyzer.id && f.name == *name)
-            .map(|f| (vec![f.value.clone()], format!("live query {name}"))),
+        VarSource::Fact(name) => {
+            let fact = cx
+                .snapshot
+                .facts
+                .iter()
+                .find(|f| f.pid == p.pid && f.analyzer == cx.analyzer.id && f.name == *name)?;
+            let split = cx.analyzer.facts.iter().any(|q| q.name == *name && q.split);
+            let values: Vec<String> = if split {
+                fact.value.split_whitespace().map(str::to_string).collect()
+            } else if fact.value.trim().is_empty() {
+                Vec::new()
+            } else {
+                vec![fact.value.clone()]
+            };
+            let from = if values.is_empty() {
+                format!("the running server answers none (live query {name})")
+            } else {
+                format!("the running server (live query {name})")
+            };
+            Some((values, from))
+        }
         VarSource::Binary(re) => {
             let exe = p.exe.as_deref()?;
             let bytes = cx.host.read_limited(Path::new(exe), MAX_BINARY_SCAN).ok()?;
@@ -155,9 +264,8 @@ fn try_source(
             .flat_map(|t| vars.expand(t))
             .find(|p| cx.host.exists(Path::new(p)))
             .map(|p| (vec![p], "first existing path".into())),
-        VarSource::Default(t) => vars
-            .expand_one(t)
-            .map(|v| (vec![v], "analyzer default".into())),
+        // Taken in `evaluate`, which knows what the configuration said.
+        VarSource::Default(_) => None,
     }
 }
 

@@ -66,7 +66,8 @@ pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String
         r#"#!/bin/sh
 # Runs the lifted {name} image ({image}).
 #   ENGINE            container engine, default podman, else docker; may carry global flags
-#   ENGINE_RUN_FLAGS  extra flags for `run`, after liftkit's own (e.g. -d, --ulimit …, --rm=false)
+#   ENGINE_RUN_FLAGS  extra flags for `run`, after liftkit's own (e.g. -d, --ulimit …); with -d
+#                     the container is kept when it stops, and a failed start prints its logs
 #   NETWORK           network mode, default {network} (as the application ran on the source host)
 #   NAME              container name, default liftkit-{slug}
 #   VOLUMES           directory holding the volumes, default volumes/ beside this script
@@ -90,9 +91,39 @@ case "$loaded" in
   *{config_hex}*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
-{tmpfs_owner}{harden_vars}# shellcheck disable=SC2086 # ENGINE and ENGINE_RUN_FLAGS are word lists on purpose
-exec $ENGINE run --rm --name "${{NAME:-liftkit-{slug}}}" --network "${{NETWORK:-{network}}}" \
+{tmpfs_owner}{harden_vars}name=${{NAME:-liftkit-{slug}}}
+# Detached (-d in ENGINE_RUN_FLAGS), the container is kept when it stops, so a start that fails
+# leaves its logs; at a terminal run.sh watches the first seconds and prints them. In the
+# foreground the output is on the terminal, and the container goes when it stops.
+case " ${{ENGINE_RUN_FLAGS:-}} " in
+  *" -d "*|*" --detach "*|*" --detach=true "*) detached=yes; rm= ; launch= ;;
+  *) detached=; rm=--rm; launch=exec ;;
+esac
+run() {{
+  # shellcheck disable=SC2086 # ENGINE and ENGINE_RUN_FLAGS are word lists on purpose
+  $launch $ENGINE run $rm --name "$name" --network "${{NETWORK:-{network}}}" \
 {stop}{harden}{mounts}  ${{ENGINE_RUN_FLAGS:-}} "$IMAGE" "$@"
+}}
+[ -n "$detached" ] || run "$@"
+run "$@" >/dev/null
+if [ ! -t 2 ]; then
+  echo "$name started (detached; kept when it stops: $ENGINE logs $name, $ENGINE rm $name)"
+  exit 0
+fi
+for _ in 1 2 3 4 5; do
+  sleep 1
+  state=$($ENGINE inspect --format '{{{{.State.Status}}}}' "$name" 2>/dev/null || echo gone)
+  case "$state" in
+    running) continue ;;
+    *)
+      code=$($ENGINE inspect --format '{{{{.State.ExitCode}}}}' "$name" 2>/dev/null || echo "?")
+      echo "run.sh: $name stopped at start (state $state, exit code $code); its last log lines:" >&2
+      $ENGINE logs --tail 20 "$name" >&2 2>&1 || true
+      echo "run.sh: the container is kept for a look: $ENGINE logs $name; remove it: $ENGINE rm $name" >&2
+      exit 1 ;;
+  esac
+done
+echo "$name started (detached; kept when it stops: $ENGINE rm $name removes it)"
 "#,
         name = app.name,
         image = app.image.name,

@@ -74,6 +74,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &args.select.selection(),
         args.cpu_level,
     )?;
+    if args.select.is_empty() && contents == Contents::Bundle && !snap.bundle_pids.is_empty() {
+        let names: Vec<&str> = plan.apps.iter().map(|a| a.name.as_str()).collect();
+        eprintln!(
+            "{}: its bundle holds the files of {}: planning those (--app chooses)",
+            args.snapshot.display(),
+            names.join(", ")
+        );
+    }
     if contents == Contents::None {
         eprintln!(
             "warning: {}: no bundle beside it and not taken on this machine: analyzed from the \
@@ -84,7 +92,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     liftkit::plan::save(&plan, &args.output)
         .with_context(|| format!("{}: cannot write", args.output.display()))?;
     let findings: Vec<_> = plan.apps.iter().flat_map(|a| a.findings.clone()).collect();
-    common::report_findings(&findings);
+    common::report_run(Some(&plan), &[], &[]);
     for a in &plan.apps {
         eprintln!(
             "{}: {} files, {} volumes, fit {:?} → {}",

@@ -18,14 +18,19 @@ pub struct Args {
 pub enum Action {
     /// One line per analyzer: id, what it detects, its description.
     List {
+        /// Print the analyzers as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
     /// Print one analyzer as liftkit understood it.
-    Show { id: String },
+    Show {
+        /// The analyzer's id, as `liftkit analyzers list` prints it (nginx, redis, …).
+        id: String,
+    },
     /// Parse and validate analyzer files; errors name the file, line and key.
     Check {
-        #[arg(required = true)]
+        /// Analyzer files (*.toml) to check.
+        #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
 }

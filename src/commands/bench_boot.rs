@@ -29,6 +29,7 @@ pub struct Args {
     /// Seconds to wait for the first answer of one boot.
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
+    /// Print the figures as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -14,13 +14,13 @@ pub struct Args {
     pub dirs: Vec<PathBuf>,
     /// lddtree takes ~80 ms a file: time it on this many files spread over the set and
     /// extrapolate (0 skips it).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, value_name = "N")]
     pub lddtree_sample: usize,
     /// Compare at most this many files (spread over the set), for a quick run.
-    #[arg(long)]
+    #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// x86-64 level for glibc-hwcaps; default this CPU's, which is what ldd uses.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=4))]
+    #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(1..=4))]
     pub cpu_level: Option<u8>,
     /// Print the report as JSON.
     #[arg(long)]

@@ -16,6 +16,7 @@ pub struct Args {
     /// Only with analyzers on (skip the `--generic` pass).
     #[arg(long)]
     pub analyzed_only: bool,
+    /// Print the figures as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

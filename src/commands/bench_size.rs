@@ -24,6 +24,7 @@ pub struct Args {
     /// Keep the work directory (traces, images) and print its path.
     #[arg(long)]
     pub keep: bool,
+    /// Print the figures as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

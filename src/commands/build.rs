@@ -72,6 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let options = liftkit::pipeline::build_options(&request, snapshot);
     let mut builds = session.build_with(&plan, &*host, &args.output, &options)?;
     let mut findings: Vec<_> = Vec::new();
+    let mut trial_findings = Vec::new();
     if args.trial {
         let trials = session.trial(
             &mut plan,
@@ -82,14 +83,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &args.trial_opts.options(),
         );
         super::trial_args::print(&trials);
-        findings.extend(trials.into_iter().flat_map(|t| t.findings));
+        for t in trials {
+            findings.extend(t.findings.iter().cloned());
+            trial_findings.extend(t.findings.into_iter().map(|f| (t.app.clone(), f)));
+        }
         // The plan given stays as the user wrote it; the trial's additions are in each app's
         // own plan.yaml and in plan.trial.yaml beside the output.
         liftkit::plan::save(&plan, &args.output.join("plan.trial.yaml"))?;
     }
     common::print_build_summary(&builds, args.json)?;
     findings.extend(builds.iter().flat_map(|b| b.findings.clone()));
-    common::report_findings(&findings);
+    common::report_run(None, &builds, &trial_findings);
     Ok(common::exit_code(&findings))
 }
 

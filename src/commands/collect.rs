@@ -1,7 +1,7 @@
 //! `liftkit collect`: the read-only inventory of this host.
 
 use super::common;
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use liftkit::pipeline::Session;
 use liftkit::snapshot;
 use std::path::PathBuf;
@@ -19,8 +19,6 @@ pub struct Args {
     /// (links, owners, modes and data kept), so `analyze` and `build` can run on another machine.
     #[arg(long)]
     pub bundle: bool,
-    #[command(flatten)]
-    pub select: super::analyze::SelectArgs,
     /// Directory of extra analyzers (*.toml) that add to or replace the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub analyzers: Option<PathBuf>,
@@ -34,11 +32,19 @@ pub struct Args {
     /// changing).
     #[arg(long, requires = "disk")]
     pub force: bool,
+    #[command(flatten, next_help_heading = "With --bundle")]
+    pub select: super::analyze::SelectArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(file) = &args.disk {
         return super::from_disk::collect(&args, file);
+    }
+    if !args.bundle && !args.select.is_empty() {
+        bail!(
+            "--app and --pid choose the applications --bundle copies files for; without \
+             --bundle the snapshot is always of the whole host (add --bundle, or leave them out)"
+        );
     }
     args.priority.apply();
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
@@ -54,6 +60,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
             bundled.dir.display()
         );
         snap.bundle = Some(bundled.name);
+        if !args.select.is_empty() {
+            snap.bundle_pids = bundled.pids.clone();
+        }
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&snap)?);

@@ -37,16 +37,59 @@ fn bar_style() -> ProgressStyle {
 
 /// Prints findings of warning level and above to stderr, and says how many infos were kept.
 pub fn report_findings(findings: &[Finding]) {
-    let mut infos = 0;
-    for f in findings {
+    report_app_findings(&[], findings.iter().map(|f| ("", f)).collect());
+}
+
+/// The findings of a run, each warning and error named by its app (`warning: nginx: …`), then
+/// the informational ones counted where a person finds them: in the plan (the wizard's review
+/// counts the same) and in the build's reports.
+pub fn report_run(
+    plan: Option<&liftkit::plan::Plan>,
+    builds: &[AppBuild],
+    later: &[(String, Finding)],
+) {
+    let mut tagged: Vec<(&str, &Finding)> = Vec::new();
+    for a in plan.iter().flat_map(|p| &p.apps) {
+        tagged.extend(a.findings.iter().map(|f| (a.name.as_str(), f)));
+    }
+    let from_plan = tagged.len();
+    for b in builds {
+        tagged.extend(b.findings.iter().map(|f| (b.app.as_str(), f)));
+    }
+    tagged.extend(later.iter().map(|(app, f)| (app.as_str(), f)));
+    let origins = [
+        ("the plan", from_plan),
+        ("the build", tagged.len() - from_plan),
+    ];
+    report_app_findings(&origins, tagged);
+}
+
+fn report_app_findings(origins: &[(&str, usize)], findings: Vec<(&str, &Finding)>) {
+    let mut infos = [0usize; 2];
+    for (i, (app, f)) in findings.iter().enumerate() {
         if f.level >= Level::Warning {
-            eprintln!("{f}");
+            if app.is_empty() {
+                eprintln!("{f}");
+            } else {
+                eprintln!("{}: {app}: {}: {}", f.level, f.subject, f.message);
+            }
         } else {
-            infos += 1;
+            let from_plan = origins.first().is_none_or(|(_, n)| i < *n);
+            infos[usize::from(!from_plan)] += 1;
         }
     }
-    if infos > 0 {
-        eprintln!("({infos} informational findings are in the plan)");
+    let total = infos[0] + infos[1];
+    let s = if total == 1 { "" } else { "s" };
+    match infos {
+        [0, 0] => {}
+        [_, 0] => eprintln!("({total} informational finding{s} in the plan)"),
+        [0, _] => {
+            eprintln!("({total} informational finding{s} from the build, in each report.html)")
+        }
+        [p, b] => eprintln!(
+            "({total} informational findings: {p} in the plan, {b} from the build; all in each \
+             app's report.html)"
+        ),
     }
 }
 
@@ -107,9 +150,10 @@ pub struct Bars(std::sync::Mutex<Option<ProgressBar>>);
 
 impl liftkit::pipeline::Progress for Bars {
     fn begin(&self, what: &str, total: Option<u64>) {
+        // A bar of one item sits at 0/1 until it is done: a spinner says more.
         let pb = match total {
-            Some(n) => bar(n, what),
-            None => spinner(what),
+            Some(n) if n > 1 => bar(n, what),
+            _ => spinner(what),
         };
         if let Ok(mut g) = self.0.lock() {
             if let Some(old) = g.replace(pb) {
@@ -121,6 +165,9 @@ impl liftkit::pipeline::Progress for Bars {
     fn advance(&self, done: u64, total: Option<u64>) {
         if let Ok(g) = self.0.lock() {
             if let Some(pb) = g.as_ref() {
+                if pb.length().is_none() && total.is_none_or(|t| t <= 1) {
+                    return;
+                }
                 if let Some(t) = total {
                     if pb.length() != Some(t) {
                         pb.set_length(t);
@@ -147,4 +194,48 @@ impl liftkit::pipeline::Progress for Bars {
             }
         }
     }
+}
+
+/// What to try when the engine itself failed (not the app): most hosts that refuse a container
+/// need the engine's runtime or limits chosen, which run.sh and verify take from the environment.
+pub fn engine_hint(e: &anyhow::Error) -> String {
+    let engine_failed = e
+        .downcast_ref::<liftkit::verify::VerifyError>()
+        .is_some_and(|v| matches!(v, liftkit::verify::VerifyError::Engine(_)));
+    if engine_failed {
+        hint_for_engine()
+    } else {
+        String::new()
+    }
+}
+
+/// The hint when a verify or trial failure reads as the engine refusing the container (run.sh
+/// failed to create it), not the app failing in it.
+pub fn engine_hint_for(failure: &str) -> String {
+    let refused = [
+        "run.sh failed",
+        "OCI ",
+        "runc create failed",
+        "crun:",
+        "error setting rlimit",
+    ]
+    .iter()
+    .any(|w| failure.contains(w));
+    if refused {
+        hint_for_engine()
+    } else {
+        String::new()
+    }
+}
+
+fn hint_for_engine() -> String {
+    format!(
+        "\nhint: the container engine could not start the container. Set ENGINE (the engine \
+         with its global flags, now {:?}) and ENGINE_RUN_FLAGS (flags for `run`, now {:?}); \
+         a host with hybrid cgroups and low limits needs for example\n  \
+         ENGINE=\"podman --runtime runc --cgroup-manager=cgroupfs\" \
+         ENGINE_RUN_FLAGS=\"--ulimit nofile=20000:20000 --ulimit nproc=1024:1024\"",
+        std::env::var("ENGINE").unwrap_or_default(),
+        std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default(),
+    )
 }

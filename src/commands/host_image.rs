@@ -41,6 +41,20 @@ pub struct HostImageArgs {
 }
 
 impl HostImageArgs {
+    /// The flags given, by name: `lift` takes them only with `--host-image`.
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            (self.kernel.is_some(), "--kernel"),
+            (self.modules.is_some(), "--modules"),
+            (self.runtime.is_some(), "--runtime"),
+            (self.expose_loopback, "--expose-loopback"),
+            (self.no_data_disk, "--no-data-disk"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect()
+    }
+
     pub fn options(&self) -> hostimage::Options {
         hostimage::Options {
             kernel: self.kernel.clone(),

@@ -3,7 +3,7 @@
 use super::analyze::SelectArgs;
 use super::build::BuildArgs;
 use super::common;
-use anyhow::Result;
+use anyhow::{bail, Result};
 use liftkit::analyze::Candidate;
 use liftkit::pipeline::{self, Session};
 use std::path::PathBuf;
@@ -11,13 +11,17 @@ use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Without --app or --pid, lists the applications found and lifts nothing; at a \
-terminal (and without --json), starts the wizard instead.\n\
-Examples:\n  liftkit lift\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/\n  liftkit lift --answers out/answers.yaml -o out2/"
+    after_help = "Without --app or --pid: at a terminal, starts the wizard; otherwise (or with \
+--list, or --json), lists the applications found and lifts nothing.\n\
+Examples:\n  liftkit lift --list\n  liftkit lift --app nginx -o out/\n  liftkit lift --pid 1234 -o out/\n  liftkit lift --answers out/answers.yaml -o out2/"
 )]
 pub struct Args {
     #[command(flatten)]
     pub select: SelectArgs,
+    /// List the applications found and lift nothing (also at a terminal, where no selection
+    /// starts the wizard).
+    #[arg(long, conflicts_with_all = ["apps", "pids", "answers"])]
+    pub list: bool,
     /// Output directory: plan.yaml, snapshot.json and one subdirectory per application
     /// [default: out].
     #[arg(short, long, value_name = "DIR")]
@@ -55,12 +59,24 @@ pub struct Args {
     #[arg(long)]
     pub host_image: bool,
     #[command(flatten)]
-    pub host_image_opts: super::host_image::HostImageArgs,
-    #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
+    #[command(flatten, next_help_heading = "With --host-image")]
+    pub host_image_opts: super::host_image::HostImageArgs,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    let orphans = args.host_image_opts.given();
+    if !args.host_image && !orphans.is_empty() {
+        bail!(
+            "{} {} only with --host-image (they choose how the host image is built)",
+            orphans.join(", "),
+            if orphans.len() == 1 {
+                "applies"
+            } else {
+                "apply"
+            }
+        );
+    }
     if let Some(file) = &args.disk {
         return super::from_disk::lift(&args, file);
     }
@@ -68,7 +84,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if let Some(file) = &args.answers {
         return super::wizard::replay(file, &wizard_run(&args));
     }
-    if args.select.is_empty() && !args.json && super::wizard::at_terminal() {
+    if args.select.is_empty() && !args.list && !args.json && super::wizard::at_terminal() {
         return super::wizard::run(super::wizard::Args {
             output: args.output.clone().unwrap_or_else(|| PathBuf::from("out")),
             force: args.force,
@@ -112,7 +128,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &args.trial.options(),
         );
         super::trial_args::print(&trials);
-        trial_findings = trials.into_iter().flat_map(|t| t.findings).collect();
+        trial_findings = trials
+            .into_iter()
+            .flat_map(|t| {
+                let app = t.app;
+                t.findings.into_iter().map(move |f| (app.clone(), f))
+            })
+            .collect();
         pipeline::save_plan(&output, &plan)?;
     }
     common::print_build_summary(&builds, args.json)?;
@@ -125,8 +147,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let mut findings = pipeline::findings(&plan, &builds);
-    findings.extend(trial_findings);
-    common::report_findings(&findings);
+    findings.extend(trial_findings.iter().map(|(_, f)| f.clone()));
+    common::report_run(Some(&plan), &builds, &trial_findings);
     Ok(common::exit_code(&findings))
 }
 
@@ -150,37 +172,54 @@ pub(super) fn print_candidates(found: &[Candidate], json: bool) -> Result<()> {
         println!("no applications found: nothing listens on a port or runs as a service unit");
         return Ok(());
     }
-    println!(
-        "{:<16} {:<18} {:<10} {:<28} {:<10} STARTED BY",
-        "APP", "PIDS", "USER", "LISTENS", "ANALYZER"
-    );
-    for c in found {
-        let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
-        let started_by = c
-            .unit
-            .clone()
-            .filter(|u| u.ends_with(".service"))
-            .or_else(|| c.parent.as_ref().map(|p| format!("parent {p}")))
-            .unwrap_or_default();
-        println!(
-            "{:<16} {:<18} {:<10} {:<28} {:<10} {}",
-            c.name,
-            truncate(&pids.join(","), 18),
-            c.user,
-            truncate(&c.listen.join(","), 28),
-            c.analyzer.as_deref().unwrap_or("generic"),
-            started_by
-        );
+    // Whole values, columns as wide as their longest: a cut port or pid is one a person
+    // cannot type back.
+    let rows: Vec<[String; 6]> = found
+        .iter()
+        .map(|c| {
+            let pids: Vec<String> = c.pids.iter().map(i32::to_string).collect();
+            let started_by = c
+                .unit
+                .clone()
+                .filter(|u| u.ends_with(".service"))
+                .or_else(|| c.parent.as_ref().map(|p| format!("parent {p}")))
+                .unwrap_or_default();
+            [
+                c.name.clone(),
+                pids.join(","),
+                c.user.clone(),
+                if c.listen.is_empty() {
+                    "-".to_string()
+                } else {
+                    c.listen.join(",")
+                },
+                c.analyzer.clone().unwrap_or_else(|| "generic".to_string()),
+                started_by,
+            ]
+        })
+        .collect();
+    let header = ["APP", "PIDS", "USER", "LISTENS", "ANALYZER", "STARTED BY"].map(String::from);
+    let mut widths = [0usize; 6];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .enumerate()
+            .map(|(i, (cell, w))| {
+                if i == row.len() - 1 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
     }
     println!("\nlift one with: liftkit lift --app NAME -o out/");
     Ok(())
-}
-
-fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let cut: String = s.chars().take(n - 1).collect();
-        format!("{cut}…")
-    }
 }

@@ -12,6 +12,7 @@ pub mod build;
 pub mod collect;
 mod common;
 pub mod deps;
+pub mod engagement;
 mod from_disk;
 pub mod host_image;
 pub mod lift;
@@ -36,9 +37,25 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wizard(a) => wizard::run(a),
         Command::Batch(a) => batch::run(a),
         Command::HostImage(a) => host_image::run(a),
+        Command::Engagement(a) => engagement::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
         Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
     }
+}
+
+/// The error and its causes on one line, each cause once: library errors already carry their
+/// source in their message (`x.json: cannot read: No such file or directory (os error 2)`), and
+/// anyhow's `{:#}` would repeat it.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }

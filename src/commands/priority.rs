@@ -11,9 +11,15 @@ pub enum Priority {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PriorityArgs {
-    /// CPU and I/O priority: `low` leaves the host's applications the machine; `normal` keeps
-    /// the priority liftkit was started with.
-    #[arg(long, value_enum, default_value = "low", value_name = "LEVEL")]
+    /// CPU and I/O priority: low (nice 10, best-effort I/O level 7) leaves the host's
+    /// applications the machine; normal keeps the priority liftkit was started with
+    #[arg(
+        long,
+        value_enum,
+        default_value = "low",
+        value_name = "low|normal",
+        hide_possible_values = true
+    )]
     pub priority: Priority,
 }
 

@@ -1,7 +1,8 @@
 //! `liftkit verify out/APP`: run the lifted image and compare its answers with the original's.
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use liftkit::verify::{self, Engine, Verdict};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,6 +23,7 @@ pub struct Args {
     /// Leave the container running afterwards.
     #[arg(long)]
     pub keep: bool,
+    /// Print the result (or the error) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -32,7 +34,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout),
         keep: args.keep,
     };
-    let report = verify::verify(&args.app_dir, &opts)?;
+    let report = match app_dir(&args.app_dir).and_then(|dir| Ok(verify::verify(&dir, &opts)?)) {
+        Ok(r) => r,
+        Err(e) => {
+            let text = super::one_line(&e);
+            // Whoever asked for JSON reads stdout: the error goes there too, as JSON.
+            if args.json {
+                println!("{}", serde_json::json!({ "error": text }));
+            }
+            eprintln!("liftkit: error: {text}{}", super::common::engine_hint(&e));
+            return Ok(ExitCode::from(2));
+        }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -65,8 +78,44 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
     }
+    if let Some(why) = &report.failure {
+        let hint = super::common::engine_hint_for(why);
+        if !hint.is_empty() {
+            eprintln!("{}", hint.trim_start());
+        }
+    }
     Ok(match report.verdict {
         Verdict::Same => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// The application's directory; an output root (`out/`, holding one per app) is named as such,
+/// with the apps it holds.
+fn app_dir(dir: &Path) -> Result<PathBuf> {
+    if !dir.is_dir() {
+        bail!(
+            "{}: no such directory (give an application's output directory, like out/nginx)",
+            dir.display()
+        );
+    }
+    if dir.join("plan.yaml").is_file() && dir.join("run.sh").is_file() {
+        return Ok(dir.to_path_buf());
+    }
+    let apps = liftkit::pipeline::app_dirs(dir);
+    if !apps.is_empty() {
+        let names: Vec<String> = apps.iter().map(|a| a.display().to_string()).collect();
+        bail!(
+            "{} is an output directory, not an application's: verify one of the {} it holds \
+             ({})",
+            dir.display(),
+            if names.len() == 1 {
+                "application".to_string()
+            } else {
+                format!("{} applications", names.len())
+            },
+            names.join(", ")
+        );
+    }
+    Ok(dir.to_path_buf())
 }

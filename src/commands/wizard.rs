@@ -14,7 +14,7 @@ use liftkit::pipeline;
 use liftkit::plan::Plan;
 use liftkit::verify;
 use liftkit::wizard::flow::{self, Context};
-use liftkit::wizard::{Answers, Asker, Replay, Session, WizardError};
+use liftkit::wizard::{Answers, Asker, Replay, Rewind, Session, WizardError};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -138,19 +138,37 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
         },
         None => plan_of(chosen),
     };
-    let mut session = Session::new(asker, &snap.host.hostname);
-    let decision = flow::decide(
-        &mut session,
-        Context {
-            snapshot: &snap,
-            candidates: &candidates,
-            fits: fits.as_ref(),
-            analyze: &mut analyze_chosen,
-            output: run.output.clone(),
-            output_fixed: run.output_fixed,
-            force: run.force,
-        },
-    )?;
+    let mut rewind = Rewind::new(asker);
+    if run.fit_up_front {
+        rewind.say(super::wizard_term::HOW_TO_GO_BACK);
+    }
+    let (decision, answers) = loop {
+        rewind.restart();
+        let mut session = Session::new(&mut rewind, &snap.host.hostname);
+        let decided = flow::decide(
+            &mut session,
+            Context {
+                snapshot: &snap,
+                candidates: &candidates,
+                fits: fits.as_ref(),
+                analyze: &mut analyze_chosen,
+                output: run.output.clone(),
+                output_fixed: run.output_fixed,
+                force: run.force,
+            },
+        );
+        match decided {
+            Ok(d) => break (d, session.answers),
+            // Back from the first question asks it again: there is nothing before it.
+            Err(WizardError::Back) => {
+                drop(session);
+                rewind.back();
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let mut session = Session::new(&mut rewind, &snap.host.hostname);
+    session.answers = answers;
     let out = &decision.output;
     watch_output(out);
     common::prepare_output(out, run.force)?;
@@ -175,28 +193,57 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     };
     let builds = pipe.build(&decision.plan, &host, out, &request, Some(snap))?;
     common::print_build_summary(&builds, run.json)?;
-    verify_each(&mut session, &decision.plan, &builds)?;
+    verify_each(
+        &mut session,
+        &decision.plan,
+        &builds,
+        run.fit_up_front && engine_available(),
+    )?;
     save_answers(&session.answers)?;
     eprintln!("answers saved: {}", answers_path.display());
     let findings = pipeline::findings(&decision.plan, &builds);
-    common::report_findings(&findings);
+    common::report_run(Some(&decision.plan), &builds, &[]);
     Ok(common::exit_code(&findings))
 }
 
-fn verify_each(session: &mut Session, plan: &Plan, builds: &[AppBuild]) -> Result<()> {
+/// `yes_by_default`: at a terminal with an engine at hand, verifying is what a person wants.
+fn verify_each(
+    session: &mut Session,
+    plan: &Plan,
+    builds: &[AppBuild],
+    yes_by_default: bool,
+) -> Result<()> {
     for (app, built) in plan.apps.iter().zip(builds) {
-        let Some(q) = flow::verify_question(app) else {
+        let Some(q) = flow::verify_question(app, yes_by_default) else {
             continue;
         };
-        if !session.ask(&q)?.as_bool() {
+        // The build is done: going back from here means not verifying.
+        let yes = match session.ask(&q) {
+            Err(WizardError::Back) => false,
+            answer => answer?.as_bool(),
+        };
+        if !yes {
             continue;
         }
         match verify_app(built) {
             Ok(msg) => eprintln!("{}: verified: {msg}", app.name),
-            Err(e) => eprintln!("{}: not verified: {e:#}", app.name),
+            Err(e) => eprintln!(
+                "{}: not verified: {e:#}{}",
+                app.name,
+                common::engine_hint(&e)
+            ),
         }
     }
     Ok(())
+}
+
+/// Whether a container engine is at hand: `$ENGINE`, else podman or docker on the PATH.
+fn engine_available() -> bool {
+    if std::env::var_os("ENGINE").is_some_and(|e| !e.is_empty()) {
+        return true;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|d| d.join("podman").is_file() || d.join("docker").is_file())
 }
 
 /// `liftkit verify` on one built app: it runs in its own network namespace and the analyzer's
@@ -222,10 +269,13 @@ fn verify_app(built: &AppBuild) -> Result<String> {
             "it answers, but differently from the original (see {}/verify.json)",
             built.dir.display()
         ),
-        _ => bail!(
-            "it did not answer; its last log lines:\n  {}",
-            report.logs_tail.join("\n  ")
-        ),
+        _ => match &report.failure {
+            Some(why) => bail!("{why}{}", common::engine_hint_for(why)),
+            None => bail!(
+                "it did not answer; its last log lines:\n  {}",
+                report.logs_tail.join("\n  ")
+            ),
+        },
     }
 }
 

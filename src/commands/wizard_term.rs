@@ -46,15 +46,17 @@ impl Terminal {
             .or_else(|| q.default.clone())
     }
 
-    fn prompt(&self, q: &Question) -> Result<Answer, dialoguer::Error> {
+    /// The answer, or `None` when the person goes back: Esc (or q) in a choice, `<` typed as
+    /// a text answer (dialoguer's text input has no Esc).
+    fn prompt(&self, q: &Question) -> Result<Option<Answer>, dialoguer::Error> {
         let theme = &*self.theme;
         let default = self.default_for(q);
         match &q.kind {
-            Kind::Confirm => Confirm::with_theme(theme)
+            Kind::Confirm => Ok(Confirm::with_theme(theme)
                 .with_prompt(&q.prompt)
                 .default(default.is_some_and(|a| a.as_bool()))
-                .interact_on(&self.term)
-                .map(Answer::Bool),
+                .interact_on_opt(&self.term)?
+                .map(Answer::Bool)),
             Kind::Text { validate } => {
                 let mut input = Input::<String>::with_theme(theme)
                     .with_prompt(&q.prompt)
@@ -63,9 +65,18 @@ impl Terminal {
                     input = input.default(d.as_text().to_string());
                 }
                 if let Some(v) = validate.clone() {
-                    input = input.validate_with(move |t: &String| v(t));
+                    input = input.validate_with(
+                        move |t: &String| {
+                            if t.trim() == BACK {
+                                Ok(())
+                            } else {
+                                v(t)
+                            }
+                        },
+                    );
                 }
-                input.interact_text_on(&self.term).map(Answer::Text)
+                let text = input.interact_text_on(&self.term)?;
+                Ok((text.trim() != BACK).then_some(Answer::Text(text)))
             }
             Kind::Select { choices } => {
                 let at = default
@@ -76,8 +87,8 @@ impl Terminal {
                     .with_prompt(&q.prompt)
                     .items(&labels)
                     .default(at)
-                    .interact_on(&self.term)?;
-                Ok(Answer::Text(choices[i].key.clone()))
+                    .interact_on_opt(&self.term)?;
+                Ok(i.map(|i| Answer::Text(choices[i].key.clone())))
             }
             Kind::MultiSelect { choices, .. } => {
                 let chosen = default.map(|d| d.as_many().to_vec()).unwrap_or_default();
@@ -87,10 +98,9 @@ impl Terminal {
                     .with_prompt(&q.prompt)
                     .items(&labels)
                     .defaults(&checked)
-                    .interact_on(&self.term)?;
-                Ok(Answer::Many(
-                    picked.into_iter().map(|i| choices[i].key.clone()).collect(),
-                ))
+                    .interact_on_opt(&self.term)?;
+                Ok(picked
+                    .map(|p| Answer::Many(p.into_iter().map(|i| choices[i].key.clone()).collect())))
             }
         }
     }
@@ -105,6 +115,9 @@ impl Asker for Terminal {
                 }
                 dialoguer::Error::IO(io) => WizardError::Terminal(io.to_string()),
             })?;
+            let Some(answer) = answer else {
+                return Err(WizardError::Back);
+            };
             // dialoguer does not validate a default taken with Enter, nor count a multi-select.
             match q.check(&answer) {
                 Ok(()) => return Ok(answer),
@@ -118,4 +131,15 @@ impl Asker for Terminal {
     fn say(&mut self, text: &str) {
         let _ = self.term.write_line(text.trim_end());
     }
+
+    fn offer(&mut self, id: &str, answer: Answer) {
+        self.prefill.set(id, answer);
+    }
 }
+
+/// Typed as a text answer: back to the previous question.
+pub const BACK: &str = "<";
+
+/// Said once, before the first question.
+pub const HOW_TO_GO_BACK: &str =
+    "Esc goes back to the previous question (in a text answer, type < and Enter).";

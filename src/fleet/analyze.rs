@@ -74,7 +74,9 @@ fn one(file: &Path, analyzers: &[Analyzer]) -> Outcome {
         }
     };
     let (host, contents) = (&*selected_host.host, selected_host.contents.as_str());
-    let selected = analyze::select(&snap, analyzers, &Selection::All).unwrap_or_default();
+    let selection =
+        crate::pipeline::saved_selection(&snap, selected_host.contents, &Selection::All);
+    let selected = analyze::select(&snap, analyzers, &selection).unwrap_or_default();
     let opts = analyze::Options {
         cpu_level: None,
         source_root: host.root_label(),
@@ -95,6 +97,7 @@ fn one(file: &Path, analyzers: &[Analyzer]) -> Outcome {
         .iter()
         .map(|a| {
             let mut f = facts(&name, &snap, a, with_files.then_some(host));
+            f.row.contents = contents.to_string();
             f.host_packages = packages.clone();
             f
         })
@@ -165,11 +168,12 @@ fn facts(file: &str, snap: &Snapshot, a: &AppPlan, host: Option<&dyn Host>) -> A
     if a.fit == Fit::Poor {
         blockers.extend(a.fit_reasons.iter().cloned());
     }
-    let warnings = a
+    let warning_messages: Vec<String> = a
         .findings
         .iter()
         .filter(|f| f.level == Level::Warning)
-        .count();
+        .map(|f| format!("{}: {}", f.subject, f.message))
+        .collect();
     let secrets = a.secrets.len() + a.files.iter().filter(|f| f.role == Role::Secret).count();
     let effort_days = effort::estimate(&effort::Factors {
         fit: a.fit,
@@ -193,7 +197,9 @@ fn facts(file: &str, snap: &Snapshot, a: &AppPlan, host: Option<&dyn Host>) -> A
             fit_reasons: a.fit_reasons.clone(),
             blockers,
             errors: errors.len(),
-            warnings,
+            warnings: warning_messages.len(),
+            warning_messages,
+            contents: String::new(),
             files: a.files.len(),
             volumes: a.volumes.len(),
             secrets,
@@ -261,6 +267,7 @@ pub fn assemble(dir: &Path, outcomes: Vec<Outcome>) -> FleetReport {
         blocked: apps.iter().filter(|a| !a.blockers.is_empty()).count(),
         effort_days: effort::round(apps.iter().map(|a| a.effort_days).sum()),
         differences: differences.len(),
+        inventory_only: hosts.iter().filter(|h| h.contents == "none").count(),
     };
     let charts = super::render::charts(&summary, &hosts);
     FleetReport {

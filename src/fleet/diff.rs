@@ -27,10 +27,12 @@ pub fn differences(facts: &mut [AppFacts]) -> Vec<Difference> {
             }
             by_value
         };
+        // A version nothing names (no package owns the program, or its files were not at
+        // hand) is unknown, and unknown is no variant.
         found.push((
             "version",
             key.clone(),
-            each(&|f| Some(or_unknown(&f.row.version))),
+            each(&|f| Some(f.row.version.clone()).filter(|v| !v.is_empty())),
         ));
         found.push((
             "ports",
@@ -83,9 +85,23 @@ pub fn differences(facts: &mut [AppFacts]) -> Vec<Difference> {
                     facts[*i].row.differs.push(format!("{kind} {subject}"));
                 }
             }
+            let without_files: std::collections::BTreeSet<&String> = members
+                .iter()
+                .zip(&labels)
+                .filter(|(i, _)| facts[**i].row.contents == "none")
+                .map(|(_, label)| label)
+                .collect();
             let mut variants: Vec<Variant> = by_value
                 .into_iter()
-                .map(|(value, hosts)| Variant { value, hosts })
+                .map(|(value, hosts)| Variant {
+                    value,
+                    inventory_only: hosts
+                        .iter()
+                        .filter(|h| without_files.contains(h))
+                        .cloned()
+                        .collect(),
+                    hosts,
+                })
                 .collect();
             variants.sort_by(|a, b| {
                 b.hosts
@@ -106,14 +122,6 @@ pub fn differences(facts: &mut [AppFacts]) -> Vec<Difference> {
 
 fn absent() -> String {
     "absent".to_string()
-}
-
-fn or_unknown(v: &str) -> String {
-    if v.is_empty() {
-        "unknown".to_string()
-    } else {
-        v.to_string()
-    }
 }
 
 /// How each member is named in a variant: its hostname, with the app (and the snapshot file) added

@@ -10,6 +10,10 @@
 //!   analysis runs against a host without files: processes, sockets, packages and versions still
 //!   count, file lists and configuration contents do not, and configuration is not compared.
 //!
+//! Hosts without contents are marked in every table; what is unknown for them (a version no
+//! package names, a configuration not read) is left out of the comparison, never counted as a
+//! difference.
+//!
 //! A snapshot that cannot be read (corrupt, not a snapshot, another schema) is listed as
 //! unreadable with the reason; the others still report.
 
@@ -68,6 +72,8 @@ pub struct Summary {
     pub blocked: usize,
     pub effort_days: f64,
     pub differences: usize,
+    /// Hosts analyzed from their inventory alone (no file contents at hand).
+    pub inventory_only: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -99,6 +105,11 @@ pub struct AppRow {
     pub blockers: Vec<String>,
     pub errors: usize,
     pub warnings: usize,
+    /// The warning-level findings, as `subject: message`.
+    pub warning_messages: Vec<String>,
+    /// Where the host's file contents came from (`bundle`, `live`, `none`): with `none`, files,
+    /// volumes, fit and effort are estimated from the inventory alone.
+    pub contents: String,
     pub files: usize,
     pub volumes: usize,
     pub secrets: usize,
@@ -128,6 +139,8 @@ pub struct Variant {
     pub value: String,
     /// `hostname`, or `hostname/app` where a host runs several instances.
     pub hosts: Vec<String>,
+    /// Those of `hosts` analyzed from their inventory alone.
+    pub inventory_only: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

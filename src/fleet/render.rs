@@ -35,7 +35,11 @@ pub fn charts(summary: &Summary, hosts: &[HostRow]) -> Charts {
             .iter()
             .take(CHART_HOSTS)
             .map(|h| Row {
-                label: h.hostname.clone(),
+                label: if h.contents == "none" {
+                    format!("{} (inventory only)", h.hostname)
+                } else {
+                    h.hostname.clone()
+                },
                 // Quarter days, so the bars scale without floating point.
                 bars: vec![((h.effort_days * 4.0) as u64, "image")],
                 value: format!("{} days, {} apps", h.effort_days, h.apps),

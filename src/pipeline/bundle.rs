@@ -32,6 +32,8 @@ pub struct Bundled {
     pub name: String,
     pub dir: PathBuf,
     pub apps: Vec<String>,
+    /// The first pid of each application bundled.
+    pub pids: Vec<i32>,
     pub findings: Vec<Finding>,
 }
 
@@ -64,6 +66,11 @@ pub fn write(plan: &Plan, snapshot_file: &Path) -> Result<Bundled, PipelineError
         name,
         dir,
         apps: plan.apps.iter().map(|a| a.name.clone()).collect(),
+        pids: plan
+            .apps
+            .iter()
+            .filter_map(|a| a.processes.first().map(|p| p.pid))
+            .collect(),
         findings,
     })
 }

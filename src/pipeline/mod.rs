@@ -19,7 +19,7 @@ use crate::snapshot::{self, Snapshot};
 use std::path::{Path, PathBuf};
 
 pub use bundle::Bundled;
-pub use output::prepare_output;
+pub use output::{app_dirs, prepare_output};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -125,8 +125,11 @@ impl<'a> Session<'a> {
         chosen: &[Candidate],
         opts: &analyze::Options,
     ) -> Plan {
-        self.progress
-            .begin(&format!("analyzing {} applications", chosen.len()), None);
+        let what = match chosen {
+            [one] => format!("analyzing {}", one.name),
+            _ => format!("analyzing {} applications", chosen.len()),
+        };
+        self.progress.begin(&what, None);
         let plan = analyze::plan(snap, host, self.analyzers, chosen, opts);
         self.progress.end();
         plan
@@ -143,7 +146,8 @@ impl<'a> Session<'a> {
         cpu_level: Option<u8>,
     ) -> Result<(Plan, Contents), PipelineError> {
         let source = select::for_snapshot(snapshot_file, snap, explicit_root)?;
-        let chosen = self.select(snap, selection)?;
+        let selection = saved_selection(snap, source.contents, selection);
+        let chosen = self.select(snap, &selection)?;
         let opts = analyze::Options {
             cpu_level,
             source_root: source.host.root_label(),
@@ -253,6 +257,25 @@ impl<'a> Session<'a> {
         let bundled = bundle::write(&plan, snapshot_file);
         self.progress.end();
         bundled
+    }
+}
+
+/// What to plan of a saved snapshot when nothing was asked: with its files from a bundle made
+/// for some applications (`collect --bundle --app X`), those, since only their files travelled;
+/// else everything.
+/// (By pid: names follow what else runs. A snapshot whose bundled pids are gone, edited by
+/// hand, plans everything.)
+pub fn saved_selection(snap: &Snapshot, contents: Contents, asked: &Selection) -> Selection {
+    let bundled = &snap.bundle_pids;
+    match asked {
+        Selection::All
+            if contents == Contents::Bundle
+                && !bundled.is_empty()
+                && bundled.iter().all(|p| snap.process(*p).is_some()) =>
+        {
+            Selection::Pids(bundled.clone())
+        }
+        other => other.clone(),
     }
 }
 

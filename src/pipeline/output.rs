@@ -26,3 +26,17 @@ pub fn prepare_output(out: &Path, force: bool) -> Result<(), PipelineError> {
     }
     std::fs::create_dir_all(out).map_err(io_err(out, "cannot create"))
 }
+
+/// The application directories an output root holds (`out/nginx/`, … with a build.json),
+/// sorted; empty when `out` is not one.
+pub fn app_dirs(out: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(out) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("build.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}

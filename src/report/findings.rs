@@ -67,6 +67,8 @@ pub fn section(app: &AppPlan, built: &AppBuild) -> FindingsSection {
         let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
         if f.level == Level::Error {
             s.blockers.push(row);
+        } else if f.is_guess() {
+            s.guessed.push(row);
         } else if has(&UNREADABLE) {
             s.unreadable.push(row);
         } else if has(&GUESSED) {

@@ -6,6 +6,7 @@ use super::text::{human_bytes, shell_join};
 use super::{findings, sizes, Inputs, SCHEMA_VERSION};
 use crate::plan::{volume_name, Fit, Role, VolumeKind};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Report {
@@ -415,44 +416,74 @@ const ROLES: [(Role, &str, &str, &str); 5] = [
     ),
 ];
 
+/// Files by role, each real file once under the path the image stores it at: a merged-/usr
+/// host reaches a library as `/lib/…` and `/usr/lib/…`, the image holds `/usr/lib/…` and the
+/// link, and so does the report (the other name is listed with the links).
 fn files_section(inp: &Inputs, sizes: &sizes::FileSizes) -> FilesSection {
-    let groups: Vec<RoleGroup> = ROLES
-        .iter()
-        .filter_map(|(role, id, title, description)| {
-            let files: Vec<FileRow> = inp
-                .app
-                .files
-                .iter()
-                .filter(|f| f.role == *role)
-                .map(|f| {
-                    let bytes = sizes.of(&f.path);
-                    FileRow {
-                        path: f.path.clone(),
-                        why: f.why.clone(),
-                        package: f.package.clone().unwrap_or_default(),
-                        bytes,
-                        human: human_bytes(bytes),
-                    }
-                })
-                .collect();
-            if files.is_empty() {
-                return None;
+    let mut seen: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut aliases: Vec<LinkRow> = Vec::new();
+    let mut groups: Vec<RoleGroup> = Vec::new();
+    for (role, id, title, description) in ROLES.iter() {
+        let mut files: Vec<FileRow> = Vec::new();
+        for f in inp.app.files.iter().filter(|f| f.role == *role) {
+            let real = sizes.real(&f.path);
+            if real != f.path {
+                aliases.push(alias_row(&f.path, &real, sizes));
             }
-            let bytes = sizes.sum(files.iter().map(|f| f.path.as_str()));
-            Some(RoleGroup {
-                role: id.to_string(),
-                title: title.to_string(),
-                description: description.to_string(),
-                count: files.len(),
+            if let Some(&(g, i)) = seen.get(&real) {
+                let row = match groups.get_mut(g) {
+                    Some(group) => &mut group.files[i],
+                    None => &mut files[i],
+                };
+                for why in &f.why {
+                    if !row.why.contains(why) {
+                        row.why.push(why.clone());
+                    }
+                }
+                continue;
+            }
+            seen.insert(real.clone(), (groups.len(), files.len()));
+            let bytes = sizes.of(&f.path);
+            files.push(FileRow {
+                path: real,
+                why: f.why.clone(),
+                package: f.package.clone().unwrap_or_default(),
                 bytes,
                 human: human_bytes(bytes),
-                files,
-            })
+            });
+        }
+        if files.is_empty() {
+            continue;
+        }
+        let bytes = files.iter().map(|f| f.bytes).sum();
+        groups.push(RoleGroup {
+            role: id.to_string(),
+            title: title.to_string(),
+            description: description.to_string(),
+            count: files.len(),
+            bytes,
+            human: human_bytes(bytes),
+            files,
+        });
+    }
+    let total = groups.iter().map(|g| g.count).sum();
+    let total_bytes: u64 = groups.iter().map(|g| g.bytes).sum();
+    let mut links: Vec<LinkRow> = inp
+        .app
+        .links
+        .iter()
+        .map(|l| LinkRow {
+            path: l.path.clone(),
+            target: l.target.clone(),
+            why: l.why.clone(),
         })
         .collect();
+    links.extend(aliases);
+    links.sort_by(|a, b| a.path.cmp(&b.path));
+    links.dedup_by(|a, b| a.path == b.path);
     FilesSection {
-        total: inp.app.files.len(),
-        total_human: human_bytes(sizes.sum(inp.app.files.iter().map(|f| f.path.as_str()))),
+        total,
+        total_human: human_bytes(total_bytes),
         groups,
         generated: inp
             .app
@@ -463,16 +494,28 @@ fn files_section(inp: &Inputs, sizes: &sizes::FileSizes) -> FilesSection {
                 why: g.why.clone(),
             })
             .collect(),
-        links: inp
-            .app
-            .links
-            .iter()
-            .map(|l| LinkRow {
-                path: l.path.clone(),
-                target: l.target.clone(),
-                why: l.why.clone(),
-            })
-            .collect(),
+        links,
+    }
+}
+
+/// A planned name of a file the image stores elsewhere: reached through a link.
+fn alias_row(path: &str, real: &str, sizes: &sizes::FileSizes) -> LinkRow {
+    let through: Vec<String> = sizes
+        .links_of(path)
+        .iter()
+        .map(|l| l.display().to_string())
+        .collect();
+    LinkRow {
+        path: path.to_string(),
+        target: real.to_string(),
+        why: if through.is_empty() {
+            "the same file: stored once, under the path it points to".to_string()
+        } else {
+            format!(
+                "the same file, reached through {}: stored once, under the path it points to",
+                through.join(", ")
+            )
+        },
     }
 }
 

@@ -20,11 +20,34 @@ const CHART_PACKAGES: usize = 15;
 /// each real file once.
 pub struct FileSizes {
     by_path: HashMap<String, (PathBuf, u64)>,
+    /// The links passed on the way from a planned path to its real file (`/lib`).
+    links: HashMap<String, Vec<PathBuf>>,
 }
 
 impl FileSizes {
     pub fn of(&self, path: &str) -> u64 {
         self.by_path.get(path).map_or(0, |e| e.1)
+    }
+
+    /// Where the image stores the file `path` names: the path with every link resolved.
+    pub fn real(&self, path: &str) -> String {
+        self.by_path
+            .get(path)
+            .map_or_else(|| path.to_string(), |e| e.0.to_string_lossy().into_owned())
+    }
+
+    /// The links `path` goes through, as `/lib` (empty when it names its file directly).
+    pub fn links_of(&self, path: &str) -> &[PathBuf] {
+        self.links.get(path).map_or(&[], Vec::as_slice)
+    }
+
+    /// How many distinct files `paths` name.
+    pub fn count<'a>(&self, paths: impl IntoIterator<Item = &'a str>) -> usize {
+        let mut seen = HashSet::new();
+        paths
+            .into_iter()
+            .filter(|p| seen.insert(self.real(p)))
+            .count()
     }
 
     /// Bytes of the distinct real files behind `paths`.
@@ -41,21 +64,25 @@ impl FileSizes {
 
 /// Bytes of each regular file the plan takes (a path that is gone or not a file weighs 0).
 pub fn file_sizes(app: &AppPlan, host: &dyn Host) -> FileSizes {
-    let by_path = app
-        .files
-        .iter()
-        .map(|f| {
-            let path = Path::new(&f.path);
-            let real = host.real_path(path).unwrap_or_else(|_| path.to_path_buf());
-            let len = host
-                .lstat(&real)
-                .ok()
-                .filter(|m| m.is_file())
-                .map_or(0, |m| m.len());
-            (f.path.clone(), (real, len))
-        })
-        .collect();
-    FileSizes { by_path }
+    let mut by_path = HashMap::new();
+    let mut links = HashMap::new();
+    for f in &app.files {
+        let path = Path::new(&f.path);
+        let (real, through) = match host.resolve(path) {
+            Ok(r) => (r.real, r.links),
+            Err(_) => (path.to_path_buf(), Vec::new()),
+        };
+        let len = host
+            .lstat(&real)
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len());
+        by_path.insert(f.path.clone(), (real, len));
+        if !through.is_empty() {
+            links.insert(f.path.clone(), through);
+        }
+    }
+    FileSizes { by_path, links }
 }
 
 /// Bytes of the regular files under `dir` (0 when it does not exist).
@@ -81,16 +108,13 @@ pub fn size_section(app: &AppPlan, built: &AppBuild, sizes: &FileSizes) -> SizeS
     let mut outside = Vec::new();
     for f in &app.files {
         match f.package.as_deref() {
-            Some(p) => {
-                let t = taken.entry(p).or_default();
-                t.paths.push(&f.path);
-                t.files += 1;
-            }
+            Some(p) => taken.entry(p).or_default().paths.push(&f.path),
             None => outside.push(f.path.as_str()),
         }
     }
     for t in taken.values_mut() {
         t.bytes = sizes.sum(t.paths.iter().copied());
+        t.files = sizes.count(t.paths.iter().copied());
     }
     let outside = sizes.sum(outside);
     let installed = |name: &str| {

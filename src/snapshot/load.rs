@@ -19,6 +19,8 @@ pub enum LoadError {
     },
     #[error("{path}: snapshot schema {found} is not supported (this liftkit reads schema {SCHEMA_VERSION})")]
     Schema { path: PathBuf, found: u32 },
+    #[error("{path}: this is a plan (`liftkit analyze` writes it), not a snapshot: build it with `liftkit build {path}`")]
+    Plan { path: PathBuf },
 }
 
 pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
@@ -31,11 +33,18 @@ pub fn load(path: &Path) -> Result<Snapshot, LoadError> {
 
 /// Parses snapshot text; `path` only names it in errors.
 pub fn parse(path: &Path, text: &str) -> Result<Snapshot, LoadError> {
+    let plan_like = text.lines().any(|l| l.starts_with("apps:"))
+        && text.lines().any(|l| l.starts_with("source:"));
+    if plan_like && !text.trim_start().starts_with('{') {
+        return Err(LoadError::Plan {
+            path: path.to_path_buf(),
+        });
+    }
     let snapshot: Snapshot = serde_json::from_str(text).map_err(|e| LoadError::Parse {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: without_location(&e.to_string()),
     })?;
     if snapshot.schema != SCHEMA_VERSION {
         return Err(LoadError::Schema {
@@ -44,6 +53,14 @@ pub fn parse(path: &Path, text: &str) -> Result<Snapshot, LoadError> {
         });
     }
     Ok(snapshot)
+}
+
+/// serde_json's message without the ` at line L column C` the prefix already gives.
+fn without_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => message[..at].to_string(),
+        _ => message.to_string(),
+    }
 }
 
 pub fn save(snapshot: &Snapshot, path: &Path) -> std::io::Result<()> {

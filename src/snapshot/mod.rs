@@ -41,6 +41,15 @@ pub struct Snapshot {
     /// applications need laid out as on the host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bundle: Option<String>,
+    /// The applications the bundle holds files for (`collect --bundle --app X`), by the pid of
+    /// each one's first process: what a later `analyze` of this snapshot plans by default, since
+    /// only their files travelled. Empty: every application's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bundle_pids: Vec<i32>,
+    /// The host's memory and disks, to set a lifted app's size against (absent in snapshots
+    /// taken before it was recorded, or by tools that do not record it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<Capacity>,
     /// Answers the running applications gave to the analyzers' read-only live queries (redis
     /// `INFO server` names its config file, which its rewritten command line no longer shows).
     #[serde(default)]
@@ -60,6 +69,37 @@ pub struct Fact {
     pub analyzer: String,
     pub name: String,
     pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    /// `MemTotal`, KiB.
+    #[serde(default)]
+    pub memory_kib: u64,
+    /// Filesystems on block devices, one per device.
+    #[serde(default)]
+    pub filesystems: Vec<Filesystem>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Filesystem {
+    pub device: String,
+    pub mount: String,
+    pub size_bytes: u64,
+    pub used_bytes: u64,
+}
+
+impl Capacity {
+    /// Bytes used on all the host's disks.
+    pub fn disk_used_bytes(&self) -> u64 {
+        self.filesystems.iter().map(|f| f.used_bytes).sum()
+    }
+
+    pub fn disk_size_bytes(&self) -> u64 {
+        self.filesystems.iter().map(|f| f.size_bytes).sum()
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -110,6 +110,26 @@ impl Engine {
         all[all.len().saturating_sub(lines)..].to_vec()
     }
 
+    /// Runs `argv` inside the running container (`exec`), killed after `timeout`: an acceptance
+    /// test's command.
+    pub fn exec(
+        &self,
+        name: &str,
+        argv: &[String],
+        timeout: std::time::Duration,
+    ) -> super::accept::CommandRun {
+        let mut c = self.cmd();
+        c.arg("exec").arg(name).args(argv);
+        let (exit, output) = run_bounded(c, timeout);
+        let head: String = String::from_utf8_lossy(&output[..output.len().min(4096)]).into();
+        super::accept::CommandRun {
+            argv: argv.to_vec(),
+            exit,
+            output_head: head,
+            output_bytes: output.len(),
+        }
+    }
+
     pub fn remove(&self, name: &str) {
         let _ = self.cmd().args(["rm", "-f", "-t", "3", name]).output();
     }
@@ -118,4 +138,58 @@ impl Engine {
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+}
+
+/// Runs a command to its end or until `timeout` (then kills it): its exit status (None when
+/// killed or not started) and its standard output followed by its standard error.
+fn run_bounded(mut c: Command, timeout: std::time::Duration) -> (Option<i32>, Vec<u8>) {
+    use std::io::Read;
+    let child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(ch) => ch,
+        Err(e) => return (None, format!("cannot run: {e}").into_bytes()),
+    };
+    // Both pipes are drained while the command runs, so a talkative one cannot block on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.by_ref().take(1 << 20).read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = std::time::Instant::now() + timeout;
+    let exit = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status.code(),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let mut bytes = out.join().unwrap_or_default();
+    bytes.extend(err.join().unwrap_or_default());
+    (exit, bytes)
 }

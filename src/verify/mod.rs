@@ -5,6 +5,7 @@
 //! to the original on the host and to the lifted app inside the container's namespace, and their
 //! answers are compared.
 
+pub mod accept;
 mod diagnose;
 mod engine;
 pub mod inspect;
@@ -304,7 +305,7 @@ pub fn listen_addresses(app: &AppPlan) -> Vec<SocketAddr> {
 
 /// Waits until every address accepts a connection; gives up early when the container's process
 /// `pid` is gone (it exited at start: waiting longer would show nothing more).
-fn wait_listening(addrs: &[SocketAddr], timeout: Duration, pid: i32) -> bool {
+pub(crate) fn wait_listening(addrs: &[SocketAddr], timeout: Duration, pid: i32) -> bool {
     let deadline = Instant::now() + timeout;
     let alive = || {
         std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {

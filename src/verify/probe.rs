@@ -2,7 +2,7 @@
 //! answer matched. Each returns what it saw, so two runs can be compared.
 
 use crate::analyze::spec::Probe;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -10,7 +10,7 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_ANSWER: u64 = 4 << 20;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     /// HTTP status and a digest of the body (bodies can be large; equality is what matters).
     Http {

@@ -132,7 +132,10 @@ impl Drop for Sandbox<'_> {
 fn copy_volumes(volumes: &Path, name: &str) -> Result<PathBuf, String> {
     let app_dir = volumes.parent().unwrap_or(Path::new("."));
     let out = app_dir.parent().unwrap_or(Path::new("."));
-    let work = out.join(format!(".{name}.volumes"));
+    // Absolute: run.sh takes a VOLUMES that is not a path from / for a named volume (an app
+    // directory given as `out/redis` would otherwise not start).
+    let work = std::path::absolute(out.join(format!(".{name}.volumes")))
+        .map_err(|e| format!("{}: {e}", out.display()))?;
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     let copy = work.join("volumes");

@@ -125,6 +125,22 @@ pub fn output_validator(force: bool) -> Validator {
     Arc::new(move |t: &str| check_output(Path::new(t.trim()), force))
 }
 
+/// `dir` when it can be written to, else the first of `dir-2`, `dir-3`, … that can (or `dir`
+/// itself when none can, for the person to change).
+pub fn free_output(dir: &Path, force: bool) -> std::path::PathBuf {
+    if check_output(dir, force).is_ok() {
+        return dir.to_path_buf();
+    }
+    (2..100)
+        .map(|n| {
+            let mut name = dir.as_os_str().to_owned();
+            name.push(format!("-{n}"));
+            std::path::PathBuf::from(name)
+        })
+        .find(|d| check_output(d, force).is_ok())
+        .unwrap_or_else(|| dir.to_path_buf())
+}
+
 pub fn check_output(dir: &Path, force: bool) -> Result<(), String> {
     if dir.as_os_str().is_empty() {
         return Err("give a directory".to_string());
@@ -199,5 +215,11 @@ mod tests {
             .unwrap_err()
             .contains("not empty"));
         assert!(check_output(d.path(), true).is_ok());
+        assert_eq!(free_output(d.path(), true), d.path());
+        let offered = free_output(d.path(), false);
+        assert_eq!(
+            offered.to_string_lossy(),
+            format!("{}-2", d.path().display())
+        );
     }
 }

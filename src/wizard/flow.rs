@@ -72,10 +72,11 @@ pub fn decide(s: &mut Session, cx: Context) -> Result<Decision, WizardError> {
         );
         cx.output.clone()
     } else {
+        // Offered only where it would be accepted: `out` holding an earlier run becomes `out-2`.
         let q = Question::text(
             "output.dir",
             "output directory (plan.yaml, answers.yaml and one directory per application)",
-            cx.output.to_string_lossy(),
+            edit::free_output(&cx.output, cx.force).to_string_lossy(),
             Some(edit::output_validator(cx.force)),
         );
         PathBuf::from(s.ask(&q)?.as_text().trim())
@@ -269,7 +270,7 @@ fn look_around(s: &mut Session, app: &AppPlan, p: &str) -> Result<(), WizardErro
 }
 
 /// Asked after the build, for each app with an address to probe.
-pub fn verify_question(app: &AppPlan) -> Option<Question> {
+pub fn verify_question(app: &AppPlan, yes_by_default: bool) -> Option<Question> {
     let addrs = crate::verify::listen_addresses(app);
     let first = addrs.first()?;
     Some(Question::confirm(
@@ -279,6 +280,6 @@ pub fn verify_question(app: &AppPlan) -> Option<Question> {
              compare with the original)?",
             app.name
         ),
-        false,
+        yes_by_default,
     ))
 }

@@ -9,10 +9,12 @@ pub mod flow;
 pub mod question;
 mod replay;
 pub mod review;
+mod rewind;
 
 pub use answers::{Answers, AnswersError};
 pub use question::{Answer, Choice, Kind, Question, Validator};
 pub use replay::Replay;
+pub use rewind::Rewind;
 
 use std::path::PathBuf;
 
@@ -20,6 +22,9 @@ use std::path::PathBuf;
 pub enum WizardError {
     #[error("interrupted")]
     Interrupted,
+    /// The person asked to go back to the previous question (Esc).
+    #[error("back")]
+    Back,
     #[error("terminal: {0}")]
     Terminal(String),
     #[error("{file}: {id}: no answer, and the question has no default")]
@@ -42,6 +47,8 @@ pub trait Asker {
     /// Something for the person to read before the next question (a review table); an answers
     /// file has no reader, so replay drops it.
     fn say(&mut self, text: &str);
+    /// An earlier answer to offer as the default when `id` is asked again (after going back).
+    fn offer(&mut self, _id: &str, _answer: Answer) {}
 }
 
 /// An asker with the answers given so far, which become the answers file.

@@ -135,13 +135,18 @@ pub fn summary(app: &AppPlan) -> String {
     for x in secrets {
         s.push_str(&format!("   secret     {x}\n"));
     }
+    for f in app.findings.iter().filter(|f| f.is_guess()) {
+        let what = f.message.trim_start_matches(crate::findings::GUESSED);
+        s.push_str(&format!("   guessed    {what}\n"));
+    }
     let warnings = app
         .findings
         .iter()
         .filter(|f| f.level >= crate::findings::Level::Warning)
         .count();
     s.push_str(&format!(
-        "   findings   {} ({warnings} warnings or errors)\n",
+        "   findings   {} in the plan ({warnings} warnings or errors; the build may add its own, \
+         all in report.html)\n",
         app.findings.len()
     ));
     s

@@ -104,6 +104,17 @@ fn collect_sh_under_dash_and_busybox_writes_the_binarys_snapshot() {
         assert_eq!(sh.users, bin.users, "{name}: users");
         assert_eq!(sh.groups, bin.groups, "{name}: groups");
         assert_eq!(sh.packages, bin.packages, "{name}: packages");
+        // The machine's memory and disks; bytes used move while other programs write.
+        let sized = |s: &Snapshot| {
+            let c = s.capacity.clone().expect("capacity recorded");
+            let disks: Vec<_> = c
+                .filesystems
+                .iter()
+                .map(|f| (f.device.clone(), f.mount.clone(), f.size_bytes))
+                .collect();
+            (c.memory_kib, disks)
+        };
+        assert_eq!(sized(&sh), sized(&bin), "{name}: capacity");
         assert!(sh.collected_at.ends_with('Z'));
         for pid in [ng, rd] {
             let group: Vec<i32> = bin

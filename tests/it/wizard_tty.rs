@@ -610,3 +610,83 @@ fn answers_that_do_not_fit_the_host_name_the_question_and_malformed_ones_the_lin
     assert!(err.contains("empty.yaml: apps.select: no answer"), "{err}");
     assert!(!out.exists(), "nothing written by a failed replay");
 }
+
+/// Going back (Esc in a choice, `<` in a text answer) asks the previous question again with its
+/// answer offered; a non-empty output directory is not offered as the default; with an engine
+/// at hand, verifying is the default.
+#[test]
+fn the_wizard_goes_back_offers_a_free_output_and_verifies_by_default() {
+    let dir = public_tempdir();
+    let port = free_port();
+    let _nginx = start_nginx(dir.path(), port);
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("earlier-run.txt"), "kept").unwrap();
+
+    let t = Tmux::start();
+    t.run(&format!("{} wizard -o {}", liftkit_cmd(), out.display()));
+    t.wait_for("Esc goes back", Duration::from_secs(60));
+    let name = choose_app(&t, port);
+
+    // Esc at the review goes back to the choice of applications, with the app still chosen.
+    t.wait_prompt(&format!("{name}: review"), Duration::from_secs(60));
+    let chosen_before = t.answered("applications to lift");
+    t.keys(&["Escape"]);
+    t.wait_prompt("applications to lift", Duration::from_secs(20));
+    t.answer("applications to lift", &["Enter"]);
+    assert_eq!(
+        t.answered("applications to lift"),
+        chosen_before + 1,
+        "asked again and answered"
+    );
+    t.answer(&format!("{name}: review"), &["Enter"]);
+
+    // `<` at the user goes back to the ports, whose new answer is kept.
+    t.answer(&format!("{name}: ports"), &["Enter"]);
+    t.wait_prompt(&format!("{name}: run as user"), Duration::from_secs(10));
+    t.type_line("<");
+    t.wait_prompt(&format!("{name}: ports"), Duration::from_secs(10));
+    t.keys(&["C-u"]);
+    t.type_line(&format!("{port}/tcp, 9/udp"));
+    t.answer(&format!("{name}: run as user"), &["Enter"]);
+    t.answer(&format!("{name}: entrypoint"), &["Enter"]);
+    t.secrets_if_asked();
+
+    let screen = t.wait_prompt("output directory", Duration::from_secs(10));
+    let offered = format!("{}-2", out.display());
+    assert!(
+        screen.contains(&offered),
+        "the non-empty {} is not offered; {offered} is:\n{screen}",
+        out.display()
+    );
+    t.answer("output directory", &["Enter"]);
+    t.answer("now?", &["Enter"]);
+    let screen = t.wait_prompt(&format!("{name}: verify now"), Duration::from_secs(180));
+    let prompt = screen
+        .lines()
+        .rev()
+        .find(|l| l.contains("verify now"))
+        .unwrap();
+    assert!(
+        prompt.trim_end().ends_with("› yes"),
+        "yes by default: {prompt}"
+    );
+    t.answer(&format!("{name}: verify now"), &["Enter"]);
+    assert_eq!(t.exit_code(Duration::from_secs(180)), 0, "{}", t.history());
+    assert!(t.history().contains(&format!("{name}: verified:")));
+
+    assert_eq!(
+        std::fs::read_to_string(out.join("earlier-run.txt")).unwrap(),
+        "kept"
+    );
+    let answers = Answers::load(&std::path::Path::new(&offered).join("answers.yaml")).unwrap();
+    assert_eq!(
+        answers.get(&format!("app.{name}.ports")),
+        Some(&Answer::Text(format!("{port}/tcp, 9/udp"))),
+        "the answer given after going back is the one kept"
+    );
+    assert_eq!(
+        answers.get(&format!("app.{name}.verify")),
+        Some(&Answer::Bool(true))
+    );
+}

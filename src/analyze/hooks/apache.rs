@@ -51,6 +51,12 @@ pub fn hook(cx: &HookContext, d: &mut Draft) {
             "apache: Mutex file directory, must exist",
         );
     }
+    for (directive, dir) in cache_file_dirs(config, &root) {
+        d.add_dir(
+            dir.to_string_lossy(),
+            format!("apache: holds the {directive} file, made at start"),
+        );
+    }
     if let Some(libphp) = mod_php(config, &root) {
         let ini_dir = config
             .values(&["PHPIniDir"])
@@ -145,6 +151,28 @@ fn mutex_dirs(config: &ConfigRead, root: &Path) -> Vec<PathBuf> {
         .flat_map(|d| d.args.iter())
         .filter_map(|a| a.strip_prefix("file:"))
         .map(|dir| normalize(&root.join(dir)))
+        .collect()
+}
+
+/// Directories of the files `SSLSessionCache` and `SSLStaplingCache` name (`shmcb:/path(512000)`,
+/// `dbm:/path`): mod_ssl makes them at start and apache exits when it cannot.
+fn cache_file_dirs(config: &ConfigRead, root: &Path) -> Vec<(String, PathBuf)> {
+    config
+        .directives
+        .iter()
+        .filter(|d| {
+            ["sslsessioncache", "sslstaplingcache"].contains(&d.name.to_ascii_lowercase().as_str())
+        })
+        .filter_map(|d| {
+            let arg = d.args.first()?;
+            let (kind, rest) = arg.split_once(':')?;
+            if !["shmcb", "shmht", "dbm", "sdbm", "gdbm", "ndbm"].contains(&kind) {
+                return None;
+            }
+            let file = rest.split('(').next()?;
+            let dir = normalize(&root.join(file)).parent()?.to_path_buf();
+            Some((d.name.clone(), dir))
+        })
         .collect()
 }
 

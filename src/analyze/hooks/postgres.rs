@@ -38,7 +38,38 @@ pub(super) fn postgresql(cx: &HookContext, d: &mut Draft) {
     if let Some(dir) = pid_file_dir {
         d.add_dir(dir, "holds PostgreSQL's external_pid_file");
     }
+    add_written_dirs(d, datadir.as_deref());
     add_modules(cx, d);
+}
+
+/// `log_directory` (the logging collector's files) and `stats_temp_directory` (PostgreSQL 14
+/// and older): relative ones are inside the data directory, a volume already; absolute ones
+/// must exist for the server to start.
+fn add_written_dirs(d: &mut Draft, datadir: Option<&str>) {
+    let vars = d.vars.clone();
+    let outside = |var: &str| {
+        vars.first(var)
+            .map(|v| v.trim_matches('\'').to_string())
+            .filter(|v| v.starts_with('/'))
+            .map(|v| normalize(Path::new(&v)).to_string_lossy().into_owned())
+            .filter(|v| datadir.is_none_or(|data| !v.starts_with(&format!("{data}/"))))
+    };
+    if let Some(dir) = outside("log_directory") {
+        d.add_dir(
+            dir,
+            "PostgreSQL log_directory: the logging collector writes there",
+        );
+    }
+    if let Some(dir) = outside("stats_temp_directory") {
+        d.add_volume(crate::plan::Volume {
+            path: dir,
+            kind: crate::plan::VolumeKind::Tmpfs,
+            populate: false,
+            populate_with: None,
+            why: "PostgreSQL stats_temp_directory: statistics written at run time, not kept"
+                .to_string(),
+        });
+    }
 }
 
 fn absolute(path: &str, cwd: &str) -> String {

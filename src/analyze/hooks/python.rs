@@ -141,6 +141,9 @@ pub fn hook(cx: &HookContext, d: &mut Draft) {
     if let Some(g) = &gunicorn {
         d.entrypoint = Some(g.foreground_command(&p.cmdline));
         d.findings.extend(g.notes(p.pid));
+        for (dir, why) in &g.writes {
+            d.add_dir(dir.clone(), *why);
+        }
         d.add_dir(
             "/tmp",
             "gunicorn workers keep their heartbeat files in the temp dir",

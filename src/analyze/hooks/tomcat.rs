@@ -94,6 +94,7 @@ pub fn tomcat(cx: &HookContext, d: &mut Draft) {
     d.vars
         .set("catalina_home", vec![cat.home.clone()], "hook tomcat");
     add_loaders(host, &cat, d);
+    add_juli_dirs(host, &cat, d);
     let server_xml = format!("{}/conf/server.xml", cat.base);
     match host.read_to_string(Path::new(&server_xml)) {
         Ok(text) => read_server_xml(cx, &cat, &server_xml, &text, d),
@@ -131,6 +132,35 @@ fn add_loaders(host: &dyn Host, cat: &Catalina, d: &mut Draft) {
             d,
         );
     }
+}
+
+/// The directories JULI's file handlers write their logs to (`*.directory` in
+/// `conf/logging.properties`; `logs/` is the analyzer's tmpfs already).
+fn add_juli_dirs(host: &dyn Host, cat: &Catalina, d: &mut Draft) {
+    let file = format!("{}/conf/logging.properties", cat.base);
+    let Ok(text) = host.read_to_string(Path::new(&file)) else {
+        return;
+    };
+    for (key, value) in properties(&text) {
+        if key.ends_with(".directory") && !value.is_empty() {
+            scratch(
+                d,
+                cat.path(&value),
+                format!("{file}: {key}, log files written at run time"),
+            );
+        }
+    }
+}
+
+/// A directory Tomcat writes and need not keep: a tmpfs, like `work/`, `temp/` and `logs/`.
+fn scratch(d: &mut Draft, path: String, why: String) {
+    d.add_volume(crate::plan::Volume {
+        path,
+        kind: crate::plan::VolumeKind::Tmpfs,
+        populate: false,
+        populate_with: None,
+        why,
+    });
 }
 
 /// Java `.properties`: `key=value` or `key: value`, `#`/`!` comments, `\` continues a line.
@@ -196,6 +226,7 @@ fn read_server_xml(cx: &HookContext, cat: &Catalina, file: &str, text: &str, d: 
             .and_then(|e| e.attribute("name"))
             .unwrap_or("Catalina");
         let app_base = cat.path(h.attribute("appBase").unwrap_or("webapps"));
+        written_dirs(cat, file, name, h, d);
         add_tree(
             cx.inputs.host,
             &app_base,
@@ -220,6 +251,30 @@ fn read_server_xml(cx: &HookContext, cat: &Catalina, file: &str, text: &str, d: 
                 &dir.to_string_lossy(),
                 &format!("web application docBase ({from})"),
                 d,
+            );
+        }
+    }
+}
+
+/// What a Host writes: its work directories (`workDir` of the Host and its Contexts) and the
+/// access logs its valves keep (`directory`, default `logs`).
+fn written_dirs(cat: &Catalina, file: &str, name: &str, h: roxmltree::Node, d: &mut Draft) {
+    for node in h.descendants() {
+        if let Some(dir) = node.attribute("workDir") {
+            let what = node.tag_name().name();
+            scratch(
+                d,
+                cat.path(dir),
+                format!("{file}: workDir of {what} in Host {name} (compiled JSPs, sessions)"),
+            );
+        }
+        let class = node.attribute("className").unwrap_or_default();
+        if node.has_tag_name("Valve") && class.ends_with("AccessLogValve") {
+            let dir = node.attribute("directory").unwrap_or("logs");
+            scratch(
+                d,
+                cat.path(dir),
+                format!("{file}: access logs of Host {name} ({class})"),
             );
         }
     }

@@ -7,6 +7,7 @@
 
 mod accounts;
 mod addrs;
+mod capacity;
 mod dpkg;
 pub mod offline;
 mod processes;
@@ -56,6 +57,7 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
     let processes = processes::read_all(opts, progress, &mut findings);
     let sockets = sockets::read(&processes, &mut findings);
     let connections = sockets::connections(&processes, &mut findings);
+    let capacity = capacity::read(&mut findings);
     Snapshot {
         schema: SCHEMA_VERSION,
         liftkit_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -68,6 +70,8 @@ pub fn collect(opts: &CollectOptions, progress: &dyn Fn(usize, usize)) -> Snapsh
         sockets,
         connections,
         bundle: None,
+        bundle_pids: Vec::new(),
+        capacity: Some(capacity),
         facts: Vec::new(),
         disk: None,
         findings,

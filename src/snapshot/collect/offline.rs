@@ -74,6 +74,9 @@ pub fn collect(host: &dyn Host, local_root: &Path, analyzers: &[Analyzer], disk:
         sockets: Vec::new(),
         connections: Vec::new(),
         bundle: None,
+        bundle_pids: Vec::new(),
+        // The disk is there to measure; the memory the VM had is not written on it.
+        capacity: Some(super::capacity::of_mounted(disk, local_root)),
         facts: Vec::new(),
         disk: Some(disk.to_string()),
         findings,

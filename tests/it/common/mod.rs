@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+mod golden;
 mod hardening;
+pub use golden::*;
 pub use hardening::*;
 
 use std::io::{Read, Write};
@@ -267,6 +269,56 @@ pub fn start_nginx(dir: &Path, port: u16) -> Daemon {
     keep_running(running, dir.join("nginx.pid"))
 }
 
+/// The five `*_temp_path` directives nginx writes request bodies and upstream answers under.
+pub const NGINX_TEMP_PATHS: [(&str, &str); 5] = [
+    ("client_body_temp_path", "body"),
+    ("proxy_temp_path", "proxy"),
+    ("fastcgi_temp_path", "fastcgi"),
+    ("uwsgi_temp_path", "uwsgi"),
+    ("scgi_temp_path", "scgi"),
+];
+
+/// nginx with its own temporary directories under `dir/tmp` (nginx makes the last component
+/// at start, and dies when it cannot), as hosts set them to keep /var/lib small.
+pub fn start_nginx_with_temp_paths(dir: &Path, port: u16) -> Daemon {
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let lines: String = NGINX_TEMP_PATHS
+        .iter()
+        .map(|(directive, sub)| format!("  {directive} {}/tmp/{sub};\n", dir.display()))
+        .collect();
+    start_nginx_with(dir, port, &lines)
+}
+
+/// nginx as `start_nginx` starts it (the same configuration), with `http_extra` added to its
+/// `http` block.
+pub fn start_nginx_with(dir: &Path, port: u16, http_extra: &str) -> Daemon {
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    if !www.join("index.html").exists() {
+        std::fs::write(www.join("index.html"), format!("<h1>on {port}</h1>\n")).unwrap();
+    }
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n{http_extra}\
+               server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n  }}\n}}\n",
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf));
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "nginx did not start"
+    );
+    Daemon {
+        pid_file: dir.join("nginx.pid"),
+    }
+}
+
 /// redis with its data in `dir/data` (liftkit::bench::testbed::redis), saving nothing on its own.
 pub fn start_redis(dir: &Path, port: u16) -> Daemon {
     let running = liftkit::bench::testbed::redis::start(dir, port).expect("redis starts");
@@ -278,4 +330,28 @@ pub fn start_redis(dir: &Path, port: u16) -> Daemon {
 fn keep_running(running: liftkit::bench::testbed::Running, pid_file: PathBuf) -> Daemon {
     std::mem::forget(running);
     Daemon { pid_file }
+}
+
+/// redis as people start it by hand: options only, no configuration file (`INFO server` then
+/// reports `config_file:` empty), its data in `dir/data`, on loopback.
+pub fn start_redis_with_options(dir: &Path, port: u16) -> Daemon {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    run_ok(
+        daemon_command("/usr/bin/redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--dir"])
+            .arg(&data)
+            .args(["--daemonize", "yes", "--save", "", "--pidfile"])
+            .arg(dir.join("redis.pid"))
+            .arg("--logfile")
+            .arg(dir.join("redis.log"))
+            .current_dir("/"),
+    );
+    assert!(
+        wait_for_port(port, Duration::from_secs(10)),
+        "redis did not start"
+    );
+    Daemon {
+        pid_file: dir.join("redis.pid"),
+    }
 }

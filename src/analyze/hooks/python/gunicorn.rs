@@ -44,6 +44,10 @@ pub struct Gunicorn {
     worker_class: Option<String>,
     daemon: bool,
     pidfile: bool,
+    /// Directories gunicorn writes in the image: `--worker-tmp-dir` (the workers' heartbeat
+    /// files), those of `unix:` sockets it binds, and of a pid file its config file names (the
+    /// command line's `--pid` is dropped). Absolute paths.
+    pub writes: Vec<(String, &'static str)>,
 }
 
 pub fn read(host: &dyn Host, inv: &Invocation, cwd: &str) -> Option<Gunicorn> {
@@ -62,6 +66,7 @@ pub fn read(host: &dyn Host, inv: &Invocation, cwd: &str) -> Option<Gunicorn> {
         worker_class: None,
         daemon: false,
         pidfile: false,
+        writes: Vec::new(),
     };
     let mut positional = Vec::new();
     let mut i = 0;
@@ -89,6 +94,13 @@ pub fn read(host: &dyn Host, inv: &Invocation, cwd: &str) -> Option<Gunicorn> {
             ("-c" | "--config", Some(v)) => g.config = Some(v),
             ("-p" | "--pid", Some(_)) => g.pidfile = true,
             ("-k" | "--worker-class", Some(v)) => g.worker_class = Some(v),
+            ("--worker-tmp-dir", Some(v)) => g.writes.push((v, "gunicorn --worker-tmp-dir")),
+            ("-b" | "--bind", Some(v)) => {
+                if let Some(dir) = socket_dir(&v) {
+                    g.writes
+                        .push((dir, "holds gunicorn's unix socket (--bind)"));
+                }
+            }
             _ => {}
         }
     }
@@ -99,6 +111,15 @@ pub fn read(host: &dyn Host, inv: &Invocation, cwd: &str) -> Option<Gunicorn> {
         .config
         .as_deref()
         .and_then(|c| host.read_to_string(Path::new(c)).ok());
+    if let Some(text) = &config_text {
+        g.writes.extend(config_writes(text));
+    }
+    // /dev/shm, a common --worker-tmp-dir, is the engine's to mount.
+    g.writes = std::mem::take(&mut g.writes)
+        .into_iter()
+        .map(|(p, why)| (crate::analyze::rules::absolutize(&p, &g.app_dir), why))
+        .filter(|(p, _)| !p.starts_with("/dev/") && !p.starts_with("/proc/"))
+        .collect();
     let spec = positional.last().cloned().or_else(|| {
         config_text.as_deref().and_then(|t| {
             regex::Regex::new(r#"(?m)^wsgi_app\s*=\s*['"]([^'"]+)['"]"#)
@@ -111,6 +132,45 @@ pub fn read(host: &dyn Host, inv: &Invocation, cwd: &str) -> Option<Gunicorn> {
         .map(|s| s.split(':').next().unwrap_or_default().to_string())
         .filter(|m| !m.is_empty());
     Some(g)
+}
+
+/// The directory of a `unix:PATH` bind address.
+fn socket_dir(bind: &str) -> Option<String> {
+    let path = bind.strip_prefix("unix:")?;
+    Path::new(path)
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+}
+
+/// What a Python config file sets to a string literal (or a list of them): `worker_tmp_dir`,
+/// `bind` (its unix sockets) and `pidfile`.
+fn config_writes(text: &str) -> Vec<(String, &'static str)> {
+    let Ok(re) = regex::Regex::new(r#"(?m)^(worker_tmp_dir|bind|pidfile)\s*=\s*(.+)$"#) else {
+        return Vec::new();
+    };
+    let Ok(literal) = regex::Regex::new(r#"['"]([^'"]+)['"]"#) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for c in re.captures_iter(text) {
+        for v in literal.captures_iter(&c[2]) {
+            let v = v[1].to_string();
+            match &c[1] {
+                "worker_tmp_dir" => out.push((v, "gunicorn worker_tmp_dir (config file)")),
+                "bind" => out.extend(
+                    socket_dir(&v).map(|d| (d, "holds gunicorn's unix socket (config file bind)")),
+                ),
+                _ => out.extend(Path::new(&v).parent().map(|p| {
+                    (
+                        p.to_string_lossy().into_owned(),
+                        "holds gunicorn's pidfile (config file)",
+                    )
+                })),
+            }
+        }
+    }
+    out
 }
 
 impl Gunicorn {
