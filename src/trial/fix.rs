@@ -354,6 +354,26 @@ impl Fixer<'_> {
 
     /// The entries of a directory the app listed that the host has and the image lacks: files
     /// are added, subdirectories added empty (the next round shows whether it lists them too).
+    /// What the analysis left out on purpose, and its companions beside it (`llvmjit.so` left
+    /// out leaves `llvmjit_types.bc` out too).
+    fn left_out(&self, path: &str) -> bool {
+        let stem = |p: &str| -> (String, String) {
+            let p = Path::new(p);
+            let dir = p.parent().map(|d| d.to_string_lossy().into_owned());
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let stem = name.unwrap_or_default();
+            let stem = stem.split(['.', '_', '-']).next().unwrap_or("").to_string();
+            (dir.unwrap_or_default(), stem)
+        };
+        let (dir, mine) = stem(path);
+        self.app.findings.iter().any(|f| {
+            f.message.contains("left out") && {
+                let (d, theirs) = stem(&f.subject);
+                f.subject == path || (d == dir && !theirs.is_empty() && theirs == mine)
+            }
+        })
+    }
+
     fn complete_listing(&mut self, dir: &str) {
         if !self.wanted_dir(dir) {
             return;
@@ -378,7 +398,9 @@ impl Fixer<'_> {
         }
         for name in missing {
             let path = format!("{prefix}{name}");
-            if !self.wanted(&path) {
+            // A listing is a weak reason: it does not bring back what the analysis left out on
+            // purpose (PostgreSQL's JIT provider and the 100 MB of LLVM it pulls in).
+            if !self.wanted(&path) || self.left_out(&path) {
                 continue;
             }
             let why = format!("{WHY} (listed {dir}, which holds it on the source)");
