@@ -1,6 +1,7 @@
 //! What a trial round's trace asks of the hardening: a volume or tmpfs for each write the
 //! read-only root refused, and a capability for each call refused that one allows, when the
-//! app did not answer without it (a refusal it survives is noted, not granted).
+//! app did not answer without them (a refusal it survives is noted and proposed, not applied:
+//! the least the app needs is what it gets).
 
 use super::{caps, placement};
 use crate::host::Host;
@@ -70,6 +71,8 @@ pub fn from_trace(app: &AppPlan, host: &dyn Host, trace: &Trace, failed: bool) -
                 })
                 .map(|(path, call)| (path.clone(), call.clone())),
         );
+        // Shallowest first: a place proposed for /tmp holds what the app writes below it.
+        writes.sort_by_key(|(path, _)| (path.matches('/').count(), path.clone()));
         for (path, call) in writes {
             if placement::placed(app, &path)
                 || p.volumes
@@ -78,8 +81,17 @@ pub fn from_trace(app: &AppPlan, host: &dyn Host, trace: &Trace, failed: bool) -
             {
                 continue;
             }
+            if path.contains("/__pycache__/") {
+                // Python writes its bytecode cache where it can and runs without it.
+                continue;
+            }
             match placement::propose(app, host, &path, &call) {
-                Ok(v) => p.volumes.push(v),
+                Ok(v) if failed => p.volumes.push(v),
+                Ok(v) => p.notes.push(format!(
+                    "{path}: its {call} was refused by the read-only root and the app answered                      anyway; proposed, not applied: a {} at {} (add it to the plan's volumes if                      the app must write there)",
+                    format!("{:?}", v.kind).to_lowercase(),
+                    v.path
+                )),
                 Err(why) => p.notes.push(format!(
                     "{path}: its {call} was refused by the read-only root; no volume proposed: {why}"
                 )),

@@ -351,6 +351,12 @@ pub fn run(
         .unresolved
         .iter()
         .map(|u| Finding::warning(&app_name, format!("trial run: {u}")))
+        .chain(
+            trial
+                .hardening
+                .iter()
+                .map(|h| Finding::info(&app_name, format!("trial run, hardening: {h}"))),
+        )
         .collect();
     (trial, current)
 }

@@ -96,3 +96,23 @@ pub fn profile_size(app_dir: &Path) -> usize {
     assert_eq!(v["defaultErrnoRet"], 1, "EPERM");
     v["syscalls"][0]["names"].as_array().unwrap().len()
 }
+
+/// Asserts verify's record of the engine's view (`podman inspect` of the container it ran
+/// through run.sh): read-only root, exactly the plan's capabilities, no new privileges.
+pub fn assert_verified_hardened(app_dir: &Path, verify: &serde_json::Value) -> Vec<String> {
+    let h = &verify["hardening"];
+    assert_eq!(
+        h["read_only_root"], true,
+        "verify ran it read-only: {verify:#}"
+    );
+    assert_eq!(h["no_new_privileges"], true, "{verify:#}");
+    let seen: Vec<String> = h["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_string())
+        .collect();
+    let kept = kept_capabilities(app_dir);
+    assert_eq!(seen, kept, "verify ran it with the plan's capabilities");
+    kept
+}
