@@ -108,6 +108,17 @@ pub fn placement<'a>(app: &'a AppPlan, path: &str) -> Option<&'a Volume> {
         .max_by_key(|v| v.path.len())
 }
 
+/// Whether the image's own files at `path` are what the app sees there: no volume or tmpfs
+/// covers it, or the one that does is seeded with the image's files (the trial run adds a
+/// missing file there as anywhere in the image; a volume copied from the host holds its own).
+pub fn shows_image_files(app: &AppPlan, path: &str) -> bool {
+    app.volumes
+        .iter()
+        .filter(|v| under(path, &v.path) && path != v.path)
+        .max_by_key(|v| v.path.len())
+        .is_none_or(|v| v.populate_with.as_deref() == Some(SEED_FROM_IMAGE))
+}
+
 /// Whether a write to `path` needs no volume: the engine's paths, a plan link (a log sent to
 /// /dev/stdout), or inside a volume or tmpfs.
 pub fn placed(app: &AppPlan, path: &str) -> bool {

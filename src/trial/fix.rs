@@ -269,11 +269,7 @@ impl Fixer<'_> {
         let p = Path::new(path);
         !self.planned.contains(path)
             && !NEVER.iter().any(|n| p.starts_with(n))
-            && !self
-                .app
-                .volumes
-                .iter()
-                .any(|v| p.starts_with(&v.path) && p != Path::new(&v.path))
+            && crate::harden::placement::shows_image_files(self.app, path)
     }
 
     fn add_path(&mut self, path: &str, why: &str) {
@@ -424,7 +420,8 @@ impl Fixer<'_> {
     fn wanted_dir(&self, dir: &str) -> bool {
         let p = Path::new(dir);
         !NEVER.iter().any(|n| p.starts_with(n))
-            && !self.app.volumes.iter().any(|v| p.starts_with(&v.path))
+            && !self.app.volumes.iter().any(|v| v.path == dir)
+            && crate::harden::placement::shows_image_files(self.app, dir)
     }
 
     /// The loader's closure of an executable or library the trial added.
