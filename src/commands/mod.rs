@@ -7,6 +7,7 @@ pub mod batch;
 pub mod bench_boot;
 pub mod bench_deps;
 pub mod bench_generic;
+pub mod bench_parity;
 pub mod bench_size;
 pub mod build;
 pub mod collect;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(Bench::Size(a)) => bench_size::run(a),
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
         Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
+        Command::Bench(Bench::Parity(a)) => bench_parity::run(a),
     }
 }
 

@@ -2,7 +2,7 @@
 //! evidence. From the source host: a listening port below 1024, a root master whose workers run
 //! as another user (setuid/setgid), files in its writable places that its workers' user owns
 //! (the master chowns them), files root may read only with `CAP_DAC_*` (their owners and
-//! modes), limited to what the process held (`CapEff`). From the trial run: a call refused with
+//! modes), what its systemd unit grants, limited to what the process held (`CapEff`). From the trial run: a call refused with
 //! EPERM/EACCES that a capability allows.
 
 use crate::host::Host;
@@ -151,16 +151,14 @@ pub fn from_host(ev: &HostEvidence, app: &AppPlan, h: &mut Hardening) {
             }
         }
         dac(ev.host, app, master, h);
-    } else {
-        for cap in ev.unit_caps {
-            let held = bit(cap).is_some_and(|b| master.cap_eff & (1u64 << b) != 0);
-            if held {
-                h.grant(
-                    cap,
-                    "its systemd unit grants it (AmbientCapabilities=), and the process held it",
-                );
-            }
-        }
+    }
+    // The operator's own word: the unit grants it (limit_to_source drops what the process
+    // did not hold, when its mask is known).
+    for cap in ev.unit_caps.iter().filter(|c| known(c)) {
+        h.grant(
+            cap,
+            "its systemd unit names it (AmbientCapabilities= or CapabilityBoundingSet=)",
+        );
     }
     limit_to_source(master, h);
 }

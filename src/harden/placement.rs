@@ -175,6 +175,7 @@ pub fn declared_writes(app: &AppPlan) -> Vec<Write> {
         .map(|v| Write {
             path: v.path.clone(),
             why: v.why.clone(),
+            tolerated: false,
         })
         .collect()
 }
@@ -241,9 +242,10 @@ pub fn observed_writes<'a>(
     app: &AppPlan,
     written: impl Iterator<Item = &'a str>,
     refused: impl Iterator<Item = &'a str>,
+    answered: bool,
 ) -> Vec<Write> {
     let mut by_place: BTreeMap<String, (usize, String)> = BTreeMap::new();
-    let mut outside: BTreeMap<String, String> = BTreeMap::new();
+    let mut outside: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for path in written {
         if ENGINE_PATHS.iter().any(|e| under(path, e)) || app.links.iter().any(|l| l.path == path) {
             continue;
@@ -256,16 +258,24 @@ pub fn observed_writes<'a>(
                 e.0 += 1;
             }
             None => {
-                outside.insert(path.to_string(), "written in its trial run".to_string());
+                outside.insert(
+                    path.to_string(),
+                    ("written in its trial run".to_string(), false),
+                );
             }
         }
     }
     for path in refused {
+        if path.contains("/__pycache__/") {
+            continue;
+        }
         if !placed(app, path) {
-            outside.insert(
-                path.to_string(),
-                "its write was refused by the read-only root in its trial run".to_string(),
-            );
+            let why = if answered {
+                "its write was refused by the read-only root in its trial run, and it answered                  as the original without it"
+            } else {
+                "its write was refused by the read-only root in its trial run"
+            };
+            outside.insert(path.to_string(), (why.to_string(), answered));
         }
     }
     let mut out: Vec<Write> = by_place
@@ -277,8 +287,13 @@ pub fn observed_writes<'a>(
                 format!("written in its trial run ({n} paths, e.g. {example})")
             },
             path: place,
+            tolerated: false,
         })
-        .chain(outside.into_iter().map(|(path, why)| Write { path, why }))
+        .chain(outside.into_iter().map(|(path, (why, tolerated))| Write {
+            path,
+            why,
+            tolerated,
+        }))
         .collect();
     out.sort();
     out
@@ -295,6 +310,15 @@ pub fn unplaced(app: &AppPlan) -> Vec<Finding> {
         .iter()
         .filter(|w| !placed(app, &w.path))
         .map(|w| {
+            if w.tolerated {
+                return Finding::info(
+                    &w.path,
+                    format!(
+                        "the app tries to write here ({}): it is on the read-only root, so the                          write fails; add a volume or tmpfs to the plan if the file matters",
+                        w.why
+                    ),
+                );
+            }
             Finding::warning(
                 &w.path,
                 format!(

@@ -54,6 +54,10 @@ pub struct Grant {
 pub struct Write {
     pub path: String,
     pub why: String,
+    /// The app was refused this write and answered as the original anyway (a pid file it
+    /// cannot write): no place was given; the build notes it rather than warns.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tolerated: bool,
 }
 
 /// The app ran as root on the source only to bind a low port or to switch to this user: it can

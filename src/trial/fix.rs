@@ -84,6 +84,7 @@ impl Additions {
             app.hardening.writes.push(crate::plan::Write {
                 path: v.path.clone(),
                 why: v.why.clone(),
+                tolerated: false,
             });
         }
         app.volumes.extend(self.volumes.iter().cloned());

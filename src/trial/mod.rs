@@ -317,7 +317,8 @@ pub fn run(
         }
     }
     if let Some(t) = &last_trace {
-        record_hardening(&mut plan.apps[index], t, syscalls_seen);
+        let answered = trial.verdict == Some(Verdict::Same);
+        record_hardening(&mut plan.apps[index], t, syscalls_seen, answered);
         let as_built = crate::harden::applied(&plan.apps[index], build_opts.seccomp);
         if let Err(e) = build::hardening::after_trial(plan, &as_built, &current.dir) {
             trial
@@ -326,6 +327,11 @@ pub fn run(
         }
         trial.last_trace = Some(summarize(t, host));
         for (path, why) in &t.denied {
+            // A write the read-only root refused is the hardening's (placed, or noted as
+            // tolerated in plan.hardening.writes).
+            if why.ends_with("EROFS") && plan.apps[index].hardening.read_only {
+                continue;
+            }
             trial
                 .unresolved
                 .push(format!("{path}: refused in the trial run ({why})"));
@@ -367,14 +373,19 @@ fn record_hardening(
     app: &mut crate::plan::AppPlan,
     last: &trace::Trace,
     syscalls: std::collections::BTreeSet<String>,
+    answered: bool,
 ) {
     let refused = last
         .denied
         .iter()
         .filter(|(_, why)| why.ends_with("EROFS"))
         .map(|(p, _)| p.as_str());
-    let observed =
-        crate::harden::placement::observed_writes(app, last.write_set().into_iter(), refused);
+    let observed = crate::harden::placement::observed_writes(
+        app,
+        last.write_set().into_iter(),
+        refused,
+        answered,
+    );
     let h = &mut app.hardening;
     h.syscalls = syscalls.into_iter().collect();
     for w in observed {
