@@ -415,8 +415,12 @@ mod tests {
             "/var/log/nginx/error.log",
             "/dev/null",
         ];
-        a.hardening.writes =
-            observed_writes(&a, written.into_iter(), ["/srv/app/x.pid"].into_iter());
+        a.hardening.writes = observed_writes(
+            &a,
+            written.into_iter(),
+            ["/srv/app/x.pid"].into_iter(),
+            false,
+        );
         let paths: Vec<&str> = a.hardening.writes.iter().map(|w| w.path.as_str()).collect();
         assert_eq!(paths, ["/run", "/srv/app/x.pid"]);
         assert!(a.hardening.writes[0].why.contains("2 paths"));
