@@ -77,4 +77,7 @@ pub enum Bench {
     /// Lift the generic corpus (services no analyzer knows) and the analyzed stacks, with
     /// analyzers on and off: same answer, image size, trial rounds, lift time.
     Generic(commands::bench_generic::Args),
+    /// nginx, redis and PostgreSQL against their lifted, hardened images under the same
+    /// load: requests/s, p99 latency, memory and CPU per 10,000 requests.
+    Parity(commands::bench_parity::Args),
 }

@@ -14,6 +14,7 @@ pub mod engagement;
 pub mod findings;
 pub mod fleet;
 pub mod fsutil;
+pub mod harden;
 pub mod host;
 pub mod hostimage;
 pub mod os;

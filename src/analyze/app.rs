@@ -107,7 +107,8 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     let secrets = find_secrets(inp, &mut d.files, &image);
     let guessed = say_what_was_guessed(inp, analyzer, &d.vars, &mut d.findings);
     let (fit, fit_reasons) = fit(analyzer, root, &d.findings, &guessed);
-    AppPlan {
+    let unit_caps = d.capabilities.clone();
+    let mut app = AppPlan {
         name: cand.name.clone(),
         analyzer: analyzer.id.clone(),
         version: image::version(inp, root, analyzer),
@@ -138,7 +139,16 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
         packages: Vec::new(),
         deploy: super::resources::deploy(&procs),
         excluded,
-    }
+        hardening: Default::default(),
+    };
+    let evidence = crate::harden::HostEvidence {
+        snapshot: inp.snapshot,
+        host: inp.host,
+        procs: &procs,
+        unit_caps: &unit_caps,
+    };
+    crate::harden::analyze(&evidence, &mut app);
+    app
 }
 
 /// Adds what the package database says of each file (an rpm `%config` changed since install).

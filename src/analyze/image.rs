@@ -73,12 +73,6 @@ pub fn image_spec(
         .map(|nofile| BTreeMap::from([("nofile".to_string(), nofile)]))
         .unwrap_or_default();
     rlimits.extend(d.rlimits.clone());
-    let mut caps = capabilities(inp, cand, procs);
-    for c in &d.capabilities {
-        if !caps.contains(c) {
-            caps.push(c.clone());
-        }
-    }
     ImageSpec {
         name: image_name(&cand.name, &version(inp, root, analyzer)),
         entrypoint,
@@ -100,7 +94,8 @@ pub fn image_spec(
                 .unwrap_or_else(|| "on-failure".to_string()),
         ),
         rlimits,
-        capabilities: caps,
+        // The hardening section holds the capabilities, with their evidence (crate::harden).
+        capabilities: Vec::new(),
         supervisor: true,
     }
 }
@@ -244,22 +239,6 @@ fn expand_entrypoint(words: &[Word], vars: &Vars) -> Option<Vec<String>> {
         }
     }
     Some(out)
-}
-
-/// Capabilities the app exercised on the source host, for hosts that grant them one by one.
-fn capabilities(inp: &Inputs, cand: &Candidate, procs: &[&Process]) -> Vec<String> {
-    let mut caps = Vec::new();
-    if inp.snapshot.sockets_of(&cand.pids).any(|s| s.port < 1024) {
-        caps.push("CAP_NET_BIND_SERVICE");
-    }
-    let root = procs[0];
-    if procs
-        .iter()
-        .any(|p| p.uids[1] != root.uids[1] || p.gids[1] != root.gids[1])
-    {
-        caps.extend(["CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE"]);
-    }
-    caps.into_iter().map(str::to_string).collect()
 }
 
 fn image_name(app: &str, version: &str) -> String {

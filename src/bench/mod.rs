@@ -3,4 +3,5 @@
 //! legacy services the benchmarks and the integration tests share.
 
 pub mod deps;
+pub mod parity;
 pub mod testbed;

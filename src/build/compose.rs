@@ -58,6 +58,28 @@ struct ComposeService {
     restart: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     ulimits: BTreeMap<String, Ulimit>,
+    /// The plan's hardening, as run.sh applies it (see `crate::harden::engine_flags`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    read_only: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cap_drop: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    security_opt: Vec<String>,
+}
+
+/// `no-new-privileges`, and the app's own system call profile when the plan opts in (the file
+/// the trial wrote beside this one).
+fn security_opt(app: &AppPlan) -> Vec<String> {
+    let mut opts = Vec::new();
+    if app.hardening.no_new_privileges {
+        opts.push("no-new-privileges:true".to_string());
+    }
+    if app.hardening.seccomp && !app.hardening.syscalls.is_empty() {
+        opts.push(format!("seccomp=./{}", crate::harden::PROFILE_FILE));
+    }
+    opts
 }
 
 /// A named volume whose content is the lifted data: a local bind of `volumes/<name>`, as
@@ -219,6 +241,13 @@ fn compose(
         stop_signal: img.stop_signal.clone(),
         restart: img.restart.clone(),
         ulimits,
+        read_only: app.hardening.read_only,
+        cap_drop: match app.hardening.kept() {
+            Some(_) => vec!["ALL".to_string()],
+            None => Vec::new(),
+        },
+        cap_add: app.hardening.kept().unwrap_or_default(),
+        security_opt: security_opt(app),
     };
     let doc = Compose {
         name: format!("liftkit-{slug}"),

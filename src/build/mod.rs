@@ -8,6 +8,7 @@
 
 mod compose;
 mod dockerfile;
+pub mod hardening;
 mod kubernetes;
 mod launch;
 pub(crate) mod layout;
@@ -39,6 +40,8 @@ pub struct Options {
     /// The snapshot the plan was made from: the values of credential variables, which the plan
     /// names but never holds.
     pub snapshot: Option<crate::snapshot::Snapshot>,
+    /// Run forms apply the app's system call profile (`--seccomp`).
+    pub seccomp: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +116,7 @@ pub const ARTIFACTS: &[(&str, Writer)] = &[
     ("compose.yaml", compose::write),
     ("data-image/", kubernetes::data_image::write),
     ("kubernetes/", kubernetes::write),
+    ("seccomp.json", hardening::write),
     ("sbom.cdx.json", sbom::write),
     ("linuxkit.yml", linuxkit::write),
     ("plan.yaml", plan_file::write),
@@ -127,6 +131,7 @@ pub fn build_app(
     out: &Path,
     opts: &Options,
 ) -> Result<AppBuild, BuildError> {
+    let app = &*crate::harden::applied(app, opts.seccomp);
     let final_dir = out.join(app.slug());
     let staging = out.join(format!(".{}.partial", app.slug()));
     let io = |path: &Path| {

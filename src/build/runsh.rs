@@ -55,6 +55,7 @@ pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String
         } else {
             ""
         };
+    let (harden_vars, harden) = hardening(app);
     let stop = app
         .image
         .stop_signal
@@ -71,6 +72,8 @@ pub fn render(app: &AppPlan, config_digest: &str, secrets_baked: bool) -> String
 #   NAME              container name, default liftkit-{slug}
 #   VOLUMES           directory holding the volumes, default volumes/ beside this script
 #                     (verify and the trial run give it a copy, so a test run leaves the data as built)
+#   SECCOMP           system call profile, default {seccomp_default}
+#                     (`default`: the engine's own profile)
 # Arguments after run.sh replace the image's command arguments.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -88,7 +91,7 @@ case "$loaded" in
   *{config_hex}*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
-{tmpfs_owner}name=${{NAME:-liftkit-{slug}}}
+{tmpfs_owner}{harden_vars}name=${{NAME:-liftkit-{slug}}}
 # Detached (-d in ENGINE_RUN_FLAGS), the container is kept when it stops, so a start that fails
 # leaves its logs; at a terminal run.sh watches the first seconds and prints them. In the
 # foreground the output is on the terminal, and the container goes when it stops.
@@ -99,7 +102,7 @@ esac
 run() {{
   # shellcheck disable=SC2086 # ENGINE and ENGINE_RUN_FLAGS are word lists on purpose
   $launch $ENGINE run $rm --name "$name" --network "${{NETWORK:-{network}}}" \
-{stop}{mounts}  ${{ENGINE_RUN_FLAGS:-}} "$IMAGE" "$@"
+{stop}{harden}{mounts}  ${{ENGINE_RUN_FLAGS:-}} "$IMAGE" "$@"
 }}
 [ -n "$detached" ] || run "$@"
 run "$@" >/dev/null
@@ -128,7 +131,50 @@ echo "$name started (detached; kept when it stops: $ENGINE rm $name removes it)"
         network = app.image.network,
         slug = app.slug(),
         config_hex = config_digest.trim_start_matches("sha256:"),
+        seccomp_default = if app.hardening.seccomp {
+            "seccomp.json beside this script (built with --seccomp)"
+        } else {
+            "`default`; seccomp.json beside this script is the app's own"
+        },
     )
+}
+
+/// The hardening's shell set-up and its flags (read-only root, capabilities, no new
+/// privileges, the profile).
+fn hardening(app: &AppPlan) -> (String, String) {
+    let h = &app.hardening;
+    let mut vars = String::new();
+    let mut flags: String = crate::harden::engine_flags(app)
+        .iter()
+        .map(|f| format!("  {f} \\\n"))
+        .collect();
+    if h.read_only {
+        // podman mounts its own tmpfs on /run, /tmp and /var/tmp of a read-only container;
+        // docker, compose and Kubernetes do not: every engine gets the plan's tmpfs alone.
+        vars.push_str(
+            "case \"$ENGINE\" in *podman*) ro_tmpfs=--read-only-tmpfs=false ;; *) ro_tmpfs= ;; esac\n",
+        );
+        flags.push_str("  $ro_tmpfs \\\n");
+    }
+    let default = if h.seccomp {
+        "$here/seccomp.json"
+    } else {
+        "default"
+    };
+    vars.push_str(&format!(
+        r#"seccomp=${{SECCOMP:-{default}}}
+case "$seccomp" in
+  default) seccomp_opt= ;;
+  *) if [ ! -f "$seccomp" ]; then
+       echo "run.sh: no system call profile at $seccomp (the trial run writes seccomp.json; SECCOMP=default runs under the engine's)" >&2
+       exit 2
+     fi
+     seccomp_opt="--security-opt=seccomp=$seccomp" ;;
+esac
+"#
+    ));
+    flags.push_str("  ${seccomp_opt:+\"$seccomp_opt\"} \\\n");
+    (vars, flags)
 }
 
 /// Single-quotes for sh.

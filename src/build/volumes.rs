@@ -164,6 +164,7 @@ fn populate_with(
         super::pg_basebackup::STRATEGY => {
             super::pg_basebackup::populate(app, v, host, dest, findings)
         }
+        crate::harden::placement::SEED_FROM_IMAGE => seed_from_image(app, v, host, dest).map(Some),
         other => {
             findings.push(Finding::warning(
                 &v.path,
@@ -172,6 +173,62 @@ fn populate_with(
             Ok(None)
         }
     }
+}
+
+/// A volume over a directory that holds the app's own files and what it writes (a pid file
+/// beside its config): it starts with exactly the image's entries under it, owners and modes
+/// kept, so the mount hides nothing the app reads.
+fn seed_from_image(app: &AppPlan, v: &Volume, host: &dyn Host, dest: &Path) -> io::Result<u64> {
+    use super::oci::{EntryKind, Source};
+    let root = Path::new(&v.path);
+    let layout = super::layout::layout(app, host, false);
+    let mut bytes = 0;
+    for e in &layout.entries {
+        let Ok(rel) = e.path.strip_prefix(root) else {
+            continue;
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        let target = dest.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        match &e.kind {
+            EntryKind::Dir => std::fs::create_dir_all(&target)?,
+            EntryKind::File(Source::Host(p)) => {
+                let mut f = host.open_resolved(p)?;
+                let size = f.metadata()?.len();
+                let mut out = std::fs::File::create(&target)?;
+                bytes += super::sparse::copy(&mut f, &mut out, size)?;
+            }
+            EntryKind::File(Source::Bytes(b)) => {
+                std::fs::write(&target, b)?;
+                bytes += b.len() as u64;
+            }
+            EntryKind::Symlink(to) => {
+                let _ = std::fs::remove_file(&target);
+                std::os::unix::fs::symlink(to, &target)?;
+            }
+            EntryKind::Hardlink(other) => {
+                let Ok(first) = other.strip_prefix(root) else {
+                    continue;
+                };
+                let _ = std::fs::remove_file(&target);
+                std::fs::hard_link(dest.join(first), &target)?;
+            }
+        }
+        let _ = std::os::unix::fs::lchown(&target, Some(e.uid), Some(e.gid));
+        if !matches!(e.kind, EntryKind::Symlink(_)) {
+            std::fs::set_permissions(&target, std::fs::Permissions::from_mode(e.mode & 0o7777))?;
+        }
+    }
+    // The directory itself as the image has it.
+    if let Some(e) = layout.entries.iter().find(|e| e.path == root) {
+        let _ = std::os::unix::fs::lchown(dest, Some(e.uid), Some(e.gid));
+        std::fs::set_permissions(dest, std::fs::Permissions::from_mode(e.mode & 0o7777))?;
+    }
+    Ok(bytes)
 }
 
 /// Copies the host's tree at `src` (resolved, in-host) into `dest` on this machine.

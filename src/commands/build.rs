@@ -40,12 +40,18 @@ pub struct BuildArgs {
     /// Bake files the plan marks as secrets into the image (default: left out of every layer).
     #[arg(long)]
     pub include_secrets: bool,
+    /// Run each image under its own system call profile (seccomp.json, made from the calls
+    /// its trial run saw) in run.sh, compose.yaml and Kubernetes; any other call fails with
+    /// EPERM.
+    #[arg(long)]
+    pub seccomp: bool,
 }
 
 impl BuildArgs {
     pub fn request(&self) -> Result<BuildRequest> {
         Ok(BuildRequest {
             include_secrets: self.include_secrets,
+            seccomp: self.seccomp,
             source_date_epoch: common::source_date_epoch()?,
         })
     }

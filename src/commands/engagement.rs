@@ -326,6 +326,7 @@ fn run_all(args: RunArgs) -> Result<ExitCode> {
         build: liftkit::pipeline::BuildRequest {
             include_secrets: false,
             source_date_epoch: common::source_date_epoch()?,
+            seccomp: false,
         },
         trial: (!args.no_trial).then(|| args.trial.options()),
         accept: accept::Options {

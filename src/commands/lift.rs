@@ -117,6 +117,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     common::prepare_output(&output, args.force)?;
     let host = liftkit::host::live();
     let mut plan = session.analyze(&snap, &host, &chosen, &options);
+    for app in &mut plan.apps {
+        app.hardening.seccomp |= request.seccomp;
+    }
     pipeline::save_inputs(&output, &snap, &plan)?;
     let options = pipeline::build_options(&request, Some(snap));
     let mut builds = session.build_with(&plan, &host, &output, &options)?;

@@ -8,6 +8,7 @@ pub mod bench_boot;
 pub mod bench_deps;
 pub mod bench_footprint;
 pub mod bench_generic;
+pub mod bench_parity;
 pub mod bench_size;
 pub mod build;
 pub mod collect;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(Bench::Boot(a)) => bench_boot::run(a),
         Command::Bench(Bench::Footprint(a)) => bench_footprint::run(a),
         Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
+        Command::Bench(Bench::Parity(a)) => bench_parity::run(a),
     }
 }
 

@@ -69,6 +69,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if let Some(why) = &report.failure {
             println!("  {why}");
         }
+        for why in &report.diagnosis {
+            println!("  hardening: {why}");
+        }
         if report.verdict == Verdict::Failed {
             for l in &report.logs_tail {
                 println!("  | {l}");

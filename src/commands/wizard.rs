@@ -189,6 +189,7 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     let request = pipeline::BuildRequest {
         include_secrets: decision.include_secrets,
         source_date_epoch: common::source_date_epoch()?,
+        seccomp: false,
     };
     let builds = pipe.build(&decision.plan, &host, out, &request, Some(snap))?;
     common::print_build_summary(&builds, run.json)?;

@@ -179,7 +179,7 @@ fn facts(file: &str, snap: &Snapshot, a: &AppPlan, host: Option<&dyn Host>) -> A
     let effort_days = effort::estimate(&effort::Factors {
         fit: a.fit,
         errors: errors.len(),
-        volumes: a.volumes.len(),
+        volumes: kept_volumes(a),
         secrets,
     });
     let fit = match a.fit {
@@ -202,7 +202,7 @@ fn facts(file: &str, snap: &Snapshot, a: &AppPlan, host: Option<&dyn Host>) -> A
             warning_messages,
             contents: String::new(),
             files: a.files.len(),
-            volumes: a.volumes.len(),
+            volumes: kept_volumes(a),
             secrets,
             listen: a.image.listen.clone(),
             user: a.image.user.clone(),
@@ -282,4 +282,12 @@ pub fn assemble(dir: &Path, outcomes: Vec<Outcome>) -> FleetReport {
         unreadable,
         charts,
     }
+}
+
+/// Volumes that keep data (a tmpfs for what the app need not keep costs no migration work).
+fn kept_volumes(a: &crate::plan::AppPlan) -> usize {
+    a.volumes
+        .iter()
+        .filter(|v| v.kind == crate::plan::VolumeKind::Volume)
+        .count()
 }

@@ -95,9 +95,9 @@ pub fn service_config(s: &Image) -> Value {
             "cwd": s.cwd.clone().unwrap_or_else(|| "/".to_string()),
             "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
             "rlimits": s.rlimits.iter().flatten().filter_map(|r| rlimit(r)).collect::<Vec<_>>(),
-            "noNewPrivileges": false,
+            "noNewPrivileges": s.no_new_privileges.unwrap_or(false),
         },
-        "root": {"path": "rootfs", "readonly": false},
+        "root": {"path": "rootfs", "readonly": s.readonly.unwrap_or(false)},
         "hostname": s.name,
         "mounts": mounts,
         "linux": {

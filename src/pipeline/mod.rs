@@ -76,6 +76,8 @@ pub struct BuildRequest {
     pub include_secrets: bool,
     /// `SOURCE_DATE_EPOCH`; None: the newest file taken.
     pub source_date_epoch: Option<i64>,
+    /// Apply each app's system call profile in its run forms (`--seccomp`).
+    pub seccomp: bool,
 }
 
 /// One run of the pipeline: the knowledge it applies and where it reports progress.
@@ -285,6 +287,7 @@ pub fn build_options(req: &BuildRequest, snapshot: Option<Snapshot>) -> build::O
         source_date_epoch: req.source_date_epoch,
         include_secrets: req.include_secrets,
         snapshot,
+        seccomp: req.seccomp,
     }
 }
 

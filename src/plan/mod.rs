@@ -3,12 +3,14 @@
 //! `analyze` writes it, people review and edit it, `build` reads it and nothing else (plus file
 //! contents from the source root it names). Every file carries the reasons it is there.
 
+mod hardening;
 mod load;
 
 use crate::findings::Finding;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+pub use hardening::{Grant, Hardening, OwnUser, Write};
 pub use load::{load, parse, save, to_yaml, LoadError};
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -148,6 +150,10 @@ pub struct AppPlan {
     /// Paths the plan's exclude rules kept out of this app.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<Excluded>,
+    /// Read-only root, capabilities, no new privileges, syscall profile (see [`Hardening`]); a
+    /// plan without it runs with the engine's defaults.
+    #[serde(default)]
+    pub hardening: Hardening,
 }
 
 /// How verify checks the application answers: one of `http`, `tcp` or `send` + `expect`.
@@ -241,7 +247,8 @@ pub struct ImageSpec {
     /// Resource limits carried from the source process (`nofile` → soft, hard).
     #[serde(default)]
     pub rlimits: BTreeMap<String, (u64, u64)>,
-    #[serde(default)]
+    /// Capabilities of plans written before `hardening` held them (it supersedes this list).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
     /// Run the entrypoint under liftkit's supervisor ([`SUPERVISOR`], PID 1 of the container):
     /// a program that daemonizes (`-d`, or by default) keeps the container up, the stop signal

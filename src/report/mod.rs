@@ -10,6 +10,7 @@
 
 pub mod chart;
 mod findings;
+pub mod hardening;
 mod model;
 pub(crate) mod render;
 mod sizes;
@@ -118,6 +119,15 @@ pub fn load(dir: &Path) -> Result<Report, ReportError> {
 pub fn set_trial(dir: &Path, trial: TrialSummary) -> Result<Report, ReportError> {
     let mut report = load(dir)?;
     report.trial = Some(trial);
+    write(&report, dir)?;
+    Ok(report)
+}
+
+/// Renders an app directory's Hardening section again from its plan (after the trial run
+/// recorded the system calls and the places the app writes).
+pub fn set_hardening(dir: &Path, app: &AppPlan) -> Result<Report, ReportError> {
+    let mut report = load(dir)?;
+    report.hardening = hardening::section(app);
     write(&report, dir)?;
     Ok(report)
 }

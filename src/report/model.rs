@@ -23,6 +23,9 @@ pub struct Report {
     pub env: EnvSection,
     pub findings: FindingsSection,
     pub run: RunSection,
+    /// Read-only root, capabilities, profile, user: how the lifted app is boxed in.
+    #[serde(default)]
+    pub hardening: super::hardening::HardeningSection,
     /// The result of `liftkit verify`, once it ran; the report says "not run" until then.
     pub verify: Option<VerifySummary>,
     /// The trial run's rounds after the build (`lift`, `build --trial`), when it ran or was
@@ -296,6 +299,7 @@ impl Report {
             env: env_section(inp),
             findings: findings::section(inp.app, inp.built),
             run: run_section(inp),
+            hardening: super::hardening::section(inp.app),
             verify: None,
             trial: None,
         }
@@ -655,6 +659,13 @@ fn run_command(engine: &str, inp: &Inputs) -> String {
     ];
     if let Some(sig) = &app.image.stop_signal {
         words.push(format!("--stop-signal {sig}"));
+    }
+    words.extend(crate::harden::engine_flags(app));
+    if app.hardening.read_only && engine == "podman" {
+        words.push("--read-only-tmpfs=false".to_string());
+    }
+    if app.hardening.seccomp {
+        words.push(format!("--security-opt=seccomp={dir}/seccomp.json"));
     }
     for v in &app.volumes {
         words.push(match v.kind {

@@ -7,7 +7,7 @@ use super::trace::Trace;
 use crate::analyze::PackageIndex;
 use crate::elf::{LoaderEnv, Resolver};
 use crate::host::Host;
-use crate::plan::{AppPlan, Confidence, DirEntry, FileEntry, Role, SecretMount};
+use crate::plan::{AppPlan, Confidence, DirEntry, FileEntry, Grant, Role, SecretMount, Volume};
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -30,11 +30,19 @@ pub struct Additions {
     /// Run the image as root: the app was refused and it switches to its user itself (the
     /// evidence: where its command line or config names that user).
     pub run_as_root: Option<String>,
+    /// A volume or tmpfs for each write the read-only root refused.
+    pub volumes: Vec<Volume>,
+    /// Capabilities a refused call needs, when the app did not answer without them.
+    pub grants: Vec<Grant>,
 }
 
 impl Additions {
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.dirs.is_empty() && self.run_as_root.is_none()
+        self.files.is_empty()
+            && self.dirs.is_empty()
+            && self.run_as_root.is_none()
+            && self.volumes.is_empty()
+            && self.grants.is_empty()
     }
 
     /// Every path added, for the report.
@@ -45,10 +53,16 @@ impl Additions {
             .map(|f| f.path.clone())
             .chain(self.dirs.iter().map(|d| format!("{}/", d.path)))
             .collect();
+        all.extend(
+            self.volumes
+                .iter()
+                .map(|v| format!("{} {}", format!("{:?}", v.kind).to_lowercase(), v.path)),
+        );
         all.sort();
         if let Some(why) = &self.run_as_root {
             all.push(format!("user root ({why})"));
         }
+        all.extend(self.grants.iter().map(|g| g.name.clone()));
         all
     }
 
@@ -58,7 +72,36 @@ impl Additions {
         app.dirs.extend(self.dirs.iter().cloned());
         app.dirs.sort_by(|a, b| a.path.cmp(&b.path));
         app.secrets.extend(self.secrets.iter().cloned());
+        for v in &self.volumes {
+            app.findings.push(crate::findings::Finding::info(
+                &v.path,
+                format!(
+                    "the app writes here and the root is read-only: a {} was added ({})",
+                    format!("{:?}", v.kind).to_lowercase(),
+                    v.why
+                ),
+            ));
+            app.hardening.writes.push(crate::plan::Write {
+                path: v.path.clone(),
+                why: v.why.clone(),
+                tolerated: false,
+            });
+        }
+        app.volumes.extend(self.volumes.iter().cloned());
+        app.volumes.sort_by(|a, b| a.path.cmp(&b.path));
+        app.volumes.dedup_by(|a, b| a.path == b.path);
+        app.hardening.writes.sort();
+        app.hardening.writes.dedup_by(|a, b| a.path == b.path);
+        for g in &self.grants {
+            app.hardening.grant(&g.name, g.why.clone());
+        }
         if let Some(why) = &self.run_as_root {
+            // It starts as root to switch to its user itself: that takes setuid and setgid.
+            if app.hardening.capabilities.is_some() {
+                let switch = format!("it switches to {} itself ({why})", app.image.user);
+                app.hardening.grant("CAP_SETUID", switch.clone());
+                app.hardening.grant("CAP_SETGID", switch);
+            }
             app.findings.push(crate::findings::Finding::info(
                 &app.name,
                 format!(
@@ -227,11 +270,7 @@ impl Fixer<'_> {
         let p = Path::new(path);
         !self.planned.contains(path)
             && !NEVER.iter().any(|n| p.starts_with(n))
-            && !self
-                .app
-                .volumes
-                .iter()
-                .any(|v| p.starts_with(&v.path) && p != Path::new(&v.path))
+            && crate::harden::placement::shows_image_files(self.app, path)
     }
 
     fn add_path(&mut self, path: &str, why: &str) {
@@ -315,6 +354,26 @@ impl Fixer<'_> {
 
     /// The entries of a directory the app listed that the host has and the image lacks: files
     /// are added, subdirectories added empty (the next round shows whether it lists them too).
+    /// What the analysis left out on purpose, and its companions beside it (`llvmjit.so` left
+    /// out leaves `llvmjit_types.bc` out too).
+    fn left_out(&self, path: &str) -> bool {
+        let stem = |p: &str| -> (String, String) {
+            let p = Path::new(p);
+            let dir = p.parent().map(|d| d.to_string_lossy().into_owned());
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+            let stem = name.unwrap_or_default();
+            let stem = stem.split(['.', '_', '-']).next().unwrap_or("").to_string();
+            (dir.unwrap_or_default(), stem)
+        };
+        let (dir, mine) = stem(path);
+        self.app.findings.iter().any(|f| {
+            f.message.contains("left out") && {
+                let (d, theirs) = stem(&f.subject);
+                f.subject == path || (d == dir && !theirs.is_empty() && theirs == mine)
+            }
+        })
+    }
+
     fn complete_listing(&mut self, dir: &str) {
         if !self.wanted_dir(dir) {
             return;
@@ -339,7 +398,9 @@ impl Fixer<'_> {
         }
         for name in missing {
             let path = format!("{prefix}{name}");
-            if !self.wanted(&path) {
+            // A listing is a weak reason: it does not bring back what the analysis left out on
+            // purpose (PostgreSQL's JIT provider and the 100 MB of LLVM it pulls in).
+            if !self.wanted(&path) || self.left_out(&path) {
                 continue;
             }
             let why = format!("{WHY} (listed {dir}, which holds it on the source)");
@@ -364,7 +425,8 @@ impl Fixer<'_> {
     fn wanted_dir(&self, dir: &str) -> bool {
         let p = Path::new(dir);
         !NEVER.iter().any(|n| p.starts_with(n))
-            && !self.app.volumes.iter().any(|v| p.starts_with(&v.path))
+            && !self.app.volumes.iter().any(|v| v.path == dir)
+            && crate::harden::placement::shows_image_files(self.app, dir)
     }
 
     /// The loader's closure of an executable or library the trial added.

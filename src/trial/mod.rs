@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Where the trace directory is mounted in the container, and the trace file in it.
-const TRACE_DIR: &str = "/.liftkit/trial";
-const TRACE_FILE: &str = "/.liftkit/trial/trace";
+pub(crate) const TRACE_DIR: &str = "/.liftkit/trial";
+pub(crate) const TRACE_FILE: &str = "/.liftkit/trial/trace";
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -71,6 +71,10 @@ pub struct Trial {
     /// (a seccomp profile and a read-only root are made from these).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_trace: Option<TraceSummary>,
+    /// What the hardening saw and did not act on (a refusal the app survived, a write that
+    /// could not be placed), in sentences.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hardening: Vec<String>,
     #[serde(skip)]
     pub findings: Vec<Finding>,
 }
@@ -116,6 +120,7 @@ impl Trial {
             probes: Vec::new(),
             unresolved: Vec::new(),
             last_trace: None,
+            hardening: Vec::new(),
         }
     }
 
@@ -196,9 +201,11 @@ pub fn run(
         probes: Vec::new(),
         unresolved: Vec::new(),
         last_trace: None,
+        hardening: Vec::new(),
         findings: Vec::new(),
     };
     let mut last_trace = None;
+    let mut syscalls_seen = std::collections::BTreeSet::new();
     for n in 1..=opts.rounds {
         if n > 1 && started.elapsed() >= opts.budget {
             trial.unresolved.push(format!(
@@ -220,13 +227,42 @@ pub fn run(
             }
         };
         let app = &plan.apps[index];
+        let verdict = verify::verdict(
+            seen.observed.ready_after_ms.is_some(),
+            &seen.observed.probes,
+        );
+        let failed = seen.observed.failure.is_some() || verdict != Verdict::Same;
         let mut adds = match &seen.trace {
             Some(t) => fix::additions(t, app, host, &resolver, &packages),
             None => fix::Additions::default(),
         };
-        let refused = seen.trace.as_ref().is_some_and(|t| !t.denied.is_empty());
+        let proposals = seen
+            .trace
+            .as_ref()
+            .map(|t| crate::harden::observed::from_trace(app, host, t, failed))
+            .unwrap_or_default();
+        adds.volumes = proposals.volumes;
+        for note in proposals.notes {
+            if !trial.hardening.contains(&note) {
+                trial.hardening.push(note);
+            }
+        }
+        // A refusal on a path (not the read-only root's): the app may switch user itself.
+        let refused = seen.trace.as_ref().is_some_and(|t| {
+            t.denied
+                .values()
+                .any(|why| why.ends_with("EACCES") || why.ends_with("EPERM"))
+        });
         if adds.is_empty() && seen.observed.failure.is_some() && refused {
             adds.run_as_root = fix::switches_user(app, host);
+        }
+        // Capabilities last: only when nothing else explains the failure, so a refusal the
+        // app survives, or one a missing file caused, grants nothing.
+        if adds.is_empty() && failed {
+            adds.grants = proposals.grants;
+        }
+        if let Some(t) = &seen.trace {
+            syscalls_seen.extend(t.syscall_names());
         }
         let mut round = Round {
             round: n,
@@ -242,10 +278,7 @@ pub fn run(
             },
         };
         trial.probes = seen.observed.probes.clone();
-        trial.verdict = Some(verify::verdict(
-            seen.observed.ready_after_ms.is_some(),
-            &seen.observed.probes,
-        ));
+        trial.verdict = Some(verdict);
         if seen.trace.is_none() {
             trial.unresolved.push(
                 "the supervisor wrote no trace (an image built without it, or ptrace refused \
@@ -295,8 +328,21 @@ pub fn run(
         }
     }
     if let Some(t) = &last_trace {
+        let answered = trial.verdict == Some(Verdict::Same);
+        record_hardening(&mut plan.apps[index], t, syscalls_seen, answered);
+        let as_built = crate::harden::applied(&plan.apps[index], build_opts.seccomp);
+        if let Err(e) = build::hardening::after_trial(plan, &as_built, &current.dir) {
+            trial
+                .unresolved
+                .push(format!("the hardening could not be recorded: {e}"));
+        }
         trial.last_trace = Some(summarize(t, host));
         for (path, why) in &t.denied {
+            // A write the read-only root refused is the hardening's (placed, or noted as
+            // tolerated in plan.hardening.writes).
+            if why.ends_with("EROFS") && plan.apps[index].hardening.read_only {
+                continue;
+            }
             trial
                 .unresolved
                 .push(format!("{path}: refused in the trial run ({why})"));
@@ -322,8 +368,45 @@ pub fn run(
         .unresolved
         .iter()
         .map(|u| Finding::warning(&app_name, format!("trial run: {u}")))
+        .chain(
+            trial
+                .hardening
+                .iter()
+                .map(|h| Finding::info(&app_name, format!("trial run, hardening: {h}"))),
+        )
         .collect();
     (trial, current)
+}
+
+/// Keeps what the trial saw in the plan's hardening: the system calls of every round (the
+/// profile's own part) and the places the last round wrote.
+fn record_hardening(
+    app: &mut crate::plan::AppPlan,
+    last: &trace::Trace,
+    syscalls: std::collections::BTreeSet<String>,
+    answered: bool,
+) {
+    let refused = last
+        .denied
+        .iter()
+        .filter(|(_, why)| why.ends_with("EROFS"))
+        .map(|(p, _)| p.as_str());
+    let observed = crate::harden::placement::observed_writes(
+        app,
+        last.write_set().into_iter(),
+        refused,
+        answered,
+    );
+    let h = &mut app.hardening;
+    h.syscalls = syscalls.into_iter().collect();
+    for w in observed {
+        match h.writes.iter_mut().find(|x| x.path == w.path) {
+            Some(x) if !x.why.contains(&w.why) => x.why = format!("{}; {}", x.why, w.why),
+            Some(_) => {}
+            None => h.writes.push(w),
+        }
+    }
+    h.writes.sort();
 }
 
 struct Seen {
@@ -350,6 +433,7 @@ fn observe_round(
         // The supervisor traces a master that drops privileges (root → its user): reading a
         // non-dumpable tracee's memory needs the capability in the trial, never in the image.
         cap_add: vec!["SYS_PTRACE".to_string()],
+        engine_seccomp: true,
     };
     let sandbox = match Sandbox::start(&opts.engine, &built.dir, &name, &extra, false) {
         Ok(s) => s,
@@ -453,13 +537,13 @@ fn summarize(t: &trace::Trace, host: &dyn Host) -> TraceSummary {
 /// user of this machine can feed the trial paths, a leaf any container user can write. It is
 /// made in the output directory (liftkit writes nowhere else), unless that path holds
 /// whitespace, which a bind mount cannot carry through run.sh's flags.
-struct TraceDir {
+pub(crate) struct TraceDir {
     parent: PathBuf,
-    dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 impl TraceDir {
-    fn new(out: &Path, slug: &str) -> Result<TraceDir, String> {
+    pub(crate) fn new(out: &Path, slug: &str) -> Result<TraceDir, String> {
         use std::os::unix::fs::PermissionsExt;
         let out = std::path::absolute(out).map_err(|e| format!("{}: {e}", out.display()))?;
         let base = if out.to_string_lossy().contains(char::is_whitespace) {
@@ -481,7 +565,7 @@ impl TraceDir {
         let _ = std::fs::remove_file(self.dir.join("trace"));
     }
 
-    fn trace(&self) -> Option<trace::Trace> {
+    pub(crate) fn trace(&self) -> Option<trace::Trace> {
         let text = std::fs::read_to_string(self.dir.join("trace")).ok()?;
         trace::parse(&text).ok()
     }

@@ -71,7 +71,7 @@ impl Engine {
         }
     }
 
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut parts = self.command.split_whitespace();
         let mut c = Command::new(parts.next().unwrap_or("podman"));
         c.args(parts);

@@ -6,7 +6,9 @@
 //! answers are compared.
 
 pub mod accept;
+mod diagnose;
 mod engine;
+pub mod inspect;
 pub mod probe;
 pub mod sandbox;
 
@@ -79,6 +81,12 @@ pub struct Report {
     pub failure: Option<String>,
     /// The container's last log lines, for a failure's why.
     pub logs_tail: Vec<String>,
+    /// How the engine ran it (read-only root, capabilities, profile), as run.sh asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hardening: Option<inspect::Inspected>,
+    /// Why a hardened run failed: the write, capability or call it was refused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diagnosis: Vec<String>,
 }
 
 /// `engine` keeping its state beside the app directory (see [`Engine::private`]), for one run
@@ -116,10 +124,19 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
     let observed = match Sandbox::start(&engine, app_dir, &container, &Extra::default(), opts.keep)
     {
         Err(StartError::Engine(e)) => return Err(VerifyError::Engine(e)),
-        Err(StartError::Refused(why)) => Observed::failed(why, Vec::new()),
-        Ok(sandbox) => observe(app, &sandbox, &app.probes, opts.timeout),
+        Err(StartError::Refused(why)) => (Observed::failed(why, Vec::new()), None),
+        Ok(sandbox) => {
+            let observed = observe(app, &sandbox, &app.probes, opts.timeout);
+            (observed, inspect::inspect(&engine, &sandbox.name))
+        }
     };
+    let (observed, hardening) = observed;
     let verdict = verdict(observed.ready_after_ms.is_some(), &observed.probes);
+    let diagnosis = if verdict == Verdict::Failed {
+        diagnose::run(app_dir, app, &engine, opts, &observed.logs_tail)
+    } else {
+        Vec::new()
+    };
     let report = Report {
         app: app.name.clone(),
         image: app.image.name.clone(),
@@ -131,6 +148,8 @@ pub fn verify(app_dir: &Path, opts: &Options) -> Result<Report, VerifyError> {
             .failure
             .or_else(|| (verdict == Verdict::Failed).then(|| "a probe did not answer".to_string())),
         logs_tail: observed.logs_tail,
+        hardening,
+        diagnosis,
     };
     // Every verdict is kept, a failure with its evidence as much as a pass.
     let path = app_dir.join("verify.json");
@@ -247,6 +266,16 @@ fn record_in_report(app_dir: &Path, report: &Report) {
             },
         })
         .collect();
+    for why in &report.diagnosis {
+        checks.insert(
+            0,
+            crate::report::VerifyCheck {
+                name: "hardening".to_string(),
+                passed: false,
+                detail: why.clone(),
+            },
+        );
+    }
     if let Some(why) = &report.failure {
         checks.insert(
             0,

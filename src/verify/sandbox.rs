@@ -16,6 +16,9 @@ pub struct Extra {
     /// run.sh splits ENGINE_RUN_FLAGS into words.
     pub mounts: Vec<(PathBuf, String)>,
     pub cap_add: Vec<String>,
+    /// Run under the engine's own system call profile rather than the app's (`SECCOMP=default`
+    /// for run.sh): a traced run needs ptrace, which the app's profile does not allow.
+    pub engine_seccomp: bool,
 }
 
 /// Why a container could not be looked at.
@@ -73,6 +76,9 @@ impl<'a> Sandbox<'a> {
             flags.push(format!("--cap-add={cap}"));
         }
         flags.push(engine.run_flags.clone());
+        if extra.engine_seccomp {
+            cmd.env("SECCOMP", "default");
+        }
         let out = cmd
             .arg(app_dir.join("run.sh"))
             .env("ENGINE", &engine.command)

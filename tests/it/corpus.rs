@@ -51,6 +51,29 @@ pub fn lift(service: &str, generic: bool) -> Kept {
         "{service}: the lift ran its trial:\n{}",
         r.lift_log
     );
+    // It answered hardened, as run.sh runs it: read-only root, every capability dropped but
+    // the plan's, no new privileges (the engine's own view, podman inspect).
+    let seen = r
+        .hardening
+        .as_ref()
+        .expect("the running container was inspected");
+    let kept = r.kept.clone().expect("a hardened plan");
+    assert!(seen.read_only_root, "{service}: read-only root: {seen:?}");
+    assert!(seen.no_new_privileges, "{service}: no-new-privileges");
+    assert_eq!(
+        seen.capabilities, kept,
+        "{service}: the plan's capabilities only"
+    );
+    eprintln!(
+        "table: {service} | {} | {} | {} syscalls | same",
+        if kept.is_empty() {
+            "none".to_string()
+        } else {
+            kept.join(", ")
+        },
+        r.placements.join(", "),
+        r.profile_syscalls
+    );
     Kept {
         lifted: r,
         _work: work,

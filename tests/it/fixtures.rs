@@ -90,10 +90,19 @@ fn nginx_fixture_follows_includes_modules_docroots_and_logs() {
         "the worker user is in passwd"
     );
     assert_eq!(app.image.ports, ["80/tcp"]);
-    assert!(app
-        .image
-        .capabilities
-        .contains(&"CAP_NET_BIND_SERVICE".to_string()));
+    assert!(
+        app.hardening.grants("CAP_NET_BIND_SERVICE")
+            && app.hardening.grants("CAP_SETUID")
+            && app.hardening.grants("CAP_SETGID"),
+        "port 80, a root master with www-data workers: {:?}",
+        app.hardening.capabilities
+    );
+    assert!(app.hardening.read_only && app.hardening.no_new_privileges);
+    assert_eq!(
+        app.hardening.own_user.as_ref().map(|o| o.user.as_str()),
+        Some("www-data"),
+        "root only to bind 80 and switch user: it may run as www-data"
+    );
     assert!(
         !app.image.env.iter().any(|e| e.starts_with("INVOCATION_ID")),
         "supervisor noise dropped"

@@ -97,11 +97,17 @@ fn report_sorts_findings_redacts_secrets_and_takes_a_verify_result() {
         subjects(&report.findings.guessed),
         ["/etc/billing/billing.conf"]
     );
-    // The build adds its own: the volume was copied from a running source.
+    // The build adds its own: a place the app writes left on the read-only root, and the
+    // volume copied from a running source.
     assert_eq!(
         subjects(&report.findings.notes),
-        ["/var/lib/billing", "billing"]
+        ["/var/spool/billing", "/var/lib/billing", "billing"]
     );
+    let h = &report.hardening;
+    assert!(h.read_only && h.no_new_privileges);
+    assert_eq!(h.capabilities[0].name, "CAP_IPC_LOCK");
+    assert_eq!(h.unplaced[0].name, "/var/spool/billing");
+    assert!(h.profile_syscalls > h.app_syscalls && h.app_syscalls == 5);
     assert_eq!(report.sizes.host_packages_bytes, (96 + 40) * 1024);
     assert_eq!(report.sizes.packages.len(), 2);
     assert_eq!(

@@ -196,6 +196,7 @@ fn every_planted_secret_is_found_and_none_is_in_any_layer() {
         source_date_epoch: Some(0),
         include_secrets: false,
         snapshot: Some(snap.clone()),
+        seccomp: false,
     };
     let built = liftkit::build::build_app(&plan, app, &host, &out, &opts).unwrap();
     let layer = layer_bytes(&built.dir);

@@ -75,7 +75,9 @@ fn lifted_apache_mod_php_page_answers_like_the_original() {
             .args(["lift", "--pid"])
             .arg(apache.pid().to_string())
             .arg("-o")
-            .arg(&out),
+            .arg(&out)
+            .env("ENGINE", ENGINE)
+            .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS),
     );
     let summary = String::from_utf8_lossy(&lift.stdout);
     eprintln!("{summary}");
@@ -173,6 +175,10 @@ fn lifted_apache_mod_php_page_answers_like_the_original() {
         logs.contains("\"GET / HTTP/1.0\" 200"),
         "the access log goes to the engine's log:\n{logs}"
     );
+    let kept = assert_hardened(&app_dir, &container);
+    assert_verified_hardened(&app_dir, &report);
+    eprintln!("table: apache-php | {kept:?} | same");
+
     let _ = podman().args(["rm", "-f", "-t", "2", &container]).output();
     assert!(wait_for_port_closed(port, Duration::from_secs(15)));
 

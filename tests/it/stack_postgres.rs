@@ -155,10 +155,12 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     let out = dir.path().join("out");
     run_ok(
         liftkit()
-            .args(["lift", "--pid"])
+            .args(["lift", "--seccomp", "--pid"])
             .arg(cluster.pid().to_string())
             .arg("-o")
-            .arg(&out),
+            .arg(&out)
+            .env("ENGINE", ENGINE)
+            .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS),
     );
     let app_dir = app_dir(&out);
     let plan = liftkit::plan::load(&app_dir.join("plan.yaml")).unwrap();
@@ -217,7 +219,10 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     ] {
         assert!(layer.iter().any(|p| p == needed), "{needed} in the image");
     }
-    assert!(!layer.iter().any(|p| p.contains("llvmjit")), "no JIT/LLVM");
+    assert!(
+        !layer.iter().any(|p| p.contains("llvmjit")),
+        "no JIT/LLVM, even though the server lists its lib directory"
+    );
     let data_rel = data.trim_start_matches('/');
     assert!(
         !layer.iter().any(|p| p.starts_with(&format!("{data_rel}/"))),
@@ -244,6 +249,13 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     let report: serde_json::Value = serde_json::from_slice(&verify.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&verify.stderr)));
     assert_eq!(report["verdict"], "same", "{report:#}");
+    // verify ran it as run.sh does: hardened, under its profile.
+    assert_eq!(report["hardening"]["read_only_root"], true, "{report:#}");
+    assert_eq!(report["hardening"]["no_new_privileges"], true);
+    assert!(report["hardening"]["seccomp"]
+        .as_str()
+        .unwrap()
+        .ends_with("/seccomp.json"));
     let probes = report["probes"].as_array().unwrap();
     assert_eq!(probes.len(), 2, "SSLRequest and a startup packet");
     assert!(probes.iter().all(|p| p["same"] == true), "{report:#}");
@@ -275,6 +287,17 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     assert!(psql(port, "SELECT note FROM lifted WHERE id = 3")
         .unwrap()
         .contains("after"));
+
+    // Hardened, under its own profile: postgres runs as its own user with no capability, and
+    // writes only its data volume and the tmpfs of its sockets.
+    let kept = assert_hardened(&app_dir, &container);
+    assert!(kept.is_empty(), "postgres needs no capability: {kept:?}");
+    assert_own_profile(&app_dir, &container);
+    psql(port, "CHECKPOINT").unwrap();
+    eprintln!(
+        "table: postgres | none | {} syscalls | same",
+        profile_size(&app_dir)
+    );
 
     // What a platform team takes: syft reads the packages, the manifests validate, the
     // maintained Dockerfile names every package and every file no package gives.

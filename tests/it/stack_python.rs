@@ -108,7 +108,9 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
             .arg("--pid")
             .arg(redis_daemon.pid().to_string())
             .arg("-o")
-            .arg(&out),
+            .arg(&out)
+            .env("ENGINE", ENGINE)
+            .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS),
     );
     println!("{}", String::from_utf8_lossy(&lift.stdout));
 
@@ -281,6 +283,11 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
         "the lifted app reaches the lifted redis and its data:\n{}",
         container_logs(&py_container)
     );
+    let kept = assert_hardened(&py_dir, &py_container);
+    eprintln!("table: gunicorn | {kept:?} | same");
+    let kept = assert_hardened(&rd_dir, &rd_container);
+    eprintln!("table: redis (companion) | {kept:?} | same");
+
 
     // What a platform team takes: syft reads the packages, the manifests validate, the
     // maintained Dockerfile names every package and every file no package gives.

@@ -207,6 +207,9 @@ fn tomcat_with_a_war_is_lifted_from_its_jvm_and_its_page_answers_the_same() {
         "GET / from the lifted container is the host's page:\n{text}"
     );
     assert_eq!(report["probes"][1]["lifted"]["Http"]["status"], 404);
+    let kept = assert_verified_hardened(&app, &report);
+    eprintln!("table: tomcat | {kept:?} | same");
+
 
     // What a platform team takes: syft reads the packages, the manifests validate, the
     // maintained Dockerfile names every package and every file no package gives.

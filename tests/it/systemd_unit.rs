@@ -66,9 +66,11 @@ fn the_unit_is_carried_into_the_plan() {
     assert!(app.secrets.iter().any(|s| s.path == "env:DB_PASSWORD"));
     assert_eq!(img.workdir, "/opt/acme");
     assert_eq!(img.rlimits["nofile"], (65536, 65536), "the drop-in wins");
-    assert!(img
-        .capabilities
-        .contains(&"CAP_NET_BIND_SERVICE".to_string()));
+    assert!(
+        app.hardening.grants("CAP_NET_BIND_SERVICE"),
+        "the unit's AmbientCapabilities=: {:?}",
+        app.hardening.capabilities
+    );
     assert_eq!(img.stop_signal.as_deref(), Some("SIGINT"));
     assert_eq!(img.restart.as_deref(), Some("always"));
     let vol = |p: &str| {

@@ -50,6 +50,16 @@ pub struct Lifted {
     pub lift_log: String,
     #[serde(skip)]
     pub app_dir: Option<PathBuf>,
+    /// How the engine ran the image while it answered (read-only root, capabilities, profile).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hardening: Option<crate::verify::inspect::Inspected>,
+    /// The capabilities the app's plan keeps (None: an unhardened plan).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Vec<String>>,
+    /// Tmpfs and volumes of the plan, as `tmpfs /run`, `volume /var/lib/x`.
+    pub placements: Vec<String>,
+    /// System calls its seccomp.json allows (0: none written).
+    pub profile_syscalls: usize,
 }
 
 pub fn lift_and_compare(
@@ -97,6 +107,10 @@ pub fn lift_and_compare(
         why: None,
         lift_log: String::new(),
         app_dir: None,
+        hardening: None,
+        kept: None,
+        placements: Vec::new(),
+        profile_syscalls: 0,
     };
     match lift {
         Ok(o) => {
@@ -148,6 +162,14 @@ pub fn lift_and_compare(
                         result.why = Some("the image answers differently".to_string());
                     }
                     result.after = after;
+                    result.hardening = crate::verify::inspect::inspect(
+                        &crate::verify::Engine {
+                            command: req.engine.to_string(),
+                            run_flags: req.run_flags.to_string(),
+                            state: None,
+                        },
+                        &container,
+                    );
                 }
                 Err(why) => {
                     result.why = Some(format!(
@@ -218,6 +240,22 @@ fn image_name(app_dir: &Path) -> Option<String> {
 }
 
 fn read_build(app_dir: &Path, r: &mut Lifted) {
+    if let Ok(plan) = crate::plan::load(&app_dir.join("plan.yaml")) {
+        if let Some(app) = plan.apps.first() {
+            r.kept = app.hardening.kept().map(|mut k| {
+                k.sort();
+                k
+            });
+            r.placements = app
+                .volumes
+                .iter()
+                .map(|v| format!("{} {}", format!("{:?}", v.kind).to_lowercase(), v.path))
+                .collect();
+            if !app.hardening.syscalls.is_empty() {
+                r.profile_syscalls = crate::harden::seccomp::allowed(&app.hardening.syscalls).len();
+            }
+        }
+    }
     let json = |name: &str| -> Option<serde_json::Value> {
         serde_json::from_str(&std::fs::read_to_string(app_dir.join(name)).ok()?).ok()
     };

@@ -21,6 +21,7 @@ pub mod nginx;
 mod node;
 mod perl;
 mod php;
+pub mod postgres;
 mod python;
 pub mod redis;
 mod ruby;

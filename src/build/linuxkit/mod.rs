@@ -118,12 +118,15 @@ pub fn service(app: &AppPlan) -> Image {
         .collect();
     let mut command = img.launch();
     command.extend(img.cmd.iter().cloned());
-    let caps = tailor::capabilities(app);
     let rlimits = tailor::rlimits(app);
+    let h = &app.hardening;
     Image {
         name: app.slug(),
         image: img.name.clone(),
-        capabilities: (!caps.is_empty()).then_some(caps),
+        // Hardened: exactly the kept capabilities (an empty list is none at all).
+        capabilities: crate::harden::service_capabilities(app),
+        readonly: h.read_only.then_some(true),
+        no_new_privileges: h.no_new_privileges.then_some(true),
         binds: (!binds.is_empty()).then_some(binds),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         command: (!command.is_empty()).then_some(command),
@@ -213,7 +216,8 @@ pub fn notes(plan: &Plan, app: &AppPlan, app_dir: &Path) -> String {
     ));
     s.push_str(&format!(
         "- capabilities: {}\n- rlimits: {}\n- network: {}\n- restart: {}\n",
-        tailor::capabilities(app).join(", "),
+        crate::harden::service_capabilities(app)
+            .map_or_else(|| "the defaults".to_string(), |c| c.join(", ")),
         tailor::rlimits(app).join(" "),
         app.image.network,
         tailor::restart(app),
@@ -311,6 +315,7 @@ mod tests {
             packages: vec![],
             deploy: Default::default(),
             excluded: vec![],
+            hardening: Default::default(),
         };
         Plan {
             schema: 1,

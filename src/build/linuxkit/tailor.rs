@@ -82,23 +82,6 @@ pub fn sysctls(plan: &Plan) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Capabilities of the service: the plan's, plus binding a low port when it listens on one.
-pub fn capabilities(app: &AppPlan) -> Vec<String> {
-    let mut caps = app.image.capabilities.clone();
-    let low_port = app.image.ports.iter().any(|p| {
-        p.split('/')
-            .next()
-            .and_then(|n| n.parse::<u16>().ok())
-            .is_some_and(|n| n < 1024)
-    });
-    if low_port {
-        caps.push("CAP_NET_BIND_SERVICE".to_string());
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    caps.retain(|c| seen.insert(c.clone()));
-    caps
-}
-
 /// `nofile,20000,20000`: LinuxKit's rlimit syntax (name, soft, hard).
 pub fn rlimits(app: &AppPlan) -> Vec<String> {
     app.image

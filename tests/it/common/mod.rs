@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 mod golden;
+mod hardening;
 pub use golden::*;
+pub use hardening::*;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,8 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+/// The binary, with this machine's engine settings (a lift's trial run and verify start
+/// images; a test may set its own).
 pub fn liftkit() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_liftkit"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_liftkit"));
+    c.env("ENGINE", ENGINE)
+        .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS);
+    c
 }
 
 pub fn run_ok(cmd: &mut Command) -> Output {

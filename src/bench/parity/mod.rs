@@ -1,0 +1,224 @@
+//! `liftkit bench parity`: the original and its lifted, hardened image side by side under the
+//! same load. Each app (nginx, redis, PostgreSQL) is started legacy-style, lifted with the
+//! hardening and its own system call profile, and its image started through run.sh in its own
+//! network namespace (as verify runs it), so both listen on the same loopback address. Then,
+//! round after round, the same bounded load loop runs against the original and against the
+//! image: requests per second, p99 latency, peak memory of the process tree and CPU seconds per
+//! 10,000 requests; the figure kept is each side's median over the rounds.
+
+pub mod load;
+pub mod usage;
+
+use crate::bench::testbed::{self, Running};
+use crate::verify::sandbox::{Extra, Sandbox};
+use crate::verify::Engine;
+use load::Protocol;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const APPS: &[&str] = &["nginx", "redis", "postgres"];
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub liftkit: PathBuf,
+    pub engine: Engine,
+    pub requests: u64,
+    pub connections: usize,
+    pub rounds: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Side {
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub peak_rss_bytes: u64,
+    pub peak_pss_bytes: u64,
+    pub cpu_seconds_per_10k: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Parity {
+    pub app: String,
+    pub requests: u64,
+    pub connections: usize,
+    pub rounds: usize,
+    pub original: Side,
+    pub lifted: Side,
+    /// lifted / original, as percentages.
+    pub throughput_percent: f64,
+    pub memory_percent: f64,
+    pub cpu_percent: f64,
+    /// How the lifted image ran: read-only root, capabilities, profile.
+    pub hardening: Option<crate::verify::inspect::Inspected>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParityError {
+    #[error(transparent)]
+    Testbed(#[from] testbed::TestbedError),
+    #[error("{app}: {what}")]
+    Step { app: String, what: String },
+}
+
+fn step(app: &str) -> impl Fn(String) -> ParityError + '_ {
+    move |what| ParityError::Step {
+        app: app.to_string(),
+        what,
+    }
+}
+
+fn protocol(app: &str) -> Option<Protocol> {
+    match app {
+        "nginx" => Some(Protocol::Http),
+        "redis" => Some(Protocol::Redis),
+        "postgres" => Some(Protocol::Postgres),
+        _ => None,
+    }
+}
+
+fn start_original(app: &str, dir: &Path, port: u16) -> Result<Running, ParityError> {
+    Ok(match app {
+        "nginx" => testbed::nginx::start(dir, port)?,
+        "redis" => testbed::redis::start(dir, port)?,
+        _ => testbed::postgres::start(dir, port)?,
+    })
+}
+
+/// One app, measured: original and lifted image alternately, `rounds` times each.
+pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityError> {
+    let proto = protocol(app).ok_or_else(|| step(app)(format!("not one of {APPS:?}")))?;
+    let dir = work.join(app);
+    std::fs::create_dir_all(&dir).map_err(testbed::io(&dir))?;
+    testbed::set_mode(work, 0o755)?;
+    testbed::set_mode(&dir, 0o755)?;
+    let port = testbed::free_port();
+    let original = start_original(app, &dir, port)?;
+    let app_dir = lift(app, &dir, original.pid, req)?;
+    let name = format!("liftkit-parity-{app}-{}", std::process::id());
+    let sandbox = Sandbox::start(&req.engine, &app_dir, &name, &Extra::default(), false)
+        .map_err(|e| step(app)(format!("the lifted image did not start: {e:?}")))?;
+    let lifted_pid = sandbox.pid().map_err(step(app))?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    wait_ready(proto, addr, Some(lifted_pid)).map_err(step(app))?;
+    let hardening = crate::verify::inspect::inspect(&req.engine, &name);
+    // Warm both up (caches, worker start-up) before anything is measured.
+    for netns in [None, Some(lifted_pid)] {
+        load::run(proto, addr, req.requests / 10 + 100, req.connections, netns)
+            .map_err(step(app))?;
+    }
+    let mut original_runs = Vec::new();
+    let mut lifted_runs = Vec::new();
+    for _ in 0..req.rounds.max(1) {
+        original_runs.push(one_run(proto, addr, original.pid, None, req).map_err(step(app))?);
+        lifted_runs
+            .push(one_run(proto, addr, lifted_pid, Some(lifted_pid), req).map_err(step(app))?);
+    }
+    drop(sandbox);
+    let _ = std::fs::remove_dir_all(&app_dir);
+    let (o, l) = (median(&original_runs), median(&lifted_runs));
+    let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
+    Ok(Parity {
+        app: app.to_string(),
+        requests: req.requests,
+        connections: req.connections,
+        rounds: req.rounds.max(1),
+        throughput_percent: pct(l.requests_per_second, o.requests_per_second),
+        memory_percent: pct(l.peak_pss_bytes as f64, o.peak_pss_bytes as f64),
+        cpu_percent: pct(l.cpu_seconds_per_10k, o.cpu_seconds_per_10k),
+        original: o,
+        lifted: l,
+        hardening,
+    })
+}
+
+/// `liftkit lift --seccomp` of the running original: the hardened image with its profile.
+fn lift(app: &str, dir: &Path, pid: i32, req: &Request) -> Result<PathBuf, ParityError> {
+    let out = dir.join("out");
+    let o = Command::new(&req.liftkit)
+        .args([
+            "lift",
+            "--seccomp",
+            "--force",
+            "--pid",
+            &pid.to_string(),
+            "-o",
+        ])
+        .arg(&out)
+        .env("ENGINE", &req.engine.command)
+        .env("ENGINE_RUN_FLAGS", &req.engine.run_flags)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| step(app)(format!("cannot run liftkit: {e}")))?;
+    if !o.status.success() {
+        return Err(step(app)(format!(
+            "lift failed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    std::fs::read_dir(&out)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.join("build.json").exists())
+        .ok_or_else(|| step(app)("the lift built no image".to_string()))
+}
+
+/// The server answers a request (a database replays its WAL before it does).
+fn wait_ready(proto: Protocol, addr: SocketAddr, netns: Option<i32>) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match load::run(proto, addr, 1, 1, netns) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                return Err(format!("it did not answer within 60 s: {e}"))
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn one_run(
+    proto: Protocol,
+    addr: SocketAddr,
+    root: i32,
+    netns: Option<i32>,
+    req: &Request,
+) -> Result<Side, String> {
+    let cpu0 = usage::cpu_seconds(root);
+    let sampler = usage::Sampler::start(root);
+    let l = load::run(proto, addr, req.requests, req.connections, netns)?;
+    let (rss, pss) = sampler.peak();
+    let cpu = usage::cpu_seconds(root) - cpu0;
+    Ok(Side {
+        requests_per_second: l.per_second(),
+        p50_ms: l.quantile_ms(0.50),
+        p99_ms: l.quantile_ms(0.99),
+        peak_rss_bytes: rss,
+        peak_pss_bytes: pss,
+        cpu_seconds_per_10k: cpu * 10_000.0 / l.requests.max(1) as f64,
+    })
+}
+
+/// Each figure's median over the runs (they are ranked separately).
+fn median(runs: &[Side]) -> Side {
+    let mid = |f: &dyn Fn(&Side) -> f64| -> f64 {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    Side {
+        requests_per_second: mid(&|s| s.requests_per_second),
+        p50_ms: mid(&|s| s.p50_ms),
+        p99_ms: mid(&|s| s.p99_ms),
+        peak_rss_bytes: mid(&|s| s.peak_rss_bytes as f64) as u64,
+        peak_pss_bytes: mid(&|s| s.peak_pss_bytes as f64) as u64,
+        cpu_seconds_per_10k: mid(&|s| s.cpu_seconds_per_10k),
+    }
+}

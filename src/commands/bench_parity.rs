@@ -1,0 +1,115 @@
+//! `liftkit bench parity`: the original and its lifted, hardened image under the same load
+//! (see liftkit::bench::parity): requests/s, p99 latency, memory and CPU per 10,000 requests,
+//! for nginx, redis and PostgreSQL, and the lifted app's share of the original's figures.
+
+use anyhow::Result;
+use liftkit::bench::parity::{self, Parity, Request, APPS};
+use liftkit::verify::Engine;
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Apps to measure (default: nginx, redis, postgres).
+    #[arg(long, value_delimiter = ',')]
+    pub apps: Vec<String>,
+    /// Requests per run, over all connections.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: u64,
+    /// Concurrent connections (one client thread each, kept alive).
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Runs per side, alternating original and lifted; each figure is the median.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Print the figures as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let apps: Vec<String> = if args.apps.is_empty() {
+        APPS.iter().map(|a| a.to_string()).collect()
+    } else {
+        args.apps.clone()
+    };
+    if let Some(bad) = apps.iter().find(|a| !APPS.contains(&a.as_str())) {
+        anyhow::bail!("bench parity: no app {bad:?} (known: {})", APPS.join(", "));
+    }
+    let req = Request {
+        liftkit: std::env::current_exe()?,
+        engine: Engine::from_env(),
+        requests: args.requests.max(1),
+        connections: args.connections.max(1),
+        rounds: args.rounds.max(1),
+    };
+    let work = std::env::temp_dir().join(format!("liftkit-bench-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let mut rows: Vec<Parity> = Vec::new();
+    for app in &apps {
+        eprintln!("{app}: starting the original, lifting it, loading both…");
+        match parity::measure(app, &work, &req) {
+            Ok(p) => rows.push(p),
+            Err(e) => eprintln!("{app}: not measured: {e}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print(&rows, &req);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+fn print(rows: &[Parity], req: &Request) {
+    println!(
+        "{} requests per run over {} connections, median of {} runs per side; lifted = the \
+         hardened image (read-only root, dropped capabilities, no-new-privileges, its seccomp \
+         profile), run by run.sh in its own network namespace",
+        req.requests, req.connections, req.rounds
+    );
+    println!(
+        "{:<9} {:<8} {:>10} {:>8} {:>8} {:>9} {:>9} {:>12}",
+        "APP", "SIDE", "REQ/S", "P50 MS", "P99 MS", "RSS MiB", "PSS MiB", "CPU s/10k"
+    );
+    for r in rows {
+        for (side, s) in [("original", &r.original), ("lifted", &r.lifted)] {
+            println!(
+                "{:<9} {:<8} {:>10.0} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>12.3}",
+                r.app,
+                side,
+                s.requests_per_second,
+                s.p50_ms,
+                s.p99_ms,
+                mib(s.peak_rss_bytes),
+                mib(s.peak_pss_bytes),
+                s.cpu_seconds_per_10k
+            );
+        }
+        let within = |pct: f64, higher_is_better: bool| {
+            let ok = if higher_is_better {
+                pct >= 95.0
+            } else {
+                pct <= 105.0
+            };
+            if ok {
+                "within 5%"
+            } else {
+                "outside 5%"
+            }
+        };
+        println!(
+            "{:<9} lifted/original: throughput {:.1}% ({}), memory (PSS) {:.1}% ({}), CPU per request {:.1}%",
+            r.app,
+            r.throughput_percent,
+            within(r.throughput_percent, true),
+            r.memory_percent,
+            within(r.memory_percent, false),
+            r.cpu_percent
+        );
+    }
+}
