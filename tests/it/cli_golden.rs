@@ -29,6 +29,7 @@ const COMMANDS: &[&str] = &[
     "bench size",
     "bench boot",
     "bench footprint",
+    "bench parity",
     "bench generic",
     "engagement",
     "engagement init",
