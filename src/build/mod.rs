@@ -12,7 +12,6 @@ mod kubernetes;
 pub(crate) mod layout;
 pub mod linuxkit;
 pub mod oci;
-mod pg_basebackup;
 mod plan_file;
 mod record;
 mod report_files;

@@ -67,7 +67,9 @@ pub fn populate(
     Ok((bytes, findings))
 }
 
-/// A volume filled by a named strategy rather than a copy; `None`: copy it after all.
+/// A volume filled by a strategy of the registry rather than a copy; `None`: copy it after all.
+/// Plans are checked against the registry when they load; one made in memory with a name it
+/// does not know is copied, and said so.
 fn populate_with(
     strategy: &str,
     app: &AppPlan,
@@ -76,14 +78,15 @@ fn populate_with(
     dest: &Path,
     findings: &mut Vec<Finding>,
 ) -> io::Result<Option<u64>> {
-    match strategy {
-        super::pg_basebackup::STRATEGY => {
-            super::pg_basebackup::populate(app, v, host, dest, findings)
-        }
-        other => {
+    match crate::registry::strategy(strategy) {
+        Some(s) => (s.populate)(app, v, host, dest, findings),
+        None => {
             findings.push(Finding::warning(
                 &v.path,
-                format!("unknown populate_with strategy {other:?}: the files are copied"),
+                format!(
+                    "{}: the files are copied",
+                    crate::registry::unknown(crate::registry::Kind::Strategy, strategy)
+                ),
             ));
             Ok(None)
         }

@@ -26,7 +26,7 @@ pub fn tokenize(text: &str, key_value: bool) -> Vec<(usize, String, Vec<String>)
     out
 }
 
-pub(super) fn split_words(line: &str) -> Vec<String> {
+pub(crate) fn split_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut chars = line.chars().peekable();
     loop {
