@@ -14,11 +14,11 @@ pub struct Measured {
     pub max_rss_kib: u64,
 }
 
-/// Runs `cmd` to completion with its output discarded; an exit status other than 0 is an error
+/// Runs `cmd` to completion with its output discarded; an exit status not in `ok` is an error
 /// naming the command (a benchmark of a failed run measures nothing).
 // The child is reaped by wait4 (for its rusage), which std's Child does not know about.
 #[allow(clippy::zombie_processes)]
-pub fn run(cmd: &mut Command) -> Result<Measured, BenchError> {
+pub fn run(cmd: &mut Command, ok: &[i32]) -> Result<Measured, BenchError> {
     let what = format!("{cmd:?}");
     let t = Instant::now();
     let child = cmd
@@ -45,7 +45,7 @@ pub fn run(cmd: &mut Command) -> Result<Measured, BenchError> {
             std::io::Error::last_os_error()
         )));
     }
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+    if !(libc::WIFEXITED(status) && ok.contains(&libc::WEXITSTATUS(status))) {
         return Err(BenchError::Failed(format!(
             "{what} failed (wait status {status}): {}",
             stderr.trim()
@@ -60,11 +60,12 @@ pub fn run(cmd: &mut Command) -> Result<Measured, BenchError> {
 /// `runs` measurements of the same command (a fresh one each time), and their medians.
 pub fn repeat(
     runs: usize,
+    ok: &[i32],
     mut cmd: impl FnMut() -> Command,
 ) -> Result<(Vec<Measured>, Measured), BenchError> {
     let mut all = Vec::with_capacity(runs);
     for _ in 0..runs.max(1) {
-        all.push(run(&mut cmd())?);
+        all.push(run(&mut cmd(), ok)?);
     }
     let seconds: Vec<f64> = all.iter().map(|m| m.seconds).collect();
     let rss: Vec<u64> = all.iter().map(|m| m.max_rss_kib).collect();
@@ -81,10 +82,10 @@ mod tests {
 
     #[test]
     fn a_child_is_timed_and_weighed_and_a_failure_named() {
-        let m = run(Command::new("sh").args(["-c", "true"])).unwrap();
+        let m = run(Command::new("sh").args(["-c", "exit 1"]), &[0, 1]).unwrap();
         assert!(m.seconds > 0.0);
         assert!(m.max_rss_kib > 0);
-        let e = run(Command::new("sh").args(["-c", "echo no >&2; exit 3"])).unwrap_err();
+        let e = run(Command::new("sh").args(["-c", "echo no >&2; exit 3"]), &[0]).unwrap_err();
         assert!(
             e.to_string().contains("failed") && e.to_string().contains("no"),
             "{e}"

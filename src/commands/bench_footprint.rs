@@ -28,11 +28,13 @@ pub struct Args {
     /// MiB of the timed boots (the same for both systems).
     #[arg(long, default_value_t = 512)]
     pub memory: u32,
-    /// Smallest and largest -m (MiB) the bisection tries, and its step.
+    /// Smallest -m (MiB) the bisection tries.
     #[arg(long, default_value_t = 48)]
     pub min_memory: u32,
+    /// Largest -m (MiB) the bisection tries.
     #[arg(long, default_value_t = 512)]
     pub max_memory: u32,
+    /// The bisection's step (MiB).
     #[arg(long, default_value_t = 8)]
     pub step: u32,
     /// Seconds one boot may take to answer.
@@ -41,11 +43,13 @@ pub struct Args {
     /// Debian mirror [default: the one apt uses here].
     #[arg(long)]
     pub mirror: Option<String>,
+    /// Debian suite of the VM.
     #[arg(long, default_value = "bookworm")]
     pub suite: String,
     /// Where the Debian VMs are built and kept.
     #[arg(long, default_value = "/var/tmp/liftkit-bench-debian")]
     pub cache: PathBuf,
+    /// Print the figures as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
