@@ -80,4 +80,13 @@ pub enum Bench {
     /// nginx, redis and PostgreSQL against their lifted, hardened images under the same
     /// load: requests/s, p99 latency, memory and CPU per 10,000 requests.
     Parity(commands::bench_parity::Args),
+    /// Collect this host against ps, ss and lsof, with extra idle processes: time and peak memory.
+    Collect(commands::bench_collect::Args),
+    /// Build a plan against tar | gzip -6 of the same files: time, and the same bytes every run.
+    Build(commands::bench_build::Args),
+    /// Batch over a fleet of snapshots (10,000 by default): seconds.
+    Batch(commands::bench_batch::Args),
+    /// Lift nginx and redis (no trial): wall time and peak memory, optionally against another
+    /// build of liftkit.
+    Lift(commands::bench_lift::Args),
 }

@@ -6,6 +6,7 @@
 //! for the commands.
 
 pub mod analyze;
+pub mod apps;
 pub mod bench;
 pub mod build;
 pub mod built;
@@ -20,6 +21,7 @@ pub mod hostimage;
 pub mod os;
 pub mod pipeline;
 pub mod plan;
+pub mod registry;
 pub mod report;
 pub mod snapshot;
 pub mod timefmt;

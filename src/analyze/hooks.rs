@@ -1,5 +1,7 @@
-//! Rules that cannot be data, each a Rust function named by an analyzer's `hook = "…"`. A hook
-//! reads what analysis read and adds to the draft; it never writes anything.
+//! Rules that cannot be data, each a Rust function named by an analyzer's `hook = "…"` and listed
+//! in `crate::registry`. A hook reads what analysis read and adds to the draft; it never writes
+//! anything. Here: what hooks are given, the generic runtimes (Python, the JVM, PHP) and the
+//! vendor tree; application hooks live in `crate::apps`.
 
 use super::draft::Draft;
 use super::spec::Analyzer;
@@ -9,12 +11,9 @@ use crate::plan::{Role, Volume, VolumeKind};
 use crate::snapshot::Process;
 use std::path::Path;
 
-mod apache;
-mod jvm;
+pub(crate) mod jvm;
 pub(crate) mod php;
-mod postgres;
-mod python;
-mod tomcat;
+pub(crate) mod python;
 
 pub struct HookContext<'a> {
     pub inputs: &'a Inputs<'a>,
@@ -25,35 +24,17 @@ pub struct HookContext<'a> {
     pub config: Option<&'a ConfigRead>,
 }
 
-type Hook = fn(&HookContext, &mut Draft);
-
-/// Every hook, by the name analyzers use.
-const HOOKS: &[(&str, Hook)] = &[
-    ("vendor-tree", vendor_tree),
-    ("apache", apache::hook),
-    ("postgresql", postgres::postgresql),
-    ("python", python::hook),
-    ("tomcat", tomcat::tomcat),
-];
-
-pub fn names() -> Vec<&'static str> {
-    HOOKS.iter().map(|(n, _)| *n).collect()
-}
-
-pub fn exists(name: &str) -> bool {
-    HOOKS.iter().any(|(n, _)| *n == name)
-}
-
+/// Runs the hook of that name (analyzers are checked against the registry when they load).
 pub fn run(name: &str, cx: &HookContext, d: &mut Draft) {
-    if let Some((_, hook)) = HOOKS.iter().find(|(n, _)| *n == name) {
-        hook(cx, d);
+    if let Some(hook) = crate::registry::hook(name) {
+        (hook.run)(cx, d);
     }
 }
 
 /// Vendor software installed as one tree (`/opt/<vendor>/…`) finds its libraries, plugins and
 /// configuration relative to itself: take the whole tree, scan its ELF objects, and keep its state
 /// directory (`/var/lib/<vendor>`) as a volume.
-fn vendor_tree(cx: &HookContext, d: &mut Draft) {
+pub(crate) fn vendor_tree(cx: &HookContext, d: &mut Draft) {
     let Some(exe) = cx.process.exe.as_deref() else {
         return;
     };

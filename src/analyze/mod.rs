@@ -6,7 +6,7 @@
 mod app;
 mod connections;
 mod detect;
-mod draft;
+pub(crate) mod draft;
 mod environ;
 mod evidence;
 pub mod exclude;

@@ -37,11 +37,7 @@ pub fn apply(inp: &Inputs, a: &Analyzer, base: &str, config: Option<&ConfigRead>
                 .push(Finding::warning(format!("analyzer {}", a.id), p.clone()));
         }
     }
-    for pattern in &a.files.exclude {
-        for p in paths(pattern) {
-            files.remove_under(&p);
-        }
-    }
+    exclude(inp, a, &paths, &mut files, &mut elf, &mut d.findings);
     let dirs: Vec<String> = a.runtime.dirs.iter().flat_map(|t| paths(t)).collect();
     let new_volumes = volumes(a, &paths);
     let new_links = log_links(a, &d.vars, base);
@@ -185,17 +181,61 @@ fn add_analyzer_files(
     }
 }
 
+/// `files.exclude`: what is under each path is left out, and not scanned for ELF dependencies
+/// (a left-out module must not bring its libraries); a glob is matched against the host, and a
+/// rule with a `why` says it of each path it leaves out.
+fn exclude(
+    inp: &Inputs,
+    a: &Analyzer,
+    paths: &dyn Fn(&str) -> Vec<String>,
+    files: &mut FileSet,
+    elf_objects: &mut Vec<String>,
+    findings: &mut Vec<Finding>,
+) {
+    for rule in &a.files.exclude {
+        for pattern in paths(rule.path()) {
+            let matched: Vec<String> = if pattern.contains(['*', '?', '[']) {
+                super::glob::expand(inp.host, &pattern)
+                    .into_iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect()
+            } else {
+                vec![pattern]
+            };
+            for p in matched {
+                let gone = files.remove_under(&p);
+                let under = format!("{}/", p.trim_end_matches('/'));
+                elf_objects.retain(|o| *o != p && !o.starts_with(&under));
+                if let Some(why) = rule.why().filter(|_| !gone.is_empty()) {
+                    findings.push(Finding::info(&p, why));
+                }
+            }
+        }
+    }
+}
+
 fn volumes(a: &Analyzer, paths: &dyn Fn(&str) -> Vec<String>) -> Vec<Volume> {
     let mut out: Vec<Volume> = Vec::new();
     for t in &a.runtime.volumes {
+        let strategy = a
+            .runtime
+            .populate
+            .get(t)
+            .and_then(|name| crate::registry::strategy(name));
         for path in paths(t) {
             out.push(Volume {
                 path,
                 kind: VolumeKind::Volume,
                 populate: true,
-                populate_with: None,
+                populate_with: strategy.map(|s| s.name.to_string()),
                 live_writes: None,
-                why: format!("analyzer {}: state ({t}), copied from the host", a.id),
+                why: match strategy {
+                    Some(s) => format!(
+                        "analyzer {}: state ({t}), filled by {}: {}",
+                        a.id, s.name, s.what
+                    ),
+                    None => format!("analyzer {}: state ({t}), copied from the host", a.id),
+                },
             });
         }
     }

@@ -31,7 +31,7 @@ pub struct Analyzer {
     /// Read-only questions asked of the running application at collect time.
     #[serde(default)]
     pub facts: Vec<FactQuery>,
-    /// A Rust function for what cannot be data (see `analyze::hooks`).
+    /// A Rust function for what cannot be data, by its name in `crate::registry`.
     #[serde(default)]
     pub hook: Option<String>,
 }
@@ -80,8 +80,8 @@ pub enum VarSource {
 pub struct ConfigRule {
     /// The main configuration file (a template).
     pub entry: String,
-    /// Built-in tokenizer: `nginx`, `redis`, `apache`, `keyvalue` or `postgresql`; each follows
-    /// its includes.
+    /// A tokenizer of `crate::registry` (`nginx`, `redis`, `apache`, `keyvalue`, `postgresql`);
+    /// each follows its includes.
     pub syntax: String,
     /// Directory that relative paths in the configuration are taken against (default: the entry's).
     #[serde(default)]
@@ -122,9 +122,32 @@ pub struct Files {
     /// Modules the application loads with dlopen: copied and scanned for their own dependencies.
     #[serde(default)]
     pub libs: Vec<String>,
-    /// Never taken, even when evidence names them.
+    /// Never taken, even when evidence names them: a path template (what is under it is left
+    /// out too; globs allowed), or `{ path = "…", why = "…" }` to say why in a finding.
     #[serde(default)]
-    pub exclude: Vec<String>,
+    pub exclude: Vec<Exclude>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Exclude {
+    Path(String),
+    Because { path: String, why: String },
+}
+
+impl Exclude {
+    pub fn path(&self) -> &str {
+        match self {
+            Exclude::Path(p) | Exclude::Because { path: p, .. } => p,
+        }
+    }
+
+    pub fn why(&self) -> Option<&str> {
+        match self {
+            Exclude::Path(_) => None,
+            Exclude::Because { why, .. } => Some(why),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -140,6 +163,10 @@ pub struct Runtime {
     /// Directories holding state that must outlive the container: volumes populated from the host.
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// Volume template (one of `volumes`) → the populate strategy of `crate::registry` that fills
+    /// it instead of a copy of the files (`pg_basebackup`).
+    #[serde(default)]
+    pub populate: BTreeMap<String, String>,
     /// Directories the application writes but need not keep: tmpfs.
     #[serde(default)]
     pub tmpfs: Vec<String>,
@@ -212,7 +239,86 @@ pub fn parse(path: &Path, text: &str) -> Result<Analyzer, SpecError> {
         }
     })?;
     validate(path, &analyzer)?;
+    check_names(path, text)?;
     Ok(analyzer)
+}
+
+/// The names an analyzer takes from `crate::registry`, with where they are written.
+#[derive(Deserialize)]
+struct Names {
+    hook: Option<toml::Spanned<String>>,
+    config: Option<ConfigNames>,
+    #[serde(default)]
+    runtime: RuntimeNames,
+}
+
+#[derive(Deserialize)]
+struct ConfigNames {
+    syntax: toml::Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RuntimeNames {
+    #[serde(default)]
+    volumes: Vec<String>,
+    #[serde(default)]
+    populate: BTreeMap<String, toml::Spanned<String>>,
+}
+
+/// Every hook, syntax and populate strategy named must be in the registry: an unknown one is
+/// an error at its file, line and column, not a rule that silently does nothing.
+fn check_names(path: &Path, text: &str) -> Result<(), SpecError> {
+    use crate::registry::{self, Kind};
+    // The text parsed as an analyzer already: this second, partial read cannot fail.
+    let Ok(names) = toml::from_str::<Names>(text) else {
+        return Ok(());
+    };
+    let at = |span: std::ops::Range<usize>, message: String| {
+        let (line, column) = line_col(text, span.start);
+        SpecError::Parse {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+        }
+    };
+    if let Some(h) = &names.hook {
+        if registry::hook(h.get_ref()).is_none() {
+            return Err(at(
+                h.span(),
+                format!("hook: {}", registry::unknown(Kind::Hook, h.get_ref())),
+            ));
+        }
+    }
+    if let Some(s) = names.config.as_ref().map(|c| &c.syntax) {
+        if registry::syntax(s.get_ref()).is_none() {
+            return Err(at(
+                s.span(),
+                format!(
+                    "config.syntax: {}",
+                    registry::unknown(Kind::Syntax, s.get_ref())
+                ),
+            ));
+        }
+    }
+    for (volume, strategy) in &names.runtime.populate {
+        if registry::strategy(strategy.get_ref()).is_none() {
+            return Err(at(
+                strategy.span(),
+                format!(
+                    "runtime.populate: {}",
+                    registry::unknown(Kind::Strategy, strategy.get_ref())
+                ),
+            ));
+        }
+        if !names.runtime.volumes.contains(volume) {
+            return Err(at(
+                strategy.span(),
+                format!("runtime.populate: {volume:?} is not one of runtime.volumes"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
@@ -255,14 +361,6 @@ fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
     for (key, r) in regexes {
         regex::Regex::new(r).map_err(|e| invalid(format!("{key}: {e}")))?;
     }
-    if let Some(c) = &a.config {
-        if !["nginx", "redis", "apache", "keyvalue", "postgresql"].contains(&c.syntax.as_str()) {
-            return Err(invalid(format!(
-                "config.syntax: unknown syntax {:?} (expected nginx, redis, apache, keyvalue or postgresql)",
-                c.syntax
-            )));
-        }
-    }
     for p in &a.runtime.probes {
         let kinds = [p.http.is_some(), p.tcp.is_some(), p.send.is_some()];
         if kinds.iter().filter(|k| **k).count() != 1 || p.send.is_some() != p.expect.is_some() {
@@ -275,14 +373,6 @@ fn validate(path: &Path, a: &Analyzer) -> Result<(), SpecError> {
         if target != "stdout" && target != "stderr" {
             return Err(invalid(format!(
                 "runtime.logs: {target:?} is neither stdout nor stderr"
-            )));
-        }
-    }
-    if let Some(hook) = &a.hook {
-        if !super::hooks::exists(hook) {
-            return Err(invalid(format!(
-                "hook: no hook named {hook:?} (known: {})",
-                super::hooks::names().join(", ")
             )));
         }
     }

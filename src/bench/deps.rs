@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::BenchError;
 use crate::elf::{LoaderEnv, Resolution, ResolveOptions, Resolver};
 use crate::host::Host;
 use rayon::prelude::*;
@@ -82,18 +83,10 @@ pub struct Request {
     pub cpu_level: Option<u8>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error("ldd not found on PATH: the benchmark compares against it")]
-    NoLdd,
-}
-
 /// Resolves every ELF file of the request with liftkit and with ldd (and a sample with lddtree),
 /// timing each, and compares the results.
 pub fn measure(req: &Request, progress: &dyn Fn(&str)) -> Result<(Report, usize), BenchError> {
-    if which("ldd").is_none() {
-        return Err(BenchError::NoLdd);
-    }
+    super::require(&["ldd"], "libc-bin")?;
     let dirs: Vec<PathBuf> = if req.dirs.is_empty() {
         DEFAULT_DIRS.iter().map(PathBuf::from).collect()
     } else {
@@ -122,7 +115,7 @@ pub fn measure(req: &Request, progress: &dyn Fn(&str)) -> Result<(Report, usize)
     let ldd: Vec<Ldd> = files.par_iter().map(|f| run_ldd(f)).collect();
     let ldd_time = t.elapsed();
     let sample = spread(&files, req.lddtree_sample);
-    let lddtree_time = if sample.is_empty() || which("lddtree").is_none() {
+    let lddtree_time = if sample.is_empty() || super::which("lddtree").is_none() {
         Duration::ZERO
     } else {
         let t = Instant::now();
@@ -444,14 +437,6 @@ fn explain(
         );
     }
     ("unexplained", "differs from ldd".into())
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_string_lossy()
-        .split(':')
-        .map(|d| Path::new(d).join(program))
-        .find(|p| p.is_file())
 }
 
 fn display_list(dirs: &[PathBuf]) -> String {

@@ -14,7 +14,6 @@ mod launch;
 pub(crate) mod layout;
 pub mod linuxkit;
 pub mod oci;
-mod pg_basebackup;
 mod plan_file;
 mod record;
 mod report_files;

@@ -151,7 +151,9 @@ fn consistency(v: &Volume, real: &Path, changed: &[PathBuf]) -> Finding {
     )
 }
 
-/// A volume filled by a named strategy rather than a copy; `None`: copy it after all.
+/// A volume filled by a strategy of the registry rather than a copy; `None`: copy it after all.
+/// Plans are checked against the registry when they load; one made in memory with a name it
+/// does not know is copied, and said so.
 fn populate_with(
     strategy: &str,
     app: &AppPlan,
@@ -160,15 +162,15 @@ fn populate_with(
     dest: &Path,
     findings: &mut Vec<Finding>,
 ) -> io::Result<Option<u64>> {
-    match strategy {
-        super::pg_basebackup::STRATEGY => {
-            super::pg_basebackup::populate(app, v, host, dest, findings)
-        }
-        crate::harden::placement::SEED_FROM_IMAGE => seed_from_image(app, v, host, dest).map(Some),
-        other => {
+    match crate::registry::strategy(strategy) {
+        Some(s) => (s.populate)(app, v, host, dest, findings),
+        None => {
             findings.push(Finding::warning(
                 &v.path,
-                format!("unknown populate_with strategy {other:?}: the files are copied"),
+                format!(
+                    "{}: the files are copied",
+                    crate::registry::unknown(crate::registry::Kind::Strategy, strategy)
+                ),
             ));
             Ok(None)
         }
@@ -178,6 +180,18 @@ fn populate_with(
 /// A volume over a directory that holds the app's own files and what it writes (a pid file
 /// beside its config): it starts with exactly the image's entries under it, owners and modes
 /// kept, so the mount hides nothing the app reads.
+/// The registry's `image` strategy: a volume over a directory the image also holds (the trial
+/// saw the app write there) starts with the image's files.
+pub(crate) fn seed_strategy(
+    app: &AppPlan,
+    v: &Volume,
+    host: &dyn Host,
+    dest: &Path,
+    _: &mut Vec<Finding>,
+) -> io::Result<Option<u64>> {
+    seed_from_image(app, v, host, dest).map(Some)
+}
+
 fn seed_from_image(app: &AppPlan, v: &Volume, host: &dyn Host, dest: &Path) -> io::Result<u64> {
     use super::oci::{EntryKind, Source};
     let root = Path::new(&v.path);

@@ -1,16 +1,11 @@
-//! `liftkit bench boot out/<app>/…`: the host image's size against LinuxKit's ISO (35 MB) and the
-//! time from starting qemu to the app's first answer, median of several boots.
+//! `liftkit bench boot out/<app>/…`: host image size and boot-to-answer time
+//! (liftkit::bench::boot).
 
-use anyhow::{bail, Context, Result};
-use liftkit::hostimage::boot::{self, BootOptions, BootRun};
-use serde::Serialize;
-use std::net::TcpListener;
+use anyhow::Result;
+use liftkit::bench::boot::{self, Options};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// The LinuxKit ISO's size: a host tailored to one app should be far below it.
-const GOAL_BYTES: u64 = 35_000_000;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -34,25 +29,15 @@ pub struct Args {
     pub json: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Figures {
-    app: String,
-    kernel_bytes: u64,
-    initrd_bytes: u64,
-    total_bytes: u64,
-    goal_bytes: u64,
-    percent_of_goal: f64,
-    boots: Vec<BootRun>,
-    median_answer_ms: u128,
-}
-
 pub fn run(args: Args) -> Result<ExitCode> {
-    if args.runs == 0 {
-        bail!("--runs must be at least 1");
-    }
+    let opts = Options {
+        runs: args.runs,
+        accel: args.accel.clone(),
+        timeout: Duration::from_secs(args.timeout),
+    };
     let mut all = Vec::new();
     for dir in &args.app_dirs {
-        all.push(measure(dir, &args)?);
+        all.push(boot::measure(dir, &opts)?);
     }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&all)?);
@@ -88,60 +73,4 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("warning: {unclean} boot(s) did not shut down cleanly");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn measure(dir: &std::path::Path, args: &Args) -> Result<Figures> {
-    let plan = liftkit::plan::load(&dir.join("plan.yaml"))
-        .with_context(|| format!("{}: not a lifted app's output", dir.display()))?;
-    let app = plan.apps.first().context("the plan holds no application")?;
-    let slug = app.slug();
-    let size =
-        |suffix: &str| std::fs::metadata(dir.join(format!("{slug}-{suffix}"))).map(|m| m.len());
-    let (Ok(kernel_bytes), Ok(initrd_bytes)) = (size("kernel"), size("initrd.img")) else {
-        bail!(
-            "{}: no host image (run `liftkit host-image {}` first)",
-            dir.display(),
-            dir.display()
-        );
-    };
-    let guest_port = app
-        .image
-        .ports
-        .iter()
-        .find_map(|p| p.split('/').next()?.parse::<u16>().ok())
-        .context("the app listens on no TCP port to ask")?;
-    let how = boot::ask_from(&app.probes)?;
-    let work = tempfile_dir()?;
-    let opts = BootOptions {
-        accel: args.accel.clone(),
-        timeout: Duration::from_secs(args.timeout),
-        work: work.clone(),
-        env: Vec::new(),
-    };
-    let mut boots = Vec::new();
-    for i in 0..args.runs {
-        eprintln!("{}: boot {}/{}", app.name, i + 1, args.runs);
-        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        boots.push(boot::boot_once(dir, &how, port, guest_port, &opts)?);
-    }
-    let _ = std::fs::remove_dir_all(&work);
-    let mut times: Vec<u128> = boots.iter().map(|b| b.answer_ms).collect();
-    times.sort_unstable();
-    let total = kernel_bytes + initrd_bytes;
-    Ok(Figures {
-        app: app.name.clone(),
-        kernel_bytes,
-        initrd_bytes,
-        total_bytes: total,
-        goal_bytes: GOAL_BYTES,
-        percent_of_goal: total as f64 * 100.0 / GOAL_BYTES as f64,
-        median_answer_ms: times[times.len() / 2],
-        boots,
-    })
-}
-
-fn tempfile_dir() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("liftkit-bench-boot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }

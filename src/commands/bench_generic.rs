@@ -1,11 +1,9 @@
-//! `liftkit bench generic`: the generic path on services nobody wrote an analyzer for. Each
-//! corpus service (liftkit::bench::testbed) is started legacy-style, lifted by pid, stopped and
-//! run from its image; the table says whether it answered the same, with analyzers on and with
-//! `--generic` (analyzers off), with the image size, the trial's rounds and additions and the
-//! lift's time.
+//! `liftkit bench generic`: the corpus lifted with analyzers on and off
+//! (liftkit::bench::generic).
 
 use anyhow::Result;
-use liftkit::bench::testbed::{self, Lifted, Request};
+use liftkit::bench::generic;
+use liftkit::bench::testbed::Lifted;
 use std::process::ExitCode;
 
 #[derive(Debug, clap::Args)]
@@ -22,57 +20,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
-    let engine = std::env::var("ENGINE").unwrap_or_else(|_| "podman".to_string());
-    let run_flags = std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default();
-    let exe = std::env::current_exe()?;
-    let work = std::env::temp_dir().join(format!("liftkit-bench-generic-{}", std::process::id()));
-    std::fs::create_dir_all(&work)?;
-    let chosen: Vec<&'static testbed::Service> = if args.services.is_empty() {
-        testbed::SERVICES.iter().collect()
-    } else {
-        args.services
-            .iter()
-            .map(|n| {
-                testbed::service(n).ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "no corpus service {n:?} (known: {})",
-                        testbed::SERVICES
-                            .iter()
-                            .map(|s| s.name)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
-            })
-            .collect::<Result<_>>()?
-    };
-    let passes: &[bool] = if args.analyzed_only {
-        &[false]
-    } else {
-        &[false, true]
-    };
-    let mut rows: Vec<Lifted> = Vec::new();
-    for &generic in passes {
-        for s in &chosen {
-            let req = Request {
-                liftkit: &exe,
-                engine: &engine,
-                run_flags: &run_flags,
-                generic,
-                extra_args: &[],
-            };
-            let dir = work.join(if generic { "generic" } else { "analyzed" });
-            match testbed::lift_and_compare(s, &dir, &req) {
-                Ok(r) => rows.push(r),
-                Err(e) => eprintln!("{}: not measured: {e}", s.name),
-            }
-        }
-    }
-    let _ = std::fs::remove_dir_all(&work);
+    let services = generic::chosen(&args.services)?;
+    let rows = generic::measure(&services, args.analyzed_only, &std::env::current_exe()?)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
-        print(&rows, passes);
+        print(&rows, generic::passes(args.analyzed_only));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -114,13 +67,12 @@ fn print(rows: &[Lifted], passes: &[bool]) {
             );
         }
         let same = pass.iter().filter(|r| r.same).count();
-        let mut times: Vec<f64> = pass.iter().map(|r| r.lift_seconds).collect();
-        times.sort_by(|a, b| a.total_cmp(b));
+        let times: Vec<f64> = pass.iter().map(|r| r.lift_seconds).collect();
         println!(
             "answering the same: {same}/{} ({:.0}%, target 100%); median lift {:.1} s",
             pass.len(),
             100.0 * same as f64 / pass.len() as f64,
-            times[times.len() / 2]
+            liftkit::bench::median(&times)
         );
         for r in pass.iter().filter(|r| !r.same) {
             println!(

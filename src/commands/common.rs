@@ -248,3 +248,11 @@ fn hint_for_engine() -> String {
         std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default(),
     )
 }
+
+/// The liftkit binary a benchmark measures: the one given, else this one.
+pub fn bench_binary(given: Option<&Path>) -> Result<std::path::PathBuf> {
+    match given {
+        Some(p) => Ok(p.to_path_buf()),
+        None => Ok(std::env::current_exe()?),
+    }
+}

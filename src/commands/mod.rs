@@ -4,10 +4,14 @@
 pub mod analyze;
 pub mod analyzers;
 pub mod batch;
+pub mod bench_batch;
 pub mod bench_boot;
+pub mod bench_build;
+pub mod bench_collect;
 pub mod bench_deps;
 pub mod bench_footprint;
 pub mod bench_generic;
+pub mod bench_lift;
 pub mod bench_parity;
 pub mod bench_size;
 pub mod build;
@@ -46,6 +50,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(Bench::Footprint(a)) => bench_footprint::run(a),
         Command::Bench(Bench::Generic(a)) => bench_generic::run(a),
         Command::Bench(Bench::Parity(a)) => bench_parity::run(a),
+        Command::Bench(Bench::Collect(a)) => bench_collect::run(a),
+        Command::Bench(Bench::Build(a)) => bench_build::run(a),
+        Command::Bench(Bench::Batch(a)) => bench_batch::run(a),
+        Command::Bench(Bench::Lift(a)) => bench_lift::run(a),
     }
 }
 

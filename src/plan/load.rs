@@ -272,6 +272,22 @@ fn validate(plan: &Plan) -> Result<(), Bad> {
                 ));
             }
         }
+        for v in &app.volumes {
+            let Some(name) = v.populate_with.as_deref() else {
+                continue;
+            };
+            if crate::registry::strategy(name).is_none() {
+                return Err(bad(
+                    Some(name),
+                    format!(
+                        "app {}: volume {}: populate_with: {}",
+                        app.name,
+                        v.path,
+                        crate::registry::unknown(crate::registry::Kind::Strategy, name)
+                    ),
+                ));
+            }
+        }
         for port in &app.image.ports {
             if let Err(why) = check_port(port) {
                 return Err(bad(

@@ -401,7 +401,8 @@ pub struct Volume {
     #[serde(default)]
     pub populate: bool,
     /// How to populate it when a plain copy of a live application's files would not be
-    /// consistent: a strategy in `build::populate_with` (e.g. `pg_basebackup`). None: copy.
+    /// consistent: a populate strategy of `crate::registry` (`pg_basebackup`), checked when the
+    /// plan loads. None: copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub populate_with: Option<String>,
     pub why: String,

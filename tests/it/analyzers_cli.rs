@@ -72,3 +72,67 @@ fn an_analyzer_directory_adds_knowledge_without_code() {
     );
     assert!(String::from_utf8_lossy(&list.stdout).contains("memcached cache"));
 }
+
+/// Hooks, syntaxes and populate strategies come from one registry: a name it does not know is
+/// an error at its file and line when the analyzer loads, not a rule that never runs.
+#[test]
+fn unknown_registry_names_are_refused_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "schema = 1\nid = \"x\"\n[detect]\nexe = [\"**/x\"]\n";
+    let cases = [
+        (
+            "hook.toml",
+            "schema = 1\nid = \"x\"\nhook = \"nope\"\n[detect]\n".to_string(),
+            "3:8",
+            "hook: unknown hook \"nope\" (known: vendor-tree, apache, postgresql, python, tomcat)",
+        ),
+        (
+            "syntax.toml",
+            format!("{head}[config]\nentry = \"/etc/x.conf\"\nsyntax = \"yaml\"\n"),
+            "7:10",
+            "config.syntax: unknown config syntax \"yaml\" (known: nginx, redis, apache, keyvalue, postgresql)",
+        ),
+        (
+            "strategy.toml",
+            format!("{head}[runtime]\nvolumes = [\"/var/lib/x\"]\npopulate = {{ \"/var/lib/x\" = \"rsync\" }}\n"),
+            "7:29",
+            "runtime.populate: unknown populate strategy \"rsync\" (known: pg_basebackup)",
+        ),
+        (
+            "not_a_volume.toml",
+            format!("{head}[runtime]\nvolumes = [\"/var/lib/x\"]\npopulate = {{ \"/srv/x\" = \"pg_basebackup\" }}\n"),
+            "7:25",
+            "runtime.populate: \"/srv/x\" is not one of runtime.volumes",
+        ),
+    ];
+    for (name, text, at, message) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = liftkit()
+            .args(["analyzers", "check"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            err.trim_end(),
+            format!("liftkit: error: {}:{at}: {message}", path.display()),
+            "{name}"
+        );
+        // The same check runs when a directory of analyzers is loaded for a lift.
+        let extra = tempfile::tempdir().unwrap();
+        std::fs::copy(&path, extra.path().join(name)).unwrap();
+        let out = liftkit()
+            .args(["analyzers", "list", "--analyzers"])
+            .arg(extra.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(message),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -238,3 +238,39 @@ fn a_run_that_finishes_with_error_findings_exits_1_and_a_clean_one_0() {
         "exit 1 exactly when an error-level finding is reported:\n{build_err}"
     );
 }
+
+/// A plan naming a populate strategy the registry does not know is refused when it loads, at
+/// the line that names it, before anything is built.
+#[test]
+fn an_unknown_populate_strategy_is_refused_at_plan_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/redis");
+    let text = std::fs::read_to_string(sample.join("plan.golden.yaml")).unwrap();
+    let (bad, line) = edit_line(&text, "    populate: true", &|l| {
+        format!("{l}\n    populate_with: rsync")
+    });
+    let plan = dir.path().join("plan.yaml");
+    std::fs::write(&plan, bad).unwrap();
+    let out = dir.path().join("out");
+    let e = error_line(
+        &liftkit()
+            .arg("build")
+            .arg(&plan)
+            .arg("--root")
+            .arg(sample.join("root"))
+            .arg("-o")
+            .arg(&out)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(
+        e,
+        format!(
+            "liftkit: error: {}:{}:20: not a valid plan: app redis: volume /var/lib/redis: populate_with: unknown \
+             populate strategy \"rsync\" (known: pg_basebackup)",
+            plan.display(),
+            line + 1
+        )
+    );
+    assert!(!out.exists(), "nothing written");
+}

@@ -288,7 +288,6 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
     let kept = assert_hardened(&rd_dir, &rd_container);
     eprintln!("table: redis (companion) | {kept:?} | same");
 
-
     // What a platform team takes: syft reads the packages, the manifests validate, the
     // maintained Dockerfile names every package and every file no package gives.
     let (seen, planned) = syft_sees_the_plan(&py_dir);

@@ -210,7 +210,6 @@ fn tomcat_with_a_war_is_lifted_from_its_jvm_and_its_page_answers_the_same() {
     let kept = assert_verified_hardened(&app, &report);
     eprintln!("table: tomcat | {kept:?} | same");
 
-
     // What a platform team takes: syft reads the packages, the manifests validate, the
     // maintained Dockerfile names every package and every file no package gives.
     let (seen, planned) = syft_sees_the_plan(&app);

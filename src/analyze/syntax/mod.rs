@@ -1,14 +1,14 @@
-//! Built-in configuration tokenizers. Each reads an entry file through the host, follows its
-//! includes, and yields directives with the file and line they came from.
+//! Reading a configuration: the entry file through the host, its includes followed, directives
+//! with the file and line they came from. The grammars are named in `crate::registry` (line
+//! words here; nginx, Apache and PostgreSQL with their applications in `crate::apps`).
 
-mod apache;
-mod nginx;
-mod postgresql;
-mod words;
+pub(crate) mod words;
 
 pub(crate) use words::split_words;
 
+use crate::apps::apache::conf as apache;
 use crate::host::Host;
+use crate::registry::Syntax;
 use std::path::{Path, PathBuf};
 
 /// Include chains deeper than this are a loop or a hostile file.
@@ -65,12 +65,22 @@ pub fn read(host: &dyn Host, syntax: &str, entry: &Path) -> ConfigRead {
 }
 
 pub fn read_with(host: &dyn Host, syntax: &str, entry: &Path, opts: ReadOptions) -> ConfigRead {
+    let Some(syntax) = crate::registry::syntax(syntax) else {
+        return ConfigRead {
+            problems: vec![format!(
+                "{}: {}",
+                entry.display(),
+                crate::registry::unknown(crate::registry::Kind::Syntax, syntax)
+            )],
+            ..ConfigRead::default()
+        };
+    };
     let mut out = ConfigRead {
-        fold_case: syntax == "apache",
+        fold_case: syntax.fold_case,
         ..ConfigRead::default()
     };
     let base = entry.parent().unwrap_or(Path::new("/")).to_path_buf();
-    let mut apache = (syntax == "apache").then(|| apache::State {
+    let mut apache = syntax.server_root.then(|| apache::State {
         vars: opts
             .env
             .iter()
@@ -85,7 +95,7 @@ pub fn read_with(host: &dyn Host, syntax: &str, entry: &Path, opts: ReadOptions)
 
 fn read_file(
     host: &dyn Host,
-    syntax: &str,
+    syntax: &Syntax,
     file: &Path,
     base: &Path,
     depth: usize,
@@ -116,12 +126,7 @@ fn read_file(
         }
     };
     out.files.push(file.to_path_buf());
-    let directives = match syntax {
-        "nginx" => nginx::tokenize(&text),
-        "apache" => apache::tokenize(&text),
-        "postgresql" => postgresql::tokenize(&text),
-        _ => words::tokenize(&text, syntax == "keyvalue"),
-    };
+    let directives = (syntax.tokenize)(&text);
     for (line, name, mut args) in directives {
         let mut base = base.to_path_buf();
         if let Some(state) = apache.as_mut() {
@@ -133,12 +138,10 @@ fn read_file(
             }
             base = state.root.clone();
         }
-        let include_word = match syntax {
-            "apache" => {
-                name.eq_ignore_ascii_case("include") || name.eq_ignore_ascii_case("includeoptional")
-            }
-            _ => name == "include",
-        };
+        let include_word = syntax
+            .includes
+            .iter()
+            .any(|w| *w == name || (syntax.fold_case && w.eq_ignore_ascii_case(&name)));
         if include_word {
             if let Some(pattern) = args.first() {
                 for path in expand_include(host, &base, pattern, out) {

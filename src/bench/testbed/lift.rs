@@ -225,7 +225,8 @@ fn retry_probe_until(r: &Running, want: &str, within: Duration) -> Result<String
     last
 }
 
-fn app_dir(out: &Path) -> Option<PathBuf> {
+/// The one application directory `lift -o out` built (the one holding build.json).
+pub fn app_dir(out: &Path) -> Option<PathBuf> {
     std::fs::read_dir(out)
         .ok()?
         .flatten()

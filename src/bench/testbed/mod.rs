@@ -29,7 +29,7 @@ mod sshd;
 mod tinyproxy;
 mod vendor;
 
-pub use lift::{lift_and_compare, Lifted, LiftedError, Request};
+pub use lift::{app_dir, lift_and_compare, Lifted, LiftedError, Request};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -217,6 +217,52 @@ pub fn daemon_command(program: &str) -> Command {
     c
 }
 
+/// How a starter runs its daemon: as an init script would, or under `strace -f`, which writes
+/// every file the daemon and its children touch to a trace (the size benchmark's reference).
+pub enum Launch {
+    Direct,
+    Traced(PathBuf),
+}
+
+impl Launch {
+    pub fn command(&self, program: &str) -> Command {
+        match self {
+            Launch::Direct => daemon_command(program),
+            Launch::Traced(trace) => {
+                let mut c = daemon_command("strace");
+                c.args(["-f", "-qq", "-s", "512", "-e", "trace=%file,execve", "-o"])
+                    .arg(trace)
+                    .arg(program);
+                c
+            }
+        }
+    }
+
+    /// Runs a starter that daemonizes. strace stays until its last tracee exits, so a traced
+    /// starter is left running (reaped by a thread) and the caller waits for the port.
+    pub fn run(&self, service: &str, cmd: &mut Command) -> Result<(), TestbedError> {
+        match self {
+            Launch::Direct => run(service, cmd),
+            Launch::Traced(_) => {
+                let child = cmd.spawn().map_err(|e| TestbedError::Start {
+                    service: service.to_string(),
+                    what: format!("cannot start {cmd:?}: {e}"),
+                })?;
+                reap(child);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The child is reaped by a thread so it never lingers as a zombie of ours.
+fn reap(child: std::process::Child) {
+    std::thread::spawn(move || {
+        let mut child = child;
+        let _ = child.wait();
+    });
+}
+
 /// Runs a starter command that daemonizes (returns once the daemon is forked).
 fn run(service: &str, cmd: &mut Command) -> Result<(), TestbedError> {
     let out = cmd.output().map_err(|e| TestbedError::Start {
@@ -256,11 +302,7 @@ fn spawn_background(service: &str, cmd: &mut Command, log: &Path) -> Result<i32,
         what: format!("cannot start {cmd:?}: {e}"),
     })?;
     let pid = child.id() as i32;
-    // The child is reaped by a thread so it never lingers as a zombie of ours.
-    std::thread::spawn(move || {
-        let mut child = child;
-        let _ = child.wait();
-    });
+    reap(child);
     Ok(pid)
 }
 

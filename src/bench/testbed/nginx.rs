@@ -1,6 +1,6 @@
 //! nginx with its own config on the command line (`-c`), docroot and logs in its directory.
 
-use super::{daemon_command, run, write, Running, Service, TestbedError};
+use super::{write, Launch, Running, Service, TestbedError};
 use std::path::Path;
 
 pub const SERVICE: Service = Service {
@@ -14,6 +14,10 @@ pub const SERVICE: Service = Service {
 /// A real nginx the way a legacy host runs it (daemonized, its own config, a clean environment),
 /// serving `dir/www`; config, pid and logs in `dir`.
 pub fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
+    start_with(dir, port, &Launch::Direct)
+}
+
+pub fn start_with(dir: &Path, port: u16, launch: &Launch) -> Result<Running, TestbedError> {
     let www = dir.join("www");
     if !www.join("index.html").exists() {
         write(&www.join("index.html"), &format!("<h1>on {port}</h1>\n"))?;
@@ -29,9 +33,9 @@ pub fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
             d = dir.display()
         ),
     )?;
-    run(
+    launch.run(
         "nginx",
-        daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf),
+        launch.command("/usr/sbin/nginx").arg("-c").arg(&conf),
     )?;
     let mut r = super::started("nginx", port, probe, &dir.join("error.log"))?;
     // The master, not the worker that happens to hold the socket first.

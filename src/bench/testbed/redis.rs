@@ -1,6 +1,6 @@
 //! redis with its own config file (`daemonize yes`), data in its own directory.
 
-use super::{daemon_command, run, write, Running, Service, TestbedError};
+use super::{write, Launch, Running, Service, TestbedError};
 use std::path::Path;
 
 pub const SERVICE: Service = Service {
@@ -13,6 +13,10 @@ pub const SERVICE: Service = Service {
 
 /// redis with its data in `dir/data`, saving nothing on its own during the test.
 pub fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
+    start_with(dir, port, &Launch::Direct)
+}
+
+pub fn start_with(dir: &Path, port: u16, launch: &Launch) -> Result<Running, TestbedError> {
     let data = dir.join("data");
     std::fs::create_dir_all(&data).map_err(super::io(&data))?;
     let conf = dir.join("redis.conf");
@@ -24,9 +28,10 @@ pub fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
             d = dir.display()
         ),
     )?;
-    run(
+    launch.run(
         "redis",
-        daemon_command("/usr/bin/redis-server")
+        launch
+            .command("/usr/bin/redis-server")
             .arg(&conf)
             .current_dir("/"),
     )?;

@@ -2,10 +2,10 @@
 //! the connectors and their key files, each Host's `appBase` (the web applications), Contexts
 //! with a `docBase` elsewhere, and the class loaders' jars — plus the JVM it runs on.
 
-use super::super::draft::Draft;
-use super::super::glob;
-use super::jvm::{self, JavaCommand};
-use super::HookContext;
+use crate::analyze::draft::Draft;
+use crate::analyze::glob;
+use crate::analyze::hooks::jvm::{self, JavaCommand};
+use crate::analyze::hooks::HookContext;
 use crate::findings::Finding;
 use crate::host::{normalize, Host};
 use crate::plan::Role;
@@ -75,7 +75,7 @@ impl Catalina {
     }
 }
 
-pub fn tomcat(cx: &HookContext, d: &mut Draft) {
+pub fn hook(cx: &HookContext, d: &mut Draft) {
     let host = cx.inputs.host;
     let p = cx.process;
     let cmd = JavaCommand::parse(&p.cmdline);

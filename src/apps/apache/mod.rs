@@ -2,14 +2,15 @@
 //! ServerRoot), aliased content, a foreground entrypoint built from the original command line,
 //! and mod_php's own configuration when it is loaded.
 
-use super::super::draft::Draft;
-use super::super::syntax::ConfigRead;
-use super::php;
-use super::HookContext;
+use crate::analyze::draft::Draft;
+use crate::analyze::hooks::{php, HookContext};
+use crate::analyze::syntax::ConfigRead;
 use crate::findings::Finding;
 use crate::host::normalize;
 use crate::plan::Role;
 use std::path::{Path, PathBuf};
+
+pub mod conf;
 
 pub fn hook(cx: &HookContext, d: &mut Draft) {
     if let Some(entrypoint) = foreground_command(&cx.process.cmdline, cx.process.exe.as_deref()) {
@@ -37,7 +38,7 @@ pub fn hook(cx: &HookContext, d: &mut Draft) {
         }
     }
     for dir in aliased(config, &root) {
-        for f in super::super::glob::expand(host, &dir.to_string_lossy()) {
+        for f in crate::analyze::glob::expand(host, &dir.to_string_lossy()) {
             d.files.add(
                 &f.to_string_lossy(),
                 Role::Code,

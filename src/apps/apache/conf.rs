@@ -34,7 +34,7 @@ pub fn tokenize(text: &str) -> Vec<(usize, String, Vec<String>)> {
         if line.is_empty() || line.starts_with('#') || line.starts_with('<') {
             continue;
         }
-        let mut words = super::words::split_words(&line);
+        let mut words = crate::analyze::syntax::split_words(&line);
         if words.is_empty() {
             continue;
         }

@@ -1,27 +1,26 @@
-//! PostgreSQL: what the analyzer's data cannot say. The data directory is filled by a base
-//! backup rather than a file copy (a running server's files are not a consistent copy), the
-//! socket directories must exist writable by the server, and the server dlopens modules from its package
-//! library directory (procedural languages, text search, encoding conversions) only on first use,
-//! so the running process's maps do not name them all.
+//! PostgreSQL, the Rust half (the data half is `analyzers/postgresql.toml`: detection, variables,
+//! files, modules, probes, and the data directory's `pg_basebackup` strategy):
+//!
+//! - `hook` (below): the socket directories, which may be named only by the running server's
+//!   `postmaster.pid`, and `log_directory`/`stats_temp_directory`, which are inside the data
+//!   directory when relative and must exist when absolute;
+//! - `conf`: the postgresql.conf grammar;
+//! - `basebackup`: the strategy that fills the data directory with a base backup of the running
+//!   server rather than a copy of its files (a running server's files are not a consistent copy).
 
-use super::HookContext;
+pub mod basebackup;
+pub mod conf;
+
 use crate::analyze::draft::Draft;
-use crate::findings::Finding;
+use crate::analyze::hooks::HookContext;
 use crate::host::normalize;
-use crate::plan::Role;
 use std::path::Path;
 
-/// The build strategy that fills the data directory (see `build::pg_basebackup`).
-pub const POPULATE_STRATEGY: &str = "pg_basebackup";
-
-pub(super) fn postgresql(cx: &HookContext, d: &mut Draft) {
+pub fn hook(cx: &HookContext, d: &mut Draft) {
     let datadir = d
         .vars
         .first("datadir")
         .map(|dir| absolute(dir, d.vars.first("cwd").unwrap_or("/")));
-    if let Some(datadir) = &datadir {
-        mark_data_volume(datadir, d);
-    }
     // Directories in the image, with the host's owner and mode: an engine's tmpfs mount point is
     // root's 0755 directory, where the server cannot create its socket lock file.
     for dir in socket_dirs(cx, d, datadir.as_deref()) {
@@ -30,16 +29,7 @@ pub(super) fn postgresql(cx: &HookContext, d: &mut Draft) {
             "PostgreSQL unix socket directory: sockets and their lock files, written at start",
         );
     }
-    let pid_file_dir = d
-        .vars
-        .first("external_pid_file")
-        .and_then(|f| Path::new(f).parent())
-        .map(|p| p.to_string_lossy().into_owned());
-    if let Some(dir) = pid_file_dir {
-        d.add_dir(dir, "holds PostgreSQL's external_pid_file");
-    }
     add_written_dirs(d, datadir.as_deref());
-    add_modules(cx, d);
 }
 
 /// `log_directory` (the logging collector's files) and `stats_temp_directory` (PostgreSQL 14
@@ -79,22 +69,6 @@ fn absolute(path: &str, cwd: &str) -> String {
         .into_owned()
 }
 
-fn mark_data_volume(datadir: &str, d: &mut Draft) {
-    match d.volumes.iter_mut().find(|v| v.path == datadir) {
-        Some(v) => {
-            v.populate_with = Some(POPULATE_STRATEGY.to_string());
-            v.why = format!(
-                "PostgreSQL data directory: filled by a base backup of the running server \
-                 ({POPULATE_STRATEGY}), owner and mode {datadir} has on the host"
-            );
-        }
-        None => d.findings.push(Finding::warning(
-            datadir,
-            "PostgreSQL data directory is not a volume: the lifted server has no data",
-        )),
-    }
-}
-
 /// The directories the server puts its unix sockets in: `-k` or `unix_socket_directories`
 /// (command line, then configuration), else the one the running server reports in
 /// `postmaster.pid`.
@@ -125,36 +99,4 @@ fn socket_dirs(cx: &HookContext, d: &Draft, datadir: Option<&str>) -> Vec<String
         .collect();
     dirs.dedup();
     dirs
-}
-
-/// Every loadable module of the server except the JIT provider: llvmjit.so pulls in LLVM
-/// (about 100 MB) and PostgreSQL runs without it, compiling nothing.
-fn add_modules(cx: &HookContext, d: &mut Draft) {
-    let Some(libdir) = d.vars.first("pkglibdir").map(str::to_string) else {
-        return;
-    };
-    let Ok(names) = cx.inputs.host.read_dir(Path::new(&libdir)) else {
-        return;
-    };
-    for name in names {
-        let name = name.to_string_lossy();
-        if !name.ends_with(".so") {
-            continue;
-        }
-        let path = format!("{libdir}/{name}");
-        if name.starts_with("llvmjit") {
-            d.findings.push(Finding::info(
-                &path,
-                "JIT provider left out (it needs LLVM): the lifted server runs queries without JIT",
-            ));
-            d.files.remove(&path);
-            continue;
-        }
-        d.files.add(
-            &path,
-            Role::Code,
-            "PostgreSQL module, loaded on first use (languages, text search, conversions)",
-        );
-        d.elf_objects.push(path);
-    }
 }

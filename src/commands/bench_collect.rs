@@ -1,0 +1,65 @@
+//! `liftkit bench collect`: collect against `ps`, `ss` and `lsof` (liftkit::bench::collect).
+
+use anyhow::Result;
+use liftkit::bench::collect::{self, Options};
+use std::process::ExitCode;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Idle processes to start for the run (killed after).
+    #[arg(long, default_value_t = 500)]
+    pub idle: usize,
+    /// redis servers to start, whose facts collect asks.
+    #[arg(long, default_value_t = 2)]
+    pub redis: usize,
+    /// Runs of each; the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// The liftkit binary measured (default: this one), e.g. an older build to compare.
+    #[arg(long, value_name = "BINARY")]
+    pub liftkit: Option<std::path::PathBuf>,
+    /// Print the figures as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let opts = Options {
+        idle: args.idle,
+        redis: args.redis,
+        runs: args.runs,
+    };
+    let work = liftkit::bench::workdir("collect")?;
+    let measured = collect::measure(
+        &opts,
+        &work,
+        &super::common::bench_binary(args.liftkit.as_deref())?,
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    let f = measured?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&f)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} processes ({} idle started), {} redis servers; median of {} runs",
+        f.processes, f.idle_started, f.redis_started, f.runs
+    );
+    println!("{:<22} {:>9} {:>12}", "", "seconds", "peak RSS");
+    for (name, m) in [
+        ("liftkit collect", &f.collect),
+        ("ps + ss + lsof", &f.tools),
+    ] {
+        println!(
+            "{name:<22} {:>9.3} {:>9.1} MB",
+            m.seconds,
+            m.max_rss_kib as f64 / 1024.0
+        );
+    }
+    println!(
+        "{:<22} {:>9.2} {:>12.2}   (target: within 2x)",
+        "collect / tools", f.time_ratio, f.memory_ratio
+    );
+    println!("tools: sh -c '{}'", collect::TOOLS);
+    Ok(ExitCode::SUCCESS)
+}
