@@ -182,7 +182,7 @@ mod tests {
     fn unknown_names_list_the_known_ones() {
         assert_eq!(
             unknown(Kind::Strategy, "rsync"),
-            "unknown populate strategy \"rsync\" (known: pg_basebackup)"
+            "unknown populate strategy \"rsync\" (known: pg_basebackup, image)"
         );
         assert!(hook("postgresql").is_some() && hook("nope").is_none());
         assert!(syntax("apache").is_some_and(|s| s.fold_case));

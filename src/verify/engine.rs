@@ -46,14 +46,16 @@ impl Engine {
         if !podman || dir.to_string_lossy().contains(char::is_whitespace) {
             return Ok(self.clone());
         }
-        for sub in ["storage", "run", "libpod", "networks", "tmp"] {
+        for sub in ["storage", "libpod", "networks", "tmp"] {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let d = dir.display();
+        let run = short_runroot();
         let mut command = self.command.clone();
         command.push_str(&format!(
-            " --root {d}/storage --runroot {d}/run --tmpdir {d}/libpod \
-             --network-config-dir {d}/networks --events-backend none"
+            " --root {d}/storage --runroot {} --tmpdir {d}/libpod \
+             --network-config-dir {d}/networks --events-backend none",
+            run.display()
         ));
         Ok(Engine {
             command,
@@ -161,15 +163,11 @@ impl Engine {
     /// overlay mounts of a container go with it). Nothing to do for the engine's own state.
     pub fn discard(&self) {
         let Some(dir) = &self.state else { return };
+        // podman itself removes what it made: containers, images, the storage and the runroot.
         let _ = self
             .cmd()
-            .args(["rm", "-af", "-t", "1"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self
-            .cmd()
-            .args(["rmi", "-af"])
+            .args(["system", "reset", "--force"])
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
@@ -289,6 +287,27 @@ impl Engine {
     pub fn remove(&self, name: &str) {
         let _ = self.cmd().args(["rm", "-f", "-t", "3", name]).output();
     }
+}
+
+/// podman refuses a runroot longer than 50 characters (its sockets live there), so it cannot
+/// sit in an output directory of any length: a short directory of its own under /run (root) or
+/// the user's runtime directory, which podman creates and `system reset` removes.
+fn short_runroot() -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // SAFETY: geteuid has no arguments.
+    let base = if unsafe { libc::geteuid() } == 0 {
+        PathBuf::from("/run/liftkit")
+    } else {
+        std::env::var_os("XDG_RUNTIME_DIR")
+            .map(|d| PathBuf::from(d).join("liftkit"))
+            .unwrap_or_else(|| std::env::temp_dir().join("liftkit"))
+    };
+    base.join(format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 /// Discards a private engine state when dropped, however the run that used it ended.

@@ -96,7 +96,7 @@ fn unknown_registry_names_are_refused_with_file_and_line() {
             "strategy.toml",
             format!("{head}[runtime]\nvolumes = [\"/var/lib/x\"]\npopulate = {{ \"/var/lib/x\" = \"rsync\" }}\n"),
             "7:29",
-            "runtime.populate: unknown populate strategy \"rsync\" (known: pg_basebackup)",
+            "runtime.populate: unknown populate strategy \"rsync\" (known: pg_basebackup, image)",
         ),
         (
             "not_a_volume.toml",

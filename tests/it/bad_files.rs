@@ -267,7 +267,7 @@ fn an_unknown_populate_strategy_is_refused_at_plan_load() {
         e,
         format!(
             "liftkit: error: {}:{}:20: not a valid plan: app redis: volume /var/lib/redis: populate_with: unknown \
-             populate strategy \"rsync\" (known: pg_basebackup)",
+             populate strategy \"rsync\" (known: pg_basebackup, image)",
             plan.display(),
             line + 1
         )

@@ -305,6 +305,22 @@ hostPath: {{path: '{}', type: File}}",
 }
 
 fn publish(mut d: Value) -> Value {
+    // podman 4.3 removes a finished "once" init container right after it exits and, under load,
+    // sometimes before its own state says so ("cannot remove container … as it is running"),
+    // failing the whole play. An "always" init container runs the same way and is kept.
+    let has_init = d["spec"]["template"]["spec"]["initContainers"]
+        .as_sequence()
+        .is_some_and(|s| !s.is_empty());
+    if has_init {
+        let meta = &mut d["spec"]["template"]["metadata"];
+        if meta.is_null() {
+            *meta = Value::Mapping(Default::default());
+        }
+        if meta["annotations"].is_null() {
+            meta["annotations"] = Value::Mapping(Default::default());
+        }
+        meta["annotations"]["io.podman.annotations.init.container.type"] = "always".into();
+    }
     let containers = d["spec"]["template"]["spec"]["containers"]
         .as_sequence_mut()
         .unwrap();
