@@ -358,9 +358,21 @@ fds() {
     case $_l in *' -> '*) ;; *) continue ;; esac
     _t=${_l#* -> }; _n=${_l%% -> *}; _n=${_n##* }
     jset "$_t"
-    printf '%s\t%s\n' "$_n" "$J"
+    # The open flags as fdinfo shows them (octal), as the binary records them.
+    _fl=
+    while IFS= read -r _i; do
+      case $_i in flags:*) _fl=$(printf '%07o' "${_i#flags:*[!0-9]}") ;; esac
+    done < "/proc/$1/fdinfo/$_n" 2>/dev/null
+    printf '%s\t%s\t%s\n' "$_n" "$J" "$_fl"
   done | sort -n | {
-    while IFS="$TAB" read -r _n _j; do printf '%s{"fd":%s,"target":%s}' "$_sep" "$_n" "$_j"; _sep=','; done
+    while IFS="$TAB" read -r _n _j _fl; do
+      if [ -n "$_fl" ]; then
+        printf '%s{"fd":%s,"target":%s,"flags":"%s"}' "$_sep" "$_n" "$_j" "$_fl"
+      else
+        printf '%s{"fd":%s,"target":%s}' "$_sep" "$_n" "$_j"
+      fi
+      _sep=','
+    done
   }
   printf ']'
 }

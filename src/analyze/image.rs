@@ -30,6 +30,14 @@ pub fn image_spec(
         let key = kv.split('=').next().unwrap_or_default();
         set_elsewhere.insert(key.to_string(), "set by the unit or a hook".to_string());
     }
+    // A declared process's environment is what its unit or script sets (Environment=,
+    // EnvironmentFile=): all of it is the service's own configuration, none a login shell's.
+    if root.declared.is_some() {
+        for kv in &root.environ {
+            let key = kv.split('=').next().unwrap_or_default();
+            set_elsewhere.insert(key.to_string(), "set by the unit or its script".to_string());
+        }
+    }
     if let Some(why) = environ::keep_read(&mut env, inp.host, &d.files, &set_elsewhere) {
         d.findings.push(Finding::info(
             format!("pid {}", root.pid),

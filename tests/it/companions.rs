@@ -199,8 +199,10 @@ fn the_outputs_work_in_the_tools_they_are_for() {
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
 
     // Kubernetes: the schema, then podman's player; the app answers through the published port.
+    // This nginx writes its pid file and logs beside its pages: the hardened plan keeps that
+    // directory as a volume seeded from the image, so the workload is a StatefulSet.
     let docs = kubernetes_validated(&app);
-    assert_eq!(kinds(&docs), ["Deployment", "Service"]);
+    assert_eq!(kinds(&docs), ["Service", "StatefulSet"]);
     let container = &workload(&docs)["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
         container["readinessProbe"]["httpGet"]["path"].as_str(),

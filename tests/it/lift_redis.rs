@@ -132,7 +132,13 @@ fn lifted_redis_keeps_its_data_and_answers() {
     let tag = format!("localhost/liftkit-test/redis-dockerfile-{port}:1");
     let rebuilt_name = format!("liftkit-test-redis-dockerfile-{port}");
     let plan = liftkit::plan::load(&app_dir.join("plan.yaml")).unwrap();
-    let data = plan.apps[0].volumes[0].path.clone();
+    let data = plan.apps[0]
+        .volumes
+        .iter()
+        .find(|v| v.kind == liftkit::plan::VolumeKind::Volume)
+        .expect("a data volume")
+        .path
+        .clone();
     run_ok(
         podman()
             .args(["build", "-q", "--no-cache", "-t", &tag, "-f"])

@@ -157,8 +157,8 @@ fn processes(text: &str) -> Processes {
             liftkit.insert(pid);
         }
         let rest = words.next().unwrap_or("").trim_start();
-        if rest.starts_with("execve(\"") {
-            let program = rest["execve(\"".len()..].split('"').next().unwrap_or("");
+        if let Some(args) = rest.strip_prefix("execve(\"") {
+            let program = args.split('"').next().unwrap_or("");
             if Path::new(program).file_name() == Some(std::ffi::OsStr::new("podman")) {
                 engine.insert(pid);
             }

@@ -371,10 +371,12 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
 
     // Kubernetes: the key and htpasswd in a Secret (its file 0600, their values nowhere else),
     // mounted where nginx reads them; the pod serves TLS with them.
+    // This nginx writes its pid file and logs in the directory of its pages: the hardened
+    // plan keeps that directory as a volume seeded from the image, so it is a StatefulSet.
     let docs = crate::deploy_common::kubernetes_validated(&app_dir);
     assert_eq!(
         crate::deploy_common::kinds(&docs),
-        ["Deployment", "Secret", "Service"]
+        ["Secret", "Service", "StatefulSet"]
     );
     let k8s = app_dir.join("kubernetes");
     assert_eq!(

@@ -294,7 +294,8 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
     eprintln!("gunicorn: syft {seen} / plan {planned} packages");
     assert_eq!(
         kinds(&kubernetes_validated(&py_dir)),
-        ["Deployment", "Service"]
+        ["Secret", "Service", "StatefulSet"],
+        "gunicorn writes beside its code (a volume seeded from the image): a StatefulSet"
     );
     maintained_dockerfile_checked(&py_dir);
 

@@ -38,7 +38,11 @@ fn staged_build_from_a_bundle_equals_a_live_lift_and_rebuilds_are_identical() {
         "the bundle holds the binary"
     );
     let live = d.join("live");
-    run_ok(liftkit().args(["lift", "--pid", &pid, "-o"]).arg(&live));
+    run_ok(
+        liftkit()
+            .args(["lift", "--no-trial", "--pid", &pid, "-o"])
+            .arg(&live),
+    );
     // The source may be gone by the time the plan is built elsewhere.
     nginx.stop();
 

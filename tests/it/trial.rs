@@ -52,12 +52,12 @@ fn a_failed_verify_is_recorded_exits_1_and_leaves_nothing_behind() {
             .arg(&out),
     );
     let app = app_dir(&out);
-    // The plan edited by hand to a program the image does not hold: it exits at start.
+    // The plan edited by hand to an option the server refuses: it exits at start.
     let plan_path = app.join("plan.yaml");
     let plan = std::fs::read_to_string(&plan_path).unwrap();
     let broken = plan.replacen(
         "entrypoint:\n    - /usr/bin/redis-server",
-        "entrypoint:\n    - /usr/bin/no-such-server",
+        "entrypoint:\n    - /usr/bin/redis-server\n    - --no-such-option",
         1,
     );
     assert_ne!(plan, broken, "{plan}");
@@ -96,7 +96,7 @@ fn a_failed_verify_is_recorded_exits_1_and_leaves_nothing_behind() {
             .as_str()
             .unwrap()
             .contains("exited at start")
-            && kept["logs_tail"].to_string().contains("no-such-server"),
+            && kept["logs_tail"].to_string().contains("no-such-option"),
         "the evidence is kept: {kept:#}"
     );
     let report: serde_json::Value =
