@@ -242,7 +242,7 @@ fn the_outputs_work_in_the_tools_they_are_for() {
     run_ok(liftkit().arg("build").arg(&plan_file).arg("-o").arg(&out2));
     let app2 = app_dir(&out2);
     let mut docs = kubernetes_validated(&app2);
-    assert_eq!(kinds(&docs), ["ConfigMap", "Deployment", "Service"]);
+    assert_eq!(kinds(&docs), ["ConfigMap", "Service", "StatefulSet"]);
     let mount = workload(&docs)["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
         .as_sequence()
         .unwrap()
