@@ -14,6 +14,16 @@ pub struct TrialArgs {
     pub trial_timeout: u64,
 }
 
+impl Default for TrialArgs {
+    /// The flags' defaults, for the wizard (which asks no trial questions).
+    fn default() -> TrialArgs {
+        TrialArgs {
+            trial_rounds: 10,
+            trial_timeout: 45,
+        }
+    }
+}
+
 impl TrialArgs {
     pub fn options(&self) -> Options {
         let mut o = Options::new(Engine::from_env());

@@ -191,18 +191,37 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
         source_date_epoch: common::source_date_epoch()?,
         seccomp: false,
     };
-    let builds = pipe.build(&decision.plan, &host, out, &request, Some(snap))?;
+    let mut plan = decision.plan.clone();
+    let options = pipeline::build_options(&request, Some(snap));
+    let mut builds = pipe.build_with(&plan, &host, out, &options)?;
+    // The trial run, as `lift` does it: what the app looks for and the host has is added, and
+    // the places it writes under the read-only root are given a tmpfs or volume.
+    let mut trial_findings = Vec::new();
+    if engine_available() {
+        let trial = super::trial_args::TrialArgs::default().options();
+        let trials = pipe.trial(&mut plan, &host, out, &mut builds, &options, &trial);
+        super::trial_args::print(&trials);
+        trial_findings = trials
+            .into_iter()
+            .flat_map(|t| {
+                let app = t.app;
+                t.findings.into_iter().map(move |f| (app.clone(), f))
+            })
+            .collect();
+        pipeline::save_plan(out, &plan)?;
+    }
     common::print_build_summary(&builds, run.json)?;
     verify_each(
         &mut session,
-        &decision.plan,
+        &plan,
         &builds,
         run.fit_up_front && engine_available(),
     )?;
     save_answers(&session.answers)?;
     eprintln!("answers saved: {}", answers_path.display());
-    let findings = pipeline::findings(&decision.plan, &builds);
-    common::report_run(Some(&decision.plan), &builds, &[]);
+    let mut findings = pipeline::findings(&plan, &builds);
+    findings.extend(trial_findings.iter().map(|(_, f)| f.clone()));
+    common::report_run(Some(&plan), &builds, &trial_findings);
     Ok(common::exit_code(&findings))
 }
 

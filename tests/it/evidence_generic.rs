@@ -894,7 +894,11 @@ fn a_php_cli_server_with_its_docroot_on_the_command_line() {
         wait_for_port(port, Duration::from_secs(20)),
         "php did not start"
     );
-    let original = http_get(port, "/");
+    // php -S listens before it serves: the first answer is waited for.
+    let ready = |path: &str| {
+        crate::deploy_common::http_when_ready(port, path).expect("php answers within a minute")
+    };
+    let original = ready("/");
     assert_eq!(original.1, b"hello elephant from php\n");
 
     let work = tempfile::tempdir().unwrap();
@@ -918,11 +922,7 @@ fn a_php_cli_server_with_its_docroot_on_the_command_line() {
     assert!(ini > 0, "PHP's ini files: {:?}", app["files"]);
 
     let lifted = run_lifted(&mut p, &dir, port, &format!("lk-php-{port}"), &|| {
-        format!(
-            "{:?} {:?}",
-            http_get(port, "/"),
-            http_get(port, "/about.txt")
-        )
+        format!("{:?} {:?}", ready("/"), ready("/about.txt"))
     });
     assert_eq!(
         lifted,

@@ -252,7 +252,6 @@ fn every_planted_secret_is_found_and_none_is_in_any_layer() {
 }
 
 #[test]
-#[ignore = "its Kubernetes step: podman 4.3 kube play refuses the converted StatefulSet (\"volume … already exists\") now that this nginx keeps the directory it writes beside its pages: open"]
 fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_still_serves() {
     let dir = public_tempdir();
     let d = dir.path();

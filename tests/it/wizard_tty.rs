@@ -289,7 +289,6 @@ fn dot_entries(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-#[ignore = "the wizard's verify does not report \"verified\" since the hardening and private-engine merges: open"]
 fn wizard_at_a_terminal_builds_an_image_that_runs_and_its_answers_replay() {
     let dir = public_tempdir();
     let port = free_port();
@@ -616,7 +615,6 @@ fn answers_that_do_not_fit_the_host_name_the_question_and_malformed_ones_the_lin
 /// answer offered; a non-empty output directory is not offered as the default; with an engine
 /// at hand, verifying is the default.
 #[test]
-#[ignore = "the wizard's verify does not report \"verified\" since the hardening and private-engine merges: open"]
 fn the_wizard_goes_back_offers_a_free_output_and_verifies_by_default() {
     let dir = public_tempdir();
     let port = free_port();

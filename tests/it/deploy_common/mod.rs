@@ -149,6 +149,10 @@ pub struct Played {
     pub yaml: String,
     pub secrets: Vec<String>,
     pub claims: Vec<String>,
+    /// The claims and the init containers as pods of their own, played (and run to their end)
+    /// before `yaml`; empty when no workload has init containers.
+    pub fill: String,
+    pub fill_pods: Vec<String>,
 }
 
 pub fn podman_form(docs: &[Value], dir: &Path) -> Played {
@@ -205,15 +209,60 @@ pub fn podman_form(docs: &[Value], dir: &Path) -> Played {
             _ => out.push(d.clone()),
         }
     }
-    let yaml = out
-        .iter()
-        .map(|d| serde_yaml_ng::to_string(d).unwrap())
-        .collect::<Vec<_>>()
-        .join("---\n");
+    // podman 4.3 removes a finished "once" init container as soon as it exits and, often, before
+    // its own state says so ("failed to remove once init container … as it is running"), failing
+    // the whole play. The init containers therefore run first as a pod of their own, with the
+    // same spec, mounts and claims; the workload then starts on the claims they filled.
+    let mut fills = Vec::new();
+    let mut fill_pods = Vec::new();
+    for d in &mut out {
+        let spec = &mut d["spec"]["template"]["spec"];
+        let Some(init) = spec
+            .as_mapping_mut()
+            .and_then(|m| m.remove("initContainers"))
+        else {
+            continue;
+        };
+        let name = format!("{}-fill", d["metadata"]["name"].as_str().unwrap());
+        let spec = &d["spec"]["template"]["spec"];
+        let mut pod: Value = serde_yaml_ng::from_str(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec: {{restartPolicy: Never}}"
+        ))
+        .unwrap();
+        pod["spec"]["containers"] = init;
+        pod["spec"]["volumes"] = spec["volumes"].clone();
+        if !spec["securityContext"].is_null() {
+            pod["spec"]["securityContext"] = spec["securityContext"].clone();
+        }
+        fill_pods.push(name);
+        fills.push(pod);
+    }
+    let is_claim = |d: &Value| d["kind"].as_str() == Some("PersistentVolumeClaim");
+    let join = |docs: Vec<&Value>| {
+        docs.iter()
+            .map(|d| serde_yaml_ng::to_string(d).unwrap())
+            .collect::<Vec<_>>()
+            .join("---\n")
+    };
+    let (yaml, fill) = if fills.is_empty() {
+        (join(out.iter().collect()), String::new())
+    } else {
+        (
+            join(out.iter().filter(|d| !is_claim(d)).collect()),
+            join(
+                out.iter()
+                    .filter(|d| is_claim(d))
+                    .chain(fills.iter())
+                    .collect(),
+            ),
+        )
+    };
     Played {
         yaml,
         secrets,
         claims,
+        fill,
+        fill_pods,
     }
 }
 
@@ -305,22 +354,6 @@ hostPath: {{path: '{}', type: File}}",
 }
 
 fn publish(mut d: Value) -> Value {
-    // podman 4.3 removes a finished "once" init container right after it exits and, under load,
-    // sometimes before its own state says so ("cannot remove container … as it is running"),
-    // failing the whole play. An "always" init container runs the same way and is kept.
-    let has_init = d["spec"]["template"]["spec"]["initContainers"]
-        .as_sequence()
-        .is_some_and(|s| !s.is_empty());
-    if has_init {
-        let meta = &mut d["spec"]["template"]["metadata"];
-        if meta.is_null() {
-            *meta = Value::Mapping(Default::default());
-        }
-        if meta["annotations"].is_null() {
-            meta["annotations"] = Value::Mapping(Default::default());
-        }
-        meta["annotations"]["io.podman.annotations.init.container.type"] = "always".into();
-    }
     let containers = d["spec"]["template"]["spec"]["containers"]
         .as_sequence_mut()
         .unwrap();
@@ -339,6 +372,7 @@ fn publish(mut d: Value) -> Value {
 /// Runs the podman form of the manifests until dropped (pods, claims, secrets removed).
 pub struct KubePlay {
     file: std::path::PathBuf,
+    fill: std::path::PathBuf,
     conf: std::path::PathBuf,
     played: Played,
 }
@@ -354,30 +388,66 @@ impl KubePlay {
             "[containers]\ndefault_ulimits = [\"nofile=20000:20000\", \"nproc=1024:1024\"]\n",
         )
         .unwrap();
-        let k = KubePlay { file, conf, played };
-        // podman 4.3 sometimes removes a finished init container before its own state says it
-        // exited ("failed to remove once init container … as it is running"): that play is
-        // taken down and played again; any other failure fails the test at once.
-        for attempt in 1.. {
-            let out = podman()
+        let fill = dir.join("podman-fill.yaml");
+        let k = KubePlay {
+            file,
+            fill,
+            conf,
+            played,
+        };
+        if !k.played.fill.is_empty() {
+            std::fs::write(&k.fill, &k.played.fill).unwrap();
+            k.play(&k.fill);
+            k.wait_for_fill();
+        }
+        k.play(&k.file);
+        k
+    }
+
+    fn play(&self, file: &Path) {
+        run_ok(
+            podman()
                 .args(["kube", "play"])
-                .arg(&k.file)
-                .env("CONTAINERS_CONF", &k.conf)
-                .output()
-                .unwrap();
-            let err = String::from_utf8_lossy(&out.stderr);
-            if out.status.success() {
-                break;
+                .arg(file)
+                .env("CONTAINERS_CONF", &self.conf),
+        );
+    }
+
+    /// Every fill pod's containers ran to their end, each with status 0.
+    fn wait_for_fill(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        loop {
+            let mut text = String::new();
+            for pod in &self.played.fill_pods {
+                let out = run_ok(podman().args([
+                    "ps",
+                    "-a",
+                    "--filter",
+                    &format!("pod={pod}"),
+                    "--format",
+                    "{{.Names}} {{.IsInfra}} {{.State}} {{.ExitCode}}",
+                ]));
+                text.push_str(&String::from_utf8_lossy(&out.stdout));
+            }
+            let fillers: Vec<&str> = text.lines().filter(|l| !l.contains(" true ")).collect();
+            if !fillers.is_empty() && fillers.iter().all(|l| l.to_lowercase().contains(" exited")) {
+                assert!(
+                    fillers.iter().all(|l| l.ends_with(" 0")),
+                    "an init container failed:\n{text}"
+                );
+                let _ = podman()
+                    .args(["kube", "down"])
+                    .arg(&self.fill)
+                    .env("CONTAINERS_CONF", &self.conf)
+                    .output();
+                return;
             }
             assert!(
-                attempt < 3 && err.contains("failed to remove once init container"),
-                "podman kube play {} failed ({}):\n{err}",
-                k.file.display(),
-                out.status
+                std::time::Instant::now() < deadline,
+                "the init containers did not finish:\n{text}"
             );
-            let _ = podman().args(["kube", "down"]).arg(&k.file).output();
+            std::thread::sleep(std::time::Duration::from_millis(500));
         }
-        k
     }
 
     pub fn logs(&self) -> String {
@@ -404,6 +474,9 @@ impl KubePlay {
 
 impl Drop for KubePlay {
     fn drop(&mut self) {
+        if !self.played.fill.is_empty() {
+            let _ = podman().args(["kube", "down"]).arg(&self.fill).output();
+        }
         let _ = podman()
             .args(["kube", "down"])
             .arg(&self.file)
