@@ -82,9 +82,32 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
         snapshot_path: "snapshot.json".to_string(),
         exclude: common::excludes(&output.join("plan.yaml"), &args.exclude)?,
     };
-    let plan = session.analyze(&snap, host, &chosen, &opts);
+    let mut plan = session.analyze(&snap, host, &chosen, &opts);
+    for app in &mut plan.apps {
+        app.hardening.seccomp |= request.seccomp;
+    }
     pipeline::save_inputs(&output, &snap, &plan)?;
-    let builds = session.build(&plan, host, &output, &request, Some(snap))?;
+    let options = pipeline::build_options(&request, Some(snap));
+    let mut builds = session.build_with(&plan, host, &output, &options)?;
+    // The trial supplies what the disk's static evidence misses (a declared process was never
+    // seen running): the files the app looks for, and the capabilities it is refused.
+    let mut trial_findings = Vec::new();
+    if !args.no_trial {
+        let trials = session.trial(
+            &mut plan,
+            host,
+            &output,
+            &mut builds,
+            &options,
+            &args.trial.options(),
+        );
+        super::trial_args::print(&trials);
+        trial_findings = trials
+            .into_iter()
+            .flat_map(|t| t.findings)
+            .collect::<Vec<_>>();
+        pipeline::save_plan(&output, &plan)?;
+    }
     if let Err(e) = disk.check_unchanged() {
         // What was read from a changing disk is no consistent state: leave none of it.
         for b in &builds {
@@ -95,7 +118,8 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
         return Err(e.into());
     }
     common::print_build_summary(&builds, args.json)?;
-    let findings = pipeline::findings(&plan, &builds);
+    let mut findings = pipeline::findings(&plan, &builds);
+    findings.extend(trial_findings);
     common::report_findings(&findings);
     Ok(common::exit_code(&findings))
 }

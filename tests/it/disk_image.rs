@@ -225,7 +225,6 @@ fn lift_disk_and_probe(disk: &Path, out: &Path, port: u16, name: &str) {
 }
 
 #[test]
-#[ignore = "a declared (disk) nginx has no CapEff evidence, so the hardened plan drops CAP_CHOWN its master needs for /var/lib/nginx/body: open since the hardening merge"]
 fn debian_disk_in_raw_qcow2_and_vmdk_lifts_to_a_serving_image_and_stays_unchanged() {
     let work = public_tempdir();
     let port = free_port();
