@@ -150,6 +150,9 @@ pub fn from_host(ev: &HostEvidence, app: &AppPlan, h: &mut Hardening) {
                 );
             }
         }
+        if workers.is_empty() {
+            switches_later(ev.host, master, h);
+        }
         dac(ev.host, app, master, h);
     }
     // The operator's own word: the unit grants it (limit_to_source drops what the process
@@ -161,6 +164,59 @@ pub fn from_host(ev: &HostEvidence, app: &AppPlan, h: &mut Hardening) {
         );
     }
     limit_to_source(master, h);
+}
+
+/// A root daemon with no worker of another user in the snapshot may still switch users later:
+/// sshd runs each connection's process as the `sshd` user in a chroot, and a declared process
+/// (a disk's unit) was never seen at all. Its program says so by what it imports from the C
+/// library (its undefined dynamic symbols): `setuid`, `setgid`/`setgroups`, `chroot`.
+fn switches_later(host: &dyn Host, master: &Process, h: &mut Hardening) {
+    let Some(exe) = master.exe.as_deref() else {
+        return;
+    };
+    let imported = imports(host, Path::new(exe));
+    let uses = |calls: &[&'static str]| -> Option<&'static str> {
+        calls.iter().find(|c| imported.contains(**c)).copied()
+    };
+    let program = Path::new(exe)
+        .file_name()
+        .map_or_else(|| exe.to_string(), |n| n.to_string_lossy().into_owned());
+    let grants = [
+        ("CAP_SETUID", uses(&["setuid", "setresuid", "setreuid"])),
+        (
+            "CAP_SETGID",
+            uses(&["setgid", "setresgid", "setregid", "setgroups", "initgroups"]),
+        ),
+        ("CAP_SYS_CHROOT", uses(&["chroot"])),
+    ];
+    for (cap, call) in grants {
+        if let Some(call) = call {
+            h.grant(
+                cap,
+                format!(
+                    "{program} runs as root and imports {call}(): it switches user (or root \
+                     directory) itself, after start-up"
+                ),
+            );
+        }
+    }
+}
+
+/// The undefined dynamic symbols of an ELF file: the library calls it makes by name.
+fn imports(host: &dyn Host, exe: &Path) -> std::collections::BTreeSet<String> {
+    const MAX_ELF: u64 = 256 << 20;
+    let Ok(bytes) = host.read_limited(exe, MAX_ELF) else {
+        return Default::default();
+    };
+    let Ok(elf) = goblin::elf::Elf::parse(&bytes) else {
+        return Default::default();
+    };
+    elf.dynsyms
+        .iter()
+        .filter(|s| s.st_shndx == 0 && s.st_name != 0)
+        .filter_map(|s| elf.dynstrtab.get_at(s.st_name))
+        .map(|n| n.split('@').next().unwrap_or(n).to_string())
+        .collect()
 }
 
 /// Keeps only what the source process held: the lifted app needs no more than the original had.

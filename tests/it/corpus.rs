@@ -117,7 +117,6 @@ fn mosquitto_with_its_password_file() {
 }
 
 #[test]
-#[ignore = "sshd answers in its trial, but run.sh's hardened start leaves it without a listener (pid 1 sees sshd exit 0 with a child left): open since the hardening merge"]
 fn sshd_with_its_host_key_as_a_secret() {
     let r = lift("sshd", false);
     let dir = r.app_dir.clone().unwrap();
