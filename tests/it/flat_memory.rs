@@ -37,11 +37,12 @@ fn lift(d: &Path, pids: &[i32], out: &str) -> (u64, String) {
     (rss, err)
 }
 
-fn analyze(d: &Path, pids: &[i32], name: &str) -> (u64, String) {
-    let snapshot = d.join(format!("{name}.json"));
-    run_ok(liftkit().arg("collect").arg("-o").arg(&snapshot));
+/// Analyzes the two apps from `snapshot` (the same one for the small and the large files: its
+/// size follows the number of processes on the machine, which other tests change while this
+/// one runs; analysis reads the apps' files from the host, so they are the only difference).
+fn analyze(d: &Path, snapshot: &Path, pids: &[i32], name: &str) -> (u64, String) {
     let mut cmd = liftkit();
-    cmd.arg("analyze").arg(&snapshot);
+    cmd.arg("analyze").arg(snapshot);
     for p in pids {
         cmd.args(["--pid", &p.to_string()]);
     }
@@ -68,7 +69,9 @@ fn peak_memory_does_not_follow_file_sizes() {
 
     grow(d, MIB, MIB, MIB);
     let (small_lift, _) = lift(d, &pids, "small");
-    let (small_analyze, _) = analyze(d, &pids, "small");
+    let snapshot = d.join("snapshot.json");
+    run_ok(liftkit().arg("collect").arg("-o").arg(&snapshot));
+    let (small_analyze, _) = analyze(d, &snapshot, &pids, "small");
 
     // The layer streams every byte through gzip, so its files grow 64-fold (not to GBs: a
     // debug build compresses slowly); the volume's data file is 8 GB, sparse.
@@ -91,7 +94,7 @@ fn peak_memory_does_not_follow_file_sizes() {
 
     // Analysis only reads: multi-GB config and content cost a bounded read, not their size.
     grow(d, 8 * GIB, 8 * GIB, 8 * GIB);
-    let (large_analyze, _) = analyze(d, &pids, "large");
+    let (large_analyze, _) = analyze(d, &snapshot, &pids, "large");
 
     eprintln!(
         "peak RSS: lift {small_lift} KiB with 1 MiB files, {large_lift} KiB with 64 MiB files and an \
