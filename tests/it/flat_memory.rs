@@ -53,6 +53,7 @@ fn analyze(d: &Path, snapshot: &Path, pids: &[i32], name: &str) -> (u64, String)
 }
 
 #[test]
+#[ignore = "measures the test binary, not liftkit: a child's ru_maxrss starts at its parent's resident size at fork/vfork (CI: 104 MB for lift and analyze alike); needs VmHWM sampled from /proc while the child runs"]
 fn peak_memory_does_not_follow_file_sizes() {
     let dir = public_tempdir();
     let d = dir.path();
