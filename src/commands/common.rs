@@ -78,18 +78,26 @@ fn report_app_findings(origins: &[(&str, usize)], findings: Vec<(&str, &Finding)
             infos[usize::from(!from_plan)] += 1;
         }
     }
-    let total = infos[0] + infos[1];
+    if let Some(line) = infos_line(infos) {
+        eprintln!("{line}");
+    }
+}
+
+/// How many informational findings there were and where a person finds them, counted as the
+/// wizard's review counts them (`findings N in the plan`), so the two screens agree.
+fn infos_line([p, b]: [usize; 2]) -> Option<String> {
+    let total = p + b;
     let s = if total == 1 { "" } else { "s" };
-    match infos {
-        [0, 0] => {}
-        [_, 0] => eprintln!("({total} informational finding{s} in the plan)"),
-        [0, _] => {
-            eprintln!("({total} informational finding{s} from the build, in each report.html)")
-        }
-        [p, b] => eprintln!(
+    match (p, b) {
+        (0, 0) => None,
+        (_, 0) => Some(format!("({total} informational finding{s} in the plan)")),
+        (0, _) => Some(format!(
+            "({total} informational finding{s} from the build, in each report.html)"
+        )),
+        (p, b) => Some(format!(
             "({total} informational findings: {p} in the plan, {b} from the build; all in each \
              app's report.html)"
-        ),
+        )),
     }
 }
 
@@ -254,5 +262,90 @@ pub fn bench_binary(given: Option<&Path>) -> Result<std::path::PathBuf> {
     match given {
         Some(p) => Ok(p.to_path_buf()),
         None => Ok(std::env::current_exe()?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use liftkit::pipeline::Progress;
+
+    fn length(bars: &Bars) -> Option<u64> {
+        bars.0
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|pb| pb.length())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_step_of_one_item_is_a_spinner_not_a_bar_at_0_of_1() {
+        let bars = Bars::default();
+        bars.begin("building nginx", Some(1));
+        assert_eq!(length(&bars), None, "a spinner has no length");
+        bars.advance(0, Some(1));
+        assert_eq!(length(&bars), None, "advancing 0/1 keeps the spinner");
+        bars.begin("copying files", Some(40));
+        assert_eq!(length(&bars), Some(40), "a step that counts items is a bar");
+        bars.begin("resolving", None);
+        bars.advance(3, Some(12));
+        assert_eq!(
+            length(&bars),
+            Some(12),
+            "a count learnt later turns it into a bar"
+        );
+        bars.end();
+        assert!(bars.0.lock().unwrap().is_none());
+    }
+
+    #[test]
+    fn the_closing_count_says_where_each_finding_is_as_the_review_does() {
+        let plan = liftkit::plan::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/nginx/plan.golden.yaml"),
+        )
+        .unwrap();
+        let app = &plan.apps[0];
+        let in_plan = app
+            .findings
+            .iter()
+            .filter(|f| f.level < Level::Warning)
+            .count();
+        let warnings = app.findings.len() - in_plan;
+        // The review counts every finding of the plan and says how many are warnings; the
+        // closing line counts the rest: together they are the same findings.
+        let review = liftkit::wizard::review::summary(app);
+        assert!(
+            review.contains(&format!(
+                "findings   {} in the plan ({warnings} warnings or errors;",
+                app.findings.len()
+            )),
+            "{review}"
+        );
+        assert_eq!(
+            infos_line([in_plan, 0]).unwrap_or_default(),
+            if in_plan == 0 {
+                String::new()
+            } else {
+                format!(
+                    "({in_plan} informational finding{} in the plan)",
+                    if in_plan == 1 { "" } else { "s" }
+                )
+            }
+        );
+        assert_eq!(infos_line([0, 0]), None);
+        assert_eq!(
+            infos_line([1, 0]).unwrap(),
+            "(1 informational finding in the plan)"
+        );
+        assert_eq!(
+            infos_line([0, 2]).unwrap(),
+            "(2 informational findings from the build, in each report.html)"
+        );
+        assert_eq!(
+            infos_line([2, 1]).unwrap(),
+            "(3 informational findings: 2 in the plan, 1 from the build; all in each app's \
+             report.html)"
+        );
     }
 }

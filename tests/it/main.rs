@@ -52,6 +52,7 @@ mod report_merged_usr;
 mod rhel_root;
 mod secrets;
 mod select_app;
+mod setup_script;
 mod stack_apache_php;
 mod stack_postgres;
 mod stack_python;
