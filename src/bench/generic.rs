@@ -37,6 +37,8 @@ pub fn measure(
     let run_flags = std::env::var("ENGINE_RUN_FLAGS").unwrap_or_default();
     let work = super::workdir("generic")?;
     let mut rows = Vec::new();
+    let total = services.len() * passes(analyzed_only).len();
+    let mut done = 0;
     for &generic in passes(analyzed_only) {
         for s in services {
             let req = Request {
@@ -47,9 +49,26 @@ pub fn measure(
                 extra_args: &[],
             };
             let dir = work.join(if generic { "generic" } else { "analyzed" });
+            done += 1;
+            let pass = if generic { "--generic" } else { "analyzers on" };
+            // A corpus takes tens of minutes: each service says how it went as it ends.
             match testbed::lift_and_compare(s, &dir, &req) {
-                Ok(r) => rows.push(r),
-                Err(e) => eprintln!("{}: not measured: {e}", s.name),
+                Ok(r) => {
+                    eprintln!(
+                        "[{done}/{total}] {} ({pass}): {} in {:.1} s",
+                        s.name,
+                        if r.same {
+                            "same answer"
+                        } else if r.lifted {
+                            "answers differently"
+                        } else {
+                            "not lifted"
+                        },
+                        r.lift_seconds
+                    );
+                    rows.push(r)
+                }
+                Err(e) => eprintln!("[{done}/{total}] {} ({pass}): not measured: {e}", s.name),
             }
         }
     }

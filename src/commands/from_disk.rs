@@ -91,23 +91,20 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
     let mut builds = session.build_with(&plan, host, &output, &options)?;
     // The trial supplies what the disk's static evidence misses (a declared process was never
     // seen running): the files the app looks for, and the capabilities it is refused.
-    let mut trial_findings = Vec::new();
-    if !args.no_trial {
-        let trials = session.trial(
+    let trial_findings = if args.no_trial {
+        Vec::new()
+    } else {
+        let trial = args.trial.options();
+        super::trial_args::run_and_save(
+            &session,
             &mut plan,
             host,
             &output,
             &mut builds,
             &options,
-            &args.trial.options(),
-        );
-        super::trial_args::print(&trials);
-        trial_findings = trials
-            .into_iter()
-            .flat_map(|t| t.findings)
-            .collect::<Vec<_>>();
-        pipeline::save_plan(&output, &plan)?;
-    }
+            &trial,
+        )?
+    };
     if let Err(e) = disk.check_unchanged() {
         // What was read from a changing disk is no consistent state: leave none of it.
         for b in &builds {
@@ -119,8 +116,8 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
     }
     common::print_build_summary(&builds, args.json)?;
     let mut findings = pipeline::findings(&plan, &builds);
-    findings.extend(trial_findings);
-    common::report_findings(&findings);
+    findings.extend(trial_findings.iter().map(|(_, f)| f.clone()));
+    common::report_run(Some(&plan), &builds, &trial_findings);
     Ok(common::exit_code(&findings))
 }
 

@@ -123,26 +123,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     pipeline::save_inputs(&output, &snap, &plan)?;
     let options = pipeline::build_options(&request, Some(snap));
     let mut builds = session.build_with(&plan, &host, &output, &options)?;
-    let mut trial_findings = Vec::new();
-    if !args.no_trial {
-        let trials = session.trial(
+    let trial_findings = if args.no_trial {
+        Vec::new()
+    } else {
+        let trial = args.trial.options();
+        super::trial_args::run_and_save(
+            &session,
             &mut plan,
             &host,
             &output,
             &mut builds,
             &options,
-            &args.trial.options(),
-        );
-        super::trial_args::print(&trials);
-        trial_findings = trials
-            .into_iter()
-            .flat_map(|t| {
-                let app = t.app;
-                t.findings.into_iter().map(move |f| (app.clone(), f))
-            })
-            .collect();
-        pipeline::save_plan(&output, &plan)?;
-    }
+            &trial,
+        )?
+    };
     common::print_build_summary(&builds, args.json)?;
     if args.host_image {
         for h in session.host_images(&builds, &args.host_image_opts.options())? {

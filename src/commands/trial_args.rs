@@ -1,7 +1,14 @@
 //! The trial run's flags, shared by `lift` (on by default) and `build` (with `--trial`).
 
+use anyhow::Result;
+use liftkit::build::{self, AppBuild};
+use liftkit::findings::Finding;
+use liftkit::host::Host;
+use liftkit::pipeline::{self, Session};
+use liftkit::plan::Plan;
 use liftkit::trial::{Options, Trial};
 use liftkit::verify::Engine;
+use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -32,6 +39,29 @@ impl TrialArgs {
         o.budget = o.budget.max(o.round_timeout * 2);
         o
     }
+}
+
+/// The trial of every built app, as lift, the wizard and a disk lift run it: its rounds said on
+/// stderr, the plan saved again with what the trial added, and its findings, each with its app.
+pub fn run_and_save(
+    session: &Session,
+    plan: &mut Plan,
+    host: &dyn Host,
+    out: &Path,
+    builds: &mut [AppBuild],
+    options: &build::Options,
+    trial: &Options,
+) -> Result<Vec<(String, Finding)>> {
+    let trials = session.trial(plan, host, out, builds, options, trial);
+    print(&trials);
+    pipeline::save_plan(out, plan)?;
+    Ok(trials
+        .into_iter()
+        .flat_map(|t| {
+            let app = t.app;
+            t.findings.into_iter().map(move |f| (app.clone(), f))
+        })
+        .collect())
 }
 
 /// One line per app on stderr: what the trial did.

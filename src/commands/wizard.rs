@@ -196,20 +196,20 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     let mut builds = pipe.build_with(&plan, &host, out, &options)?;
     // The trial run, as `lift` does it: what the app looks for and the host has is added, and
     // the places it writes under the read-only root are given a tmpfs or volume.
-    let mut trial_findings = Vec::new();
-    if engine_available() {
+    let trial_findings = if engine_available() {
         let trial = super::trial_args::TrialArgs::default().options();
-        let trials = pipe.trial(&mut plan, &host, out, &mut builds, &options, &trial);
-        super::trial_args::print(&trials);
-        trial_findings = trials
-            .into_iter()
-            .flat_map(|t| {
-                let app = t.app;
-                t.findings.into_iter().map(move |f| (app.clone(), f))
-            })
-            .collect();
-        pipeline::save_plan(out, &plan)?;
-    }
+        super::trial_args::run_and_save(
+            &pipe,
+            &mut plan,
+            &host,
+            out,
+            &mut builds,
+            &options,
+            &trial,
+        )?
+    } else {
+        Vec::new()
+    };
     common::print_build_summary(&builds, run.json)?;
     verify_each(
         &mut session,

@@ -34,6 +34,9 @@ pub struct Additions {
     pub volumes: Vec<Volume>,
     /// Capabilities a refused call needs, when the app did not answer without them.
     pub grants: Vec<Grant>,
+    /// Where it listened in the trial, for an app whose plan knew no port (declared on a
+    /// disk, never seen running).
+    pub listen: Vec<String>,
 }
 
 impl Additions {
@@ -43,6 +46,7 @@ impl Additions {
             && self.run_as_root.is_none()
             && self.volumes.is_empty()
             && self.grants.is_empty()
+            && self.listen.is_empty()
     }
 
     /// Every path added, for the report.
@@ -63,6 +67,7 @@ impl Additions {
             all.push(format!("user root ({why})"));
         }
         all.extend(self.grants.iter().map(|g| g.name.clone()));
+        all.extend(self.listen.iter().map(|l| format!("listen {l}")));
         all
     }
 
@@ -94,6 +99,17 @@ impl Additions {
         app.hardening.writes.dedup_by(|a, b| a.path == b.path);
         for g in &self.grants {
             app.hardening.grant(&g.name, g.why.clone());
+        }
+        if !self.listen.is_empty() {
+            app.image.listen = self.listen.clone();
+            app.findings.push(crate::findings::Finding::info(
+                &app.name,
+                format!(
+                    "listens on {} (seen in its trial run: no process of the source was \
+                     observed listening)",
+                    self.listen.join(", ")
+                ),
+            ));
         }
         if let Some(why) = &self.run_as_root {
             // It starts as root to switch to its user itself: that takes setuid and setgid.

@@ -10,6 +10,7 @@
 //! files to add.
 
 pub mod fix;
+mod ports;
 pub mod syscalls;
 pub mod trace;
 
@@ -189,7 +190,7 @@ pub fn run(
         },
     );
     let packages = PackageIndex::load(host);
-    let probes = probes_for(&mut plan.apps[index]);
+    let mut probes = probes_for(&mut plan.apps[index]);
     let started = Instant::now();
     let mut current = built;
     let mut superseded: Vec<String> = Vec::new();
@@ -242,6 +243,9 @@ pub fn run(
             .map(|t| crate::harden::observed::from_trace(app, host, t, failed))
             .unwrap_or_default();
         adds.volumes = proposals.volumes;
+        if app.image.listen.is_empty() {
+            adds.listen = seen.listening.clone();
+        }
         for note in proposals.notes {
             if !trial.hardening.contains(&note) {
                 trial.hardening.push(note);
@@ -299,6 +303,11 @@ pub fn run(
             break;
         }
         adds.apply(&mut plan.apps[index]);
+        if !adds.listen.is_empty() {
+            // No original answered on these ports: the next round probes what the plan says
+            // and a TCP connect, without asking the source host anything.
+            probes = learned_probes(&plan.apps[index]);
+        }
         match build::build_app(plan, &plan.apps[index], host, out, build_opts) {
             Ok(b) => {
                 superseded.push(current.config_digest.clone());
@@ -411,6 +420,8 @@ fn record_hardening(
 
 struct Seen {
     observed: verify::Observed,
+    /// Where the app listened, looked at when the plan knew no port.
+    listening: Vec<String>,
     trace: Option<trace::Trace>,
     logs_tail: Vec<String>,
 }
@@ -448,16 +459,22 @@ fn observe_round(
                 },
                 trace: work.trace(),
                 logs_tail: Vec::new(),
+                listening: Vec::new(),
             })
         }
     };
+    let mut listening = Vec::new();
     let observed = if verify::listen_addresses(app).is_empty() {
-        // Nothing to probe: let it start up, then look at what it did.
+        // Nothing to probe: let it start up, then look at what it did and where it listens.
         std::thread::sleep(Duration::from_secs(5));
+        let pid = sandbox.pid();
+        if let Ok(pid) = pid {
+            listening = ports::listening(pid);
+        }
         verify::Observed {
             ready_after_ms: None,
             probes: Vec::new(),
-            failure: sandbox.pid().err(),
+            failure: pid.err(),
             logs_tail: Vec::new(),
         }
     } else {
@@ -470,6 +487,7 @@ fn observe_round(
         observed,
         trace: work.trace(),
         logs_tail,
+        listening,
     })
 }
 
@@ -492,6 +510,18 @@ fn probes_for(app: &mut crate::plan::AppPlan) -> Vec<Probe> {
     }
     let mut probes = app.probes.clone();
     if !probes.iter().any(|p| p.tcp.is_some()) && !addrs.is_empty() {
+        probes.push(Probe {
+            tcp: Some(true),
+            ..Probe::default()
+        });
+    }
+    probes
+}
+
+/// The probes for ports learnt in the trial: the plan's own, and a TCP connect.
+fn learned_probes(app: &crate::plan::AppPlan) -> Vec<Probe> {
+    let mut probes = app.probes.clone();
+    if !probes.iter().any(|p| p.tcp.is_some()) {
         probes.push(Probe {
             tcp: Some(true),
             ..Probe::default()
@@ -596,6 +626,10 @@ pub fn summary(t: &Trial) -> crate::report::TrialSummary {
                 t.rounds.len(),
                 t.added().len(),
                 match v {
+                    // A disk's app, or one lifted from a snapshot elsewhere: nothing to compare.
+                    Some(Verdict::Same) if t.probes.iter().all(|p| p.original.is_none()) => {
+                        "answered (no original here to compare with)"
+                    }
                     Some(Verdict::Same) => "answers as the original",
                     Some(Verdict::Differs) => "answers differently from the original",
                     _ => "did not answer",

@@ -182,7 +182,15 @@ fn lift_disk_and_probe(disk: &Path, out: &Path, port: u16, name: &str) {
             .args(["--app", "nginx", "-o"])
             .arg(out),
     );
-    let _ = o;
+    // Nothing of the disk's runs here: the trial says the image answered, and that there was
+    // no original to compare it with (not "did not answer", not "as the original").
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.lines().any(|l| l.starts_with("trial nginx: ")
+            && l.ends_with("answered (no original here to compare with)")),
+        "{err}\n{}",
+        std::fs::read_to_string(app_dir(out).join("trial.json")).unwrap_or_default()
+    );
     assert_eq!(
         sha256(disk),
         before,

@@ -55,22 +55,40 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
             Confidence::Declared,
         );
     }
-    // `-f file` reads as a flag and then the script.
-    let Some(script) = script_arg(args, WITH_VALUE, INLINE) else {
-        return found;
-    };
-    let script = absolutize(script, &cwd);
-    if !is_file(inp, &script) {
-        return found;
-    }
-    found.file(
-        &script,
-        Role::Code,
-        format!("the script php runs (pid {})", p.pid),
-        Confidence::Declared,
-    );
     let mut files = Queue::new();
-    files.push(&script);
+    // `-f file` reads as a flag and then the script.
+    if let Some(script) = script_arg(args, WITH_VALUE, INLINE) {
+        let script = absolutize(script, &cwd);
+        if is_file(inp, &script) {
+            found.file(
+                &script,
+                Role::Code,
+                format!("the script php runs (pid {})", p.pid),
+                Confidence::Declared,
+            );
+            files.push(&script);
+        }
+    }
+    // The built-in server (`-S`) runs whichever page a request names: every page of its
+    // docroot is an entry point, so what they include is found before any request, not only
+    // when a trial's probe happens to reach it.
+    if args.iter().any(|a| a == "-S") {
+        let docroot = super::option_values(args, "-t", None)
+            .first()
+            .map_or_else(|| cwd.clone(), |t| absolutize(t, &cwd));
+        for page in pages(inp, &docroot) {
+            found.file(
+                &page,
+                Role::Code,
+                format!(
+                    "a page php -S serves from its docroot {docroot} (pid {})",
+                    p.pid
+                ),
+                Confidence::Declared,
+            );
+            files.push(&page);
+        }
+    }
     while let Some(file) = files.pop() {
         let Some(text) = read_source(inp, &file) else {
             continue;
@@ -96,6 +114,20 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
         literal_files(inp, app, &file, &text, &bases, &mut found);
     }
     found
+}
+
+/// The `.php` files under a docroot, in name order, as many as a closure reads.
+fn pages(inp: &Inputs, docroot: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut visit = |w: crate::host::Walked| {
+        if w.file_type.is_file() && w.path.extension().is_some_and(|e| e == "php") {
+            out.push(w.path.to_string_lossy().into_owned());
+        }
+        out.len() < super::MAX_FILES
+    };
+    inp.host
+        .walk(Path::new(docroot), 8, &mut visit, &mut |_, _| {});
+    out
 }
 
 /// `include 'x.php'`, `require_once __DIR__ . '/lib/y.php'`, `include("z.php")`: the paths,
@@ -165,5 +197,33 @@ mod tests {
         ] {
             assert!(has(&found, f), "{f}: {:#?}", found.evidence);
         }
+    }
+
+    #[test]
+    fn the_built_in_server_s_pages_and_what_they_include() {
+        let fx = Fixture::new();
+        fx.write(
+            "/srv/app/www/index.php",
+            "<?php\nrequire __DIR__ . '/../lib/greet.php';\n",
+        )
+        .write("/srv/app/www/admin/users.php", "<?php include 'db.php';\n")
+        .write("/srv/app/www/admin/db.php", "<?php\n")
+        .write("/srv/app/lib/greet.php", "<?php\n")
+        .write("/srv/app/www/style.css", "body {}\n");
+        let p = process(
+            "/usr/bin/php8.2",
+            &["php", "-S", "127.0.0.1:8080", "-t", "www"],
+            "/srv/app",
+        );
+        let found = fx.run(super::super::closure, p, &[]);
+        for f in [
+            "/srv/app/www/index.php",
+            "/srv/app/www/admin/users.php",
+            "/srv/app/www/admin/db.php",
+            "/srv/app/lib/greet.php",
+        ] {
+            assert!(has(&found, f), "{f}: {:#?}", found.evidence);
+        }
+        assert!(!has(&found, "/srv/app/www/style.css"));
     }
 }
