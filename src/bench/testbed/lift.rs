@@ -180,9 +180,13 @@ pub fn lift_and_compare(
             }
         }
         Ok(o) => {
+            // The engine's own error is last, after its load's progress lines.
+            let err = String::from_utf8_lossy(&o.stderr);
+            let tail: Vec<&str> = err.trim().lines().rev().take(3).collect();
             result.why = Some(format!(
-                "run.sh failed: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
+                "run.sh failed ({}): {}",
+                o.status,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
             ))
         }
         Err(e) => result.why = Some(format!("cannot run run.sh: {e}")),
