@@ -7,9 +7,11 @@
 //! needs anything but the service's Debian packages. Starting a service writes only under the
 //! directory given (and, for the vendor daemon, its /opt and /etc trees, removed on drop).
 
+mod apache;
 mod caddy;
 mod dns;
 mod dnsmasq;
+mod gunicorn;
 mod haproxy;
 mod lift;
 mod lighttpd;
@@ -27,6 +29,7 @@ pub mod redis;
 mod ruby;
 mod sshd;
 mod tinyproxy;
+mod tomcat;
 mod vendor;
 
 pub use lift::{app_dir, lift_and_compare, Lifted, LiftedError, Request};
@@ -83,6 +86,10 @@ pub const SERVICES: &[Service] = &[
     python::SERVICE,
     nginx::SERVICE,
     redis::SERVICE,
+    postgres::SERVICE,
+    apache::SERVICE,
+    gunicorn::SERVICE,
+    tomcat::SERVICE,
 ];
 
 pub fn service(name: &str) -> Option<&'static Service> {

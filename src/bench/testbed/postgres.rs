@@ -1,9 +1,19 @@
 //! PostgreSQL the way an init script starts one: initdb'd into its own directory (trust
 //! authentication on loopback), `pg_ctl start` as the postgres user, its own port and socket
-//! directory. Not in the generic corpus (an analyzer knows it); `liftkit bench parity` loads it.
+//! directory. An analyzed stack: the generic path must lift it too, with its tables
+//! (`--generic`); `liftkit bench parity` loads it.
 
-use super::{daemon_command, run, Running, TestbedError};
+use super::{daemon_command, run, Running, Service, TestbedError};
 use std::path::Path;
+use std::process::Command;
+
+pub const SERVICE: Service = Service {
+    name: "postgres",
+    needs: ("/usr/lib/postgresql/15/bin/postgres", "postgresql-15"),
+    covers: "analyzed stack (database with data, pg_ctl start as its user, own socket dir)",
+    analyzed: true,
+    start: start_with_data,
+};
 
 /// bookworm's PostgreSQL (Debian `postgresql` → postgresql-15).
 pub const BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -61,6 +71,44 @@ pub fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
         r.pid = pid;
     }
     Ok(r)
+}
+
+/// The corpus's PostgreSQL: a table written and checkpointed before the lift, which the image's
+/// data volume must carry; the probe reads it back.
+fn start_with_data(dir: &Path, port: u16) -> Result<Running, TestbedError> {
+    let mut r = start(dir, port)?;
+    sql(
+        port,
+        "CREATE TABLE corpus (v text); INSERT INTO corpus VALUES ('kept'); CHECKPOINT;",
+    )
+    .map_err(|what| TestbedError::Start {
+        service: "postgres".to_string(),
+        what,
+    })?;
+    r.probe = read_back;
+    Ok(r)
+}
+
+fn read_back(port: u16) -> Result<String, String> {
+    sql(port, "SELECT v FROM corpus")
+}
+
+/// One statement through psql (the client a DBA would use), its unaligned output.
+fn sql(port: u16, statement: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-U", "postgres", "-d", "postgres", "-Atqc", statement])
+        .env("PGCONNECT_TIMEOUT", "10")
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "psql: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
 }
 
 /// An SSLRequest: any PostgreSQL answers one byte, `N` without TLS.
