@@ -64,7 +64,9 @@ pub fn analyze(inp: &Inputs, cand: &Candidate) -> AppPlan {
     add_open_files(inp, &procs, &mut d);
     // The command the image runs is known before the sources: they take the paths it names.
     if d.entrypoint.is_none() {
-        d.entrypoint = Some(image::entrypoint(root, analyzer, &d.vars, &mut d.findings));
+        let ep = image::entrypoint(root, analyzer, &d.vars, &mut d.findings);
+        d.findings.extend(image::retitled(root, &ep, &cand.listen));
+        d.entrypoint = Some(ep);
     }
     image::point_at_what_is_there(inp, root, &mut d);
     sources::gather(inp, &procs, analyzer, &mut d);

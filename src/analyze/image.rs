@@ -160,6 +160,45 @@ pub fn entrypoint(
     cmd
 }
 
+/// A command line whose first argument is the process's own listening address
+/// (`redis-server 127.0.0.1:6379`) is a title the program wrote over its arguments, not how it
+/// was started: the entrypoint built from it is a guess, said as such (fit lowered), with
+/// where the real start command is found.
+pub fn retitled(root: &Process, entrypoint: &[String], listen: &[String]) -> Option<Finding> {
+    // The title is often one string with spaces (`redis-server 127.0.0.1:6379`).
+    // Titles are padded with empty words where the arguments were.
+    let words = |cmd: &[String]| -> Vec<String> {
+        let end = cmd.iter().rposition(|w| !w.is_empty()).map_or(0, |i| i + 1);
+        match &cmd[..end] {
+            [one] => one.split_whitespace().map(str::to_string).collect(),
+            many => many.to_vec(),
+        }
+    };
+    let title = words(&root.cmdline);
+    // Only when the entrypoint is that command line: an analyzer's own one is not a guess.
+    if title.get(1..) != words(entrypoint).get(1..) {
+        return None;
+    }
+    let first = title.get(1)?.as_str();
+    let port = first.rsplit_once(':')?.1;
+    let own = listen.iter().any(|l| {
+        let addr = l.split('/').next().unwrap_or(l);
+        addr == first || (addr.ends_with(&format!(":{port}")) && first.starts_with("*:"))
+    });
+    own.then(|| {
+        Finding::warning(
+            format!("pid {}", root.pid),
+            crate::findings::guessed(format!(
+                "entrypoint {}: the process rewrote its command line into a title naming its \
+                 own address {first}, so how it was started is not visible; the image may not \
+                 start. Put its start command in the plan's entrypoint (its init script or \
+                 unit has it; with one on the host, liftkit takes it from there)",
+                root.cmdline.join(" ")
+            )),
+        )
+    })
+}
+
 /// An entrypoint must name a program the host has: a title the process rewrote into one
 /// string (`nginx: master process /usr/sbin/nginx -c x.conf`) runs from its first word that is
 /// a program; a command naming a path the host no longer has (argv[0] of a deleted or moved
@@ -338,5 +377,32 @@ mod tests {
         // argv[0] naming a path the host no longer has runs the executable.
         let p = process("/usr/sbin/sshd", &["/opt/old/sshd", "-D"], "/");
         assert_eq!(entry_of(&fx, &p), ["/usr/sbin/sshd", "-D"]);
+    }
+
+    #[test]
+    fn a_title_naming_its_own_address_is_said_to_be_a_guess() {
+        let mut p = Process {
+            pid: 7,
+            cmdline: vec!["/usr/bin/redis-server".into(), "127.0.0.1:6390".into()],
+            ..Process::default()
+        };
+        let l = |a: &str| vec![a.to_string()];
+        let ep = p.cmdline.clone();
+        let f = retitled(&p, &ep, &l("127.0.0.1:6390/tcp")).expect("a finding");
+        assert!(
+            f.is_guess() && f.message.contains("own address 127.0.0.1:6390"),
+            "{f}"
+        );
+        assert!(retitled(&p, &ep, &l("127.0.0.1:6391/tcp")).is_none());
+        let analyzers = l("/usr/bin/redis-server /etc/redis/redis.conf");
+        assert!(retitled(&p, &analyzers, &l("127.0.0.1:6390/tcp")).is_none());
+        p.cmdline = vec!["redis-server *:6379".into(), String::new(), String::new()];
+        assert!(retitled(&p, &p.cmdline.clone(), &l("0.0.0.0:6379/tcp")).is_some());
+        p.cmdline = vec![
+            "/usr/bin/gunicorn".into(),
+            "--bind".into(),
+            "0.0.0.0:80".into(),
+        ];
+        assert!(retitled(&p, &p.cmdline.clone(), &l("0.0.0.0:80/tcp")).is_none());
     }
 }

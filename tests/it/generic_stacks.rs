@@ -54,7 +54,11 @@ fn redis_started_by_its_init_script_lifts_with_generic_and_keeps_its_data() {
         format!("CONF={}/redis.conf\n", w.display()),
     )
     .unwrap();
-    run_ok(std::process::Command::new("chown").args(["-R", "redis:redis"]).arg(&w));
+    run_ok(
+        std::process::Command::new("chown")
+            .args(["-R", "redis:redis"])
+            .arg(&w),
+    );
     let out = w.join("out");
 
     // Start, write a key, lift by pid with analyzers off, stop: all in the private namespace.
@@ -65,8 +69,14 @@ fn redis_started_by_its_init_script_lifts_with_generic_and_keeps_its_data() {
             (w2.join("default"), "/etc/default"),
         ]);
         run_ok(std::process::Command::new("/etc/init.d/lkredis").arg("start"));
-        assert!(wait_for_port(port, Duration::from_secs(15)), "redis started");
-        assert_eq!(command(port, &["SET", "corpus", "kept"]).unwrap(), "+OK\r\n");
+        assert!(
+            wait_for_port(port, Duration::from_secs(15)),
+            "redis started"
+        );
+        assert_eq!(
+            command(port, &["SET", "corpus", "kept"]).unwrap(),
+            "+OK\r\n"
+        );
         command(port, &["SAVE"]).unwrap();
         let pid = std::fs::read_to_string(w2.join("redis.pid")).unwrap();
         let o = liftkit()
@@ -90,7 +100,10 @@ fn redis_started_by_its_init_script_lifts_with_generic_and_keeps_its_data() {
     let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
     assert!(plan.contains("analyzer: generic"), "analyzers off: {plan}");
     assert!(
-        plan.contains(&format!("entrypoint /usr/bin/redis-server {}/redis.conf", w.display())),
+        plan.contains(&format!(
+            "entrypoint /usr/bin/redis-server {}/redis.conf",
+            w.display()
+        )),
         "the entrypoint from the script's start-stop-daemon line: {plan}"
     );
     let app = app_dir(&out);
@@ -175,4 +188,34 @@ fn gunicorn_lifts_with_generic() {
 fn tomcat_lifts_with_generic() {
     let r = lift("tomcat", true);
     assert!(r.after.contains("sum=42"), "the JSP compiled: {}", r.after);
+}
+
+/// The same redis started by hand (no script, no unit): nothing shows how it was started, and
+/// the lift says so instead of building an image that fails quietly.
+#[test]
+fn redis_started_by_hand_with_generic_says_its_entrypoint_is_a_guess() {
+    let work = public_tempdir();
+    let port = free_port();
+    let running = liftkit::bench::testbed::redis::start(work.path(), port).unwrap();
+    let out = work.path().join("out");
+    let o = run_ok(
+        liftkit()
+            .args(["lift", "--generic", "--no-trial", "--pid"])
+            .arg(running.pid.to_string())
+            .arg("-o")
+            .arg(&out),
+    );
+    drop(running);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("guessed entrypoint /usr/bin/redis-server 127.0.0.1:")
+            && err.contains("rewrote its command line into a title"),
+        "{err}\n{}",
+        std::fs::read_to_string(out.join("plan.yaml")).unwrap_or_default()
+    );
+    let plan = std::fs::read_to_string(out.join("plan.yaml")).unwrap();
+    assert!(
+        !plan.contains("fit: good"),
+        "a guess lowers the fit: {plan}"
+    );
 }

@@ -7,7 +7,10 @@ use std::path::Path;
 
 pub const SERVICE: Service = Service {
     name: "apache",
-    needs: ("/usr/sbin/apache2", "apache2 libapache2-mod-php php-mbstring"),
+    needs: (
+        "/usr/sbin/apache2",
+        "apache2 libapache2-mod-php php-mbstring",
+    ),
     covers: "analyzed stack (server root on -d, config on -f, docroot from the environment, \
              PHP extensions by ini)",
     analyzed: true,
