@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Figures {
     pub app: String,
     pub traced_files: usize,
@@ -108,13 +108,55 @@ fn redis_workload(port: u16) -> Result<(), String> {
 }
 
 fn compare(app: &str, trace: &Path, app_dir: &Path, plan: &AppPlan) -> Result<Figures, BenchError> {
-    let traced = traced_files(trace)?;
+    compare_files(app, &traced_files(trace)?, app_dir, plan)
+}
+
+/// Files the engine itself gives every container (bind-mounted over the image): not content
+/// the lift could or should carry.
+const ENGINE_FILES: &[&str] = &[
+    "/etc/hosts",
+    "/etc/hostname",
+    "/etc/resolv.conf",
+    "/run/.containerenv",
+];
+
+/// The same figures with the trial run's trace as the working set (`trial.json`: what the
+/// lifted app read and wrote inside its image while it started and answered the probes), for
+/// services nobody traced on the host: the generic corpus.
+pub fn from_trial(app: &str, app_dir: &Path, plan: &AppPlan) -> Result<Figures, BenchError> {
+    let path = app_dir.join("trial.json");
+    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+    let trial: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| BenchError::Failed(format!("{}: {e}", path.display())))?;
+    let mut traced = BTreeMap::new();
+    for (key, written) in [("read", false), ("written", true)] {
+        for p in trial["last_trace"][key].as_array().into_iter().flatten() {
+            if let Some(p) = p.as_str().filter(|p| !ENGINE_FILES.contains(p)) {
+                *traced.entry(p.to_string()).or_default() |= written;
+            }
+        }
+    }
+    if traced.is_empty() {
+        return Err(BenchError::Failed(format!(
+            "{}: the trial recorded no trace",
+            path.display()
+        )));
+    }
+    compare_files(app, &traced, app_dir, plan)
+}
+
+fn compare_files(
+    app: &str,
+    traced: &BTreeMap<String, bool>,
+    app_dir: &Path,
+    plan: &AppPlan,
+) -> Result<Figures, BenchError> {
     let (image_real, image_bytes, image_files) = image_contents(app_dir)?;
     let mut covered = 0;
     let mut traced_bytes = 0;
     let mut kept_out = BTreeMap::new();
     let mut missing = Vec::new();
-    for (path, written) in &traced {
+    for (path, written) in traced {
         let Ok(real) = std::fs::canonicalize(path) else {
             continue;
         };

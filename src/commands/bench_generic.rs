@@ -45,18 +45,27 @@ fn print(rows: &[Lifted], passes: &[bool]) {
             }
         );
         println!(
-            "{:<10} | {:<6} | {:<11} | {:>8} | {:>12} | {:>18} | {:>12}",
+            "{:<10} | {:<6} | {:<11} | {:>8} | {:>12} | {:>18} | {:>12} | {:>8} | {:>8}",
             "service",
             "lifted",
             "same answer",
             "image MB",
             "trial rounds",
             "files trial added",
-            "lift seconds"
+            "lift seconds",
+            "recall",
+            "image/ws"
         );
         for r in &pass {
+            // Recall of the trial's working set, and image bytes over its bytes.
+            let (recall, ratio) = r.size.as_ref().map_or(("-".into(), "-".into()), |s| {
+                (
+                    format!("{:.1}%", s.recall_percent),
+                    format!("{:.2}", s.ratio),
+                )
+            });
             println!(
-                "{:<10} | {:<6} | {:<11} | {:>8.1} | {:>12} | {:>18} | {:>12.1}",
+                "{:<10} | {:<6} | {:<11} | {:>8.1} | {:>12} | {:>18} | {:>12.1} | {recall:>8} | {ratio:>8}",
                 r.service,
                 if r.lifted { "yes" } else { "no" },
                 if r.same { "yes" } else { "no" },
@@ -65,6 +74,14 @@ fn print(rows: &[Lifted], passes: &[bool]) {
                 r.trial_added.len(),
                 r.lift_seconds
             );
+        }
+        for r in pass
+            .iter()
+            .filter_map(|r| Some((r.service.as_str(), r.size.as_ref()?)))
+        {
+            if !r.1.missing.is_empty() {
+                println!("  {}: not in the image: {}", r.0, r.1.missing.join(" "));
+            }
         }
         let same = pass.iter().filter(|r| r.same).count();
         let times: Vec<f64> = pass.iter().map(|r| r.lift_seconds).collect();

@@ -60,6 +60,9 @@ pub struct Lifted {
     pub placements: Vec<String>,
     /// System calls its seccomp.json allows (0: none written).
     pub profile_syscalls: usize,
+    /// Recall and image/working set, the working set being the trial's trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<crate::bench::size::Figures>,
 }
 
 pub fn lift_and_compare(
@@ -111,6 +114,7 @@ pub fn lift_and_compare(
         kept: None,
         placements: Vec::new(),
         profile_syscalls: 0,
+        size: None,
     };
     match lift {
         Ok(o) => {
@@ -259,6 +263,7 @@ fn read_build(app_dir: &Path, r: &mut Lifted) {
             if !app.hardening.syscalls.is_empty() {
                 r.profile_syscalls = crate::harden::seccomp::allowed(&app.hardening.syscalls).len();
             }
+            r.size = crate::bench::size::from_trial(&r.service, app_dir, app).ok();
         }
     }
     let json = |name: &str| -> Option<serde_json::Value> {
