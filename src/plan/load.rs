@@ -40,6 +40,14 @@ pub fn to_yaml(plan: &Plan) -> Result<String, String> {
 }
 
 pub fn save(plan: &Plan, path: &Path) -> std::io::Result<()> {
+    // A plan is the deliverable a build replays: one `build` would refuse is not written.
+    validate(plan).map_err(|bad| {
+        std::io::Error::other(format!(
+            "the plan made for {} is not one build can read back ({}): a liftkit bug, please \
+             report it",
+            bad.app, bad.message
+        ))
+    })?;
     let text = to_yaml(plan).map_err(std::io::Error::other)?;
     crate::fsutil::write_atomic(path, text.as_bytes())
 }

@@ -159,7 +159,6 @@ fn ruby_app_with_require_relative() {
 }
 
 #[test]
-#[ignore = "php -S answers 500 in some runs after its lift (passes alone; failed in 2 of 3 full-suite runs): open"]
 fn php_builtin_server_with_its_docroot() {
     lift("php", false);
 }

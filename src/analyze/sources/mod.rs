@@ -194,7 +194,10 @@ pub fn gather(inp: &Inputs, procs: &[&Process], analyzer: &Analyzer, d: &mut Dra
 /// volumes (unless one already covers the place), variables to keep.
 pub fn apply(inp: &Inputs, found: Found, d: &mut Draft) {
     d.findings.extend(found.findings);
-    for e in found.evidence {
+    for mut e in found.evidence {
+        if e.kind != Kind::Env {
+            e.path = clean(inp, &e.path);
+        }
         match e.kind {
             Kind::File => {
                 let new = !d.files.contains(&e.path);
@@ -230,6 +233,27 @@ pub fn apply(inp: &Inputs, found: Found, d: &mut Draft) {
             }
         }
     }
+}
+
+/// A path as the plan holds it: no `.`, `..` or doubled slashes. A source joins what a program
+/// names to where it names it (`__DIR__ . '/../lib/x.php'`); `..` is taken as the kernel takes
+/// it, after the directory before it (a link) is resolved on the host; the last component is
+/// kept as named, so a link stays a link.
+fn clean(inp: &Inputs, path: &str) -> String {
+    if !path.contains("/.") && !path.contains("//") {
+        return path.to_string();
+    }
+    let lexical = crate::host::normalize(Path::new(path));
+    let p = Path::new(path);
+    let resolved = p.parent().zip(p.file_name()).and_then(|(dir, name)| {
+        let dir = inp.host.real_path(dir).ok()?;
+        (name != "..").then(|| dir.join(name))
+    });
+    resolved
+        .map(|r| crate::host::normalize(&r))
+        .unwrap_or(lexical)
+        .to_string_lossy()
+        .into_owned()
 }
 
 pub fn is_elf(inp: &Inputs, path: &str) -> bool {

@@ -100,6 +100,11 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
             } else {
                 vec![absolutize(&target, &cwd), absolutize(&target, &dir)]
             };
+            let candidates = candidates.into_iter().map(|c| {
+                crate::host::normalize(Path::new(&c))
+                    .to_string_lossy()
+                    .into_owned()
+            });
             if let Some(f) = candidates.into_iter().find(|f| is_file(inp, f)) {
                 found.file(
                     &f,
@@ -216,6 +221,11 @@ mod tests {
             "/srv/app",
         );
         let found = fx.run(super::super::closure, p, &[]);
+        assert!(
+            found.evidence.iter().all(|e| !e.path.contains("..")),
+            "{:#?}",
+            found.evidence
+        );
         for f in [
             "/srv/app/www/index.php",
             "/srv/app/www/admin/users.php",
