@@ -194,6 +194,7 @@ pub fn additions(
     host: &dyn Host,
     resolver: &Resolver,
     packages: &PackageIndex,
+    answered: bool,
 ) -> Additions {
     let mut cx = Fixer {
         app,
@@ -220,8 +221,13 @@ pub fn additions(
             cx.add_interpreter(path);
         }
     }
-    for dir in listed_dirs(trace) {
-        cx.complete_listing(&dir);
+    // A listing is a search (Python reads every directory of its path): what an app that
+    // answered did not ask for by name it does not need. Only a failing app gets its listings
+    // completed.
+    if !answered {
+        for dir in listed_dirs(trace) {
+            cx.complete_listing(&dir);
+        }
     }
     for (path, call) in &trace.missing_parent {
         let Some(parent) = Path::new(path)

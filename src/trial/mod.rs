@@ -234,7 +234,7 @@ pub fn run(
         );
         let failed = seen.observed.failure.is_some() || verdict != Verdict::Same;
         let mut adds = match &seen.trace {
-            Some(t) => fix::additions(t, app, host, &resolver, &packages),
+            Some(t) => fix::additions(t, app, host, &resolver, &packages, !failed),
             None => fix::Additions::default(),
         };
         let proposals = seen
@@ -367,9 +367,12 @@ pub fn run(
                 .iter()
                 .any(|u| u.contains("did not answer")) =>
         {
-            trial
-                .unresolved
-                .push("a probe failed against the lifted app in its trial run".to_string())
+            // A last round that added files still ended without an answer: say that first.
+            let last_failure = trial.rounds.last().and_then(|r| r.failure.clone());
+            trial.unresolved.push(match last_failure {
+                Some(why) => format!("the lifted app did not answer in its trial run: {why}"),
+                None => "a probe failed against the lifted app in its trial run".to_string(),
+            })
         }
         _ => {}
     }

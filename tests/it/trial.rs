@@ -34,6 +34,71 @@ fn without_an_engine_the_lift_completes_and_says_the_trial_was_not_run() {
     );
 }
 
+/// A program that needs the network to answer: on the host it reaches a service of the host
+/// before it listens; in the trial's own network namespace that service is not there, so the
+/// lifted program never listens. The trial waits a bounded time, says so in a finding, and the
+/// lift completes.
+#[test]
+fn a_program_that_needs_the_network_never_answers_in_its_trial_and_the_lift_completes() {
+    let dir = public_tempdir();
+    let d = dir.path();
+    let (port, needed) = (free_port(), free_port());
+    let dependency = std::net::TcpListener::bind(("127.0.0.1", needed)).unwrap();
+    std::fs::write(
+        d.join("needs_network.py"),
+        format!(
+            "import socket, time\n\
+             while True:\n    \
+             try:\n        socket.create_connection(('127.0.0.1', {needed}), 2).close(); break\n    \
+             except OSError:\n        time.sleep(1)\n\
+             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('127.0.0.1', {port})); s.listen(8)\n\
+             while True:\n    c, _ = s.accept(); c.sendall(b'ready\\n'); c.close()\n"
+        ),
+    )
+    .unwrap();
+    let mut child = daemon_command("/usr/bin/python3")
+        .arg(d.join("needs_network.py"))
+        .current_dir(d)
+        .spawn()
+        .unwrap();
+    assert!(wait_for_port(port, std::time::Duration::from_secs(20)));
+    drop(dependency);
+    let out = d.join("out");
+    let started = std::time::Instant::now();
+    let o = liftkit()
+        .args([
+            "lift",
+            "--trial-timeout",
+            "5",
+            "--trial-rounds",
+            "2",
+            "--pid",
+        ])
+        .arg(child.id().to_string())
+        .arg("-o")
+        .arg(&out)
+        .env("ENGINE", ENGINE)
+        .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS)
+        .output()
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("trial run: the lifted app did not answer in its trial run"),
+        "the finding says it never answered: {stderr}"
+    );
+    // Bounded: the rounds' waits, not a hang (a generous guard, not a speed target).
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(300),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(app_dir(&out).join("trial.json").exists());
+}
+
 #[test]
 fn a_failed_verify_is_recorded_exits_1_and_leaves_nothing_behind() {
     let dir = public_tempdir();
