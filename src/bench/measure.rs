@@ -1,6 +1,11 @@
-//! A child process timed and weighed: wall time and peak resident memory (the kernel's
-//! `ru_maxrss` of the reaped child, which covers the children it waited for, so a shell running
-//! several tools one after another reports the largest of them).
+//! A child process timed and weighed: wall time and peak resident memory.
+//!
+//! The peak is the child's own `VmHWM` (its address space's high-water mark), sampled from
+//! `/proc/PID/status` while it runs and read last once it has exited but is not yet reaped.
+//! Not `ru_maxrss`: Linux carries the parent's high-water mark into a child forked (or
+//! vforked, as `posix_spawn` does) from it, so every child of a 100 MB test binary "peaked" at
+//! 100 MB. A shell running several tools reports the shell's own peak, so peers are measured
+//! as their own processes, not through a shell.
 
 use super::BenchError;
 use serde::Serialize;
@@ -28,17 +33,20 @@ pub fn run(cmd: &mut Command, ok: &[i32]) -> Result<Measured, BenchError> {
         .spawn()
         .map_err(|e| BenchError::Failed(format!("cannot run {what}: {e}")))?;
     let pid = child.id() as libc::pid_t;
+    let peak = HighWater::watch(pid);
     // stderr is read before the wait, so a chatty child never blocks on a full pipe.
     let mut stderr = String::new();
     if let Some(mut e) = child.stderr {
         use std::io::Read;
         let _ = e.read_to_string(&mut stderr);
     }
+    exited(pid);
+    let seconds = t.elapsed().as_secs_f64();
+    let max_rss_kib = peak.finish();
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-parameter; the pid is our unreaped child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let seconds = t.elapsed().as_secs_f64();
     if rc != pid {
         return Err(BenchError::Failed(format!(
             "{what}: wait4: {}",
@@ -53,8 +61,67 @@ pub fn run(cmd: &mut Command, ok: &[i32]) -> Result<Measured, BenchError> {
     }
     Ok(Measured {
         seconds,
-        max_rss_kib: usage.ru_maxrss as u64,
+        max_rss_kib,
     })
+}
+
+/// Waits until child `pid` has exited, leaving it unreaped (a zombie whose pid nobody else
+/// can take), so a last look at it names it and not a newcomer.
+pub fn exited(pid: libc::pid_t) {
+    // SAFETY: zeroed siginfo is a valid out-parameter; WNOWAIT leaves the child to wait4.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    loop {
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if rc == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// The high-water mark of a running process's resident memory, sampled every few
+/// milliseconds (a peak shorter than that between two samples can be missed).
+pub struct HighWater {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<u64>,
+}
+
+impl HighWater {
+    pub fn watch(pid: libc::pid_t) -> HighWater {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let seen = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0;
+            loop {
+                // VmHWM only grows while the process lives; it is gone once it exits.
+                peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+                if seen.load(Ordering::Relaxed) {
+                    return peak;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        });
+        HighWater { stop, thread }
+    }
+
+    /// The peak in KiB; call once the process has exited (and before it is reaped).
+    pub fn finish(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0)
+    }
+}
+
+fn vm_hwm_kib(pid: libc::pid_t) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// `runs` measurements of the same command (a fresh one each time), and their medians.
@@ -84,7 +151,22 @@ mod tests {
     fn a_child_is_timed_and_weighed_and_a_failure_named() {
         let m = run(Command::new("sh").args(["-c", "exit 1"]), &[0, 1]).unwrap();
         assert!(m.seconds > 0.0);
-        assert!(m.max_rss_kib > 0);
+        // A shell is a few MB, whatever the size of the process that started it.
+        let _ballast = vec![1u8; 64 << 20];
+        let small = run(Command::new("sleep").arg("0.2"), &[0]).unwrap();
+        assert!(
+            small.max_rss_kib > 0 && small.max_rss_kib < 32 << 10,
+            "{small:?}"
+        );
+        let big = run(
+            Command::new("python3").args([
+                "-c",
+                "import time; b = bytearray(96 << 20); time.sleep(0.3)",
+            ]),
+            &[0],
+        )
+        .unwrap();
+        assert!(big.max_rss_kib > 96 << 10, "{big:?}");
         let e = run(Command::new("sh").args(["-c", "echo no >&2; exit 3"]), &[0]).unwrap_err();
         assert!(
             e.to_string().contains("failed") && e.to_string().contains("no"),

@@ -119,10 +119,12 @@ pub fn mount_updates_atime(path: &Path) -> bool {
 }
 
 /// Runs `cmd` to completion (stdout and stderr kept) and returns its exit code, output and
-/// peak resident memory in KiB (the kernel's ru_maxrss of the reaped child).
+/// peak resident memory in KiB (its own VmHWM, sampled while it runs: see
+/// `liftkit::bench::measure`).
 // The child is reaped by wait4 (for its rusage), which std's Child does not know about.
 #[allow(clippy::zombie_processes)]
 pub fn run_measured(cmd: &mut std::process::Command) -> (i32, String, String, u64) {
+    use liftkit::bench::measure::{exited, HighWater};
     let dir = tempfile::tempdir().unwrap();
     let (o, e) = (dir.path().join("stdout"), dir.path().join("stderr"));
     let child = cmd
@@ -130,16 +132,15 @@ pub fn run_measured(cmd: &mut std::process::Command) -> (i32, String, String, u6
         .stderr(std::fs::File::create(&e).unwrap())
         .spawn()
         .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let peak = HighWater::watch(pid);
+    exited(pid);
+    let peak = peak.finish();
     let mut status = 0;
     // SAFETY: zeroed rusage is a valid out-parameter; the pid is our unreaped child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::wait4(child.id() as libc::pid_t, &mut status, 0, &mut usage) };
-    assert_eq!(
-        rc,
-        child.id() as libc::pid_t,
-        "{}",
-        std::io::Error::last_os_error()
-    );
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(rc, pid, "{}", std::io::Error::last_os_error());
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
@@ -149,7 +150,7 @@ pub fn run_measured(cmd: &mut std::process::Command) -> (i32, String, String, u6
         code,
         std::fs::read_to_string(&o).unwrap_or_default(),
         std::fs::read_to_string(&e).unwrap_or_default(),
-        usage.ru_maxrss as u64,
+        peak,
     )
 }
 
