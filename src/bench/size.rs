@@ -210,6 +210,9 @@ fn kept_out_reason(path: &str, real: &Path, written: bool, plan: &AppPlan) -> Op
     if let Some(l) = plan.links.iter().find(|l| l.path == path) {
         return Some(format!("log sent to {}", l.target));
     }
+    if let Some(s) = plan.secrets.iter().find(|s| s.path == path) {
+        return Some(format!("{}: a secret, mounted at run time", s.kind));
+    }
     if let Some(g) = plan.generated.iter().find(|g| g.path == path) {
         return Some(format!("generated: {}", g.why));
     }

@@ -14,6 +14,7 @@ pub const SERVICE: Service = Service {
     covers: "analyzed stack (server root on -d, config on -f, docroot from the environment, \
              PHP extensions by ini)",
     analyzed: true,
+    init_script: false,
     start,
 };
 

@@ -8,6 +8,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/caddy", "caddy"),
     covers: "1 (--root DIR on the command line), a Go binary",
     analyzed: false,
+    init_script: false,
     start,
 };
 

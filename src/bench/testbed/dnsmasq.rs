@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/dnsmasq", "dnsmasq"),
     covers: "1 (-C conf), 2 (addn-hosts in conf), 5 (daemonizes by default)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/gunicorn", "gunicorn python3-flask"),
     covers: "analyzed stack (--daemon, --chdir app, a module of its own)",
     analyzed: true,
+    init_script: false,
     start,
 };
 

@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/haproxy", "haproxy"),
     covers: "1 (-f conf), 2 (file in conf), 5 (-D)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

@@ -76,26 +76,44 @@ pub fn lift_and_compare(
     std::fs::create_dir_all(&dir).map_err(super::io(&dir))?;
     super::set_mode(work, 0o755)?;
     super::set_mode(&dir, 0o755)?;
-    let mut original = (service.start)(&dir, port)?;
-    let before =
-        retry_probe(&original, Duration::from_secs(20)).map_err(|why| LiftedError::Original {
-            service: service.name.to_string(),
-            why,
-        })?;
     let out = dir.join("out");
-    let mut cmd = Command::new(req.liftkit);
-    cmd.args(["lift", "--pid", &original.pid.to_string(), "--force", "-o"])
-        .arg(&out)
-        .args(req.extra_args)
-        .env("ENGINE", req.engine)
-        .env("ENGINE_RUN_FLAGS", req.run_flags)
-        .stdin(Stdio::null());
-    if req.generic {
-        cmd.arg("--generic");
-    }
-    let t0 = Instant::now();
-    let lift = cmd.output();
-    let lift_seconds = t0.elapsed().as_secs_f64();
+    let start_and_lift = || -> Result<_, LiftedError> {
+        if service.init_script {
+            super::private_etc(&dir)?;
+        }
+        let original = (service.start)(&dir, port)?;
+        let before = retry_probe(&original, Duration::from_secs(20)).map_err(|why| {
+            LiftedError::Original {
+                service: service.name.to_string(),
+                why,
+            }
+        })?;
+        let mut cmd = Command::new(req.liftkit);
+        cmd.args(["lift", "--pid", &original.pid.to_string(), "--force", "-o"])
+            .arg(&out)
+            .args(req.extra_args)
+            .env("ENGINE", req.engine)
+            .env("ENGINE_RUN_FLAGS", req.run_flags)
+            .stdin(Stdio::null());
+        if req.generic {
+            cmd.arg("--generic");
+        }
+        let t0 = Instant::now();
+        let lift = cmd.output();
+        Ok((original, before, lift, t0.elapsed().as_secs_f64()))
+    };
+    // A service started by its own init script starts and is lifted in a thread whose mount
+    // namespace holds the script; the rest runs in the machine's.
+    let (mut original, before, lift, lift_seconds) = if service.init_script {
+        std::thread::scope(|s| s.spawn(start_and_lift).join()).map_err(|_| {
+            LiftedError::Original {
+                service: service.name.to_string(),
+                why: "its start panicked".to_string(),
+            }
+        })??
+    } else {
+        start_and_lift()?
+    };
     let mut result = Lifted {
         service: service.name.to_string(),
         generic: req.generic,

@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/lighttpd", "lighttpd"),
     covers: "1 (-f conf), 2 (docroot, include in conf), 5 (daemonizes)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

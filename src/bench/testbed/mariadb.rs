@@ -11,6 +11,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/mariadbd", "mariadb-server mariadb-client"),
     covers: "1 (--defaults-file), 4 (mysqld_safe shell wrapper), 6 (data dir with a table)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

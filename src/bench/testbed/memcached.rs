@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/memcached", "memcached"),
     covers: "5 (-d daemonizes), settings on the command line",
     analyzed: false,
+    init_script: false,
     start,
 };
 

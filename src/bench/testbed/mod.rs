@@ -62,6 +62,11 @@ pub struct Service {
     pub covers: &'static str,
     /// Whether an analyzer knows it (the six taught stacks): the corpus is the others.
     pub analyzed: bool,
+    /// Started by an init script of its own, as legacy hosts start it: the script and its
+    /// defaults are written under `DIR/etc/init.d` and `DIR/etc/default`, which the start and
+    /// the lift see at `/etc/init.d` and `/etc/default` in a private mount namespace
+    /// ([`private_etc`]): the machine's own /etc is never touched.
+    pub init_script: bool,
     pub start: fn(&Path, u16) -> Result<Running, TestbedError>,
 }
 
@@ -91,6 +96,57 @@ pub const SERVICES: &[Service] = &[
     gunicorn::SERVICE,
     tomcat::SERVICE,
 ];
+
+/// Moves the calling thread into a mount namespace of its own (children it starts inherit it),
+/// `/` made private so nothing propagates back, with `dir/etc/init.d` and `dir/etc/default`
+/// bound over `/etc/init.d` and `/etc/default`. Unsharing the mount namespace unshares only
+/// this thread's file-system context, which a multi-threaded process may do.
+pub fn private_etc(dir: &Path) -> Result<(), TestbedError> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let failed = |what: String| TestbedError::Start {
+        service: "private /etc".to_string(),
+        what: format!("{what}: {}", std::io::Error::last_os_error()),
+    };
+    // SAFETY: unshare and mount with valid NUL-terminated strings and null optional arguments.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNS) != 0 {
+            return Err(failed("unshare(CLONE_NEWNS)".into()));
+        }
+        let root = CString::new("/").expect("no NUL");
+        let flags = libc::MS_REC | libc::MS_PRIVATE;
+        if libc::mount(
+            std::ptr::null(),
+            root.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(failed("making / private".into()));
+        }
+        for sub in ["init.d", "default"] {
+            let from = dir.join("etc").join(sub);
+            std::fs::create_dir_all(&from).map_err(io(&from))?;
+            let f = CString::new(from.as_os_str().as_bytes()).map_err(|_| failed("path".into()))?;
+            let to = CString::new(format!("/etc/{sub}")).expect("no NUL");
+            if libc::mount(
+                f.as_ptr(),
+                to.as_ptr(),
+                std::ptr::null(),
+                libc::MS_BIND,
+                std::ptr::null(),
+            ) != 0
+            {
+                return Err(failed(format!(
+                    "binding {} over /etc/{sub}",
+                    from.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
 
 pub fn service(name: &str) -> Option<&'static Service> {
     SERVICES.iter().find(|s| s.name == name)

@@ -10,6 +10,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/mosquitto", "mosquitto"),
     covers: "1 (-c conf), 2 (password_file in conf), 5 (-d), 6 (persistence dir)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

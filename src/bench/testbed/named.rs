@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/named", "bind9"),
     covers: "1 (-c conf), 2 (zone file, directory in conf), 5 (daemonizes by default)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

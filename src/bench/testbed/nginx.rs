@@ -8,6 +8,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/nginx", "nginx-light"),
     covers: "analyzed stack (-c conf, docroot in conf, daemonizes)",
     analyzed: true,
+    init_script: false,
     start,
 };
 

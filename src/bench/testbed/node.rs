@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/node", "nodejs"),
     covers: "4 (relative script, require('./lib'), config.json)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

@@ -8,6 +8,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/perl", "perl"),
     covers: "4 (use lib, a module of its own)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

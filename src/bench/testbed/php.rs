@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/php", "php-cli"),
     covers: "1 (-t docroot), 4 (require of its own library)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

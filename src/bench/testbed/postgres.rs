@@ -12,6 +12,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/lib/postgresql/15/bin/postgres", "postgresql-15"),
     covers: "analyzed stack (database with data, pg_ctl start as its user, own socket dir)",
     analyzed: true,
+    init_script: false,
     start: start_with_data,
 };
 

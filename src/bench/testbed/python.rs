@@ -10,6 +10,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/python3", "python3"),
     covers: "4 (its own package), 7 (interpreter named through a shim's symlink chain)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

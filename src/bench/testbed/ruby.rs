@@ -8,6 +8,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/ruby", "ruby"),
     covers: "4 (relative script, require_relative)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

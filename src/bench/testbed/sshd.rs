@@ -11,6 +11,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/sbin/sshd", "openssh-server"),
     covers: "1 (-f conf), 2 (HostKey in conf: a secret mounted by run.sh), 5 (daemonizes)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

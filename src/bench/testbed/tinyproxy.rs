@@ -9,6 +9,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/tinyproxy", "tinyproxy"),
     covers: "1 (-c conf), 2 (StatFile in conf), 5 (daemonizes)",
     analyzed: false,
+    init_script: false,
     start,
 };
 

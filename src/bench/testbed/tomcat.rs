@@ -13,6 +13,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/share/tomcat10/bin/catalina.sh", "tomcat10"),
     covers: "analyzed stack (a JVM started by a script, CATALINA_BASE, a JSP compiled at run time)",
     analyzed: true,
+    init_script: false,
     start,
 };
 

@@ -12,6 +12,7 @@ pub const SERVICE: Service = Service {
     needs: ("/usr/bin/gcc", "gcc"),
     covers: "3 (config by a compiled-in path), 4 (wrapper script), 8 (exported environment)",
     analyzed: false,
+    init_script: false,
     start,
 };
 
