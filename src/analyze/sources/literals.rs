@@ -23,6 +23,18 @@ const PLACES: &[&str] = &["/etc/", "/opt/", "/srv/", "/var/lib/", "/usr/share/"]
 pub fn paths(inp: &Inputs, app: &AppFacts) -> Found {
     let mut found = Found::default();
     let Some(exe) = app.exe() else { return found };
+    // An interpreter's compiled-in paths are its library search path (perl's whole
+    // /usr/share/perl/5.36): its runtime's parser follows what the script really loads.
+    if let Some(rt) = super::runtimes::interpreter_of(app.root) {
+        found.findings.push(crate::findings::Finding::info(
+            exe,
+            format!(
+                "the paths compiled into {rt} are its library search path: not taken whole, \
+                 the {rt} runtime's closure takes what the code loads"
+            ),
+        ));
+        return found;
+    }
     let named = app.config_on_command_line();
     for object in own_objects(inp, app, exe) {
         for literal in literals_of(inp, &object) {
