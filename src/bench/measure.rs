@@ -4,8 +4,8 @@
 //! `/proc/PID/status` while it runs and read last once it has exited but is not yet reaped.
 //! Not `ru_maxrss`: Linux carries the parent's high-water mark into a child forked (or
 //! vforked, as `posix_spawn` does) from it, so every child of a 100 MB test binary "peaked" at
-//! 100 MB. A shell running several tools reports the shell's own peak, so peers are measured
-//! as their own processes, not through a shell.
+//! 100 MB. The child's descendants are sampled too: a shell running several tools, or a
+//! pipeline, reports the largest of its processes, as `ru_maxrss` of children meant to.
 
 use super::BenchError;
 use serde::Serialize;
@@ -100,8 +100,10 @@ impl HighWater {
         let thread = std::thread::spawn(move || {
             let mut peak = 0;
             loop {
-                // VmHWM only grows while the process lives; it is gone once it exits.
-                peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+                // VmHWM only grows while a process lives; it is gone once it exits.
+                for p in tree(pid) {
+                    peak = peak.max(vm_hwm_kib(p).unwrap_or(0));
+                }
                 if seen.load(Ordering::Relaxed) {
                     return peak;
                 }
@@ -116,6 +118,28 @@ impl HighWater {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.thread.join().unwrap_or(0)
     }
+}
+
+/// `pid` and its descendants, through each thread's `children` list.
+fn tree(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() && all.len() < 4096 {
+        let p = all[i];
+        i += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let children = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            all.extend(
+                children
+                    .split_whitespace()
+                    .filter_map(|c| c.parse::<libc::pid_t>().ok()),
+            );
+        }
+    }
+    all
 }
 
 fn vm_hwm_kib(pid: libc::pid_t) -> Option<u64> {
@@ -167,6 +191,18 @@ mod tests {
         )
         .unwrap();
         assert!(big.max_rss_kib > 96 << 10, "{big:?}");
+        let through_a_shell = run(
+            Command::new("sh").args([
+                "-c",
+                "true; python3 -c 'import time; b = bytearray(96 << 20); time.sleep(0.3)'; true",
+            ]),
+            &[0],
+        )
+        .unwrap();
+        assert!(
+            through_a_shell.max_rss_kib > 96 << 10,
+            "{through_a_shell:?}"
+        );
         let e = run(Command::new("sh").args(["-c", "echo no >&2; exit 3"]), &[0]).unwrap_err();
         assert!(
             e.to_string().contains("failed") && e.to_string().contains("no"),
