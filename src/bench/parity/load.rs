@@ -88,24 +88,17 @@ pub fn run(
 
 /// One client: takes requests from the shared budget until it is spent.
 fn client(proto: Protocol, addr: SocketAddr, left: &AtomicU64) -> Result<Vec<u64>, String> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut conn = Conn {
-        w: stream.try_clone().map_err(|e| e.to_string())?,
-        r: BufReader::new(stream),
-    };
-    if proto == Protocol::Postgres {
-        conn.pg_startup()?;
-    }
+    let mut conn = Conn::open(proto, addr)?;
     let mut out = Vec::new();
     while left
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
         .is_ok()
     {
+        // A server ends a kept-alive connection after so many requests (nginx: 1,000, with
+        // `Connection: close`): a client opens the next one, as browsers and proxies do.
+        if conn.closing {
+            conn = Conn::open(proto, addr)?;
+        }
         let t = Instant::now();
         match proto {
             Protocol::Http => conn.http_get()?,
@@ -120,6 +113,8 @@ fn client(proto: Protocol, addr: SocketAddr, left: &AtomicU64) -> Result<Vec<u64
 struct Conn {
     w: TcpStream,
     r: BufReader<TcpStream>,
+    /// The server said it closes the connection after this answer.
+    closing: bool,
 }
 
 fn io(e: std::io::Error) -> String {
@@ -127,6 +122,24 @@ fn io(e: std::io::Error) -> String {
 }
 
 impl Conn {
+    fn open(proto: Protocol, addr: SocketAddr) -> Result<Conn, String> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        stream.set_nodelay(true).map_err(|e| e.to_string())?;
+        let mut conn = Conn {
+            w: stream.try_clone().map_err(|e| e.to_string())?,
+            r: BufReader::new(stream),
+            closing: false,
+        };
+        if proto == Protocol::Postgres {
+            conn.pg_startup()?;
+        }
+        Ok(conn)
+    }
+
     fn http_get(&mut self) -> Result<(), String> {
         self.w
             .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
@@ -149,6 +162,9 @@ impl Conn {
             if let Some((k, v)) = line.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse::<usize>().ok();
+                }
+                if k.eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close") {
+                    self.closing = true;
                 }
             }
         }
