@@ -52,7 +52,7 @@ pub fn measure(dir: &Path, opts: &Options) -> Result<Figures, BenchError> {
     let boot_opts = BootOptions {
         accel: opts.accel.clone(),
         timeout: opts.timeout,
-        work: work.clone(),
+        work: work.to_path_buf(),
         env: Vec::new(),
     };
     let mut boots = Vec::new();
@@ -61,7 +61,6 @@ pub fn measure(dir: &Path, opts: &Options) -> Result<Figures, BenchError> {
         let port = super::testbed::free_port();
         boots.push(boot::boot_once(dir, &how, port, guest_port, &boot_opts)?);
     }
-    let _ = std::fs::remove_dir_all(&work);
     let times: Vec<u128> = boots.iter().map(|b| b.answer_ms).collect();
     let total = kernel_bytes + initrd_bytes;
     Ok(Figures {

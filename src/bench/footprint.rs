@@ -121,7 +121,6 @@ pub fn measure(dir: &Path, args: &Options, mirror: &str) -> Result<Pair, BenchEr
             debian_qemu(&vm, &debian, m, port, monitor, &args.accel)
         })
     })?;
-    let _ = std::fs::remove_dir_all(&work);
     let floor = kernel_floor(&vm);
     Ok(Pair {
         app: app.name.clone(),

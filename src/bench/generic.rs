@@ -72,7 +72,6 @@ pub fn measure(
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&work);
     Ok(rows)
 }
 

@@ -66,12 +66,44 @@ pub fn require(tools: &[&str], packages: &str) -> Result<(), BenchError> {
     }
 }
 
-/// A fresh work directory under the temporary directory, readable by the services' users.
-pub fn workdir(name: &str) -> Result<PathBuf, BenchError> {
+/// A fresh work directory under the temporary directory, readable by the services' users,
+/// removed when dropped: a benchmark that fails halfway leaves nothing behind.
+pub fn workdir(name: &str) -> Result<WorkDir, BenchError> {
     let dir = std::env::temp_dir().join(format!("liftkit-bench-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    testbed::set_mode(&dir, 0o755)?;
-    Ok(dir)
+    let work = WorkDir(dir);
+    testbed::set_mode(&work, 0o755)?;
+    Ok(work)
+}
+
+pub struct WorkDir(PathBuf);
+
+impl WorkDir {
+    /// Keeps the directory (for a look after the run): it is no longer removed.
+    pub fn keep(self) -> PathBuf {
+        let dir = self.0.clone();
+        std::mem::forget(self);
+        dir
+    }
+}
+
+impl std::ops::Deref for WorkDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for WorkDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The median of some figures (the upper one of an even count); 0 for none.

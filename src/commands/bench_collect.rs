@@ -35,7 +35,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         &work,
         &super::common::bench_binary(args.liftkit.as_deref())?,
     );
-    let _ = std::fs::remove_dir_all(&work);
     let f = measured?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&f)?);

@@ -23,9 +23,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let work = liftkit::bench::workdir("size")?;
     let measured = size::measure(&args.apps, &work, &std::env::current_exe()?);
     if args.keep {
-        eprintln!("work directory kept: {}", work.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&work);
+        eprintln!("work directory kept: {}", work.keep().display());
     }
     let all = measured?;
     if args.json {
