@@ -13,7 +13,10 @@ pub fn convert(raw: &Path, out: &Path, format: &str) -> Result<(), HostImageErro
     let program = tool::find(QEMU_IMG, format)?;
     let _ = std::fs::remove_file(out);
     let mut cmd = Command::new(program);
-    cmd.args(["convert", "-q", "-f", "raw", "-O", format]);
+    // One coroutine (`-m 1`): qemu-img's parallel writers may place a vmdk's compressed grains
+    // in a different order from one run to the next (seen once in CI: two builds of the same
+    // inputs differed), and the same inputs must give the same bytes.
+    cmd.args(["convert", "-q", "-m", "1", "-f", "raw", "-O", format]);
     if format == "vmdk" {
         // What vSphere and VirtualBox import (OVF's disk format), compressed grains.
         cmd.args(["-o", "subformat=streamOptimized"]);
