@@ -402,6 +402,34 @@ status_field() { # FILE KEY → the values after "KEY:"
   done < "$1"
 }
 
+# Ticks of the kernel's clock per second, as procfs counts CPU time and start times.
+TICKS=$(getconf CLK_TCK 2>/dev/null) || TICKS=100
+case $TICKS in ''|*[!0-9]*|0) TICKS=100 ;; esac
+
+kib_of() { # FILE KEY → the number of KiB after "KEY:", 0 when absent or unreadable
+  _v=$(status_field "$1" "$2" 2>/dev/null)
+  set -- $_v
+  case ${1:-} in ''|*[!0-9]*) printf 0 ;; *) printf '%s' "$1" ;; esac
+}
+
+# usage DIR CPU_TICKS START_TICKS: what the process used, as the binary records it (memory
+# resident and proportional, CPU time, age), for the resources its plan is sized from.
+usage() {
+  _rss=$(kib_of "$1/status" VmRSS)
+  _pss=0
+  [ -r "$1/smaps_rollup" ] && _pss=$(kib_of "$1/smaps_rollup" Pss)
+  _up=$(cat /proc/uptime 2>/dev/null); _up=${_up%% *}
+  _upms=0
+  case $_up in
+    *.*) _f=${_up#*.}00; _f=${_f%"${_f#??}"}; _upms=$(( ${_up%%.*} * 1000 + ${_f#0} * 10 )) ;;
+    ?*) _upms=$(( _up * 1000 )) ;;
+  esac
+  _age=$(( _upms - $3 * 1000 / TICKS )); [ "$_age" -lt 0 ] && _age=0
+  _cpu=$(( $2 * 1000 / TICKS ))
+  if [ "$_rss$_pss$_cpu$_age" = 0000 ]; then return; fi
+  printf ',"usage":{"rss_kib":%s,"pss_kib":%s,"cpu_ms":%s,"age_ms":%s}' "$_rss" "$_pss" "$_cpu" "$_age"
+}
+
 unreadable=''
 note_unreadable() { unreadable="$unreadable$1$NL"; }
 
@@ -417,7 +445,7 @@ process() {
   _comm=${_stat#*\(}; _comm=${_comm%\)*}
   _after=${_stat##*\)}
   set -- $_after
-  _state=$1; _ppid=$2; _flags=$7
+  _state=$1; _ppid=$2; _flags=$7; _utime=${12}; _stime=${13}
   shift 19; _start=$1
   if [ $((_flags & 0x200000)) -ne 0 ] || [ "$_pid" = 2 ] || [ "$_ppid" = 2 ]; then return 1; fi
   case $_state in Z|X) return 1 ;; esac
@@ -448,6 +476,7 @@ process() {
   fd_problems "$_pid"
   if cat "$_d/maps" >/dev/null 2>&1; then _maps=$(maps "$_pid"); else _maps='[]'; note_unreadable "maps: permission denied"; fi
   if cat "$_d/limits" >/dev/null 2>&1; then _lim=$(limits "$_d/limits"); else _lim='{}'; note_unreadable "limits: permission denied"; fi
+  _usage=$(usage "$_d" $((_utime + _stime)) "$_start")
   jset "$_comm"; _jcomm=$J
   jset "$_cgroup"; _jcg=$J
   _body=$(printf '{"pid":%s,"ppid":%s,"comm":%s,"exe":%s,"cmdline":%s,"cwd":%s,"environ":%s,"uids":[%s],"gids":[%s],"groups":[%s],"unit":%s,"cgroup":%s,"start_time":%s,"fds":%s,"maps":%s,"limits":%s,"cap_eff":%s' \
@@ -455,7 +484,7 @@ process() {
     "$_uids" "$_gids" "$_glist" "$(unit_from_cgroup "$_d/cgroup")" "$_jcg" "$_start" \
     "$_fds" "$_maps" "$_lim" "$((0x$_cap))")
   [ -d "$_d" ] || { finding warning "pid $_pid" "exited during the scan"; return 1; }
-  printf '%s,"unreadable":%s}' "$_body" "$(printf '%s' "$unreadable" | jarr_lines)"
+  printf '%s%s,"unreadable":%s}' "$_body" "$_usage" "$(printf '%s' "$unreadable" | jarr_lines)"
 }
 
 # ---- sockets ------------------------------------------------------------------------------

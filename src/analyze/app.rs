@@ -419,6 +419,7 @@ mod tests {
             populate_with: None,
             why: "t".into(),
             live_writes: None,
+            scratch: false,
         };
         let mut volumes = vec![volume("/var/lib/redis"), volume("/srv/quiet")];
         mark_live_writes(&[&p], &a, &vars, &mut volumes);

@@ -72,6 +72,7 @@ pub(crate) fn vendor_tree(cx: &HookContext, d: &mut Draft) {
                 populate: kind == VolumeKind::Volume,
                 populate_with: None,
                 live_writes: None,
+                scratch: false,
                 why: format!("state of the vendor tree {tree}"),
             });
         }

@@ -229,6 +229,7 @@ fn volumes(a: &Analyzer, paths: &dyn Fn(&str) -> Vec<String>) -> Vec<Volume> {
                 populate: true,
                 populate_with: strategy.map(|s| s.name.to_string()),
                 live_writes: None,
+                scratch: false,
                 why: match strategy {
                     Some(s) => format!(
                         "analyzer {}: state ({t}), filled by {}: {}",
@@ -247,6 +248,7 @@ fn volumes(a: &Analyzer, paths: &dyn Fn(&str) -> Vec<String>) -> Vec<Volume> {
                 populate: false,
                 populate_with: None,
                 live_writes: None,
+                scratch: false,
                 why: format!("analyzer {}: written at run time, not kept ({t})", a.id),
             });
         }

@@ -244,6 +244,7 @@ pub fn apply(u: &Unit, a: &Analyzer, d: &mut Draft) {
                     populate: kind == VolumeKind::Volume,
                     populate_with: None,
                     live_writes: None,
+                    scratch: false,
                     why: from(key),
                 });
             }
@@ -313,6 +314,7 @@ fn writable_path(d: &mut Draft, path: &str, why: &str) {
         populate: kind == VolumeKind::Volume,
         populate_with: None,
         live_writes: None,
+        scratch: false,
         why: why.to_string(),
     });
 }

@@ -160,6 +160,7 @@ fn scratch(d: &mut Draft, path: String, why: String) {
         populate: false,
         populate_with: None,
         live_writes: None,
+        scratch: false,
         why,
     });
 }

@@ -470,6 +470,7 @@ mod tests {
             populate_with: None,
             why: "test".into(),
             live_writes: Some("pid 7 writes here as it runs: stop it first".into()),
+            scratch: false,
         };
         let out = tempfile::tempdir().unwrap();
         let (_, findings) = populate(

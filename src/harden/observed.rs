@@ -88,7 +88,7 @@ pub fn from_trace(app: &AppPlan, host: &dyn Host, trace: &Trace, failed: bool) -
             match placement::propose(app, host, &path, &call) {
                 Ok(v) if failed => p.volumes.push(v),
                 Ok(v) => p.notes.push(format!(
-                    "{path}: its {call} was refused by the read-only root and the app answered                      anyway; proposed, not applied: a {} at {} (add it to the plan's volumes if                      the app must write there)",
+                    "{path}: its {call} was refused by the read-only root and the app answered anyway; proposed, not applied: a {} at {} (add it to the plan's volumes if the app must write there)",
                     format!("{:?}", v.kind).to_lowercase(),
                     v.path
                 )),

@@ -157,6 +157,7 @@ pub fn run_time_tmpfs(app: &mut AppPlan) {
             populate: false,
             populate_with: None,
             live_writes: None,
+            scratch: false,
             why: format!(
                 "a directory the app writes at run time ({}), empty in the image: tmpfs, not kept",
                 d.why
@@ -200,15 +201,23 @@ pub fn propose(app: &AppPlan, host: &dyn Host, path: &str, call: &str) -> Result
     let seen =
         format!("the app's {call} of {path} was refused by the read-only root in its trial run");
     if image_has_below(app, &dir) {
+        // A pid file or lock beside the app's files: nothing there outlives the run.
+        let run_time = ephemeral_file(path);
         return Ok(Volume {
             path: dir.clone(),
             kind: VolumeKind::Volume,
             populate: true,
             populate_with: Some(SEED_FROM_IMAGE.to_string()),
             live_writes: None,
+            scratch: run_time,
             why: format!(
                 "{seen}; {dir} also holds the app's own files, so it is a volume seeded with the \
-                 image's files there (a tmpfs would hide them)"
+                 image's files there (a tmpfs would hide them){}",
+                if run_time {
+                    "; what the app writes there is run-time only, so the volume need not be kept"
+                } else {
+                    ""
+                }
             ),
         });
     }
@@ -219,6 +228,7 @@ pub fn propose(app: &AppPlan, host: &dyn Host, path: &str, call: &str) -> Result
             populate: false,
             populate_with: None,
             live_writes: None,
+            scratch: false,
             why: format!("{seen}; run-time files: tmpfs, not kept"),
         });
     }
@@ -229,6 +239,7 @@ pub fn propose(app: &AppPlan, host: &dyn Host, path: &str, call: &str) -> Result
         populate: on_source,
         populate_with: None,
         live_writes: None,
+        scratch: false,
         why: format!(
             "{seen}; it may be state, so it is kept{}",
             if on_source {
@@ -238,6 +249,28 @@ pub fn propose(app: &AppPlan, host: &dyn Host, path: &str, call: &str) -> Result
             }
         ),
     })
+}
+
+/// A volume taken as scratch (its first refused write was a pid file) is kept after all when
+/// the trial saw the app write anything else there: that may be state.
+pub fn keep_scratch_holding_state<'a>(app: &mut AppPlan, written: impl Iterator<Item = &'a str>) {
+    // A log beside the pages is the run's record, not the app's state (and most are links to
+    // the engine's log already).
+    let written: Vec<&str> = written
+        .filter(|p| !p.ends_with(".log") && !app.links.iter().any(|l| l.path == *p))
+        .collect();
+    for v in app.volumes.iter_mut().filter(|v| v.scratch) {
+        if let Some(state) = written
+            .iter()
+            .find(|p| under(p, &v.path) && **p != v.path && !ephemeral_file(p))
+        {
+            v.scratch = false;
+            v.why = format!(
+                "{}; kept after all: its trial run also wrote {state}, which may be state",
+                v.why
+            );
+        }
+    }
 }
 
 /// Where a trial run saw the app write, collapsed to the volume or tmpfs holding each path (a
@@ -275,7 +308,7 @@ pub fn observed_writes<'a>(
         }
         if !placed(app, path) {
             let why = if answered {
-                "its write was refused by the read-only root in its trial run, and it answered                  as the original without it"
+                "its write was refused by the read-only root in its trial run, and it answered as the original without it"
             } else {
                 "its write was refused by the read-only root in its trial run"
             };
@@ -318,7 +351,7 @@ pub fn unplaced(app: &AppPlan) -> Vec<Finding> {
                 return Finding::info(
                     &w.path,
                     format!(
-                        "the app tries to write here ({}): it is on the read-only root, so the                          write fails; add a volume or tmpfs to the plan if the file matters",
+                        "the app tries to write here ({}): it is on the read-only root, so the write fails; add a volume or tmpfs to the plan if the file matters",
                         w.why
                     ),
                 );

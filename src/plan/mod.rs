@@ -410,6 +410,11 @@ pub struct Volume {
     /// it runs may not be consistent. Says who writes and what the user can do about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub live_writes: Option<String>,
+    /// What the app writes here need not outlive it (a pid file beside its own files, in a
+    /// volume seeded with them): the data is the image's, so Kubernetes gives it a fresh
+    /// `emptyDir` filled from the data image at each start, and the app stays a Deployment.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scratch: bool,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -403,6 +403,7 @@ fn record_hardening(
         .iter()
         .filter(|(_, why)| why.ends_with("EROFS"))
         .map(|(p, _)| p.as_str());
+    crate::harden::placement::keep_scratch_holding_state(app, last.write_set().into_iter());
     let observed = crate::harden::placement::observed_writes(
         app,
         last.write_set().into_iter(),

@@ -76,8 +76,10 @@ fn collect_sh_under_dash_and_busybox_writes_the_binarys_snapshot() {
     let bin_path = w.join("bin.json");
     run_ok(liftkit().arg("collect").arg("-o").arg(&bin_path));
     let mut bin = liftkit::snapshot::load(&bin_path).unwrap();
-    // What processes used (memory, CPU time, age) is a measurement of the moment, which
-    // collect.sh does not take: compared, and planned, without it.
+    // What processes used (memory, CPU time, age) is a measurement of the moment: each side's
+    // is checked against the other's below, then both are compared, and planned, without it.
+    let bin_usage: std::collections::BTreeMap<i32, liftkit::snapshot::Usage> =
+        bin.processes.iter().map(|p| (p.pid, p.usage)).collect();
     for p in &mut bin.processes {
         p.usage = Default::default();
     }
@@ -104,7 +106,44 @@ fn collect_sh_under_dash_and_busybox_writes_the_binarys_snapshot() {
 
     for (name, shell) in [("dash", vec!["dash"]), ("busybox", vec!["busybox", "sh"])] {
         let path = w.join(format!("{name}.json"));
-        let sh = collect_sh(&shell, &path);
+        let mut sh = collect_sh(&shell, &path);
+        // The script records usage as the binary does: the same resident memory give or take
+        // what the daemons touched in between, CPU time and age counted in the same clock.
+        for pid in [ng, rd] {
+            let (a, b) = (bin_usage[&pid], sh.process(pid).unwrap().usage);
+            assert!(b.rss_kib > 0 && b.age_ms > 0, "{name}: pid {pid}: {b:?}");
+            assert!(
+                b.rss_kib.abs_diff(a.rss_kib) <= a.rss_kib / 4,
+                "{name}: pid {pid}: RSS {b:?} against the binary's {a:?}"
+            );
+            assert!(
+                b.cpu_ms >= a.cpu_ms && b.cpu_ms <= a.cpu_ms + 5_000,
+                "{name}: {b:?} {a:?}"
+            );
+            assert!(
+                b.age_ms >= a.age_ms && b.age_ms <= a.age_ms + 120_000,
+                "{name}: {b:?} {a:?}"
+            );
+            assert_eq!(
+                b.pss_kib > 0,
+                a.pss_kib > 0,
+                "{name}: PSS read where the binary reads it"
+            );
+        }
+        let sized_path = w.join(format!("{name}-usage.json"));
+        liftkit::snapshot::save(&sh, &sized_path).unwrap();
+        let sized = plan_of(&sized_path, ng, &w.join(format!("{name}-nginx-sized.yaml")));
+        let resources = &sized["apps"][0]["deploy"]["resources"];
+        assert!(
+            resources["memory_request"]
+                .as_str()
+                .is_some_and(|m| m.ends_with("Mi")),
+            "{name}: a script-collected nginx is sized from its usage: {resources:?}"
+        );
+        for p in &mut sh.processes {
+            p.usage = Default::default();
+        }
+        liftkit::snapshot::save(&sh, &path).unwrap();
         assert_eq!(sh.schema, bin.schema);
         assert_eq!(sh.host, bin.host, "{name}: host");
         assert_eq!(sh.users, bin.users, "{name}: users");

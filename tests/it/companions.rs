@@ -199,10 +199,24 @@ fn the_outputs_work_in_the_tools_they_are_for() {
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
 
     // Kubernetes: the schema, then podman's player; the app answers through the published port.
-    // This nginx writes its pid file and logs beside its pages: the hardened plan keeps that
-    // directory as a volume seeded from the image, so the workload is a StatefulSet.
+    // This nginx writes its pid file beside its pages: the hardened plan makes that directory
+    // a volume seeded from the image, scratch (a pid file is no state), so the workload is a
+    // Deployment whose emptyDir the init container fills from the data image at each start.
     let docs = kubernetes_validated(&app);
-    assert_eq!(kinds(&docs), ["Service", "StatefulSet"]);
+    assert_eq!(kinds(&docs), ["Deployment", "Service"]);
+    let pod = &workload(&docs)["spec"]["template"]["spec"];
+    let scratch: Vec<&str> = pod["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|v| v["emptyDir"].is_mapping() && v["emptyDir"]["medium"].is_null())
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert_eq!(scratch.len(), 1, "the pages' directory: {pod:?}");
+    assert!(
+        pod["initContainers"][0]["volumeMounts"][0]["name"].as_str() == Some(scratch[0]),
+        "filled by the init container: {pod:?}"
+    );
     let container = &workload(&docs)["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(
         container["readinessProbe"]["httpGet"]["path"].as_str(),
@@ -242,7 +256,7 @@ fn the_outputs_work_in_the_tools_they_are_for() {
     run_ok(liftkit().arg("build").arg(&plan_file).arg("-o").arg(&out2));
     let app2 = app_dir(&out2);
     let mut docs = kubernetes_validated(&app2);
-    assert_eq!(kinds(&docs), ["ConfigMap", "Service", "StatefulSet"]);
+    assert_eq!(kinds(&docs), ["ConfigMap", "Deployment", "Service"]);
     let mount = workload(&docs)["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
         .as_sequence()
         .unwrap()

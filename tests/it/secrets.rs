@@ -371,12 +371,12 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
 
     // Kubernetes: the key and htpasswd in a Secret (its file 0600, their values nowhere else),
     // mounted where nginx reads them; the pod serves TLS with them.
-    // This nginx writes its pid file and logs in the directory of its pages: the hardened
-    // plan keeps that directory as a volume seeded from the image, so it is a StatefulSet.
+    // This nginx writes its pid file in the directory of its pages: a scratch volume seeded
+    // from the image (an emptyDir the init container fills), so it is a Deployment.
     let docs = crate::deploy_common::kubernetes_validated(&app_dir);
     assert_eq!(
         crate::deploy_common::kinds(&docs),
-        ["Secret", "Service", "StatefulSet"]
+        ["Deployment", "Secret", "Service"]
     );
     let k8s = app_dir.join("kubernetes");
     assert_eq!(
@@ -430,4 +430,145 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
         play.logs()
     );
     assert_eq!(curl("/private/"), "401");
+}
+
+/// What the perl daemon below answers: the token's length and checksum, never the token.
+fn token_answer(port: u16) -> Option<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out.trim().to_string()).filter(|a| !a.is_empty())
+}
+
+fn token_answer_within(port: u16, wait: Duration) -> Option<String> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Some(a) = token_answer(port) {
+            return Some(a);
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn a_token_in_a_daemons_environment_reaches_run_sh_and_the_pod_through_secrets_only() {
+    let dir = public_tempdir();
+    let d = dir.path();
+    let port = free_port();
+    let token = format!("tok-{port}-k8QzV3nR7xLp2WmY5sTq9");
+    // On every address, as a pod's port is reached through the pod's own interface.
+    let script = d.join("tokend.pl");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/perl\nuse strict;\nuse warnings;\nuse IO::Socket::INET;\n\
+         my $port = shift or die \"usage: tokend PORT\\n\";\n\
+         my $token = $ENV{API_TOKEN} // '';\n\
+         my $s = IO::Socket::INET->new(LocalAddr => '0.0.0.0', LocalPort => $port, Listen => 5,\n  \
+         ReuseAddr => 1) or die \"listen: $!\\n\";\n\
+         while (my $c = $s->accept) {\n  \
+         printf $c \"token of %d bytes, sum %d\\n\", length($token), unpack('%32C*', $token);\n  \
+         close $c;\n}\n",
+    )
+    .unwrap();
+    let mut child = daemon_command("/usr/bin/perl")
+        .arg(&script)
+        .arg(port.to_string())
+        .env("API_TOKEN", &token)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = child.id();
+    let original = {
+        let _k = Kill(&mut child);
+        assert!(wait_for_port(port, Duration::from_secs(10)));
+        let original = token_answer(port).expect("the daemon answers");
+        assert!(original.starts_with(&format!("token of {} bytes", token.len())));
+
+        let out = d.join("out");
+        run_ok(
+            liftkit()
+                .args(["lift", "--pid"])
+                .arg(pid.to_string())
+                .arg("-o")
+                .arg(&out),
+        );
+        original
+    };
+    assert!(wait_for_port_closed(port, Duration::from_secs(10)));
+    let app_dir = app_dir(&d.join("out"));
+    let plan = std::fs::read_to_string(app_dir.join("plan.yaml")).unwrap();
+    assert!(plan.contains("env:API_TOKEN"), "{plan}");
+    assert!(
+        !plan.contains(&token),
+        "the plan names the secret, not its value"
+    );
+    assert!(
+        !contains(&layer_bytes(&app_dir), &token),
+        "the token is in no layer"
+    );
+    for entry in walkdir::WalkDir::new(&app_dir)
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let p = entry.path();
+        let in_secrets = p.starts_with(app_dir.join("secrets"))
+            || p.ends_with("kubernetes/secret.yaml")
+            || p.starts_with(app_dir.join("oci"))
+            || p.ends_with("image.tar");
+        if entry.file_type().is_file() && !in_secrets {
+            let bytes = std::fs::read(p).unwrap();
+            assert!(!contains(&bytes, &token), "{} holds the token", p.display());
+        }
+    }
+
+    // run.sh passes it from secrets/env: the lifted daemon answers as the original.
+    let build: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
+    let container = format!("liftkit-test-token-{port}");
+    let _cleanup = Cleanup {
+        container: container.clone(),
+        image: build["image"].as_str().unwrap().to_string(),
+    };
+    start_lifted(&app_dir, &container);
+    assert_eq!(
+        token_answer_within(port, Duration::from_secs(30)).as_deref(),
+        Some(original.as_str()),
+        "{}",
+        container_logs(&container)
+    );
+    let _ = podman().args(["rm", "-f", "-t", "2", &container]).output();
+    assert!(wait_for_port_closed(port, Duration::from_secs(10)));
+
+    // Kubernetes: the token in a Secret the container takes as its environment (envFrom).
+    let docs = crate::deploy_common::kubernetes_validated(&app_dir);
+    assert_eq!(
+        crate::deploy_common::kinds(&docs),
+        ["Deployment", "Secret", "Service"]
+    );
+    let c = &crate::deploy_common::workload(&docs)["spec"]["template"]["spec"]["containers"][0];
+    assert!(
+        c["envFrom"][0]["secretRef"]["name"].as_str().is_some(),
+        "{c:?}"
+    );
+    let _images = crate::deploy_common::Loaded::images(&app_dir);
+    let play = crate::deploy_common::KubePlay::start(&docs, d);
+    assert_eq!(
+        token_answer_within(port, Duration::from_secs(60)).as_deref(),
+        Some(original.as_str()),
+        "the pod has the token from its Secret:\n{}",
+        play.logs()
+    );
 }

@@ -226,6 +226,7 @@ pub fn apply(inp: &Inputs, found: Found, d: &mut Draft) {
                     populate_with: None,
                     why: e.why,
                     live_writes: None,
+                    scratch: false,
                 });
             }
             Kind::Env => {

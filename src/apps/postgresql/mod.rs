@@ -57,6 +57,7 @@ fn add_written_dirs(d: &mut Draft, datadir: Option<&str>) {
             populate: false,
             populate_with: None,
             live_writes: None,
+            scratch: false,
             why: "PostgreSQL stats_temp_directory: statistics written at run time, not kept"
                 .to_string(),
         });

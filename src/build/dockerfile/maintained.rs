@@ -4,7 +4,7 @@
 //! trees, liftkit's generated passwd), and packaged files that differ from what the package
 //! installed (changed conffiles), found by dpkg's own checksums.
 
-use super::{rootfs_path, Owners, ROOTFS};
+use super::{rootfs_path, Owners, SpecialModes, ROOTFS};
 use crate::build::Context;
 use crate::host::Host;
 use crate::plan::Role;
@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 const STATUS: &str = "/var/lib/dpkg/status";
 const INFO_DIR: &str = "/var/lib/dpkg/info";
 
-pub fn dockerfile(cx: &Context, owners: &Owners) -> Result<String, String> {
+/// `special`: the set-user-ID, set-group-ID and sticky files of the layer, whose bits a
+/// builder's COPY may drop (a package's own files get theirs from the package).
+pub fn dockerfile(cx: &Context, owners: &Owners, special: &SpecialModes) -> Result<String, String> {
     let app = cx.app;
     let release = release(&cx.plan.source);
     let packages = crate::build::sbom::packages_in_image(app, cx.opts.include_secrets);
@@ -60,19 +62,35 @@ pub fn dockerfile(cx: &Context, owners: &Owners) -> Result<String, String> {
              # installed ({kept} packaged files are as their package has them and are not copied).\n"
         ));
         for (path, why) in &copies {
-            let owner = owners
-                .get(&PathBuf::from(path.trim_start_matches('/')))
-                .map(|(u, g, _)| (*u, *g))
-                .unwrap_or((0, 0));
+            let rel = PathBuf::from(path.trim_start_matches('/'));
+            let owner = owners.get(&rel).map(|(u, g, _)| (*u, *g)).unwrap_or((0, 0));
             let chown = if owner == (0, 0) {
                 String::new()
             } else {
                 format!("--chown={}:{} ", owner.0, owner.1)
             };
+            let chmod = special
+                .get(&rel)
+                .map(|mode| format!("--chmod={mode:04o} "))
+                .unwrap_or_default();
             out.push_str(&format!("# {why}\n"));
             out.push_str(&format!(
-                "COPY {chown}{} {path}\n",
+                "COPY {chown}{chmod}{} {path}\n",
                 rootfs_path(Path::new(path))
+            ));
+        }
+    }
+    // A set-user-ID file inside a copied tree: its bits again, as the exact Dockerfile does.
+    for (rel, mode) in special {
+        let path = format!("/{}", rel.to_string_lossy());
+        let in_tree = copies
+            .iter()
+            .any(|(c, _)| c.ends_with('/') && path.starts_with(c.as_str()));
+        if in_tree {
+            let (uid, gid, _) = owners.get(rel).copied().unwrap_or((0, 0, false));
+            out.push_str(&format!(
+                "COPY --chown={uid}:{gid} --chmod={mode:04o} {} {path}\n",
+                rootfs_path(rel)
             ));
         }
     }

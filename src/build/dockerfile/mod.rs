@@ -24,7 +24,8 @@ pub fn write(cx: &Context, _: &mut AppBuild) -> Result<(), BuildError> {
     lay_out_owned_trees(cx, &chowns)?;
     let text = exact(cx.app, &chowns, &special, &owners).map_err(cx.encode("Dockerfile"))?;
     cx.write("Dockerfile", &text)?;
-    let text = maintained::dockerfile(cx, &owners).map_err(cx.encode("Dockerfile.maintained"))?;
+    let text = maintained::dockerfile(cx, &owners, &special)
+        .map_err(cx.encode("Dockerfile.maintained"))?;
     cx.write("Dockerfile.maintained", &text)
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - `deployment.yaml`, or `statefulset.yaml` with `volumeClaimTemplates` when the app keeps
 //!   state; its pod runs the image as run.sh does, with probes, resources sized from what the
-//!   original used, and an init container filling new claims from `data-image/image.tar`;
+//!   original used, and an init container filling new claims (and the `emptyDir` of a scratch
+//!   volume, at every start) from `data-image/image.tar`;
 //! - `service.yaml`: the app's ports on the cluster's network (`hostNetwork` only when the
 //!   plan's `deploy.host_network` says so);
 //! - `secret.yaml` (0600): the values of `secrets/`, mounted where the app reads them;

@@ -21,7 +21,7 @@ pub fn workload(
     volume_bytes: &dyn Fn(&str) -> u64,
     secrets: &super::SecretParts,
 ) -> Workload {
-    let stateful = app.volumes.iter().any(|v| v.kind == VolumeKind::Volume);
+    let stateful = app.volumes.iter().any(|v| kept(&v));
     let labels = names.selector();
     let mut spec = Map::new();
     spec.insert("replicas".into(), json!(1));
@@ -47,10 +47,16 @@ pub fn workload(
     Workload { kind, doc }
 }
 
+/// A volume whose content must outlive the pod: a claim. A scratch one (the image's files and a
+/// pid file) is an `emptyDir` the init container fills at every start.
+fn kept(v: &&crate::plan::Volume) -> bool {
+    v.kind == VolumeKind::Volume && !v.scratch
+}
+
 fn claim_templates(app: &AppPlan, volume_bytes: &dyn Fn(&str) -> u64) -> Vec<Value> {
     app.volumes
         .iter()
-        .filter(|v| v.kind == VolumeKind::Volume)
+        .filter(kept)
         .map(|v| {
             let bytes = volume_bytes(&v.path);
             // Twice the lifted data, rounded up to whole GiB: the app keeps writing.
@@ -80,8 +86,10 @@ fn pod_template(app: &AppPlan, names: &Names, secrets: &super::SecretParts) -> V
         mounts.push(json!({ "name": name, "mountPath": v.path }));
         if v.kind == VolumeKind::Tmpfs {
             volumes.push(json!({ "name": name, "emptyDir": { "medium": "Memory" } }));
+        } else if v.scratch {
+            volumes.push(json!({ "name": name, "emptyDir": {} }));
         }
-        // Volumes are the StatefulSet's claims, named after their template.
+        // Kept volumes are the StatefulSet's claims, named after their template.
     }
     if let Some(files) = &secrets.files {
         for (path, key) in &files.items {

@@ -306,6 +306,7 @@ mod tests {
                 populate: true,
                 populate_with: None,
                 live_writes: None,
+                scratch: false,
                 why: "data".to_string(),
             }],
             secrets: vec![],

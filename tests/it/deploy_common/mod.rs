@@ -169,8 +169,19 @@ pub fn podman_form(docs: &[Value], dir: &Path) -> Played {
             Some("Service") => {}
             Some("Secret") => {
                 let name = d["metadata"]["name"].as_str().unwrap().to_string();
-                let file = dir.join(format!("{name}.secret.yaml"));
-                std::fs::write(&file, serde_yaml_ng::to_string(d).unwrap()).unwrap();
+                // podman 4.3 reads a secret an `envFrom` names as a flat JSON map of key to
+                // base64 value (a Secret's `data`), and a secret volume's as a Secret object.
+                let as_env = docs.iter().any(|w| {
+                    w["spec"]["template"]["spec"]["containers"]
+                        .as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|c| c["envFrom"].as_sequence().cloned().unwrap_or_default())
+                        .any(|e| e["secretRef"]["name"].as_str() == Some(name.as_str()))
+                });
+                let file = dir.join(format!("{name}.secret.json"));
+                let stored = if as_env { &d["data"] } else { d };
+                std::fs::write(&file, serde_json::to_string(stored).unwrap()).unwrap();
                 let _ = podman().args(["secret", "rm", &name]).output();
                 run_ok(podman().args(["secret", "create", &name]).arg(&file));
                 secrets.push(name);
@@ -209,6 +220,48 @@ pub fn podman_form(docs: &[Value], dir: &Path) -> Played {
             _ => out.push(d.clone()),
         }
     }
+    // The init containers run in a pod of their own (below): an emptyDir they fill would be
+    // that pod's, so here it is a claim both pods mount, as one pod's emptyDir is shared by
+    // its init and app containers in Kubernetes.
+    let mut scratch_claims = Vec::new();
+    for d in &mut out {
+        let workload = d["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let spec = &mut d["spec"]["template"]["spec"];
+        let filled: Vec<String> = spec["initContainers"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["volumeMounts"].as_sequence().cloned().unwrap_or_default())
+            .filter_map(|m| m["name"].as_str().map(str::to_string))
+            .collect();
+        let Some(volumes) = spec["volumes"].as_sequence_mut() else {
+            continue;
+        };
+        for v in volumes {
+            let name = v["name"].as_str().unwrap_or_default().to_string();
+            if v["emptyDir"].is_null() || !filled.contains(&name) {
+                continue;
+            }
+            let claim = format!("{name}-{workload}-scratch");
+            let _ = podman().args(["volume", "rm", "-f", &claim]).output();
+            *v = serde_yaml_ng::from_str(&format!(
+                "name: {name}\npersistentVolumeClaim: {{claimName: {claim}}}"
+            ))
+            .unwrap();
+            scratch_claims.push(
+                serde_yaml_ng::from_str::<Value>(&format!(
+                    "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: {claim}}}\n\
+                     spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Gi}}}}}}"
+                ))
+                .unwrap(),
+            );
+            claims.push(claim);
+        }
+    }
+    out.extend(scratch_claims);
     // podman 4.3 removes a finished "once" init container as soon as it exits and, often, before
     // its own state says so ("failed to remove once init container … as it is running"), failing
     // the whole play. The init containers therefore run first as a pod of their own, with the
