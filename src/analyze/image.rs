@@ -168,8 +168,7 @@ pub fn retitled(root: &Process, entrypoint: &[String], listen: &[String]) -> Opt
     // The title is often one string with spaces (`redis-server 127.0.0.1:6379`).
     // Titles are padded with empty words where the arguments were.
     let words = |cmd: &[String]| -> Vec<String> {
-        let end = cmd.iter().rposition(|w| !w.is_empty()).map_or(0, |i| i + 1);
-        match &cmd[..end] {
+        match trimmed(cmd) {
             [one] => one.split_whitespace().map(str::to_string).collect(),
             many => many.to_vec(),
         }
@@ -330,11 +329,13 @@ pub fn version(inp: &Inputs, root: &Process, a: &Analyzer) -> String {
 
 /// The command line without the empty padding a rewritten process title leaves behind.
 pub fn trimmed_cmdline(p: &Process) -> Vec<String> {
-    let mut c = p.cmdline.clone();
-    while c.last().is_some_and(String::is_empty) {
-        c.pop();
-    }
-    c
+    trimmed(&p.cmdline).to_vec()
+}
+
+/// A command line without the empty words a rewritten title is padded with.
+fn trimmed(cmd: &[String]) -> &[String] {
+    let end = cmd.iter().rposition(|w| !w.is_empty()).map_or(0, |i| i + 1);
+    &cmd[..end]
 }
 
 #[cfg(test)]

@@ -123,11 +123,13 @@ const ENGINE_FILES: &[&str] = &[
 /// The same figures with the trial run's trace as the working set (`trial.json`: what the
 /// lifted app read and wrote inside its image while it started and answered the probes), for
 /// services nobody traced on the host: the generic corpus.
-pub fn from_trial(app: &str, app_dir: &Path, plan: &AppPlan) -> Result<Figures, BenchError> {
-    let path = app_dir.join("trial.json");
-    let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-    let trial: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| BenchError::Failed(format!("{}: {e}", path.display())))?;
+/// `trial`: the app's `trial.json`, parsed.
+pub fn from_trial(
+    app: &str,
+    trial: &serde_json::Value,
+    app_dir: &Path,
+    plan: &AppPlan,
+) -> Result<Figures, BenchError> {
     let mut traced = BTreeMap::new();
     for (key, written) in [("read", false), ("written", true)] {
         for p in trial["last_trace"][key].as_array().into_iter().flatten() {
@@ -139,7 +141,7 @@ pub fn from_trial(app: &str, app_dir: &Path, plan: &AppPlan) -> Result<Figures, 
     if traced.is_empty() {
         return Err(BenchError::Failed(format!(
             "{}: the trial recorded no trace",
-            path.display()
+            app_dir.join("trial.json").display()
         )));
     }
     compare_files(app, &traced, app_dir, plan)

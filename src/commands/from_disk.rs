@@ -91,20 +91,15 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
     let mut builds = session.build_with(&plan, host, &output, &options)?;
     // The trial supplies what the disk's static evidence misses (a declared process was never
     // seen running): the files the app looks for, and the capabilities it is refused.
-    let trial_findings = if args.no_trial {
-        Vec::new()
-    } else {
-        let trial = args.trial.options();
-        super::trial_args::run_and_save(
-            &session,
-            &mut plan,
-            host,
-            &output,
-            &mut builds,
-            &options,
-            &trial,
-        )?
-    };
+    let trial_findings = super::trial_args::run_and_save(
+        &session,
+        &mut plan,
+        host,
+        &output,
+        &mut builds,
+        &options,
+        (!args.no_trial).then(|| args.trial.options()),
+    )?;
     if let Err(e) = disk.check_unchanged() {
         // What was read from a changing disk is no consistent state: leave none of it.
         for b in &builds {

@@ -123,20 +123,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     pipeline::save_inputs(&output, &snap, &plan)?;
     let options = pipeline::build_options(&request, Some(snap));
     let mut builds = session.build_with(&plan, &host, &output, &options)?;
-    let trial_findings = if args.no_trial {
-        Vec::new()
-    } else {
-        let trial = args.trial.options();
-        super::trial_args::run_and_save(
-            &session,
-            &mut plan,
-            &host,
-            &output,
-            &mut builds,
-            &options,
-            &trial,
-        )?
-    };
+    let trial_findings = super::trial_args::run_and_save(
+        &session,
+        &mut plan,
+        &host,
+        &output,
+        &mut builds,
+        &options,
+        (!args.no_trial).then(|| args.trial.options()),
+    )?;
     common::print_build_summary(&builds, args.json)?;
     if args.host_image {
         for h in session.host_images(&builds, &args.host_image_opts.options())? {

@@ -43,6 +43,7 @@ impl TrialArgs {
 
 /// The trial of every built app, as lift, the wizard and a disk lift run it: its rounds said on
 /// stderr, the plan saved again with what the trial added, and its findings, each with its app.
+/// `None` (`--no-trial`, or no engine for the wizard): nothing runs, no findings.
 pub fn run_and_save(
     session: &Session,
     plan: &mut Plan,
@@ -50,9 +51,12 @@ pub fn run_and_save(
     out: &Path,
     builds: &mut [AppBuild],
     options: &build::Options,
-    trial: &Options,
+    trial: Option<Options>,
 ) -> Result<Vec<(String, Finding)>> {
-    let trials = session.trial(plan, host, out, builds, options, trial);
+    let Some(trial) = trial else {
+        return Ok(Vec::new());
+    };
+    let trials = session.trial(plan, host, out, builds, options, &trial);
     print(&trials);
     pipeline::save_plan(out, plan)?;
     Ok(trials

@@ -196,20 +196,15 @@ fn drive(asker: &mut dyn Asker, run: &Run) -> Result<ExitCode> {
     let mut builds = pipe.build_with(&plan, &host, out, &options)?;
     // The trial run, as `lift` does it: what the app looks for and the host has is added, and
     // the places it writes under the read-only root are given a tmpfs or volume.
-    let trial_findings = if engine_available() {
-        let trial = super::trial_args::TrialArgs::default().options();
-        super::trial_args::run_and_save(
-            &pipe,
-            &mut plan,
-            &host,
-            out,
-            &mut builds,
-            &options,
-            &trial,
-        )?
-    } else {
-        Vec::new()
-    };
+    let trial_findings = super::trial_args::run_and_save(
+        &pipe,
+        &mut plan,
+        &host,
+        out,
+        &mut builds,
+        &options,
+        engine_available().then(|| super::trial_args::TrialArgs::default().options()),
+    )?;
     common::print_build_summary(&builds, run.json)?;
     verify_each(
         &mut session,

@@ -267,6 +267,10 @@ fn image_name(app_dir: &Path) -> Option<String> {
 }
 
 fn read_build(app_dir: &Path, r: &mut Lifted) {
+    let json = |name: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join(name)).ok()?).ok()
+    };
+    let trial = json("trial.json");
     if let Ok(plan) = crate::plan::load(&app_dir.join("plan.yaml")) {
         if let Some(app) = plan.apps.first() {
             r.kept = app.hardening.kept().map(|mut k| {
@@ -281,16 +285,15 @@ fn read_build(app_dir: &Path, r: &mut Lifted) {
             if !app.hardening.syscalls.is_empty() {
                 r.profile_syscalls = crate::harden::seccomp::allowed(&app.hardening.syscalls).len();
             }
-            r.size = crate::bench::size::from_trial(&r.service, app_dir, app).ok();
+            r.size = trial
+                .as_ref()
+                .and_then(|t| crate::bench::size::from_trial(&r.service, t, app_dir, app).ok());
         }
     }
-    let json = |name: &str| -> Option<serde_json::Value> {
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join(name)).ok()?).ok()
-    };
     if let Some(b) = json("build.json") {
         r.image_bytes = b["content_bytes"].as_u64().unwrap_or(0);
     }
-    if let Some(t) = json("trial.json") {
+    if let Some(t) = &trial {
         let rounds = t["rounds"].as_array().cloned().unwrap_or_default();
         r.trial_rounds = rounds.len();
         r.trial_added = rounds
