@@ -288,7 +288,9 @@ fn write_sow(
     let scope = engagement::plans::settle(ws, &session, &fleet, scope)?;
     scope.save(&ws.scope_file())?;
     let doc = sow::build(ws, &fleet, &scope)?;
-    let written = sow::write(ws, &doc, pdf)?;
+    // A negative SOURCE_DATE_EPOCH names no date a PDF can carry: undated, as without one.
+    let date = common::source_date_epoch()?.and_then(|d| u64::try_from(d).ok());
+    let written = sow::write(ws, &doc, pdf, date)?;
     eprintln!(
         "{} in scope, {} out; {} acceptance tests; effort {} of {} days → {}",
         doc.scope.len(),

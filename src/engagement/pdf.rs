@@ -22,7 +22,9 @@ pub fn chromium() -> Option<PathBuf> {
 }
 
 /// Prints `html` to `pdf`; `Err` says why not (no Chromium, or it failed) in a sentence.
-pub fn print(html: &Path, pdf: &Path) -> Result<(), String> {
+/// `date` (`SOURCE_DATE_EPOCH`) is the PDF's creation date; without one it carries none, so the
+/// same page prints to the same bytes.
+pub fn print(html: &Path, pdf: &Path, date: Option<u64>) -> Result<(), String> {
     let browser =
         chromium().ok_or("no Chromium on PATH (chromium, chromium-browser, google-chrome)")?;
     let page = std::fs::canonicalize(html).map_err(|e| format!("{}: {e}", html.display()))?;
@@ -38,6 +40,9 @@ pub fn print(html: &Path, pdf: &Path) -> Result<(), String> {
         if len == 0 {
             return Err(format!("{} wrote no PDF", browser.display()));
         }
+        let mut bytes = std::fs::read(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        pin_dates(&mut bytes, date);
+        std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, pdf).map_err(|e| format!("{}: {e}", pdf.display()))
     })
 }
@@ -88,5 +93,78 @@ fn run(browser: &Path, profile: &Path, page: &Path, out: &Path) -> Result<(), St
                 ));
             }
         }
+    }
+}
+
+/// Chromium stamps the print time into the document information (`/CreationDate` and
+/// `/ModDate`, the only bytes that differ between two prints of one page). Each is rewritten in
+/// place, at the same length, so the cross-reference offsets stay right: to `date` when given,
+/// else blanked to spaces (both entries are optional in PDF).
+pub fn pin_dates(pdf: &mut [u8], date: Option<u64>) {
+    for key in [&b"/CreationDate ("[..], &b"/ModDate ("[..]] {
+        let mut from = 0;
+        while let Some(at) = find(&pdf[from..], key).map(|i| i + from) {
+            let value = at + key.len();
+            let Some(close) = pdf[value..]
+                .iter()
+                .position(|&b| b == b')')
+                .map(|i| i + value)
+            else {
+                break;
+            };
+            match date.map(pdf_date) {
+                Some(stamp) if stamp.len() == close - value => {
+                    pdf[value..close].copy_from_slice(stamp.as_bytes());
+                }
+                _ => pdf[at..=close].fill(b' '),
+            }
+            from = close;
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `D:YYYYMMDDHHmmSS+00'00'`, the form Chromium writes.
+fn pdf_date(unix_secs: u64) -> String {
+    let iso = crate::timefmt::rfc3339(unix_secs);
+    let digits: String = iso.chars().filter(char::is_ascii_digit).collect();
+    format!("D:{digits}+00'00'")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INFO: &[u8] = b"<</Creator (x)\n/CreationDate (D:20261201172159+00'00')\n\
+        /ModDate (D:20261201172159+00'00')>>\nxref";
+
+    #[test]
+    fn dates_are_pinned_in_place() {
+        let mut pdf = INFO.to_vec();
+        pin_dates(&mut pdf, Some(1_700_000_000));
+        let text = String::from_utf8(pdf).unwrap();
+        assert_eq!(text.len(), INFO.len(), "offsets stay");
+        assert!(
+            text.contains("/CreationDate (D:20231114221320+00'00')"),
+            "{text}"
+        );
+        assert!(
+            text.contains("/ModDate (D:20231114221320+00'00')"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_a_date_the_entries_are_blanked() {
+        let mut pdf = INFO.to_vec();
+        pin_dates(&mut pdf, None);
+        let text = String::from_utf8(pdf).unwrap();
+        assert_eq!(text.len(), INFO.len());
+        assert!(
+            !text.contains("Date") && text.contains("/Creator (x)") && text.ends_with(">>\nxref")
+        );
     }
 }

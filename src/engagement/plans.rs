@@ -95,8 +95,8 @@ fn load(path: PathBuf, snapshot: PathBuf) -> Result<AppPlanFile, EngagementError
     })
 }
 
-/// Plans for every app in scope, and the analyzer's probes as the tests of an app that has
-/// none written yet. The scope is returned as it should be saved.
+/// Plans for every app in scope, and the tests of an app that has none written yet (see
+/// `proposed_tests`). The scope is returned as it should be saved.
 pub fn settle(
     ws: &Workspace,
     session: &Session,
@@ -106,8 +106,64 @@ pub fn settle(
     for a in scope.apps.iter_mut().filter(|a| a.in_scope) {
         let p = ensure(ws, session, fleet, a)?;
         if a.tests.is_none() {
-            a.tests = Some(p.plan.apps[0].probes.iter().map(Test::from_probe).collect());
+            a.tests = Some(proposed_tests(&p.plan.apps[0]));
         }
     }
     Ok(scope)
+}
+
+/// The tests proposed for an app before the consultant writes any: its analyzer's probes; for an
+/// app no analyzer knows, the probes its trial run starts from (the generic analysis's: a
+/// connection to each port it listens on, answered as the original answers), marked `trial`.
+pub fn proposed_tests(app: &crate::plan::AppPlan) -> Vec<Test> {
+    let to_test = if app.analyzer == crate::analyze::spec::Analyzer::generic().id {
+        Test::from_trial
+    } else {
+        Test::from_probe
+    };
+    app.probes.iter().map(to_test).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::accept::Origin;
+
+    fn fixture() -> crate::plan::AppPlan {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/report/plan.yaml"
+        );
+        crate::plan::load(std::path::Path::new(path))
+            .unwrap()
+            .apps
+            .remove(0)
+    }
+
+    #[test]
+    fn an_analyzed_app_is_accepted_by_its_analyzers_probes() {
+        let mut app = fixture();
+        app.analyzer = "nginx".into();
+        app.probes = vec![crate::plan::Probe {
+            http: Some("GET /health".into()),
+            ..Default::default()
+        }];
+        let tests = proposed_tests(&app);
+        assert_eq!(tests.len(), 1);
+        assert_eq!(tests[0].from, Origin::Analyzer);
+        assert_eq!(tests[0].http.as_deref(), Some("GET /health"));
+    }
+
+    #[test]
+    fn an_app_no_analyzer_knows_is_accepted_by_its_trials_probe() {
+        let mut app = fixture();
+        app.analyzer = "generic".into();
+        app.probes = crate::analyze::spec::Analyzer::generic().runtime.probes;
+        let tests = proposed_tests(&app);
+        assert_eq!(tests.len(), 1, "{tests:?}");
+        assert_eq!(tests[0].from, Origin::Trial);
+        assert_eq!(tests[0].tcp, Some(true));
+        assert!(tests[0].same_as_original);
+        assert!(tests[0].check().is_ok(), "{:?}", tests[0].check());
+    }
 }

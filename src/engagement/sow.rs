@@ -276,7 +276,7 @@ fn assumptions(plans: &[(String, AppPlan)], hosts: &[Host]) -> Vec<Assumption> {
         },
         Assumption {
             title: "Acceptance".to_string(),
-            text: "An application is accepted when every one of its acceptance tests below passes against the lifted image; the results are recorded with their evidence and handed over. Tests marked `analyzer` come from liftkit's knowledge of the application and must answer as the original does; tests marked `consultant` were written for this engagement.".to_string(),
+            text: "An application is accepted when every one of its acceptance tests below passes against the lifted image; the results are recorded with their evidence and handed over. Tests marked `analyzer` come from liftkit's knowledge of the application and must answer as the original does; tests marked `trial` are the probes liftkit's trial run starts from for an application it has no analyzer for (each port answers, as the original's does); tests marked `consultant` were written for this engagement.".to_string(),
             items: Vec::new(),
         },
     ]
@@ -299,15 +299,20 @@ pub fn to_html(sow: &Sow) -> Result<String, EngagementError> {
 }
 
 /// Writes `sow.md` and `sow.html` into the workspace, and prints `sow.pdf` when `pdf` is set and
-/// Chromium is at hand.
-pub fn write(ws: &Workspace, sow: &Sow, pdf: bool) -> Result<Written, EngagementError> {
+/// Chromium is at hand, dated `date` (`SOURCE_DATE_EPOCH`) or undated.
+pub fn write(
+    ws: &Workspace,
+    sow: &Sow,
+    pdf: bool,
+    date: Option<u64>,
+) -> Result<Written, EngagementError> {
     let markdown = ws.dir.join("sow.md");
     let html = ws.dir.join("sow.html");
     write_file(&markdown, to_markdown(sow)?.as_bytes())?;
     write_file(&html, to_html(sow)?.as_bytes())?;
     let pdf_path = ws.dir.join("sow.pdf");
     let pdf = if pdf {
-        super::pdf::print(&html, &pdf_path).map(|()| pdf_path)
+        super::pdf::print(&html, &pdf_path, date).map(|()| pdf_path)
     } else {
         Err("not asked for".to_string())
     };

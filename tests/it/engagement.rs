@@ -403,6 +403,28 @@ impl Case {
                 "{expected:?} not in the PDF:\n{printed}"
             );
         }
+        // Printed again, the same bytes: Chromium's print time is not kept (undated), or is
+        // SOURCE_DATE_EPOCH's.
+        let first = std::fs::read(&pdf).unwrap();
+        run_ok(&mut engagement(&["sow"], ws));
+        assert!(
+            std::fs::read(&pdf).unwrap() == first,
+            "sow.pdf printed twice differs"
+        );
+        run_ok(engagement(&["sow"], ws).env("SOURCE_DATE_EPOCH", "1700000000"));
+        let dated = std::fs::read(&pdf).unwrap();
+        assert_eq!(dated.len(), first.len());
+        assert!(
+            dated
+                .windows(b"/CreationDate (D:20231114".len())
+                .any(|w| w == b"/CreationDate (D:20231114"),
+            "dated by SOURCE_DATE_EPOCH"
+        );
+        let info = run_ok(Command::new("pdfinfo").arg(&pdf));
+        assert!(
+            String::from_utf8_lossy(&info.stdout).contains("CreationDate"),
+            "a PDF reader reads the date"
+        );
         let dom = browser::dom(&ws.join("sow.html"));
         assert!(
             dom.contains("<td><strong>health page</strong></td>"),
@@ -806,4 +828,88 @@ fn row<'s>(status: &'s Value, app: &str) -> &'s Value {
         .iter()
         .find(|r| r["app"] == app)
         .unwrap_or_else(|| panic!("{app} in {status:#}"))
+}
+
+/// A daemon no analyzer knows (a perl line server) gets the trial's probe as its acceptance
+/// test, marked `trial` in the scope and the statement of work, and passes it after the run.
+#[test]
+fn an_app_no_analyzer_knows_is_accepted_by_its_trials_probe() {
+    let dir = public_tempdir();
+    let d = dir.path();
+    let port = free_port();
+    let script = d.join("lined.pl");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/perl\nuse strict;\nuse IO::Socket::INET;\nmy $port = shift;\n\
+         my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $port, Listen => 5,\n  \
+         ReuseAddr => 1) or die \"listen: $!\\n\";\n\
+         while (my $c = $s->accept) { print $c \"line server\\n\"; close $c; }\n",
+    )
+    .unwrap();
+    let mut child = daemon_command("/usr/bin/perl")
+        .arg(&script)
+        .arg(port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let pid = i64::from(child.id());
+    let _kill = Kill(&mut child);
+    assert!(wait_for_port(port, Duration::from_secs(10)));
+
+    let full = d.join("full.json");
+    run_ok(liftkit().arg("collect").arg("-o").arg(&full));
+    let mut snap = json(&full);
+    keep_only(&mut snap, &BTreeSet::from([pid]));
+    let snaps = d.join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    std::fs::write(snaps.join("perl-host.json"), snap.to_string()).unwrap();
+    let ws = d.join("ws");
+    run_ok(
+        liftkit()
+            .args(["engagement", "init"])
+            .arg(&ws)
+            .arg("--snapshots")
+            .arg(&snaps)
+            .args(["--name", "perl lift", "--customer", "ACME", "--days", "1"]),
+    );
+    let scoped = run_ok(&mut engagement(
+        &["scope", "--app", "perl", "--no-pdf"],
+        &ws,
+    ));
+    assert!(
+        text(&scoped).contains("1 acceptance tests"),
+        "{}",
+        text(&scoped)
+    );
+    let scope = yaml(&ws.join("scope.yaml"));
+    let tests = &scope["apps"][0]["tests"];
+    assert_eq!(tests[0]["from"].as_str(), Some("trial"), "{scope:?}");
+    assert_eq!(tests[0]["tcp"].as_bool(), Some(true), "{scope:?}");
+    let sow = std::fs::read_to_string(ws.join("sow.md")).unwrap();
+    assert!(
+        sow.contains("| trial |"),
+        "the statement of work says where it came from:\n{sow}"
+    );
+
+    run_ok(&mut engagement(&["run"], &ws));
+    let status = run_json(&ws);
+    let r = row(&status, "perl");
+    assert_eq!(
+        (
+            r["lifted"].as_str(),
+            r["verified"].as_str(),
+            r["tests"].as_u64(),
+            r["tests_failed"].as_u64()
+        ),
+        (Some("yes"), Some("yes"), Some(1), Some(0)),
+        "{status:#}"
+    );
 }

@@ -81,6 +81,15 @@ impl Test {
         }
     }
 
+    /// The trial run's own probe as a test, for an app no analyzer knows: it must answer, and
+    /// as the original does.
+    pub fn from_trial(p: &Probe) -> Test {
+        Test {
+            from: Origin::Trial,
+            ..Test::from_probe(p)
+        }
+    }
+
     /// Why the test cannot be run as written, if so.
     pub fn check(&self) -> Result<(), String> {
         if self.name.trim().is_empty() {
