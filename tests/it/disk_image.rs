@@ -232,6 +232,29 @@ fn lift_disk_and_probe(disk: &Path, out: &Path, port: u16, name: &str) {
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
 }
 
+/// What a client sees of `GET /`: the status line, the headers that describe the content and
+/// the server (not the dates and ETag, which follow each file's mtime), and the body.
+fn answer(port: u16) -> (String, Vec<String>, String) {
+    let o = run_ok(
+        Command::new("curl")
+            .args(["-s", "-D", "-", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{port}/")),
+    );
+    let text = String::from_utf8_lossy(&o.stdout).replace("\r\n", "\n");
+    let (head, body) = text.split_once("\n\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines.next().unwrap_or_default().to_string();
+    let mut headers: Vec<String> = lines
+        .filter(|l| {
+            let name = l.split(':').next().unwrap_or_default().to_ascii_lowercase();
+            ["server", "content-type", "content-length", "accept-ranges"].contains(&name.as_str())
+        })
+        .map(str::to_string)
+        .collect();
+    headers.sort();
+    (status, headers, body.to_string())
+}
+
 #[test]
 fn debian_disk_in_raw_qcow2_and_vmdk_lifts_to_a_serving_image_and_stays_unchanged() {
     let work = public_tempdir();
@@ -264,6 +287,106 @@ fn debian_disk_in_raw_qcow2_and_vmdk_lifts_to_a_serving_image_and_stays_unchange
             &format!("lk-disk-{fmt}-{port}"),
         );
     }
+    // Side by side with a live lift of the same app: this host's nginx (whose files the disk's
+    // were copied from) running the disk's configuration with the same page, lifted by pid.
+    // Both images answer as that live original does, to the headers a client sees.
+    let live = work.path().join("live");
+    std::fs::create_dir_all(live.join("www")).unwrap();
+    std::fs::copy(
+        root.join("var/www/html/index.html"),
+        live.join("www/index.html"),
+    )
+    .unwrap();
+    let nginx = start_nginx(&live, port);
+    let original = answer(port);
+    run_ok(
+        liftkit()
+            .args(["lift", "--pid"])
+            .arg(nginx.pid().to_string())
+            .arg("-o")
+            .arg(work.path().join("out-live")),
+    );
+    drop(nginx);
+    assert!(wait_for_port_closed(port, Duration::from_secs(10)));
+    for (out, name) in [("out-live", "lk-live"), ("out-raw", "lk-disk-again")] {
+        let name = format!("{name}-{port}");
+        let app = app_dir(&work.path().join(out));
+        let build: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(app.join("build.json")).unwrap())
+                .unwrap();
+        let _cleanup = Cleanup {
+            container: name.clone(),
+            image: build["image"].as_str().unwrap_or_default().to_string(),
+        };
+        start_lifted(&app, &name);
+        assert!(
+            wait_for_port(port, Duration::from_secs(30)),
+            "{out}: {}",
+            container_logs(&name)
+        );
+        assert_eq!(answer(port), original, "{out} answers as the live original");
+        let _ = podman().args(["rm", "-f", "-t", "2", &name]).output();
+        assert!(wait_for_port_closed(port, Duration::from_secs(10)));
+    }
+    // The program and its libraries are in both images. The live one also holds the name
+    // service modules this host's nsswitch.conf names (the live nginx mapped them when it looked
+    // up www-data) and what they need; the disk has no nsswitch.conf, so glibc's defaults need
+    // none. Where the configuration and the page sit differs by construction.
+    let program = |out: &str| -> std::collections::BTreeSet<String> {
+        layer_paths(&app_dir(&work.path().join(out)))
+            .into_iter()
+            .filter(|p| p.starts_with("usr/sbin/") || p.starts_with("usr/lib/x86_64-linux-gnu/"))
+            .collect()
+    };
+    let (disk, live) = (program("out-raw"), program("out-live"));
+    assert!(disk.is_subset(&live), "{:?}", disk.difference(&live));
+    let live_plan: serde_yaml_ng::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(work.path().join("out-live/plan.yaml")).unwrap(),
+    )
+    .unwrap();
+    // A file's reasons, by file name (the plan names the path the process mapped, /lib or
+    // /usr/lib; the layer keeps one of them).
+    let why = |path: &str| -> String {
+        let name = Path::new(path)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        live_plan["apps"][0]["files"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with(&format!("/{name}")))
+            })
+            .flat_map(|f| f["why"].as_sequence().cloned().unwrap_or_default())
+            .filter_map(|w| w.as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    // Each extra is a file the disk does not hold (its root was copied from nginx's packages
+    // only), a module nsswitch.conf names, a library one needs, or what the running workers
+    // mapped once they had loaded one (only a live process shows that).
+    let extras: Vec<&String> = live.difference(&disk).collect();
+    for extra in &extras {
+        let why = why(extra);
+        let on_disk = std::fs::symlink_metadata(root.join(extra)).is_ok();
+        assert!(
+            !on_disk
+                || why.contains("NSS module")
+                || why.contains("libnss_")
+                || why.contains("mapped by pid"),
+            "{extra} is on the disk, only in the live lift, and not for a name service module: \
+             {why:?}"
+        );
+    }
+    assert!(
+        extras.is_empty() || extras.iter().any(|e| why(e).contains("NSS module")),
+        "the live lift's extras come with a name service module: {extras:?}"
+    );
+
     // The plan names its disk: `build` opens it again and gives the same image, and the three
     // formats of one disk give one image.
     let layer = |out: &Path| -> String {
