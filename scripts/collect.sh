@@ -629,10 +629,64 @@ copy_into_bundle() { # PATH
   cp -a --parents "$1" "$bundle_dir/" 2>/dev/null || finding warning "$1" "could not be copied into the bundle"
 }
 
+# Directories a configuration names are copied up to this size (KiB); larger ones are a finding.
+BUNDLE_DIR_MAX_KIB=${BUNDLE_DIR_MAX_KIB:-262144}
+
+# path_words FILE: the absolute paths a configuration file names (nginx's `root /srv/www;`, an
+# include), one per line. Programs and files over 1 MiB are not configurations.
+path_words() {
+  [ -f "$1" ] && [ ! -x "$1" ] || return 0
+  _sz=$(wc -c < "$1" 2>/dev/null) || return 0
+  [ "$_sz" -le 1048576 ] || return 0
+  tr -s ' \t;,"=()[]{}<>' '\n\n\n\n\n\n\n\n\n\n\n\n\n' < "$1" 2>/dev/null | tr -d "'" |
+    while IFS= read -r _t; do case $_t in /?*) printf '%s\n' "$_t" ;; esac; done
+}
+
+# copy_named PATH: what a configuration names, as the plans read it: a file, or a directory of
+# the app's own (not one of the system's) up to BUNDLE_DIR_MAX_KIB.
+copy_named() {
+  case $1 in
+    /|/bin|/boot|/dev|/dev/*|/etc|/home|/lib|/lib32|/lib64|/opt|/proc|/proc/*|/root|/run|/sbin|\
+    /srv|/sys|/sys/*|/tmp|/usr|/usr/*bin|/usr/lib|/usr/lib64|/usr/libexec|/usr/local|/usr/share|\
+    /var|/var/lib|/var/log|/var/run|/var/tmp) return ;;
+  esac
+  if [ -d "$1" ] && [ ! -L "$1" ]; then
+    _kib=$(du -sk "$1" 2>/dev/null); _kib=${_kib%%[!0-9]*}
+    if [ "${_kib:-0}" -gt "$BUNDLE_DIR_MAX_KIB" ]; then
+      finding warning "$1" "named by a configuration but not in the bundle: ${_kib} KiB, over BUNDLE_DIR_MAX_KIB=$BUNDLE_DIR_MAX_KIB"
+      return
+    fi
+  fi
+  copy_into_bundle "$1"
+}
+
 write_bundle() {
   bundle_dir=$1
   mkdir -p "$bundle_dir"
   for _p in /etc /etc/ld.so.cache /var/lib/dpkg/status /var/lib/dpkg/info; do copy_into_bundle "$_p"; done
+  # A merged /usr's top-level links, so paths through /lib resolve in the bundle as on the host.
+  for _p in /bin /sbin /lib /lib32 /lib64 /libx32; do [ -L "$_p" ] && copy_into_bundle "$_p"; done
+  # What /etc's links point at outside it (/etc/localtime, /etc/os-release): a program reads
+  # the target through the link.
+  find /etc -type l 2>/dev/null > "$tmp/etc-links"
+  while IFS= read -r _l; do
+    _t=$(readlink -f "$_l" 2>/dev/null) || continue
+    case $_t in /etc/*) continue ;; esac
+    [ -f "$_t" ] && copy_into_bundle "$_t"
+  done < "$tmp/etc-links"
+  # The name service modules nsswitch.conf names (libnss_<service>.so.2): a process loads one
+  # only when it first looks a name up, which the snapshot may not have seen.
+  if [ -f /etc/nsswitch.conf ]; then
+    while IFS= read -r _l; do
+      case $_l in \#*|'') continue ;; esac
+      for _svc in ${_l#*:}; do
+        case $_svc in \[*|files|compat|dns) continue ;; esac
+        for _m in /lib/*/libnss_"$_svc".so.2 /usr/lib/*/libnss_"$_svc".so.2 /lib64/libnss_"$_svc".so.2 /usr/lib64/libnss_"$_svc".so.2; do
+          [ -e "$_m" ] && copy_into_bundle "$_m" && copy_into_bundle "$(readlink -f "$_m")"
+        done
+      done
+    done < /etc/nsswitch.conf
+  fi
   # The applications' processes, as liftkit finds them: holding a listening socket, or started
   # by a service unit.
   _apps=$(while read -r _proto _port _addr _inode _uid _st _ra _rp; do
@@ -647,7 +701,13 @@ write_bundle() {
     esac
     _e=$(readlink "$_pd/exe" 2>/dev/null) || continue
     copy_into_bundle "$_e"
-    while read -r _a _pm _o _d _i _path; do copy_into_bundle "${_path% (deleted)}"; done < "$_pd/maps" 2>/dev/null
+    printf '%s\n' "$_e" >> "$tmp/elves"
+    while read -r _a _pm _o _d _i _path; do
+      case $_path in /*) ;; *) continue ;; esac
+      _path=${_path% (deleted)}
+      copy_into_bundle "$_path"
+      case $_path in *.so*) printf '%s\n' "$_path" >> "$tmp/elves" ;; esac
+    done < "$_pd/maps" 2>/dev/null
     for _f in "$_pd"/fd/*; do
       _t=$(readlink "$_f" 2>/dev/null) || continue
       case $_t in /*) [ -f "$_t" ] && copy_into_bundle "$_t" ;; esac
@@ -656,9 +716,67 @@ write_bundle() {
     # "nginx: master process /usr/sbin/nginx -c /etc/x.conf" is one argument of many words).
     tr '\000' '\n' < "$_pd/cmdline" 2>/dev/null | while IFS= read -r _arg; do
       set -f
-      for _w in $_arg; do case $_w in /*) copy_into_bundle "$_w" ;; esac; done
+      for _w in $_arg; do case $_w in /*) copy_into_bundle "$_w"; printf '%s\n' "$_w" >> "$tmp/named1" ;; esac; done
       set +f
     done
+  done
+  # The loader finds a library by its soname (libz.so.1), a link beside the file the process
+  # mapped (libz.so.1.2.13); glibc loads libgcc_s.so.1 from beside libc to unwind a thread.
+  : >> "$tmp/elves"
+  sort -u "$tmp/elves" > "$tmp/elves.sorted"
+  while IFS= read -r _lib; do
+    _dir=${_lib%/*}; _base=${_lib##*/}
+    case $_base in
+      *.so.*)
+        _stem=${_base%%.so.*}.so; _ver=${_base#*.so.}
+        _try=$_stem
+        while :; do
+          _try=$_try.${_ver%%.*}
+          [ -L "$_dir/${_try##*/}" ] && copy_into_bundle "$_dir/${_try##*/}"
+          case $_ver in *.*) _ver=${_ver#*.} ;; *) break ;; esac
+        done ;;
+    esac
+    case $_base in libc.so.6) [ -e "$_dir/libgcc_s.so.1" ] && copy_into_bundle "$_dir/libgcc_s.so.1" ;; esac
+  done < "$tmp/elves.sorted"
+  # Data paths written into the programs and libraries (OpenSSL's /usr/lib/ssl): the printable
+  # runs of each ELF file that are absolute paths under /usr/lib, /usr/share or /var/lib, as
+  # `strings` would show them; taken when they are data files up to 1 MiB (no programs), or
+  # directories up to 1 MiB.
+  while IFS= read -r _elf; do
+    tr -c '[:print:]' '[\n*]' < "$_elf" 2>/dev/null | grep '^/[A-Za-z0-9._/-]*$' | sort -u > "$tmp/literals"
+    while IFS= read -r _w; do
+      case $_w in /usr/lib/?*|/usr/share/?*|/var/lib/?*) ;; *) continue ;; esac
+      case $_w in *//*|*/../*) continue ;; esac
+      if [ -f "$_w" ]; then
+        [ -x "$_w" ] && continue
+        _sz=$(wc -c < "$_w" 2>/dev/null) || continue
+        [ "$_sz" -le 1048576 ] && copy_named "$_w"
+      elif [ -d "$_w" ] && [ ! -L "$_w" ]; then
+        # Counted before measured: du of a system library directory is slow.
+        [ "$(ls -A "$_w" 2>/dev/null | wc -l)" -le 64 ] || continue
+        _kib=$(du -sk "$_w" 2>/dev/null); _kib=${_kib%%[!0-9]*}
+        [ "${_kib:-2048}" -le 1024 ] && copy_named "$_w"
+      fi
+    done < "$tmp/literals"
+  done < "$tmp/elves.sorted"
+  # What those configurations name, and what the files they name name in turn (includes): the
+  # document root a web server serves is in no descriptor and on no command line.
+  : >> "$tmp/named1"
+  # Files, not pipes, feed the loops: a finding made in a pipeline's subshell would be lost.
+  for _level in 1 2; do
+    : > "$tmp/named$((_level + 1))"
+    sort -u "$tmp/named$_level" > "$tmp/named.sorted"
+    while IFS= read -r _c; do
+      path_words "$_c" > "$tmp/words"
+      while IFS= read -r _w; do
+        # An include may be a glob (`include /etc/nginx/conf.d/*.conf`).
+        for _g in $_w; do
+          [ -e "$_g" ] || [ -L "$_g" ] || continue
+          copy_named "$_g"
+          if [ -f "$_g" ]; then printf '%s\n' "$_g" >> "$tmp/named$((_level + 1))"; fi
+        done
+      done < "$tmp/words"
+    done < "$tmp/named.sorted"
   done
 }
 

@@ -229,13 +229,56 @@ fn collect_sh_bundle_carries_what_the_processes_show() {
         "analyzed from the bundle"
     );
     let files = serde_yaml_ng::to_string(&plan["apps"][0]["files"]).unwrap();
+    // The page is named only by nginx.conf's `root`: the script follows the configuration.
     for f in [
         "/usr/sbin/nginx",
         &format!("{}/nginx.conf", ng_dir.display()),
         "/etc/nginx/mime.types",
+        &format!("{}/www/index.html", ng_dir.display()),
     ] {
         assert!(files.contains(&format!("path: {f}\n")), "{f} in {files}");
     }
+    // So an image built on another machine from the script's bundle holds what the binary's
+    // bundle gives: the same files, modes and contents.
+    let bin_snap = w.join("bin/snap.json");
+    run_ok(liftkit().args(["collect", "--bundle", "-o"]).arg(&bin_snap));
+    let bin_plan = plan_of(&bin_snap, ng, &w.join("bin-plan.yaml"));
+    // Compared as the files they are on this host: a library may be planned by its /lib or its
+    // /usr/lib path, as the loader cache names it and as each bundle lays out the merged /usr.
+    let real = |p: &str| -> String {
+        std::fs::canonicalize(p).map_or(p.to_string(), |r| r.to_string_lossy().into_owned())
+    };
+    let paths = |p: &serde_yaml_ng::Value| -> std::collections::BTreeSet<String> {
+        p["apps"][0]["files"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(|f| f["path"].as_str().map(real))
+            .collect()
+    };
+    assert_eq!(paths(&plan), paths(&bin_plan), "the same files planned");
+    let layer_of = |plan: &Path, out: &Path| -> std::collections::BTreeSet<String> {
+        run_ok(
+            liftkit()
+                .arg("build")
+                .arg(plan)
+                .arg("-o")
+                .arg(out)
+                .env("SOURCE_DATE_EPOCH", "1700000000"),
+        );
+        // The host's files the image holds (directories, the generated package records and
+        // the SBOM named after each plan's app name aside).
+        layer_paths(&app_dir(out))
+            .iter()
+            .map(|p| real(&format!("/{p}")))
+            .filter(|p| Path::new(p).is_file())
+            .collect()
+    };
+    assert_eq!(
+        layer_of(&w.join("plan.yaml"), &w.join("out-sh")),
+        layer_of(&w.join("bin-plan.yaml"), &w.join("out-bin")),
+        "the same files in the image"
+    );
 }
 
 #[test]
