@@ -660,6 +660,15 @@ copy_named() {
   copy_into_bundle "$1"
 }
 
+# links_under DIR: every symbolic link below DIR, one per line (find(1) is not coreutils).
+links_under() {
+  for _e in "$1"/* "$1"/.[!.]*; do
+    if [ -L "$_e" ]; then printf '%s\n' "$_e"
+    elif [ -d "$_e" ]; then links_under "$_e"
+    fi
+  done
+}
+
 write_bundle() {
   bundle_dir=$1
   mkdir -p "$bundle_dir"
@@ -668,7 +677,7 @@ write_bundle() {
   for _p in /bin /sbin /lib /lib32 /lib64 /libx32; do [ -L "$_p" ] && copy_into_bundle "$_p"; done
   # What /etc's links point at outside it (/etc/localtime, /etc/os-release): a program reads
   # the target through the link.
-  find /etc -type l 2>/dev/null > "$tmp/etc-links"
+  links_under /etc > "$tmp/etc-links"
   while IFS= read -r _l; do
     _t=$(readlink -f "$_l" 2>/dev/null) || continue
     case $_t in /etc/*) continue ;; esac
@@ -743,9 +752,10 @@ write_bundle() {
   # `strings` would show them; taken when they are data files up to 1 MiB (no programs), or
   # directories up to 1 MiB.
   while IFS= read -r _elf; do
-    tr -c '[:print:]' '[\n*]' < "$_elf" 2>/dev/null | grep '^/[A-Za-z0-9._/-]*$' | sort -u > "$tmp/literals"
+    tr -c '[:print:]' '[\n*]' < "$_elf" 2>/dev/null | sort -u > "$tmp/literals"
     while IFS= read -r _w; do
       case $_w in /usr/lib/?*|/usr/share/?*|/var/lib/?*) ;; *) continue ;; esac
+      case $_w in *[!A-Za-z0-9._/-]*) continue ;; esac
       case $_w in *//*|*/../*) continue ;; esac
       if [ -f "$_w" ]; then
         [ -x "$_w" ] && continue
