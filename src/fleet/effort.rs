@@ -28,12 +28,19 @@ pub fn estimate(f: &Factors) -> f64 {
 
 /// To the quarter day: finer would be false precision.
 pub fn round(days: f64) -> f64 {
-    (days * 4.0).round() / 4.0
+    // `+ 0.0`: a sum over nothing is -0.0 (Rust's float `Sum` starts there), shown as "-0".
+    (days * 4.0).round() / 4.0 + 0.0
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_apps_is_zero_days_not_minus_zero() {
+        let none: f64 = std::iter::empty::<f64>().sum();
+        assert_eq!(format!("{}", round(none)), "0");
+    }
 
     #[test]
     fn the_model_adds_up() {
