@@ -311,13 +311,7 @@ fn debian_disk_in_raw_qcow2_and_vmdk_lifts_to_a_serving_image_and_stays_unchange
     for (out, name) in [("out-live", "lk-live"), ("out-raw", "lk-disk-again")] {
         let name = format!("{name}-{port}");
         let app = app_dir(&work.path().join(out));
-        let build: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(app.join("build.json")).unwrap())
-                .unwrap();
-        let _cleanup = Cleanup {
-            container: name.clone(),
-            image: build["image"].as_str().unwrap_or_default().to_string(),
-        };
+        let _cleanup = cleanup_of(&app, &name);
         start_lifted(&app, &name);
         assert!(
             wait_for_port(port, Duration::from_secs(30)),

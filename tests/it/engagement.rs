@@ -846,22 +846,12 @@ fn an_app_no_analyzer_knows_is_accepted_by_its_trials_probe() {
          while (my $c = $s->accept) { print $c \"line server\\n\"; close $c; }\n",
     )
     .unwrap();
-    let mut child = daemon_command("/usr/bin/perl")
-        .arg(&script)
-        .arg(port.to_string())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let pid = i64::from(child.id());
-    let _kill = Kill(&mut child);
+    let daemon = Foreground::start(
+        daemon_command("/usr/bin/perl")
+            .arg(&script)
+            .arg(port.to_string()),
+    );
+    let pid = i64::from(daemon.pid());
     assert!(wait_for_port(port, Duration::from_secs(10)));
 
     let full = d.join("full.json");

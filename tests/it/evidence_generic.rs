@@ -129,13 +129,7 @@ fn run_lifted(
         wait_for_port_closed(port, Duration::from_secs(10)),
         "the original still answers"
     );
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
-    let _cleanup = Cleanup {
-        container: name.to_string(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(app_dir, name);
     start_lifted(app_dir, name);
     assert!(
         wait_for_port(port, Duration::from_secs(60)),

@@ -37,14 +37,8 @@ fn nginx_with_its_own_temp_paths_starts_lifted() {
     }
 
     let app_dir = app_dir(&out);
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
     let container = format!("liftkit-test-nginx-temp-{port}");
-    let _cleanup = Cleanup {
-        container: container.clone(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app_dir, &container);
     nginx.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
     start_lifted(&app_dir, &container);

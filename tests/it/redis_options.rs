@@ -53,14 +53,8 @@ fn redis_started_with_options_only_is_lifted_with_its_own_settings() {
     assert_eq!(app.fit, Fit::Good, "{:?}", app.fit_reasons);
 
     let app_dir = app_dir(&out);
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
     let container = format!("liftkit-test-redis-options-{port}");
-    let _cleanup = Cleanup {
-        container: container.clone(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app_dir, &container);
     daemon.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
     start_lifted(&app_dir, &container);

@@ -339,14 +339,8 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
     );
     assert!(contains(&layer, "tls ok"), "content is baked");
 
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
     let container = format!("liftkit-test-secrets-{port}");
-    let _cleanup = Cleanup {
-        container: container.clone(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app_dir, &container);
     nginx.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
     start_lifted(&app_dir, &container);
@@ -474,24 +468,15 @@ fn a_token_in_a_daemons_environment_reaches_run_sh_and_the_pod_through_secrets_o
          close $c;\n}\n",
     )
     .unwrap();
-    let mut child = daemon_command("/usr/bin/perl")
-        .arg(&script)
-        .arg(port.to_string())
-        .env("API_TOKEN", &token)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    struct Kill<'a>(&'a mut std::process::Child);
-    impl Drop for Kill<'_> {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let pid = child.id();
+    let daemon = Foreground::start(
+        daemon_command("/usr/bin/perl")
+            .arg(&script)
+            .arg(port.to_string())
+            .env("API_TOKEN", &token),
+    );
+    let pid = daemon.pid();
     let original = {
-        let _k = Kill(&mut child);
+        let _daemon = daemon;
         assert!(wait_for_port(port, Duration::from_secs(10)));
         let original = token_answer(port).expect("the daemon answers");
         assert!(original.starts_with(&format!("token of {} bytes", token.len())));
@@ -534,14 +519,8 @@ fn a_token_in_a_daemons_environment_reaches_run_sh_and_the_pod_through_secrets_o
     }
 
     // run.sh passes it from secrets/env: the lifted daemon answers as the original.
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
     let container = format!("liftkit-test-token-{port}");
-    let _cleanup = Cleanup {
-        container: container.clone(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app_dir, &container);
     start_lifted(&app_dir, &container);
     assert_eq!(
         token_answer_within(port, Duration::from_secs(30)).as_deref(),

@@ -229,14 +229,8 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
         "no data files baked into the image"
     );
 
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
     let container = format!("liftkit-test-postgres-{port}");
-    let _cleanup = Cleanup {
-        container: container.clone(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app_dir, &container);
 
     // verify: the lifted image beside the running original, same answers to both probes.
     let verify = liftkit()

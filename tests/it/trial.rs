@@ -134,12 +134,7 @@ fn a_failed_verify_is_recorded_exits_1_and_leaves_nothing_behind() {
             .arg(&plan_path),
     );
     let volumes_before = walk(&app.join("volumes"));
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app.join("build.json")).unwrap()).unwrap();
-    let _cleanup = Cleanup {
-        container: "unused".into(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app, "unused");
     let o = liftkit()
         .args(["verify", "--json", "--timeout", "20"])
         .arg(&app)

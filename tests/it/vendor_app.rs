@@ -150,14 +150,8 @@ fn a_vendor_app_under_opt_is_lifted_by_the_generic_path() {
         "state is not baked"
     );
 
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
     let container = format!("liftkit-test-vendor-{port}");
-    let _cleanup = Cleanup {
-        container: container.clone(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app_dir, &container);
     let mut original = v.child.take().unwrap();
     original.kill().unwrap();
     original.wait().unwrap();

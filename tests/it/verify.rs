@@ -23,13 +23,7 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
             .arg(&out),
     );
     let app_dir = app_dir(&out);
-    let build: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
-            .unwrap();
-    let _cleanup = Cleanup {
-        container: "unused".into(),
-        image: build["image"].as_str().unwrap().to_string(),
-    };
+    let _cleanup = cleanup_of(&app_dir, "unused");
     let verify = || {
         liftkit()
             .args(["verify", "--json"])

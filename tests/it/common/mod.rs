@@ -194,6 +194,43 @@ impl Drop for Daemon {
     }
 }
 
+/// A daemon that stays in the foreground (a script's accept loop), started with its output
+/// discarded: killed and reaped when the test ends.
+pub struct Foreground(std::process::Child);
+
+impl Foreground {
+    pub fn start(cmd: &mut Command) -> Foreground {
+        let child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+        Foreground(child)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Foreground {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Removes the container and the image `out/<app>/build.json` names when the test ends.
+pub fn cleanup_of(app_dir: &Path, container: &str) -> Cleanup {
+    let build: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("build.json")).unwrap())
+            .unwrap();
+    Cleanup {
+        container: container.to_string(),
+        image: build["image"].as_str().unwrap_or_default().to_string(),
+    }
+}
+
 /// A world-readable temporary directory: daemons drop privileges and must reach their files.
 pub fn public_tempdir() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
