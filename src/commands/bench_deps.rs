@@ -22,6 +22,10 @@ pub struct Args {
     /// x86-64 level for glibc-hwcaps; default this CPU's, which is what ldd uses.
     #[arg(long, value_name = "LEVEL", value_parser = clap::value_parser!(u8).range(1..=4))]
     pub cpu_level: Option<u8>,
+    /// Timed passes of liftkit's resolver after an untimed warm-up (the median is reported);
+    /// ldd takes ~12 s a pass and runs once.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub runs: usize,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -33,6 +37,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         limit: args.limit,
         lddtree_sample: args.lddtree_sample,
         cpu_level: args.cpu_level,
+        runs: args.runs,
     };
     let (report, files) = deps::measure(&req, &|msg| eprintln!("{msg}"))?;
     let text = if args.json {

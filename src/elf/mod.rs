@@ -32,6 +32,11 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+/// Maps keyed by paths and names the resolver looks up for every DT_NEEDED entry: a fast,
+/// unkeyed-quality hash is enough (the keys come from the host, collisions only cost time).
+pub(crate) type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 pub use resolve::Resolver;
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -80,6 +80,53 @@ impl ReadAt for [u8] {
     }
 }
 
+/// Reads through aligned blocks kept for the parse of one object: the header, program headers,
+/// interpreter and dynamic strings of a normal object sit in one or two blocks, so each is one
+/// positioned read instead of one per piece (a string table lookup was a `pread` per name).
+struct Blocks<'a, R: ReadAt + ?Sized> {
+    src: &'a R,
+    /// (block index, bytes), the most recently read last; at most `BLOCKS_KEPT`.
+    kept: std::cell::RefCell<Vec<(u64, Vec<u8>)>>,
+}
+
+const BLOCK: u64 = 16 << 10;
+const BLOCKS_KEPT: usize = 8;
+
+impl<'a, R: ReadAt + ?Sized> Blocks<'a, R> {
+    fn new(src: &'a R) -> Self {
+        Blocks {
+            src,
+            kept: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl<R: ReadAt + ?Sized> ReadAt for Blocks<'_, R> {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let index = offset / BLOCK;
+        let within = (offset % BLOCK) as usize;
+        let mut kept = self.kept.borrow_mut();
+        let at = match kept.iter().position(|(i, _)| *i == index) {
+            Some(at) => at,
+            None => {
+                let block = read_range(self.src, index * BLOCK, BLOCK)?;
+                if kept.len() == BLOCKS_KEPT {
+                    kept.remove(0);
+                }
+                kept.push((index, block));
+                kept.len() - 1
+            }
+        };
+        let block = &kept[at].1;
+        let n = buf.len().min(block.len().saturating_sub(within));
+        buf[..n].copy_from_slice(&block[within..within + n]);
+        Ok(n)
+    }
+    fn size(&self) -> u64 {
+        self.src.size()
+    }
+}
+
 /// Reads up to `len` bytes at `offset`, fewer when the file ends first.
 pub fn read_range(src: &(impl ReadAt + ?Sized), offset: u64, len: u64) -> io::Result<Vec<u8>> {
     let avail = src.size().saturating_sub(offset);
@@ -157,6 +204,7 @@ pub fn parse_header(src: &(impl ReadAt + ?Sized)) -> Result<(Header, Vec<u8>), O
 /// Parses what ld.so reads from an object. Problems inside the dynamic section become warnings
 /// on the object; only an unreadable header is an error.
 pub fn parse(src: &(impl ReadAt + ?Sized)) -> Result<ElfObject, ObjectError> {
+    let src = &Blocks::new(src);
     let (hdr, head) = parse_header(src)?;
     let ctx = Ctx::new(
         if hdr.e_ident[header::EI_CLASS] == header::ELFCLASS64 {

@@ -2,7 +2,6 @@
 //! host, and caches of every directory listing and parsed object, so resolving 3,000 files
 //! parses libc once.
 
-use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,7 +14,7 @@ use super::ldcache::LdCache;
 use super::object::{self, Abi, ElfObject, ObjectError, SizedFile};
 use super::target::Target;
 use super::walk::Walk;
-use super::{evidence, ldconf, Extra, LoaderEnv, Resolution, ResolveOptions};
+use super::{evidence, ldconf, Extra, FastMap, FastSet, LoaderEnv, Resolution, ResolveOptions};
 use crate::host::Host;
 
 /// ld.so.cache and ld.so.preload larger than this are corrupt (a full system's cache is ~100 KB).
@@ -45,12 +44,12 @@ pub struct Resolver {
     pub(crate) conf_dirs: Vec<String>,
     pub(crate) preload_file: Vec<String>,
     warnings: Vec<String>,
-    hw: HashMap<bool, HwCaps>,
-    targets: Mutex<HashMap<Abi, Arc<Target>>>,
-    dirs: Mutex<HashMap<String, Option<Arc<HashSet<OsString>>>>>,
-    objects: Mutex<HashMap<String, Probe>>,
-    imports: Mutex<HashMap<String, Arc<Vec<String>>>>,
-    pub(crate) glibc_234: Mutex<HashMap<Abi, bool>>,
+    hw: FastMap<bool, HwCaps>,
+    targets: Mutex<FastMap<Abi, Arc<Target>>>,
+    dirs: Mutex<FastMap<String, Option<Arc<FastSet<OsString>>>>>,
+    objects: Mutex<FastMap<String, Probe>>,
+    imports: Mutex<FastMap<String, Arc<Vec<String>>>>,
+    pub(crate) glibc_234: Mutex<FastMap<Abi, bool>>,
 }
 
 impl Resolver {
@@ -144,7 +143,7 @@ impl Resolver {
                     .host
                     .read_dir(Path::new(dir))
                     .ok()
-                    .map(|names| Arc::new(names.into_iter().collect::<HashSet<_>>()));
+                    .map(|names| Arc::new(names.into_iter().collect::<FastSet<_>>()));
                 lock(&self.dirs).insert(dir.to_string(), l.clone());
                 l
             }

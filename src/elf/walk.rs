@@ -1,14 +1,13 @@
 //! One resolution: ld.so's `_dl_map_object_deps` over one program, breadth first, with
 //! `_dl_map_object`'s search for each name.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::resolve::{dirname, to_path, verify, Found, Probe, Resolver, Verdict};
 use super::search::{self, Dst};
 use super::target::Target;
-use super::{Library, LoaderEnv, Missing, Resolution, Via};
+use super::{FastMap, Library, LoaderEnv, Missing, Resolution, Via};
 
 /// Objects in one link map beyond this mean a hostile input (real programs load < 500).
 const MAX_OBJECTS: usize = 4096;
@@ -37,8 +36,8 @@ pub(crate) struct Walk<'a> {
     r: &'a Resolver,
     target: Arc<Target>,
     nodes: Vec<Node>,
-    by_name: HashMap<String, usize>,
-    by_id: HashMap<(u64, u64), usize>,
+    by_name: FastMap<String, usize>,
+    by_id: FastMap<(u64, u64), usize>,
     env_dirs: Vec<String>,
     out: Resolution,
 }
@@ -75,8 +74,8 @@ impl<'a> Walk<'a> {
             r,
             target,
             nodes: Vec::new(),
-            by_name: HashMap::new(),
-            by_id: HashMap::new(),
+            by_name: FastMap::default(),
+            by_id: FastMap::default(),
             env_dirs: Vec::new(),
             out,
         };

@@ -75,6 +75,24 @@ impl Host for Live {
     fn real_path(&self, abs: &Path) -> io::Result<PathBuf> {
         std::fs::canonicalize(abs)
     }
+
+    // The kernel follows links as the default methods would, without a `readlink` per
+    // component first (that was a fifth of the ELF resolver's time).
+    fn stat(&self, abs: &Path) -> io::Result<Metadata> {
+        std::fs::metadata(abs)
+    }
+
+    fn exists(&self, abs: &Path) -> bool {
+        std::fs::metadata(abs).is_ok()
+    }
+
+    fn read_dir(&self, abs: &Path) -> io::Result<Vec<OsString>> {
+        listdir::names(abs)
+    }
+
+    fn open(&self, abs: &Path) -> io::Result<File> {
+        open_noatime(abs)
+    }
 }
 
 impl Host for RootDir {
@@ -128,11 +146,14 @@ pub fn open_noatime(path: &Path) -> io::Result<File> {
         ));
     }
     let by_fd = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
-    let file = match open_read(&by_fd) {
+    match open_read(&by_fd) {
+        // The descriptor's link reopens the very file checked: nothing to check again.
+        Ok(file) => return Ok(file),
         // Without procfs (a minimal chroot), open the path again and check what was opened.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => open_read(path)?,
-        other => other?,
-    };
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    let file = open_read(path)?;
     if !file.metadata()?.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
