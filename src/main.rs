@@ -7,6 +7,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    liftkit::os::memory::bound_arenas();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,

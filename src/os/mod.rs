@@ -1,5 +1,6 @@
-//! Operating-system calls liftkit makes on its own behalf: its priority, and entering another
-//! process's network namespace.
+//! Operating-system calls liftkit makes on its own behalf: its priority, its heap, and entering
+//! another process's network namespace.
 
+pub mod memory;
 pub mod netns;
 pub mod priority;

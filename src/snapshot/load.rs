@@ -68,8 +68,10 @@ fn without_location(message: &str) -> String {
 }
 
 pub fn save(snapshot: &Snapshot, path: &Path) -> std::io::Result<()> {
-    let mut text = serde_json::to_string_pretty(snapshot)?;
-    text.push('\n');
     // Process environments may hold credentials: the snapshot is for the operator only.
-    crate::fsutil::write_atomic_mode(path, text.as_bytes(), 0o600)
+    // Streamed: a fleet host's snapshot is megabytes, held once already as the value.
+    crate::fsutil::write_atomic_with(path, 0o600, |out| {
+        serde_json::to_writer_pretty(&mut *out, snapshot)?;
+        out.write_all(b"\n")
+    })
 }

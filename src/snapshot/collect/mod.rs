@@ -86,11 +86,14 @@ const TEXT_LIMIT: u64 = 256 << 20;
 
 /// Reads a host file without touching its access time.
 fn read_host_text(path: &Path) -> io::Result<String> {
-    let mut buf = Vec::new();
-    crate::host::open_noatime(path)?
-        .take(TEXT_LIMIT)
-        .read_to_end(&mut buf)?;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    let file = crate::host::open_noatime(path)?;
+    // Sized from the start and not copied when valid: dpkg's status is megabytes on a real
+    // host, and doubling plus a lossy copy made it collect's peak memory three times over.
+    let size = file.metadata().map_or(0, |m| m.len()).min(TEXT_LIMIT);
+    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    file.take(TEXT_LIMIT).read_to_end(&mut buf)?;
+    Ok(String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
 }
 
 /// Reads a host file, turning a failure into a finding: every caller can go on without it.
