@@ -10,7 +10,6 @@ const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/report/plan.yaml"
 );
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/artifacts");
 
 const FILES: &[&str] = &[
     "Dockerfile",
@@ -49,23 +48,13 @@ fn deploy_artifacts_match_their_golden_files() {
             .env("SOURCE_DATE_EPOCH", "1700000000"),
     );
     let app_dir = d.join("out/billing");
-    let bless = std::env::var_os("LIFTKIT_BLESS").is_some();
-    let mut differ = Vec::new();
-    for f in FILES {
-        let text = std::fs::read_to_string(app_dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
-        let golden = Path::new(GOLDEN).join(f);
-        if bless {
-            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
-            std::fs::write(&golden, &text).unwrap();
-        }
-        let expected = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|_| panic!("{} (LIFTKIT_BLESS=1 writes it)", golden.display()));
-        if text != expected {
-            differ.push(*f);
-        }
-    }
-    assert!(
-        differ.is_empty(),
-        "differ from tests/golden/artifacts/: {differ:?}"
-    );
+    let differ: Vec<String> = FILES
+        .iter()
+        .filter_map(|f| {
+            let text =
+                std::fs::read_to_string(app_dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            golden_diff(&format!("tests/golden/artifacts/{f}"), &text)
+        })
+        .collect();
+    assert!(differ.is_empty(), "{}", differ.join("\n"));
 }

@@ -342,76 +342,86 @@ fn bad_input_gets_one_clear_line_and_exit_code_2() {
     }
 }
 
-/// `lift --list` with a real nginx and redis running: every column whole (no `…`), aligned under
-/// its header; the rows of the test's daemons are golden, pids and ports as placeholders (other
-/// programs on the machine come and go).
+/// `lift --list`, and `lift` with no arguments, with a real nginx and redis running: every column
+/// whole (no `…`), aligned under its header; the rows of the test's daemons are golden, pids and
+/// ports as placeholders (other programs on the machine come and go).
 #[test]
 fn the_listing_shows_whole_columns() {
     let dir = public_tempdir();
     let (nginx_port, redis_port) = (free_port(), free_port());
     let nginx = start_nginx(&dir.path().join("nginx"), nginx_port);
     let redis_daemon = start_redis(&dir.path().join("redis"), redis_port);
-    let out = run_ok(liftkit().args(["lift", "--list"]).env("COLUMNS", "100"));
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(!text.contains('…'), "nothing cut:\n{text}");
-    let lines: Vec<&str> = text.lines().collect();
-    let header = lines[0];
-    let starts: Vec<usize> = ["PIDS", "USER", "LISTENS", "ANALYZER", "STARTED BY"]
-        .iter()
-        .map(|h| header.find(h).unwrap())
-        .collect();
-    let ours = |pid: i32, port: u16| -> String {
-        let row = lines
+    // Without a terminal, `lift` with no arguments lists as `lift --list` does.
+    let listing = |args: &[&str]| -> String {
+        let out = run_ok(
+            liftkit()
+                .args(args)
+                .env("COLUMNS", "100")
+                .stdin(std::process::Stdio::null()),
+        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(!text.contains('…'), "nothing cut:\n{text}");
+        let lines: Vec<&str> = text.lines().collect();
+        let header = lines[0];
+        let starts: Vec<usize> = ["PIDS", "USER", "LISTENS", "ANALYZER", "STARTED BY"]
             .iter()
-            .find(|l| l.contains(&format!(":{port}/tcp")))
-            .unwrap_or_else(|| panic!("a row listening on {port}:\n{text}"));
-        for s in &starts {
-            assert_ne!(&row[s - 1..*s], "x", "{row}");
-            assert!(
-                row[..*s].ends_with("  ") || row[..*s].ends_with(' '),
-                "cells start under their header ({s}): {row}\n{header}"
-            );
+            .map(|h| header.find(h).unwrap())
+            .collect();
+        let ours = |pid: i32, port: u16| -> String {
+            let row = lines
+                .iter()
+                .find(|l| l.contains(&format!(":{port}/tcp")))
+                .unwrap_or_else(|| panic!("a row listening on {port}:\n{text}"));
+            for s in &starts {
+                assert_ne!(&row[s - 1..*s], "x", "{row}");
+                assert!(
+                    row[..*s].ends_with("  ") || row[..*s].ends_with(' '),
+                    "cells start under their header ({s}): {row}\n{header}"
+                );
+            }
+            assert!(row.contains(&pid.to_string()), "{row}");
+            row.to_string()
+        };
+        let nginx_row = ours(nginx.pid(), nginx_port);
+        let redis_row = ours(redis_daemon.pid(), redis_port);
+        let cells = |row: &str| -> Vec<String> {
+            let mut out = Vec::new();
+            let mut bounds = vec![0];
+            bounds.extend(&starts);
+            bounds.push(row.len());
+            for w in bounds.windows(2) {
+                out.push(row[w[0]..w[1].min(row.len())].trim().to_string());
+            }
+            out
+        };
+        let mut shown = vec![cells(header)];
+        for row in [&nginx_row, &redis_row] {
+            shown.push(cells(row));
         }
-        assert!(row.contains(&pid.to_string()), "{row}");
-        row.to_string()
+        let rendered: String = shown
+            .iter()
+            .map(|c| format!("{}\n", c.join(" | ")))
+            .collect();
+        let footer = lines.last().unwrap();
+        let pids = |p: &Daemon| p.pid().to_string();
+        let text = format!("$ liftkit {}\n(the test's nginx and redis rows, cells split at the headers)\n{rendered}{footer}\n", args.join(" "));
+        let text = apply(
+            &text,
+            &[
+                (&format!(r"\b{}\b", pids(&nginx)), "[NGINX-PID]"),
+                (&format!(r"\b{}\b", pids(&redis_daemon)), "[REDIS-PID]"),
+                (&format!(r"\b{nginx_port}\b"), "[NGINX-PORT]"),
+                (&format!(r"\b{redis_port}\b"), "[REDIS-PORT]"),
+                (r",\d+", ",[WORKER-PID]"),
+                (r"parent \d+ \S+", "parent [PID] [COMM]"),
+                (r"\| nginx(-\[NGINX-PORT\])? \|", "| nginx |"),
+                (r"^nginx(-\[NGINX-PORT\])? \|", "nginx |"),
+                (r"(?m)^redis(-\[REDIS-PORT\])? \|", "redis |"),
+                (r"(?m)^nginx-\[NGINX-PORT\] \|", "nginx |"),
+            ],
+        );
+        text
     };
-    let nginx_row = ours(nginx.pid(), nginx_port);
-    let redis_row = ours(redis_daemon.pid(), redis_port);
-    let cells = |row: &str| -> Vec<String> {
-        let mut out = Vec::new();
-        let mut bounds = vec![0];
-        bounds.extend(&starts);
-        bounds.push(row.len());
-        for w in bounds.windows(2) {
-            out.push(row[w[0]..w[1].min(row.len())].trim().to_string());
-        }
-        out
-    };
-    let mut shown = vec![cells(header)];
-    for row in [&nginx_row, &redis_row] {
-        shown.push(cells(row));
-    }
-    let rendered: String = shown
-        .iter()
-        .map(|c| format!("{}\n", c.join(" | ")))
-        .collect();
-    let footer = lines.last().unwrap();
-    let pids = |p: &Daemon| p.pid().to_string();
-    let text = format!("$ liftkit lift --list\n(the test's nginx and redis rows, cells split at the headers)\n{rendered}{footer}\n");
-    let text = apply(
-        &text,
-        &[
-            (&format!(r"\b{}\b", pids(&nginx)), "[NGINX-PID]"),
-            (&format!(r"\b{}\b", pids(&redis_daemon)), "[REDIS-PID]"),
-            (&format!(r"\b{nginx_port}\b"), "[NGINX-PORT]"),
-            (&format!(r"\b{redis_port}\b"), "[REDIS-PORT]"),
-            (r",\d+", ",[WORKER-PID]"),
-            (r"parent \d+ \S+", "parent [PID] [COMM]"),
-            (r"\| nginx(-\[NGINX-PORT\])? \|", "| nginx |"),
-            (r"^nginx(-\[NGINX-PORT\])? \|", "nginx |"),
-            (r"(?m)^redis(-\[REDIS-PORT\])? \|", "redis |"),
-            (r"(?m)^nginx-\[NGINX-PORT\] \|", "nginx |"),
-        ],
-    );
-    assert_golden("lift-list", &text);
+    assert_golden("lift-list", &listing(&["lift", "--list"]));
+    assert_golden("lift", &listing(&["lift"]));
 }

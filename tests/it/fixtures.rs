@@ -26,13 +26,8 @@ fn plan_of(fixture: &str) -> (liftkit::plan::Plan, String) {
         &opts,
     );
     let yaml = liftkit::plan::to_yaml(&plan).unwrap();
-    let golden = dir.join("plan.golden.yaml");
-    if std::env::var_os("LIFTKIT_BLESS").is_some() {
-        std::fs::write(&golden, &yaml).unwrap();
-    }
-    let expected =
-        std::fs::read_to_string(&golden).expect("golden plan (LIFTKIT_BLESS=1 writes it)");
-    assert_eq!(yaml, expected, "plan differs from {}", golden.display());
+    // The sample's own plan.golden.yaml, beside the snapshot it comes from.
+    crate::common::assert_golden_file(&format!("samples/{fixture}/plan.golden.yaml"), &yaml);
     (plan, yaml)
 }
 

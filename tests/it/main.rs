@@ -50,6 +50,7 @@ mod report_browser;
 mod report_golden;
 mod report_merged_usr;
 mod rhel_root;
+mod samples_golden;
 mod secrets;
 mod select_app;
 mod setup_script;

@@ -11,7 +11,6 @@ const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/report/plan.yaml"
 );
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/report.md");
 
 /// The billing service's files, with fixed contents and modes so the image digests are stable.
 pub fn write_root(root: &Path) {
@@ -62,15 +61,7 @@ fn report_md_matches_the_golden_file() {
     let tmp = tempfile::tempdir().unwrap();
     let app = build(tmp.path());
     let md = std::fs::read_to_string(app.join("report.md")).unwrap();
-    if std::env::var_os("LIFTKIT_BLESS").is_some() {
-        std::fs::write(GOLDEN, &md).unwrap();
-    }
-    let golden = std::fs::read_to_string(GOLDEN).expect("golden file (LIFTKIT_BLESS=1 writes it)");
-    assert!(
-        md == golden,
-        "report.md differs from {GOLDEN}; if the change is intended, rerun with LIFTKIT_BLESS=1 \
-         and review the diff.\n--- got:\n{md}"
-    );
+    assert_golden_file("tests/golden/report.md", &md);
     // Markdown tables survive a `|` in a command line.
     assert!(md.contains("`billingd: worker \\| queue`"));
 }

@@ -3,12 +3,8 @@
 //! them; review the change with `git diff tests/golden/cli`. Variable parts (temporary paths,
 //! pids, ports) are replaced by `[NAME]` placeholders before comparing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-
-pub fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/cli")
-}
 
 /// Runs `cmd` (liftkit, with `shown` as the arguments to print), with the environment made
 /// stable, and renders what it did; `filters` are (regex, replacement) pairs applied after.
@@ -51,27 +47,57 @@ fn ensure_newline(s: &str) -> String {
 
 /// Compares `actual` with `tests/golden/cli/<name>.txt`, or writes it under `LIFTKIT_BLESS`.
 pub fn assert_golden(name: &str, actual: &str) {
-    let path = golden_dir().join(format!("{name}.txt"));
-    if std::env::var_os("LIFTKIT_BLESS").is_some() {
-        std::fs::create_dir_all(golden_dir()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    if expected != actual {
-        let diff = similar::TextDiff::from_lines(&expected, actual)
-            .unified_diff()
-            .context_radius(3)
-            .header(&format!("tests/golden/cli/{name}.txt"), "this run")
-            .to_string();
+    assert_golden_file(&format!("tests/golden/cli/{name}.txt"), actual);
+}
+
+/// Compares `actual` with the golden file at `rel` (from the repository's root), or writes it
+/// under `LIFTKIT_BLESS`; a mismatch panics with the unified diff.
+pub fn assert_golden_file(rel: &str, actual: &str) {
+    if let Some(diff) = golden_diff(rel, actual) {
         panic!(
-            "{name}: output differs from its golden file{}; if the change is intended, rerun \
-             with LIFTKIT_BLESS=1 and review `git diff tests/golden/cli`:\n{diff}",
-            if expected.is_empty() {
-                " (missing)"
-            } else {
-                ""
-            }
+            "{rel}: differs from its golden file; if the change is intended, rerun with \
+             LIFTKIT_BLESS=1 and review `git diff`:\n{diff}"
         );
     }
+}
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Whether golden files are being rewritten (`LIFTKIT_BLESS` set) rather than compared.
+pub fn blessing() -> bool {
+    std::env::var_os("LIFTKIT_BLESS").is_some()
+}
+
+/// None when `actual` is the golden file at `rel` (or was just written there under bless); else
+/// the unified diff, against an empty text when the golden file is missing.
+pub fn golden_diff(rel: &str, actual: &str) -> Option<String> {
+    let path = repo().join(rel);
+    if blessing() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return None;
+    }
+    let expected = std::fs::read_to_string(&path);
+    if expected.as_deref().ok() == Some(actual) {
+        return None;
+    }
+    let expected = expected.unwrap_or_default();
+    let diff = similar::TextDiff::from_lines(&expected, actual)
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!(
+                "{rel}{}",
+                if expected.is_empty() {
+                    " (missing)"
+                } else {
+                    ""
+                }
+            ),
+            "this run",
+        )
+        .to_string();
+    Some(diff)
 }
