@@ -15,12 +15,8 @@ pub struct Args {
     /// Runs of each; the median is reported.
     #[arg(long, default_value_t = 5)]
     pub runs: usize,
-    /// The liftkit binary measured (default: this one), e.g. an older build to compare.
-    #[arg(long, value_name = "BINARY")]
-    pub liftkit: Option<std::path::PathBuf>,
-    /// Print the figures as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub run: super::common::BenchRun,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -30,13 +26,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         runs: args.runs,
     };
     let work = liftkit::bench::workdir("collect")?;
-    let measured = collect::measure(
-        &opts,
-        &work,
-        &super::common::bench_binary(args.liftkit.as_deref())?,
-    );
+    let measured = collect::measure(&opts, &work, &args.run.binary()?);
     let f = measured?;
-    if args.json {
+    if args.run.json {
         println!("{}", serde_json::to_string_pretty(&f)?);
         return Ok(ExitCode::SUCCESS);
     }

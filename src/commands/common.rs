@@ -257,11 +257,24 @@ fn hint_for_engine() -> String {
     )
 }
 
-/// The liftkit binary a benchmark measures: the one given, else this one.
-pub fn bench_binary(given: Option<&Path>) -> Result<std::path::PathBuf> {
-    match given {
-        Some(p) => Ok(p.to_path_buf()),
-        None => Ok(std::env::current_exe()?),
+/// What every benchmark that runs liftkit as a program takes.
+#[derive(Debug, clap::Args)]
+pub struct BenchRun {
+    /// The liftkit binary measured (default: this one), e.g. an older build to compare.
+    #[arg(long, value_name = "BINARY")]
+    pub liftkit: Option<std::path::PathBuf>,
+    /// Print the figures as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchRun {
+    /// The liftkit binary measured: the one given, else this one.
+    pub fn binary(&self) -> Result<std::path::PathBuf> {
+        match &self.liftkit {
+            Some(p) => Ok(p.clone()),
+            None => Ok(std::env::current_exe()?),
+        }
     }
 }
 

@@ -14,26 +14,8 @@ fn start_nginx(dir: &std::path::Path, port: u16) -> Daemon {
     )
     .unwrap();
     std::fs::write(www.join("about.txt"), "served by a lifted nginx\n").unwrap();
-    let conf = dir.join("nginx.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "user www-data;\nworker_processes 2;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n\
-               server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n    index index.html;\n  }}\n}}\n",
-            d = dir.display()
-        ),
-    )
-    .unwrap();
-    run_ok(daemon_command("/usr/sbin/nginx").arg("-c").arg(&conf));
-    assert!(
-        wait_for_port(port, Duration::from_secs(10)),
-        "nginx did not start"
-    );
-    Daemon {
-        pid_file: dir.join("nginx.pid"),
-    }
+    // Two workers: the app is grouped from a master and its children.
+    start_nginx_with(dir, port, 2, "")
 }
 
 #[test]

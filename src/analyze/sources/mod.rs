@@ -85,6 +85,16 @@ impl Found {
         self.add(path, Kind::File, role, why, c);
     }
 
+    /// The program file an interpreter (`runtime`: "perl", "a shell") runs for process `pid`.
+    pub fn script(&mut self, path: &str, runtime: &str, pid: i32) {
+        self.file(
+            path,
+            Role::Code,
+            format!("the script {runtime} runs (pid {pid})"),
+            Confidence::Declared,
+        );
+    }
+
     pub fn extend(&mut self, other: Found) {
         self.evidence.extend(other.evidence);
         self.findings.extend(other.findings);

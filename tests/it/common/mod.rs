@@ -9,7 +9,7 @@ pub use golden::*;
 pub use hardening::*;
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -38,33 +38,17 @@ pub fn run_ok(cmd: &mut Command) -> Output {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    match liftkit::bench::testbed::free_port() {
+        0 => panic!("no free loopback port"),
+        port => port,
+    }
 }
 
-pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-pub fn wait_for_port_closed(port: u16, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_err() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
+/// The testbed's waits (the benchmarks start the same daemons): whether the loopback port
+/// accepts, or stopped accepting, within `timeout`.
+pub use liftkit::bench::testbed::{
+    wait_closed as wait_for_port_closed, wait_port as wait_for_port,
+};
 
 /// (status, body) of a plain HTTP/1.0 GET.
 pub fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
@@ -328,12 +312,12 @@ pub fn start_nginx_with_temp_paths(dir: &Path, port: u16) -> Daemon {
         .iter()
         .map(|(directive, sub)| format!("  {directive} {}/tmp/{sub};\n", dir.display()))
         .collect();
-    start_nginx_with(dir, port, &lines)
+    start_nginx_with(dir, port, 1, &lines)
 }
 
-/// nginx as `start_nginx` starts it (the same configuration), with `http_extra` added to its
-/// `http` block.
-pub fn start_nginx_with(dir: &Path, port: u16, http_extra: &str) -> Daemon {
+/// nginx as `start_nginx` starts it (the same configuration) with `workers` worker processes
+/// and `http_extra` added to its `http` block; `dir/www/index.html` is written unless there.
+pub fn start_nginx_with(dir: &Path, port: u16, workers: u32, http_extra: &str) -> Daemon {
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     if !www.join("index.html").exists() {
@@ -343,7 +327,7 @@ pub fn start_nginx_with(dir: &Path, port: u16, http_extra: &str) -> Daemon {
     std::fs::write(
         &conf,
         format!(
-            "user www-data;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+            "user www-data;\nworker_processes {workers};\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
              events {{ worker_connections 64; }}\n\
              http {{\n  include /etc/nginx/mime.types;\n  access_log {d}/access.log;\n{http_extra}\
                server {{\n    listen 127.0.0.1:{port};\n    root {d}/www;\n  }}\n}}\n",

@@ -61,12 +61,7 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
     match script_arg(args, WITH_VALUE, INLINE) {
         Some(script) => match c.resolve_file(&crate::analyze::rules::absolutize(script, &cwd)) {
             Some(file) => {
-                c.found.file(
-                    &file,
-                    Role::Code,
-                    format!("the script node runs (pid {})", p.pid),
-                    Confidence::Declared,
-                );
+                c.found.script(&file, "node", p.pid);
                 c.files.push(&file);
             }
             None => c.found.findings.push(Finding::warning(

@@ -60,12 +60,7 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
     }
     if let Some(script) = &script {
         if is_file(inp, script) {
-            c.found.file(
-                script,
-                Role::Code,
-                format!("the script perl runs (pid {})", p.pid),
-                Confidence::Declared,
-            );
+            c.found.script(script, "perl", p.pid);
             c.files.push(script);
         }
     }

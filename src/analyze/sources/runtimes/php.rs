@@ -60,12 +60,7 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
     if let Some(script) = script_arg(args, WITH_VALUE, INLINE) {
         let script = absolutize(script, &cwd);
         if is_file(inp, &script) {
-            found.file(
-                &script,
-                Role::Code,
-                format!("the script php runs (pid {})", p.pid),
-                Confidence::Declared,
-            );
+            found.script(&script, "php", p.pid);
             files.push(&script);
         }
     }

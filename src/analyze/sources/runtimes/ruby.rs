@@ -71,12 +71,7 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
     }
     if let Some(script) = &script {
         if is_file(inp, script) {
-            c.found.file(
-                script,
-                Role::Code,
-                format!("the script ruby runs (pid {})", p.pid),
-                Confidence::Declared,
-            );
+            c.found.script(script, "ruby", p.pid);
             c.files.push(script);
         }
     }

@@ -54,12 +54,7 @@ pub fn closure(inp: &Inputs, _app: &AppFacts, p: &Process) -> Found {
     let mut s = Script::new(inp, p);
     match body_of(p) {
         Some(Body::Script(file)) if is_file(inp, &file) => {
-            s.found.file(
-                &file,
-                Role::Code,
-                format!("the script a shell runs (pid {})", p.pid),
-                Confidence::Declared,
-            );
+            s.found.script(&file, "a shell", p.pid);
             s.file(&file, 0, true);
         }
         Some(Body::Command(text)) => {
