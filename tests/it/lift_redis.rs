@@ -139,16 +139,6 @@ fn lifted_redis_keeps_its_data_and_answers() {
         .expect("a data volume")
         .path
         .clone();
-    run_ok(
-        podman()
-            .args(["build", "-q", "--no-cache", "-t", &tag, "-f"])
-            .arg(app_dir.join("Dockerfile"))
-            .arg(&app_dir),
-    );
-    let _rebuilt = Cleanup {
-        container: rebuilt_name.clone(),
-        image: tag.clone(),
-    };
     let fresh = dir.path().join("fresh-volume");
     run_ok(
         std::process::Command::new("cp")
@@ -160,21 +150,7 @@ fn lifted_redis_keeps_its_data_and_answers() {
             )
             .arg(&fresh),
     );
-    run_ok(
-        podman()
-            .args([
-                "run",
-                "-d",
-                "--name",
-                &rebuilt_name,
-                "--network",
-                "host",
-                "-v",
-            ])
-            .arg(format!("{}:{data}", fresh.display()))
-            .args(ENGINE_RUN_FLAGS.split_whitespace())
-            .arg(&tag),
-    );
+    let _rebuilt = dockerfile_rebuilt_on(&app_dir, &tag, &rebuilt_name, &[(&fresh, &data)]);
     assert!(
         wait_for_port(port, Duration::from_secs(30)),
         "{}",

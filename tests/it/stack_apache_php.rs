@@ -136,17 +136,7 @@ fn lifted_apache_mod_php_page_answers_like_the_original() {
     };
 
     // verify: the lifted image in its own network namespace against the running original.
-    let verify = liftkit()
-        .args(["verify", "--json"])
-        .arg(&app_dir)
-        .env("ENGINE", ENGINE)
-        .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&verify.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&verify.stderr)));
-    assert_eq!(report["verdict"], "same", "{report:#}");
-    assert_eq!(verify.status.code(), Some(0));
+    let report = verify_same(&app_dir, &[]);
     let page = &report["probes"][0]["lifted"]["Http"];
     assert_eq!(page["status"], 200, "{report:#}");
     assert_eq!(

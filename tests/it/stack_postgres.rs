@@ -233,16 +233,7 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     let _cleanup = cleanup_of(&app_dir, &container);
 
     // verify: the lifted image beside the running original, same answers to both probes.
-    let verify = liftkit()
-        .args(["verify", "--json"])
-        .arg(&app_dir)
-        .env("ENGINE", ENGINE)
-        .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&verify.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&verify.stderr)));
-    assert_eq!(report["verdict"], "same", "{report:#}");
+    let report = verify_same(&app_dir, &[]);
     // verify ran it as run.sh does: hardened, under its profile.
     assert_eq!(report["hardening"]["read_only_root"], true, "{report:#}");
     assert_eq!(report["hardening"]["no_new_privileges"], true);
@@ -312,31 +303,7 @@ fn lifted_postgres_serves_the_rows_written_before_the_lift() {
     run_ok(Command::new("cp").arg("-a").arg(&vol).arg(&fresh));
     let tag = format!("localhost/liftkit-test/postgres-dockerfile-{port}:1");
     let rebuilt_name = format!("{container}-dockerfile");
-    run_ok(
-        podman()
-            .args(["build", "-q", "--no-cache", "-t", &tag, "-f"])
-            .arg(app_dir.join("Dockerfile"))
-            .arg(&app_dir),
-    );
-    let rebuilt = Cleanup {
-        container: rebuilt_name.clone(),
-        image: tag.clone(),
-    };
-    run_ok(
-        podman()
-            .args([
-                "run",
-                "-d",
-                "--name",
-                &rebuilt_name,
-                "--network",
-                "host",
-                "-v",
-            ])
-            .arg(format!("{}:{data}", fresh.display()))
-            .args(ENGINE_RUN_FLAGS.split_whitespace())
-            .arg(&tag),
-    );
+    let rebuilt = dockerfile_rebuilt_on(&app_dir, &tag, &rebuilt_name, &[(&fresh, &data)]);
     let rows = psql_when_ready(port, "SELECT note FROM lifted ORDER BY id", &rebuilt_name);
     assert_eq!(
         rows.lines().collect::<Vec<_>>(),

@@ -242,17 +242,7 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
     };
 
     // verify: the lifted app beside the running original, in its own network namespace.
-    let verify = liftkit()
-        .args(["verify", "--json"])
-        .arg(&py_dir)
-        .env("ENGINE", ENGINE)
-        .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&verify.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&verify.stderr)));
-    assert_eq!(report["verdict"], "same", "{report:#}");
-    assert_eq!(verify.status.code(), Some(0));
+    verify_same(&py_dir, &[]);
 
     // The originals stop; the lifted pair takes over their addresses and the counter continues
     // from the data redis saved.

@@ -185,17 +185,7 @@ fn tomcat_with_a_war_is_lifted_from_its_jvm_and_its_page_answers_the_same() {
         "tomcat image: {} bytes of content, layer {} bytes compressed",
         build["content_bytes"], build["layer_bytes"]
     );
-    let verify = liftkit()
-        .args(["verify", "--json", "--timeout", "180"])
-        .arg(&app)
-        .env("ENGINE", ENGINE)
-        .env("ENGINE_RUN_FLAGS", ENGINE_RUN_FLAGS)
-        .output()
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&verify.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&verify.stderr)));
-    assert_eq!(report["verdict"], "same", "{report:#}");
-    assert_eq!(verify.status.code(), Some(0));
+    let report = verify_same(&app, &["--timeout", "180"]);
     assert_eq!(report["probes"].as_array().unwrap().len(), 2, "{report:#}");
     // The page is generated (server info, a sum, catalina.base) by a JSP compiled inside the
     // container: the same bytes as the host's page mean the same runtime, jars and application.

@@ -23,6 +23,22 @@ pub fn liftkit() -> Command {
     c
 }
 
+/// `liftkit verify --json APP_DIR` (with `extra` options) under the test engine, asserted to
+/// answer the same as the original (verdict `same`, exit code 0); the report.
+pub fn verify_same(app_dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = liftkit()
+        .args(["verify", "--json"])
+        .args(extra)
+        .arg(app_dir)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(report["verdict"], "same", "{report:#}");
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    report
+}
+
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
         .output()

@@ -576,6 +576,17 @@ impl Drop for Loaded {
 /// `podman build` of the exact Dockerfile, run on the host's network as run.sh runs the image;
 /// the container is removed when the guard drops.
 pub fn dockerfile_rebuilt(app_dir: &Path, tag: &str, container: &str) -> Cleanup {
+    dockerfile_rebuilt_on(app_dir, tag, container, &[])
+}
+
+/// `dockerfile_rebuilt` with host directories mounted as (host path, path in the container), as
+/// run.sh mounts the lifted volumes.
+pub fn dockerfile_rebuilt_on(
+    app_dir: &Path,
+    tag: &str,
+    container: &str,
+    mounts: &[(&Path, &str)],
+) -> Cleanup {
     run_ok(
         podman()
             // No cache: its lookup races with the layers other tests remove in parallel.
@@ -590,6 +601,9 @@ pub fn dockerfile_rebuilt(app_dir: &Path, tag: &str, container: &str) -> Cleanup
     run_ok(
         podman()
             .args(["run", "-d", "--name", container, "--network", "host"])
+            .args(mounts.iter().flat_map(|(host, inside)| {
+                ["-v".to_string(), format!("{}:{inside}", host.display())]
+            }))
             .args(ENGINE_RUN_FLAGS.split_whitespace())
             .arg(tag),
     );
