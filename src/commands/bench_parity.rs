@@ -73,13 +73,18 @@ fn print(rows: &[Parity], req: &Request) {
         req.requests, req.connections, req.rounds
     );
     println!(
-        "{:<9} {:<8} {:>10} {:>8} {:>8} {:>9} {:>9} {:>12}",
+        "{:<9} {:<9} {:>10} {:>8} {:>8} {:>9} {:>9} {:>12}",
         "APP", "SIDE", "REQ/S", "P50 MS", "P99 MS", "RSS MiB", "PSS MiB", "CPU s/10k"
     );
     for r in rows {
-        for (side, s) in [("original", &r.original), ("lifted", &r.lifted)] {
+        let sides = [
+            ("original", Some(&r.original)),
+            ("lifted", Some(&r.lifted)),
+            ("file-logs", r.lifted_file_logs.as_ref()),
+        ];
+        for (side, s) in sides.into_iter().filter_map(|(n, s)| Some((n, s?))) {
             println!(
-                "{:<9} {:<8} {:>10.0} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>12.3}",
+                "{:<9} {:<9} {:>10.0} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>12.3}",
                 r.app,
                 side,
                 s.requests_per_second,
@@ -111,5 +116,13 @@ fn print(rows: &[Parity], req: &Request) {
             within(r.memory_percent, false),
             r.cpu_percent
         );
+        if let Some(pct) = r.file_logs_throughput_percent {
+            println!(
+                "{:<9} file-logs/original: throughput {pct:.1}% ({}): the same plan with its logs \
+                 kept as files, not sent through the engine's log pipe",
+                r.app,
+                within(pct, true)
+            );
+        }
     }
 }

@@ -48,10 +48,15 @@ pub struct Parity {
     pub rounds: usize,
     pub original: Side,
     pub lifted: Side,
+    /// The same plan with its log links removed: the logs written to files as on the host, not
+    /// through the engine's log pipe (None when the plan sends no log there).
+    pub lifted_file_logs: Option<Side>,
     /// lifted / original, as percentages.
     pub throughput_percent: f64,
     pub memory_percent: f64,
     pub cpu_percent: f64,
+    /// lifted with file logs / original.
+    pub file_logs_throughput_percent: Option<f64>,
     /// How the lifted image ran: read-only root, capabilities, profile.
     pub hardening: Option<crate::verify::inspect::Inspected>,
 }
@@ -105,23 +110,53 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     wait_ready(proto, addr, Some(lifted_pid)).map_err(step(app))?;
     let hardening = crate::verify::inspect::inspect(&req.engine, &name);
-    // Warm both up (caches, worker start-up) before anything is measured.
-    for netns in [None, Some(lifted_pid)] {
+    let file_logs = match file_logs_variant(app, &dir, &app_dir, req)? {
+        Some(files_dir) => {
+            let sandbox = Sandbox::start(
+                &req.engine,
+                &files_dir,
+                &format!("{name}-file-logs"),
+                &Extra::default(),
+                false,
+            )
+            .map_err(|e| step(app)(format!("the file-logs image did not start: {e:?}")))?;
+            let pid = sandbox.pid().map_err(step(app))?;
+            wait_ready(proto, addr, Some(pid)).map_err(step(app))?;
+            Some((sandbox, pid))
+        }
+        None => None,
+    };
+    let file_logs_pid = file_logs.as_ref().map(|(_, pid)| *pid);
+    // Warm all up (caches, worker start-up) before anything is measured.
+    for netns in [None, Some(lifted_pid)]
+        .into_iter()
+        .chain(file_logs_pid.map(Some))
+    {
         load::run(proto, addr, req.requests / 10 + 100, req.connections, netns)
             .map_err(step(app))?;
     }
     let mut original_runs = Vec::new();
     let mut lifted_runs = Vec::new();
+    let mut file_logs_runs = Vec::new();
     for _ in 0..req.rounds.max(1) {
         original_runs.push(one_run(proto, addr, original.pid, None, req).map_err(step(app))?);
         lifted_runs
             .push(one_run(proto, addr, lifted_pid, Some(lifted_pid), req).map_err(step(app))?);
+        if let Some(pid) = file_logs_pid {
+            file_logs_runs.push(one_run(proto, addr, pid, Some(pid), req).map_err(step(app))?);
+        }
     }
     drop(sandbox);
+    drop(file_logs);
     let _ = std::fs::remove_dir_all(&app_dir);
     let (o, l) = (median(&original_runs), median(&lifted_runs));
+    let f = (!file_logs_runs.is_empty()).then(|| median(&file_logs_runs));
     let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
     Ok(Parity {
+        file_logs_throughput_percent: f
+            .as_ref()
+            .map(|f| pct(f.requests_per_second, o.requests_per_second)),
+        lifted_file_logs: f,
         app: app.to_string(),
         requests: req.requests,
         connections: req.connections,
@@ -168,6 +203,56 @@ fn lift(app: &str, dir: &Path, pid: i32, req: &Request) -> Result<PathBuf, Parit
         .map(|e| e.path())
         .find(|p| p.join("build.json").exists())
         .ok_or_else(|| step(app)("the lift built no image".to_string()))
+}
+
+/// The lifted plan with the links that send logs to the engine (`/dev/stdout`, `/dev/stderr`)
+/// removed, built beside the first: the app then writes its logs to files as it did on the
+/// host. The engine's log pipe costs a context switch and a copy per line (for nginx's access
+/// log, a line per request). None when the plan sends no log to the engine.
+fn file_logs_variant(
+    app: &str,
+    dir: &Path,
+    app_dir: &Path,
+    req: &Request,
+) -> Result<Option<PathBuf>, ParityError> {
+    let mut plan =
+        crate::plan::load(&app_dir.join("plan.yaml")).map_err(|e| step(app)(e.to_string()))?;
+    let mut removed = false;
+    for a in &mut plan.apps {
+        let before = a.links.len();
+        a.links.retain(|l| !l.target.starts_with("/dev/std"));
+        removed |= a.links.len() != before;
+    }
+    if !removed {
+        return Ok(None);
+    }
+    let work = dir.join("file-logs");
+    std::fs::create_dir_all(&work).map_err(testbed::io(&work))?;
+    let plan_path = work.join("plan.yaml");
+    crate::plan::save(&plan, &plan_path).map_err(testbed::io(&plan_path))?;
+    let out = work.join("out");
+    let o = Command::new(&req.liftkit)
+        .args(["build", "--force"])
+        .arg(&plan_path)
+        .arg("-o")
+        .arg(&out)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| step(app)(format!("cannot run liftkit: {e}")))?;
+    if !o.status.success() {
+        return Err(step(app)(format!(
+            "build of the file-logs plan failed ({}): {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )));
+    }
+    let built = out.join(app_dir.file_name().unwrap_or_default());
+    // The trial's system call profile is the lift's; the build alone does not run a trial.
+    let profile = app_dir.join("seccomp.json");
+    if profile.exists() {
+        std::fs::copy(&profile, built.join("seccomp.json")).map_err(testbed::io(&profile))?;
+    }
+    Ok(Some(built))
 }
 
 /// The server answers a request (a database replays its WAL before it does).
