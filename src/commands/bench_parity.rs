@@ -73,8 +73,8 @@ fn print(rows: &[Parity], req: &Request) {
         req.requests, req.connections, req.rounds
     );
     println!(
-        "{:<9} {:<9} {:>10} {:>8} {:>8} {:>9} {:>9} {:>12}",
-        "APP", "SIDE", "REQ/S", "P50 MS", "P99 MS", "RSS MiB", "PSS MiB", "CPU s/10k"
+        "{:<9} {:<9} {:>10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>12}",
+        "APP", "SIDE", "REQ/S", "P50 MS", "P99 MS", "RSS MiB", "PSS MiB", "ANON MiB", "CPU s/10k"
     );
     for r in rows {
         let sides = [
@@ -84,7 +84,7 @@ fn print(rows: &[Parity], req: &Request) {
         ];
         for (side, s) in sides.into_iter().filter_map(|(n, s)| Some((n, s?))) {
             println!(
-                "{:<9} {:<9} {:>10.0} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>12.3}",
+                "{:<9} {:<9} {:>10.0} {:>8.3} {:>8.3} {:>9.1} {:>9.1} {:>9.1} {:>12.3}",
                 r.app,
                 side,
                 s.requests_per_second,
@@ -92,6 +92,7 @@ fn print(rows: &[Parity], req: &Request) {
                 s.p99_ms,
                 mib(s.peak_rss_bytes),
                 mib(s.peak_pss_bytes),
+                mib(s.peak_pss_anon_bytes),
                 s.cpu_seconds_per_10k
             );
         }
@@ -108,12 +109,14 @@ fn print(rows: &[Parity], req: &Request) {
             }
         };
         println!(
-            "{:<9} lifted/original: throughput {:.1}% ({}), memory (PSS) {:.1}% ({}), CPU per request {:.1}%",
+            "{:<9} lifted/original: throughput {:.1}% ({}), memory (PSS) {:.1}% ({}), anonymous memory {:.1}% ({}), CPU per request {:.1}%",
             r.app,
             r.throughput_percent,
             within(r.throughput_percent, true),
             r.memory_percent,
             within(r.memory_percent, false),
+            r.anon_memory_percent,
+            within(r.anon_memory_percent, false),
             r.cpu_percent
         );
         if let Some(pct) = r.file_logs_throughput_percent {

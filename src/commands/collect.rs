@@ -3,7 +3,7 @@
 use super::common;
 use anyhow::{bail, Context, Result};
 use liftkit::pipeline::Session;
-use liftkit::snapshot;
+use liftkit::snapshot::{self, Snapshot};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -64,18 +64,24 @@ pub fn run(args: Args) -> Result<ExitCode> {
             snap.bundle_pids = bundled.pids.clone();
         }
     }
+    let said = format!(
+        "collected {} processes, {} listening sockets, {} packages",
+        snap.processes.len(),
+        snap.sockets.len(),
+        snap.packages.len(),
+    );
+    deliver(&snap, &args, &said)
+}
+
+/// The snapshot as JSON on stdout (`--json`), or saved to `-o` with `said` and where it went;
+/// then its findings.
+pub(super) fn deliver(snap: &Snapshot, args: &Args, said: &str) -> Result<ExitCode> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&snap)?);
+        println!("{}", serde_json::to_string_pretty(snap)?);
     } else {
-        snapshot::save(&snap, &args.output)
+        snapshot::save(snap, &args.output)
             .with_context(|| format!("{}: cannot write", args.output.display()))?;
-        eprintln!(
-            "collected {} processes, {} listening sockets, {} packages → {}",
-            snap.processes.len(),
-            snap.sockets.len(),
-            snap.packages.len(),
-            args.output.display()
-        );
+        eprintln!("{said} → {}", args.output.display());
     }
     common::report_findings(&snap.findings);
     Ok(ExitCode::SUCCESS)

@@ -44,21 +44,13 @@ pub fn collect(args: &super::collect::Args, file: &Path) -> Result<ExitCode> {
     let analyzers = common::analyzers(args.analyzers.as_deref())?;
     let snap = take(&disk, file, &analyzers);
     disk.check_unchanged()?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&snap)?);
-    } else {
-        snapshot::save(&snap, &args.output)
-            .with_context(|| format!("{}: cannot write", args.output.display()))?;
-        eprintln!(
-            "collected {} declared processes, {} packages from {} → {}",
-            snap.processes.len(),
-            snap.packages.len(),
-            file.display(),
-            args.output.display()
-        );
-    }
-    common::report_findings(&snap.findings);
-    Ok(ExitCode::SUCCESS)
+    let said = format!(
+        "collected {} declared processes, {} packages from {}",
+        snap.processes.len(),
+        snap.packages.len(),
+        file.display(),
+    );
+    super::collect::deliver(&snap, args, &said)
 }
 
 pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {

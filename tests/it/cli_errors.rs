@@ -3,19 +3,6 @@
 use crate::common;
 
 use common::*;
-use std::process::Output;
-
-fn fails(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(2), "exit code 2: {out:?}");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("liftkit: error:"))
-        .collect();
-    assert_eq!(lines.len(), 1, "one error line:\n{err}");
-    assert!(!err.contains("panicked"), "no panic:\n{err}");
-    lines[0].to_string()
-}
 
 #[test]
 fn a_pid_that_does_not_exist_is_named_and_nothing_is_written() {

@@ -216,12 +216,7 @@ fn lift_disk_and_probe(disk: &Path, out: &Path, port: u16, name: &str) {
         wait_for_port_closed(port, Duration::from_secs(5)),
         "nothing else on the port"
     );
-    start_lifted(&app, name);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "lifted nginx did not listen: {}",
-        container_logs(name)
-    );
+    start_lifted_answering(&app, name, port);
     let (status, body) = http_get(port, "/");
     assert_eq!(status, 200);
     assert_eq!(

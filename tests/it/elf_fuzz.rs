@@ -7,27 +7,12 @@
 //! `cargo test --test elf_fuzz` runs a short smoke pass; the long run is
 //! `ELF_FUZZ_SECS=300 ELF_FUZZ_SEED=42 cargo test --release --test elf_fuzz -- --ignored`.
 
+use crate::common::Rng;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use liftkit::elf::ldcache::LdCache;
 use liftkit::elf::{object, symbols, LoaderEnv, ResolveOptions, Resolver};
-
-/// splitmix64: tiny, seedable, good enough to drive mutations reproducibly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const INTERESTING: &[u64] = &[
     0,

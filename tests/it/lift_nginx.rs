@@ -82,12 +82,7 @@ fn lifted_nginx_answers_like_the_original() {
     // The lifted app runs as the source did, on the host's network: the original steps aside.
     nginx.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "lifted nginx did not answer:\n{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     assert_eq!(http_get(port, "/"), original_root);
     let missing = http_get(port, "/no-such-page");
     assert_eq!(missing.0, 404);

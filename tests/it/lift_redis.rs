@@ -94,12 +94,7 @@ fn lifted_redis_keeps_its_data_and_answers() {
 
     redis_daemon.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "lifted redis did not answer:\n{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     assert_eq!(redis(port, &["PING"]), "+PONG\r\n");
     assert!(
         redis(port, &["GET", "liftkit:before"]).contains("written-on-the-source"),

@@ -41,12 +41,7 @@ fn nginx_with_its_own_temp_paths_starts_lifted() {
     let _cleanup = cleanup_of(&app_dir, &container);
     nginx.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "the lifted nginx starts with its temp paths:\n{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     let (status, body) = http_get(port, "/");
     assert_eq!(status, 200);
     assert_eq!(

@@ -57,12 +57,7 @@ fn redis_started_with_options_only_is_lifted_with_its_own_settings() {
     let _cleanup = cleanup_of(&app_dir, &container);
     daemon.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "the lifted redis listens on the original's port:\n{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     assert!(
         redis(port, &["GET", "liftkit:options"]).contains("kept-in-dir"),
         "the data in --dir is served:\n{}",

@@ -11,7 +11,6 @@ use crate::common;
 use common::*;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 fn sh(script: &str) -> String {
     let out = Command::new("sh").arg("-ec").arg(script).output().unwrap();
@@ -372,11 +371,6 @@ fn rhel_disk_lifts_with_rpm_owners_versions_changed_config_and_rpm_purls() {
         container: name.clone(),
         image: format!("localhost/liftkit/{name}"),
     };
-    start_lifted(&dir, &name);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "{}",
-        container_logs(&name)
-    );
+    start_lifted_answering(&dir, &name, port);
     assert_eq!(redis(port, &["PING"]).trim(), "+PONG");
 }

@@ -343,12 +343,7 @@ fn a_live_nginx_with_a_tls_key_and_htpasswd_keeps_them_out_of_the_image_and_stil
     let _cleanup = cleanup_of(&app_dir, &container);
     nginx.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     assert_eq!(
         curl("/"),
         "200",

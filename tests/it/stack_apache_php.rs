@@ -149,12 +149,7 @@ fn lifted_apache_mod_php_page_answers_like_the_original() {
     // And directly: the original steps aside, the lifted server takes its port.
     apache.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(15)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "lifted apache did not answer:\n{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     let (status, lifted) = http_get(port, "/");
     let lifted = String::from_utf8_lossy(&lifted).into_owned();
     assert_eq!(status, 200, "{lifted}\n{}", container_logs(&container));

@@ -250,18 +250,8 @@ fn a_flask_app_and_its_redis_lift_together_and_keep_talking() {
     redis_daemon.stop();
     assert!(wait_for_port_closed(web_port, Duration::from_secs(10)));
     assert!(wait_for_port_closed(redis_port, Duration::from_secs(10)));
-    start_lifted(&rd_dir, &rd_container);
-    assert!(
-        wait_for_port(redis_port, Duration::from_secs(30)),
-        "lifted redis: {}",
-        container_logs(&rd_container)
-    );
-    start_lifted(&py_dir, &py_container);
-    assert!(
-        wait_for_port(web_port, Duration::from_secs(30)),
-        "lifted gunicorn: {}",
-        container_logs(&py_container)
-    );
+    start_lifted_answering(&rd_dir, &rd_container, redis_port);
+    start_lifted_answering(&py_dir, &py_container, web_port);
     assert_eq!(
         body(web_port, "/"),
         "hello from a flask app under gunicorn\n"

@@ -47,22 +47,7 @@ fn install(vendor: &str, port: u16) -> VendorInstall {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/vendor-app");
     let s = |f: &str| src.join(f).to_string_lossy().into_owned();
     let o = |f: &str| opt.join(f).to_string_lossy().into_owned();
-    gcc(&[
-        "-shared",
-        "-fPIC",
-        "-o",
-        &o("lib/libvendor.so.4"),
-        "-Wl,-soname,libvendor.so.4",
-        &s("libvendor.c"),
-    ]);
-    std::os::unix::fs::symlink("libvendor.so.4", opt.join("lib/libvendor.so")).unwrap();
-    gcc(&[
-        "-shared",
-        "-fPIC",
-        "-o",
-        &o("plugins/libgreet.so"),
-        &s("plugin.c"),
-    ]);
+    liftkit::bench::testbed::vendor::compile_libraries(&src, &opt).expect("gcc");
     gcc(&[
         "-o",
         &o("bin/vendord"),
@@ -156,12 +141,7 @@ fn a_vendor_app_under_opt_is_lifted_by_the_generic_path() {
     original.kill().unwrap();
     original.wait().unwrap();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     assert_eq!(
         ask(port),
         "VendorSuite 4.2 hello from the greet plugin visit 43\n",

@@ -97,44 +97,42 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+    /// Polls `probe` every 100 ms until it gives a value; past `timeout`, fails with `waiting`
+    /// and the screen.
+    fn until<T>(
+        &self,
+        timeout: Duration,
+        waiting: &str,
+        mut probe: impl FnMut() -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + timeout;
         loop {
-            let h = self.history();
-            if h.contains(what) {
-                return h;
+            if let Some(v) = probe() {
+                return v;
             }
             assert!(
                 Instant::now() < deadline,
-                "waited {timeout:?} for {what:?}; screen:\n{}",
+                "waited {timeout:?} for {waiting}; screen:\n{}",
                 self.screen()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
+    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+        self.until(timeout, &format!("{what:?}"), || {
+            Some(self.history()).filter(|h| h.contains(what))
+        })
+    }
+
     /// Waits until the question being asked (a line starting with `?` near the bottom) contains
     /// `what`; returns the screen.
     fn wait_prompt(&self, what: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let s = self.screen();
-            let lines: Vec<&str> = s.lines().filter(|l| !l.trim().is_empty()).collect();
-            let asking = lines
-                .iter()
-                .rev()
-                .take(14)
-                .any(|l| l.trim_start().starts_with('?') && l.contains(what));
-            if asking {
-                std::thread::sleep(Duration::from_millis(150));
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited {timeout:?} for the question {what:?}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let s = self.until(timeout, &format!("the question {what:?}"), || {
+            Some(self.screen()).filter(|s| asking(s, what))
+        });
+        std::thread::sleep(Duration::from_millis(150));
+        s
     }
 
     /// How many questions containing `what` have been answered (`✔` lines).
@@ -150,63 +148,41 @@ impl Tmux {
         self.wait_prompt(what, Duration::from_secs(60));
         let before = self.answered(what);
         self.keys(keys);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while self.answered(what) <= before {
-            assert!(
-                Instant::now() < deadline,
-                "{what:?} not answered by {keys:?}; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.until(
+            Duration::from_secs(20),
+            &format!("{what:?} answered by {keys:?}"),
+            || (self.answered(what) > before).then_some(()),
+        );
     }
 
     /// Answers the secrets question with its default (no) if this host's files look like
     /// secrets (asked only then), and waits for the output directory question.
     fn secrets_if_asked(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let s = self.screen();
-            let asking = |what: &str| {
-                s.lines()
-                    .rev()
-                    .filter(|l| !l.trim().is_empty())
-                    .take(14)
-                    .any(|l| l.trim_start().starts_with('?') && l.contains(what))
-            };
-            if asking("output directory") {
-                return;
-            }
-            if asking("look like secrets") {
-                self.answer("look like secrets", &["Enter"]);
-                return self.secrets_if_asked();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no secrets or output question; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        let secrets = self.until(
+            Duration::from_secs(60),
+            "the secrets or the output question",
+            || {
+                let s = self.screen();
+                if asking(&s, "output directory") {
+                    Some(false)
+                } else {
+                    asking(&s, "look like secrets").then_some(true)
+                }
+            },
+        );
+        if secrets {
+            self.answer("look like secrets", &["Enter"]);
+            self.secrets_if_asked();
         }
     }
 
     fn exit_code(&self, timeout: Duration) -> i32 {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let h = self.history();
-            if let Some(code) = h
+        self.until(timeout, "the wizard to end", || {
+            self.history()
                 .lines()
                 .filter_map(|l| l.trim().strip_prefix("WIZARD-EXIT="))
                 .find_map(|c| c.parse().ok())
-            {
-                return code;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the wizard did not end; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        })
     }
 
     fn cursor_visible(&self) -> bool {
@@ -268,6 +244,17 @@ fn dot_entries(dir: &Path) -> Vec<PathBuf> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// Whether the question being asked (a line starting with `?` among the last 14 written)
+/// contains `what`.
+fn asking(screen: &str, what: &str) -> bool {
+    screen
+        .lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(14)
+        .any(|l| l.trim_start().starts_with('?') && l.contains(what))
 }
 
 #[test]
@@ -383,12 +370,7 @@ fn wizard_at_a_terminal_builds_an_image_that_runs_and_its_answers_replay() {
     };
     nginx.stop();
     assert!(wait_for_port_closed(port, Duration::from_secs(10)));
-    start_lifted(&app_dir, &container);
-    assert!(
-        wait_for_port(port, Duration::from_secs(30)),
-        "lifted nginx did not answer:\n{}",
-        container_logs(&container)
-    );
+    start_lifted_answering(&app_dir, &container, port);
     assert_eq!(http_get(port, "/"), original);
     assert_eq!(http_get(port, "/no-such-page").0, original_missing.0);
 }
@@ -511,18 +493,6 @@ fn ctrl_c_during_the_build_leaves_only_whole_files() {
     liftkit::plan::load(&out.join("plan.yaml")).expect("plan.yaml whole");
     let answers = Answers::load(&out.join("answers.yaml")).expect("answers.yaml whole");
     assert_eq!(answers.get("build.confirm"), Some(&Answer::Bool(true)));
-}
-
-fn fails(out: &std::process::Output) -> String {
-    assert_eq!(out.status.code(), Some(2), "exit code 2: {out:?}");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    let lines: Vec<&str> = err
-        .lines()
-        .filter(|l| l.starts_with("liftkit: error:"))
-        .collect();
-    assert_eq!(lines.len(), 1, "one error line:\n{err}");
-    assert!(!err.contains("panicked"), "no panic:\n{err}");
-    lines[0].to_string()
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub struct Side {
     pub p99_ms: f64,
     pub peak_rss_bytes: u64,
     pub peak_pss_bytes: u64,
+    /// The anonymous part of PSS (heap, stacks): what the program itself holds.
+    pub peak_pss_anon_bytes: u64,
     pub cpu_seconds_per_10k: f64,
 }
 
@@ -54,6 +56,8 @@ pub struct Parity {
     /// lifted / original, as percentages.
     pub throughput_percent: f64,
     pub memory_percent: f64,
+    /// lifted / original, anonymous PSS only.
+    pub anon_memory_percent: f64,
     pub cpu_percent: f64,
     /// lifted with file logs / original.
     pub file_logs_throughput_percent: Option<f64>,
@@ -163,6 +167,7 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         rounds: req.rounds.max(1),
         throughput_percent: pct(l.requests_per_second, o.requests_per_second),
         memory_percent: pct(l.peak_pss_bytes as f64, o.peak_pss_bytes as f64),
+        anon_memory_percent: pct(l.peak_pss_anon_bytes as f64, o.peak_pss_anon_bytes as f64),
         cpu_percent: pct(l.cpu_seconds_per_10k, o.cpu_seconds_per_10k),
         original: o,
         lifted: l,
@@ -279,14 +284,15 @@ fn one_run(
     let cpu0 = usage::cpu_seconds(root);
     let sampler = usage::Sampler::start(root);
     let l = load::run(proto, addr, req.requests, req.connections, netns)?;
-    let (rss, pss) = sampler.peak();
+    let mem = sampler.peak();
     let cpu = usage::cpu_seconds(root) - cpu0;
     Ok(Side {
         requests_per_second: l.per_second(),
         p50_ms: l.quantile_ms(0.50),
         p99_ms: l.quantile_ms(0.99),
-        peak_rss_bytes: rss,
-        peak_pss_bytes: pss,
+        peak_rss_bytes: mem.rss,
+        peak_pss_bytes: mem.pss,
+        peak_pss_anon_bytes: mem.pss_anon,
         cpu_seconds_per_10k: cpu * 10_000.0 / l.requests.max(1) as f64,
     })
 }
@@ -304,6 +310,7 @@ fn median(runs: &[Side]) -> Side {
         p99_ms: mid(&|s| s.p99_ms),
         peak_rss_bytes: mid(&|s| s.peak_rss_bytes as f64) as u64,
         peak_pss_bytes: mid(&|s| s.peak_pss_bytes as f64) as u64,
+        peak_pss_anon_bytes: mid(&|s| s.peak_pss_anon_bytes as f64) as u64,
         cpu_seconds_per_10k: mid(&|s| s.cpu_seconds_per_10k),
     }
 }

@@ -1,7 +1,8 @@
 //! What a process tree costs, read from /proc on this host (a container's processes are
 //! visible here too): CPU time including the children it reaped (a PostgreSQL backend ends
 //! with its connection; its time lands in the postmaster's `cutime`), and resident memory
-//! (RSS, and PSS, which shares a forked worker's pages fairly), sampled under load.
+//! (RSS, and PSS, which shares a forked worker's pages fairly, with its anonymous part: the
+//! heap and stacks, which no copy of a library inflates), sampled under load.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -45,8 +46,29 @@ pub fn cpu_seconds(root: i32) -> f64 {
         / ticks
 }
 
-/// RSS and PSS of the tree, in bytes.
-pub fn memory(root: i32) -> (u64, u64) {
+/// Resident memory of a process tree, in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Memory {
+    pub rss: u64,
+    pub pss: u64,
+    /// PSS of anonymous pages only: what the program allocated, not the files it maps (a
+    /// library copied into an image is a file of its own, mapped by the kernel in 64 KiB runs
+    /// of whatever the page cache holds, and the engine has just written all of it).
+    pub pss_anon: u64,
+}
+
+impl Memory {
+    fn max(self, o: Memory) -> Memory {
+        Memory {
+            rss: self.rss.max(o.rss),
+            pss: self.pss.max(o.pss),
+            pss_anon: self.pss_anon.max(o.pss_anon),
+        }
+    }
+}
+
+/// RSS, PSS and anonymous PSS of the tree.
+pub fn memory(root: i32) -> Memory {
     let kib = |pid: i32, file: &str, key: &str| -> u64 {
         std::fs::read_to_string(format!("/proc/{pid}/{file}"))
             .ok()
@@ -60,18 +82,17 @@ pub fn memory(root: i32) -> (u64, u64) {
             })
             .unwrap_or(0)
     };
-    tree(root).iter().fold((0, 0), |(rss, pss), p| {
-        (
-            rss + kib(*p, "status", "VmRSS:") * 1024,
-            pss + kib(*p, "smaps_rollup", "Pss:") * 1024,
-        )
+    tree(root).iter().fold(Memory::default(), |m, p| Memory {
+        rss: m.rss + kib(*p, "status", "VmRSS:") * 1024,
+        pss: m.pss + kib(*p, "smaps_rollup", "Pss:") * 1024,
+        pss_anon: m.pss_anon + kib(*p, "smaps_rollup", "Pss_Anon:") * 1024,
     })
 }
 
 /// Samples the tree's memory every 100 ms until dropped; `peak()` is the largest seen.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
-    handle: Option<std::thread::JoinHandle<(u64, u64)>>,
+    handle: Option<std::thread::JoinHandle<Memory>>,
 }
 
 impl Sampler {
@@ -81,8 +102,7 @@ impl Sampler {
         let handle = std::thread::spawn(move || {
             let mut peak = memory(root);
             while !flag.load(Ordering::Relaxed) {
-                let m = memory(root);
-                peak = (peak.0.max(m.0), peak.1.max(m.1));
+                peak = peak.max(memory(root));
                 std::thread::sleep(Duration::from_millis(100));
             }
             peak
@@ -93,13 +113,13 @@ impl Sampler {
         }
     }
 
-    /// Peak (RSS, PSS) in bytes.
-    pub fn peak(mut self) -> (u64, u64) {
+    /// The largest of each figure seen.
+    pub fn peak(mut self) -> Memory {
         self.stop.store(true, Ordering::Relaxed);
         self.handle
             .take()
             .and_then(|h| h.join().ok())
-            .unwrap_or((0, 0))
+            .unwrap_or_default()
     }
 }
 
@@ -110,7 +130,8 @@ mod tests {
         let me = std::process::id() as i32;
         assert_eq!(super::tree(me)[0], me);
         assert!(super::cpu_seconds(me) >= 0.0);
-        let (rss, pss) = super::memory(me);
-        assert!(rss > 0 && pss > 0 && pss <= rss * 2);
+        let m = super::memory(me);
+        assert!(m.rss > 0 && m.pss > 0 && m.pss <= m.rss * 2, "{m:?}");
+        assert!(m.pss_anon > 0 && m.pss_anon <= m.pss, "{m:?}");
     }
 }

@@ -3,14 +3,12 @@
 use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "caddy",
-    needs: ("/usr/bin/caddy", "caddy"),
-    covers: "1 (--root DIR on the command line), a Go binary",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "caddy",
+    ("/usr/bin/caddy", "caddy"),
+    "1 (--root DIR on the command line), a Go binary",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     write(

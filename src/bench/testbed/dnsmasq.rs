@@ -4,14 +4,12 @@
 use super::{daemon_command, run, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "dnsmasq",
-    needs: ("/usr/sbin/dnsmasq", "dnsmasq"),
-    covers: "1 (-C conf), 2 (addn-hosts in conf), 5 (daemonizes by default)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "dnsmasq",
+    ("/usr/sbin/dnsmasq", "dnsmasq"),
+    "1 (-C conf), 2 (addn-hosts in conf), 5 (daemonizes by default)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

@@ -4,14 +4,12 @@
 use super::{daemon_command, run, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "haproxy",
-    needs: ("/usr/sbin/haproxy", "haproxy"),
-    covers: "1 (-f conf), 2 (file in conf), 5 (-D)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "haproxy",
+    ("/usr/sbin/haproxy", "haproxy"),
+    "1 (-f conf), 2 (file in conf), 5 (-D)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

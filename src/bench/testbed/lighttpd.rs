@@ -4,14 +4,12 @@
 use super::{daemon_command, run, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "lighttpd",
-    needs: ("/usr/sbin/lighttpd", "lighttpd"),
-    covers: "1 (-f conf), 2 (docroot, include in conf), 5 (daemonizes)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "lighttpd",
+    ("/usr/sbin/lighttpd", "lighttpd"),
+    "1 (-f conf), 2 (docroot, include in conf), 5 (daemonizes)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

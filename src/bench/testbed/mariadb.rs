@@ -6,14 +6,12 @@ use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::Path;
 use std::process::Command;
 
-pub const SERVICE: Service = Service {
-    name: "mariadb",
-    needs: ("/usr/sbin/mariadbd", "mariadb-server mariadb-client"),
-    covers: "1 (--defaults-file), 4 (mysqld_safe shell wrapper), 6 (data dir with a table)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "mariadb",
+    ("/usr/sbin/mariadbd", "mariadb-server mariadb-client"),
+    "1 (--defaults-file), 4 (mysqld_safe shell wrapper), 6 (data dir with a table)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

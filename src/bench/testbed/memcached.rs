@@ -4,14 +4,12 @@
 use super::{daemon_command, run, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "memcached",
-    needs: ("/usr/bin/memcached", "memcached"),
-    covers: "5 (-d daemonizes), settings on the command line",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "memcached",
+    ("/usr/bin/memcached", "memcached"),
+    "5 (-d daemonizes), settings on the command line",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     run(

@@ -30,7 +30,7 @@ mod ruby;
 mod sshd;
 mod tinyproxy;
 mod tomcat;
-mod vendor;
+pub mod vendor;
 
 pub use lift::{app_dir, lift_and_compare, Lifted, LiftedError, Request};
 
@@ -68,6 +68,25 @@ pub struct Service {
     /// ([`private_etc`]): the machine's own /etc is never touched.
     pub init_script: bool,
     pub start: fn(&Path, u16) -> Result<Running, TestbedError>,
+}
+
+impl Service {
+    /// A service of the corpus: no analyzer knows it, and it starts without an init script.
+    pub const fn corpus(
+        name: &'static str,
+        needs: (&'static str, &'static str),
+        covers: &'static str,
+        start: fn(&Path, u16) -> Result<Running, TestbedError>,
+    ) -> Self {
+        Service {
+            name,
+            needs,
+            covers,
+            analyzed: false,
+            init_script: false,
+            start,
+        }
+    }
 }
 
 /// The corpus: services and runtimes no analyzer knows, then the analyzed stacks the generic

@@ -5,14 +5,12 @@ use super::{daemon_command, run, write, Running, Service, TestbedError};
 use std::path::Path;
 use std::process::Command;
 
-pub const SERVICE: Service = Service {
-    name: "mosquitto",
-    needs: ("/usr/sbin/mosquitto", "mosquitto"),
-    covers: "1 (-c conf), 2 (password_file in conf), 5 (-d), 6 (persistence dir)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "mosquitto",
+    ("/usr/sbin/mosquitto", "mosquitto"),
+    "1 (-c conf), 2 (password_file in conf), 5 (-d), 6 (persistence dir)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

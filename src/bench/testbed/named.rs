@@ -4,14 +4,12 @@
 use super::{daemon_command, run, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "named",
-    needs: ("/usr/sbin/named", "bind9"),
-    covers: "1 (-c conf), 2 (zone file, directory in conf), 5 (daemonizes by default)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "named",
+    ("/usr/sbin/named", "bind9"),
+    "1 (-c conf), 2 (zone file, directory in conf), 5 (daemonizes by default)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

@@ -4,14 +4,12 @@
 use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "node",
-    needs: ("/usr/bin/node", "nodejs"),
-    covers: "4 (relative script, require('./lib'), config.json)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "node",
+    ("/usr/bin/node", "nodejs"),
+    "4 (relative script, require('./lib'), config.json)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let app = dir.join("app");

@@ -3,14 +3,12 @@
 use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "perl",
-    needs: ("/usr/bin/perl", "perl"),
-    covers: "4 (use lib, a module of its own)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "perl",
+    ("/usr/bin/perl", "perl"),
+    "4 (use lib, a module of its own)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let app = dir.join("perlapp");

@@ -4,14 +4,12 @@
 use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "php",
-    needs: ("/usr/bin/php", "php-cli"),
-    covers: "1 (-t docroot), 4 (require of its own library)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "php",
+    ("/usr/bin/php", "php-cli"),
+    "1 (-t docroot), 4 (require of its own library)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let app = dir.join("phpapp");

@@ -5,14 +5,12 @@
 use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "python",
-    needs: ("/usr/bin/python3", "python3"),
-    covers: "4 (its own package), 7 (interpreter named through a shim's symlink chain)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "python",
+    ("/usr/bin/python3", "python3"),
+    "4 (its own package), 7 (interpreter named through a shim's symlink chain)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let real = std::fs::canonicalize("/usr/bin/python3")

@@ -3,14 +3,12 @@
 use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "ruby",
-    needs: ("/usr/bin/ruby", "ruby"),
-    covers: "4 (relative script, require_relative)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "ruby",
+    ("/usr/bin/ruby", "ruby"),
+    "4 (relative script, require_relative)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let app = dir.join("rubyapp");

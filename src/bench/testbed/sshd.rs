@@ -6,14 +6,12 @@ use super::{daemon_command, run, write, Running, Service, TestbedError};
 use std::path::Path;
 use std::process::Command;
 
-pub const SERVICE: Service = Service {
-    name: "sshd",
-    needs: ("/usr/sbin/sshd", "openssh-server"),
-    covers: "1 (-f conf), 2 (HostKey in conf: a secret mounted by run.sh), 5 (daemonizes)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "sshd",
+    ("/usr/sbin/sshd", "openssh-server"),
+    "1 (-f conf), 2 (HostKey in conf: a secret mounted by run.sh), 5 (daemonizes)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

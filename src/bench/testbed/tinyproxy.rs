@@ -4,14 +4,12 @@
 use super::{daemon_command, run, write, Running, Service, TestbedError};
 use std::path::Path;
 
-pub const SERVICE: Service = Service {
-    name: "tinyproxy",
-    needs: ("/usr/bin/tinyproxy", "tinyproxy"),
-    covers: "1 (-c conf), 2 (StatFile in conf), 5 (daemonizes)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "tinyproxy",
+    ("/usr/bin/tinyproxy", "tinyproxy"),
+    "1 (-c conf), 2 (StatFile in conf), 5 (daemonizes)",
     start,
-};
+);
 
 fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let d = dir.display();

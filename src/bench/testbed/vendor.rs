@@ -7,14 +7,12 @@ use super::{daemon_command, write, Running, Service, TestbedError};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-pub const SERVICE: Service = Service {
-    name: "vendor",
-    needs: ("/usr/bin/gcc", "gcc"),
-    covers: "3 (config by a compiled-in path), 4 (wrapper script), 8 (exported environment)",
-    analyzed: false,
-    init_script: false,
+pub const SERVICE: Service = Service::corpus(
+    "vendor",
+    ("/usr/bin/gcc", "gcc"),
+    "3 (config by a compiled-in path), 4 (wrapper script), 8 (exported environment)",
     start,
-};
+);
 
 const VENDOR_C: &str = include_str!("../../../samples/vendor-app/vendor.c");
 const LIBVENDOR_C: &str = include_str!("../../../samples/vendor-app/libvendor.c");
@@ -33,26 +31,9 @@ fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
         std::fs::create_dir_all(opt.join(d)).map_err(super::io(&opt))?;
     }
     std::fs::create_dir_all(&state).map_err(super::io(&state))?;
+    compile_libraries(&src, &opt)?;
     let s = |f: &str| src.join(f).to_string_lossy().into_owned();
     let o = |f: &str| opt.join(f).to_string_lossy().into_owned();
-    gcc(&[
-        "-shared",
-        "-fPIC",
-        "-o",
-        &o("lib/libvendor.so.4"),
-        "-Wl,-soname,libvendor.so.4",
-        &s("libvendor.c"),
-    ])?;
-    let link = opt.join("lib/libvendor.so");
-    let _ = std::fs::remove_file(&link);
-    std::os::unix::fs::symlink("libvendor.so.4", &link).map_err(super::io(&link))?;
-    gcc(&[
-        "-shared",
-        "-fPIC",
-        "-o",
-        &o("plugins/libgreet.so"),
-        &s("plugin.c"),
-    ])?;
     let conf_define = format!("-DVENDOR_CONF=\"{}/vendor.conf\"", etc.display());
     // No RUNPATH: the wrapper's LD_LIBRARY_PATH is how it finds its library.
     gcc(&[
@@ -93,6 +74,35 @@ fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
     let mut started = super::started("vendor", port, probe, &dir.join("vendor.log"))?;
     started.installed = std::mem::take(&mut pending.installed);
     Ok(started)
+}
+
+/// The vendor's library (`lib/libvendor.so.4` with its `libvendor.so` link) and its plugin
+/// (`plugins/libgreet.so`), compiled from the sources in `src` into `opt` (its `lib/` and
+/// `plugins/` made first).
+pub fn compile_libraries(src: &Path, opt: &Path) -> Result<(), TestbedError> {
+    let s = |f: &str| src.join(f).to_string_lossy().into_owned();
+    let o = |f: &str| opt.join(f).to_string_lossy().into_owned();
+    for d in ["lib", "plugins"] {
+        std::fs::create_dir_all(opt.join(d)).map_err(super::io(opt))?;
+    }
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-o",
+        &o("lib/libvendor.so.4"),
+        "-Wl,-soname,libvendor.so.4",
+        &s("libvendor.c"),
+    ])?;
+    let link = opt.join("lib/libvendor.so");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("libvendor.so.4", &link).map_err(super::io(&link))?;
+    gcc(&[
+        "-shared",
+        "-fPIC",
+        "-o",
+        &o("plugins/libgreet.so"),
+        &s("plugin.c"),
+    ])
 }
 
 fn gcc(args: &[&str]) -> Result<(), TestbedError> {

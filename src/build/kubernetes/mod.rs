@@ -286,7 +286,8 @@ fn secrets(
     }
     if !env_data.is_empty() {
         let env_file = secrets_dir.join(super::secrets::ENV_FILE);
-        let text = std::fs::read_to_string(env_file).unwrap_or_default();
+        // Written by the secrets writer just before; missing, the Secret would lose its values silently.
+        let text = std::fs::read_to_string(env_file)?;
         for line in text.lines() {
             if let Some((k, v)) = line.split_once('=') {
                 env_data.insert(k.to_string(), json!(b64.encode(v)));

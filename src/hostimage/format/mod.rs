@@ -236,18 +236,8 @@ fn fat_of(
 fn iso_image(p: &Parts, work: &Path, out: &Path) -> Result<(), HostImageError> {
     let marker = marker(p.slug, p.initrd);
     let cfg = |t| grub::config(t, &marker, p.cmdline);
-    let bios = grub::build(
-        Target::BiosCd,
-        &cfg(Target::BiosCd),
-        work,
-        &work.join("eltorito.img"),
-    )?;
-    let efi = grub::build(
-        Target::Efi,
-        &cfg(Target::Efi),
-        work,
-        &work.join("bootx64.efi"),
-    )?;
+    let bios = grub_for(Target::BiosCd, &cfg, work, "eltorito.img")?;
+    let efi = grub_for(Target::Efi, &cfg, work, "bootx64.efi")?;
     let efi_fat = fat_of(
         &[("EFI/BOOT/BOOTX64.EFI".to_string(), efi.as_slice())],
         "LIFTKIT-EFI",
@@ -264,6 +254,16 @@ fn iso_image(p: &Parts, work: &Path, out: &Path) -> Result<(), HostImageError> {
         out,
         p.epoch,
     )
+}
+
+/// GRUB's image for `target`, with the configuration `cfg` makes for it, built as `work/file`.
+fn grub_for(
+    target: Target,
+    cfg: &dyn Fn(Target) -> String,
+    work: &Path,
+    file: &str,
+) -> Result<Vec<u8>, HostImageError> {
+    grub::build(target, &cfg(target), work, &work.join(file))
 }
 
 fn system_partition(p: &Parts) -> Partition {
@@ -306,18 +306,8 @@ fn bios_disk(p: &Parts, work: &Path) -> Result<Layout, HostImageError> {
 fn efi_disk_layout(p: &Parts, work: &Path) -> Result<Layout, HostImageError> {
     let marker = marker(p.slug, p.disk_initrd);
     let cfg = |t| grub::config(t, &marker, p.disk_cmdline);
-    let core = grub::build(
-        Target::BiosDisk,
-        &cfg(Target::BiosDisk),
-        work,
-        &work.join("core.img"),
-    )?;
-    let efi = grub::build(
-        Target::Efi,
-        &cfg(Target::Efi),
-        work,
-        &work.join("bootx64.efi"),
-    )?;
+    let core = grub_for(Target::BiosDisk, &cfg, work, "core.img")?;
+    let efi = grub_for(Target::Efi, &cfg, work, "bootx64.efi")?;
     let mut files = boot_files(p, p.disk_initrd, &marker);
     files.push(("EFI/BOOT/BOOTX64.EFI".to_string(), &efi));
     let esp = fat_of(&files, "LIFTKIT", work, p.epoch)?;

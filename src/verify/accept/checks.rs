@@ -146,16 +146,8 @@ pub(super) fn command_test(
 
 #[cfg(test)]
 mod tests {
+    use super::super::definition::tests::http;
     use super::*;
-
-    fn http(status: Option<u16>) -> Test {
-        Test {
-            name: "home".into(),
-            http: Some("GET /".into()),
-            status,
-            ..Test::default()
-        }
-    }
 
     #[test]
     fn judging_names_every_way_an_answer_is_wrong() {

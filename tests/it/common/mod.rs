@@ -39,6 +39,19 @@ pub fn verify_same(app_dir: &Path, extra: &[&str]) -> serde_json::Value {
     report
 }
 
+/// A run refused as bad input: exit code 2 and one `liftkit: error:` line (returned), no panic.
+pub fn fails(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "exit code 2: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("liftkit: error:"))
+        .collect();
+    assert_eq!(lines.len(), 1, "one error line:\n{err}");
+    assert!(!err.contains("panicked"), "no panic:\n{err}");
+    lines[0].to_string()
+}
+
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd
         .output()
@@ -146,6 +159,16 @@ pub fn start_lifted(app_dir: &Path, name: &str) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
+}
+
+/// `start_lifted`, then the container answers on `port` within 30 s (its logs in the panic).
+pub fn start_lifted_answering(app_dir: &Path, name: &str, port: u16) {
+    start_lifted(app_dir, name);
+    assert!(
+        wait_for_port(port, Duration::from_secs(30)),
+        "the lifted app {name} did not answer on port {port}:\n{}",
+        container_logs(name)
+    );
 }
 
 pub fn container_logs(name: &str) -> String {
@@ -395,5 +418,25 @@ pub fn start_redis_with_options(dir: &Path, port: u16) -> Daemon {
     );
     Daemon {
         pid_file: dir.join("redis.pid"),
+    }
+}
+
+/// splitmix64: tiny, seedable, good enough to drive the fuzzers' mutations reproducibly (a
+/// failure prints the seed to replay).
+pub struct Rng(pub u64);
+
+impl Rng {
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
     }
 }

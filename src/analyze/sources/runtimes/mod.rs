@@ -13,6 +13,7 @@ pub(crate) mod shell;
 
 use super::paths::{self, TreeRefused};
 use super::{AppFacts, Found};
+use crate::analyze::rules::absolutize;
 use crate::analyze::Inputs;
 use crate::findings::Finding;
 use crate::plan::{Confidence, Role};
@@ -260,6 +261,52 @@ pub fn quoted(line: &str) -> Vec<&str> {
 /// Files and directories an application's own source names in string literals
 /// (`readFileSync('./config.json')`, `open(my $fh, '<', 'data/words.txt')`,
 /// `path.join(__dirname, 'public')`), taken where they exist relative to `bases`.
+/// Where an interpreter's program lives: the working directory, the script the command line
+/// names (absolute), its directory (the working directory without a script), and the `-I`
+/// directories, made absolute, that come first on the runtime's search path.
+pub struct Launch {
+    pub cwd: String,
+    pub script: Option<String>,
+    pub script_dir: String,
+    pub includes: Vec<String>,
+}
+
+impl Launch {
+    pub fn of(args: &[String], p: &Process, with_value: &[&str], inline: &[&str]) -> Self {
+        let cwd = p.cwd.clone().unwrap_or_else(|| "/".to_string());
+        let includes = option_values(args, "-I", None)
+            .iter()
+            .map(|d| absolutize(d, &cwd))
+            .collect();
+        let script = script_arg(args, with_value, inline).map(|s| absolutize(s, &cwd));
+        Launch {
+            script_dir: script.as_deref().map(dir_of).unwrap_or_else(|| cwd.clone()),
+            cwd,
+            script,
+            includes,
+        }
+    }
+
+    /// The literal paths in `file`, when it is the application's own code (under the script's
+    /// directory or the working directory, never all of `/`), resolved against both.
+    pub fn own_literals(
+        &self,
+        inp: &Inputs,
+        app: &AppFacts,
+        file: &str,
+        text: &str,
+        found: &mut Found,
+    ) {
+        let own = [&self.script_dir, &self.cwd]
+            .iter()
+            .any(|d| paths::is_within(file, d) && d.as_str() != "/");
+        if own {
+            let bases = vec![self.script_dir.clone(), self.cwd.clone()];
+            literal_files(inp, app, file, text, &bases, found);
+        }
+    }
+}
+
 pub fn literal_files(
     inp: &Inputs,
     app: &AppFacts,

@@ -2,8 +2,8 @@
 //! directories compiled into perl), and the static closure of `use`/`require` through it, with
 //! the shared objects of XS modules (`auto/Foo/Bar/Bar.so`).
 
-use super::{compiled_dirs, dir_of, is_dir, is_file, literal_files, option_values, quoted};
-use super::{read_source, script_arg, search_path, Queue};
+use super::{compiled_dirs, is_dir, is_file, option_values, quoted, Launch};
+use super::{read_source, search_path, Queue};
 use crate::analyze::rules::absolutize;
 use crate::analyze::sources::{AppFacts, Found};
 use crate::analyze::Inputs;
@@ -17,8 +17,7 @@ const INLINE: &[&str] = &["-e", "-E"];
 struct Closure<'a> {
     inp: &'a Inputs<'a>,
     app: &'a AppFacts<'a>,
-    cwd: String,
-    script_dir: String,
+    at: Launch,
     inc: Vec<String>,
     files: Queue,
     missing: Vec<String>,
@@ -27,20 +26,16 @@ struct Closure<'a> {
 
 pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
     let args = p.cmdline.get(1..).unwrap_or_default();
-    let cwd = p.cwd.clone().unwrap_or_else(|| "/".to_string());
-    let mut inc: Vec<String> = option_values(args, "-I", None)
-        .iter()
-        .map(|d| absolutize(d, &cwd))
-        .collect();
+    let at = Launch::of(args, p, WITH_VALUE, INLINE);
+    let mut inc = at.includes.clone();
     inc.extend(search_path(p.env("PERL5LIB")));
     inc.extend(search_path(p.env("PERLLIB")));
     inc.extend(compiled_dirs(inp, p, "perl"));
-    let script = script_arg(args, WITH_VALUE, INLINE).map(|s| absolutize(s, &cwd));
+    let script = at.script.clone();
     let mut c = Closure {
         inp,
         app,
-        script_dir: script.as_deref().map(dir_of).unwrap_or_else(|| cwd.clone()),
-        cwd,
+        at,
         inc,
         files: Queue::new(),
         missing: Vec::new(),
@@ -152,13 +147,8 @@ impl Closure<'_> {
                 self.require_file(&f, &why);
             }
         }
-        let own = [&self.script_dir, &self.cwd]
-            .iter()
-            .any(|d| crate::analyze::sources::paths::is_within(file, d) && d.as_str() != "/");
-        if own {
-            let bases = vec![self.script_dir.clone(), self.cwd.clone()];
-            literal_files(self.inp, self.app, file, &text, &bases, &mut self.found);
-        }
+        self.at
+            .own_literals(self.inp, self.app, file, &text, &mut self.found);
     }
 
     /// `use lib 'lib'`, `use lib "$FindBin::Bin/lib"`, `use lib qw(a b)`: relative to the cwd,
@@ -173,11 +163,11 @@ impl Closure<'_> {
         for q in quoted(&rest) {
             for d in q.split_whitespace() {
                 let d = d
-                    .replace("$FindBin::RealBin", &self.script_dir)
-                    .replace("$FindBin::Bin", &self.script_dir)
-                    .replace("$Bin", &self.script_dir);
+                    .replace("$FindBin::RealBin", &self.at.script_dir)
+                    .replace("$FindBin::Bin", &self.at.script_dir)
+                    .replace("$Bin", &self.at.script_dir);
                 if !d.contains('$') {
-                    dirs.push(absolutize(&d, &self.cwd));
+                    dirs.push(absolutize(&d, &self.at.cwd));
                 }
             }
         }
@@ -218,7 +208,7 @@ impl Closure<'_> {
         } else {
             self.find(rel)
                 .map(|(_, f)| f)
-                .or_else(|| Some(absolutize(rel, &self.cwd)).filter(|f| is_file(self.inp, f)))
+                .or_else(|| Some(absolutize(rel, &self.at.cwd)).filter(|f| is_file(self.inp, f)))
         };
         if let Some(file) = file {
             self.found

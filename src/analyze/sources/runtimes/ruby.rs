@@ -3,8 +3,8 @@
 //! `require_relative`, and gems: a `require` that resolves into a gem takes the gem whole with
 //! its specification. RubyGems itself, loaded before the first line, is taken whole.
 
-use super::{compiled_dirs, dir_of, is_dir, is_file, literal_files, option_values, quoted};
-use super::{read_source, script_arg, search_path, take_tree, Queue};
+use super::{compiled_dirs, dir_of, is_dir, is_file, option_values, quoted, Launch};
+use super::{read_source, search_path, take_tree, Queue};
 use crate::analyze::rules::absolutize;
 use crate::analyze::sources::{AppFacts, Found};
 use crate::analyze::Inputs;
@@ -21,8 +21,7 @@ const STARTUP: &[&str] = &["rubygems", "did_you_mean", "error_highlight"];
 struct Closure<'a> {
     inp: &'a Inputs<'a>,
     app: &'a AppFacts<'a>,
-    cwd: String,
-    script_dir: String,
+    at: Launch,
     load_path: Vec<String>,
     gem_dirs: Vec<String>,
     gems: BTreeSet<String>,
@@ -32,11 +31,8 @@ struct Closure<'a> {
 
 pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
     let args = p.cmdline.get(1..).unwrap_or_default();
-    let cwd = p.cwd.clone().unwrap_or_else(|| "/".to_string());
-    let mut load_path: Vec<String> = option_values(args, "-I", None)
-        .iter()
-        .map(|d| absolutize(d, &cwd))
-        .collect();
+    let at = Launch::of(args, p, WITH_VALUE, INLINE);
+    let mut load_path = at.includes.clone();
     load_path.extend(search_path(p.env("RUBYLIB")));
     let compiled = compiled_dirs(inp, p, "ruby");
     load_path.extend(
@@ -45,12 +41,11 @@ pub fn closure(inp: &Inputs, app: &AppFacts, p: &Process) -> Found {
             .filter(|d| !d.contains("/include/"))
             .cloned(),
     );
-    let script = script_arg(args, WITH_VALUE, INLINE).map(|s| absolutize(s, &cwd));
+    let script = at.script.clone();
     let mut c = Closure {
         inp,
         app,
-        script_dir: script.as_deref().map(dir_of).unwrap_or_else(|| cwd.clone()),
-        cwd,
+        at,
         gem_dirs: gem_dirs(inp, p, &compiled),
         load_path,
         gems: BTreeSet::new(),
@@ -158,7 +153,7 @@ impl Closure<'_> {
             for load in loads(line) {
                 match load {
                     Load::Relative(r) if is_path => self.add_load_path(absolutize(&r, &dir)),
-                    Load::AddPath(r) => self.add_load_path(absolutize(&r, &self.cwd.clone())),
+                    Load::AddPath(r) => self.add_load_path(absolutize(&r, &self.at.cwd.clone())),
                     Load::Relative(r) => {
                         let target = absolutize(&r, &dir);
                         let f = [format!("{target}.rb"), target.clone()]
@@ -170,7 +165,7 @@ impl Closure<'_> {
                     }
                     Load::Require(r) => self.require(&r, &why),
                     Load::File(r) => {
-                        let f = absolutize(&r, &self.cwd);
+                        let f = absolutize(&r, &self.at.cwd);
                         if is_file(self.inp, &f) {
                             self.take(&f, &why);
                         }
@@ -178,13 +173,8 @@ impl Closure<'_> {
                 }
             }
         }
-        let own = [&self.script_dir, &self.cwd]
-            .iter()
-            .any(|d| crate::analyze::sources::paths::is_within(file, d) && d.as_str() != "/");
-        if own {
-            let bases = vec![self.script_dir.clone(), self.cwd.clone()];
-            literal_files(self.inp, self.app, file, &text, &bases, &mut self.found);
-        }
+        self.at
+            .own_literals(self.inp, self.app, file, &text, &mut self.found);
     }
 
     fn add_load_path(&mut self, dir: String) {
