@@ -114,20 +114,7 @@ fn churn_processes(stop: Arc<AtomicBool>) -> std::thread::JoinHandle<usize> {
 
 /// Every entry of the app's layer: (name bytes, type, link target bytes), read back with tar.
 fn layer_entries(app_dir: &Path) -> Vec<(Vec<u8>, tar::EntryType, Option<Vec<u8>>)> {
-    let oci = app_dir.join("oci");
-    let blob = |digest: &str| {
-        oci.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-    };
-    let json = |p: PathBuf| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
-    let index = json(oci.join("index.json"));
-    let manifest = json(blob(index["manifests"][0]["digest"].as_str().unwrap()));
-    let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
-    let gz = flate2::read::GzDecoder::new(std::fs::File::open(layer).unwrap());
-    let mut archive = tar::Archive::new(gz);
-    archive
+    layer_archive(app_dir)
         .entries()
         .unwrap()
         .map(|e| {

@@ -118,25 +118,14 @@ fn fixture_host(root: &Path) -> Snapshot {
 }
 
 fn layer_bytes(app_dir: &Path) -> Vec<u8> {
-    let oci = app_dir.join("oci");
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(oci.join("index.json")).unwrap()).unwrap();
-    let blob = |d: &str| {
-        oci.join("blobs/sha256")
-            .join(d.trim_start_matches("sha256:"))
-    };
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(blob(index["manifests"][0]["digest"].as_str().unwrap())).unwrap(),
-    )
-    .unwrap();
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(
-        std::fs::File::open(blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap(),
-    )
-    .read_to_end(&mut out)
-    .unwrap();
-    let config = std::fs::read(blob(manifest["config"]["digest"].as_str().unwrap())).unwrap();
-    out.extend(config);
+    layer_archive(app_dir)
+        .into_inner()
+        .read_to_end(&mut out)
+        .unwrap();
+    let manifest = oci_manifest(app_dir);
+    let config = oci_blob(app_dir, manifest["config"]["digest"].as_str().unwrap());
+    out.extend(std::fs::read(config).unwrap());
     out
 }
 

@@ -67,20 +67,7 @@ fn walk_size(path: &Path) -> u64 {
 
 /// Bytes of the layer's files under `prefix`.
 fn layer_bytes_under(app_dir: &Path, prefix: &str) -> u64 {
-    let oci = app_dir.join("oci");
-    let blob = |digest: &str| {
-        oci.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-    };
-    let read_json = |p: std::path::PathBuf| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
-    let index = read_json(oci.join("index.json"));
-    let manifest = read_json(blob(index["manifests"][0]["digest"].as_str().unwrap()));
-    let layer = blob(manifest["layers"][0]["digest"].as_str().unwrap());
-    let gz = flate2::read::GzDecoder::new(std::fs::File::open(layer).unwrap());
-    let mut archive = tar::Archive::new(gz);
-    archive
+    layer_archive(app_dir)
         .entries()
         .unwrap()
         .map(Result::unwrap)

@@ -281,22 +281,38 @@ pub fn daemon_command(program: &str) -> Command {
     c
 }
 
+/// A blob of the OCI layout under `app_dir/oci`, by digest.
+pub fn oci_blob(app_dir: &Path, digest: &str) -> PathBuf {
+    app_dir
+        .join("oci/blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"))
+}
+
+/// The manifest of the layout's one image.
+pub fn oci_manifest(app_dir: &Path) -> serde_json::Value {
+    let json = |p: PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(&p).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    let index = json(app_dir.join("oci/index.json"));
+    json(oci_blob(
+        app_dir,
+        index["manifests"][0]["digest"].as_str().unwrap(),
+    ))
+}
+
+/// The (single) layer of the image under `app_dir/oci`, opened as the tar archive it holds.
+pub fn layer_archive(app_dir: &Path) -> tar::Archive<flate2::read::GzDecoder<std::fs::File>> {
+    let manifest = oci_manifest(app_dir);
+    let layer = oci_blob(app_dir, manifest["layers"][0]["digest"].as_str().unwrap());
+    tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(layer).unwrap(),
+    ))
+}
+
 /// Paths in the (single) layer of the OCI layout under `app_dir/oci`, as stored in the tar.
 pub fn layer_paths(app_dir: &Path) -> Vec<String> {
-    let oci = app_dir.join("oci");
-    let blob = |digest: &str| {
-        oci.join("blobs/sha256")
-            .join(digest.trim_start_matches("sha256:"))
-    };
-    let index: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(oci.join("index.json")).unwrap()).unwrap();
-    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(blob(manifest_digest)).unwrap()).unwrap();
-    let layer_digest = manifest["layers"][0]["digest"].as_str().unwrap();
-    let gz = flate2::read::GzDecoder::new(std::fs::File::open(blob(layer_digest)).unwrap());
-    let mut archive = tar::Archive::new(gz);
-    archive
+    layer_archive(app_dir)
         .entries()
         .unwrap()
         .map(|e| {
