@@ -13,13 +13,14 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub apps: Vec<String>,
     /// Requests per run, over all connections.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 40_000)]
     pub requests: u64,
     /// Concurrent connections (one client thread each, kept alive).
     #[arg(long, default_value_t = 4)]
     pub connections: usize,
-    /// Runs per side, alternating original and lifted; each figure is the median.
-    #[arg(long, default_value_t = 3)]
+    /// Rounds: each runs every side once (every other round in reverse order); each figure is
+    /// the median, the throughput ratio the median of each round's ratio.
+    #[arg(long, default_value_t = 7)]
     pub rounds: usize,
     /// Print the figures as JSON on stdout.
     #[arg(long)]
@@ -67,9 +68,9 @@ fn mib(b: u64) -> f64 {
 
 fn print(rows: &[Parity], req: &Request) {
     println!(
-        "{} requests per run over {} connections, median of {} runs per side; lifted = the \
-         hardened image (read-only root, dropped capabilities, no-new-privileges, its seccomp \
-         profile), run by run.sh in its own network namespace",
+        "{} requests per run over {} connections, median of {} rounds (each runs every side \
+         once); lifted = the hardened image (read-only root, dropped capabilities, \
+         no-new-privileges, its seccomp profile), run by run.sh in its own network namespace",
         req.requests, req.connections, req.rounds
     );
     println!(
@@ -109,14 +110,18 @@ fn print(rows: &[Parity], req: &Request) {
             }
         };
         println!(
-            "{:<9} lifted/original: throughput {:.1}% ({}), memory (PSS) {:.1}% ({}), anonymous memory {:.1}% ({}), CPU per request {:.1}%",
+            "{:<9} lifted/original: throughput {:.1}% ({}; the original's own runs spread \
+             ±{:.1}%), memory (PSS) {:.1}% ({}), anonymous memory {:.1}% ({}; liftkit's pid 1 \
+             holds {:.0} KiB of it), CPU per request {:.1}%",
             r.app,
             r.throughput_percent,
             within(r.throughput_percent, true),
+            r.original_spread_percent,
             r.memory_percent,
             within(r.memory_percent, false),
             r.anon_memory_percent,
             within(r.anon_memory_percent, false),
+            r.supervisor_pss_anon_bytes as f64 / 1024.0,
             r.cpu_percent
         );
         if let Some(pct) = r.file_logs_throughput_percent {

@@ -125,9 +125,11 @@ pub fn set_trial(dir: &Path, trial: TrialSummary) -> Result<Report, ReportError>
 
 /// Renders an app directory's Hardening section again from its plan (after the trial run
 /// recorded the system calls and the places the app writes).
-pub fn set_hardening(dir: &Path, app: &AppPlan) -> Result<Report, ReportError> {
+pub fn set_hardening(dir: &Path, app: &AppPlan, built: &AppBuild) -> Result<Report, ReportError> {
     let mut report = load(dir)?;
     report.hardening = hardening::section(app);
+    // The build's findings as the trial left them (it withdraws a warning it made moot).
+    report.findings = findings::section(app, built);
     write(&report, dir)?;
     Ok(report)
 }

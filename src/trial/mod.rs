@@ -340,7 +340,7 @@ pub fn run(
         let answered = trial.verdict == Some(Verdict::Same);
         record_hardening(&mut plan.apps[index], t, syscalls_seen, answered);
         let as_built = crate::harden::applied(&plan.apps[index], build_opts.seccomp);
-        if let Err(e) = build::hardening::after_trial(plan, &as_built, &current.dir) {
+        if let Err(e) = build::hardening::after_trial(plan, &as_built, &mut current) {
             trial
                 .unresolved
                 .push(format!("the hardening could not be recorded: {e}"));

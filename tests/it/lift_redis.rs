@@ -41,7 +41,7 @@ fn lifted_redis_keeps_its_data_and_answers() {
     assert!(redis(port, &["SAVE"]).starts_with("+OK"));
 
     let out = dir.path().join("out");
-    run_ok(
+    let lift = run_ok(
         liftkit()
             .args(["lift", "--seccomp", "--pid"])
             .arg(redis_daemon.pid().to_string())
@@ -108,6 +108,7 @@ fn lifted_redis_keeps_its_data_and_answers() {
     let kept = assert_hardened(&app_dir, &container);
     assert!(kept.is_empty(), "redis needs no capability: {kept:?}");
     assert_own_profile(&app_dir, &container);
+    assert_no_stale_profile_warning(&lift, &app_dir);
     assert!(
         redis(port, &["SAVE"]).starts_with("+OK"),
         "it writes its data volume"

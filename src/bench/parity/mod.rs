@@ -4,7 +4,9 @@
 //! network namespace (as verify runs it), so both listen on the same loopback address. Then,
 //! round after round, the same bounded load loop runs against the original and against the
 //! image: requests per second, p99 latency, peak memory of the process tree and CPU seconds per
-//! 10,000 requests; the figure kept is each side's median over the rounds.
+//! 10,000 requests; the figure kept is each side's median over the rounds, and the throughput
+//! ratio is the median of each round's ratio, with the original's own spread beside it (a 2-core
+//! virtual machine moves by more than 5% from one second to the next).
 
 pub mod load;
 pub mod usage;
@@ -53,8 +55,14 @@ pub struct Parity {
     /// The same plan with its log links removed: the logs written to files as on the host, not
     /// through the engine's log pipe (None when the plan sends no log there).
     pub lifted_file_logs: Option<Side>,
-    /// lifted / original, as percentages.
+    /// lifted / original, as percentages (throughput: the median of each round's ratio).
     pub throughput_percent: f64,
+    /// Half the range of the original's own throughput over the rounds, as a percentage of its
+    /// median: this machine's noise in the same run.
+    pub original_spread_percent: f64,
+    /// The anonymous memory of the lifted image's own pid 1 (liftkit's supervisor), counted in
+    /// the lifted side's figures.
+    pub supervisor_pss_anon_bytes: u64,
     pub memory_percent: f64,
     /// lifted / original, anonymous PSS only.
     pub anon_memory_percent: f64,
@@ -139,33 +147,41 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         load::run(proto, addr, req.requests / 10 + 100, req.connections, netns)
             .map_err(step(app))?;
     }
-    let mut original_runs = Vec::new();
-    let mut lifted_runs = Vec::new();
-    let mut file_logs_runs = Vec::new();
-    for _ in 0..req.rounds.max(1) {
-        original_runs.push(one_run(proto, addr, original.pid, None, req).map_err(step(app))?);
-        lifted_runs
-            .push(one_run(proto, addr, lifted_pid, Some(lifted_pid), req).map_err(step(app))?);
-        if let Some(pid) = file_logs_pid {
-            file_logs_runs.push(one_run(proto, addr, pid, Some(pid), req).map_err(step(app))?);
+    // Each side's runs, in the order [original, lifted, file-logs].
+    let mut sides: Vec<(i32, Option<i32>)> =
+        vec![(original.pid, None), (lifted_pid, Some(lifted_pid))];
+    sides.extend(file_logs_pid.map(|pid| (pid, Some(pid))));
+    let mut runs: Vec<Vec<Side>> = vec![Vec::new(); sides.len()];
+    for round in 0..req.rounds.max(1) {
+        // Every other round in the reverse order: a machine that drifts (another guest on the
+        // hypervisor, a CPU's frequency) then favours no side.
+        let mut order: Vec<usize> = (0..sides.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (root, netns) = sides[i];
+            runs[i].push(one_run(proto, addr, root, netns, req).map_err(step(app))?);
         }
     }
+    let supervisor = usage::own_memory(lifted_pid);
     drop(sandbox);
     drop(file_logs);
     let _ = std::fs::remove_dir_all(&app_dir);
-    let (o, l) = (median(&original_runs), median(&lifted_runs));
-    let f = (!file_logs_runs.is_empty()).then(|| median(&file_logs_runs));
+    let (o, l) = (median(&runs[0]), median(&runs[1]));
+    let f = runs.get(2).map(|r| median(r));
     let pct = |a: f64, b: f64| if b > 0.0 { 100.0 * a / b } else { 0.0 };
+    let rps = |s: &Side| s.requests_per_second;
     Ok(Parity {
-        file_logs_throughput_percent: f
-            .as_ref()
-            .map(|f| pct(f.requests_per_second, o.requests_per_second)),
+        file_logs_throughput_percent: runs.get(2).map(|r| paired_percent(r, &runs[0], rps)),
         lifted_file_logs: f,
         app: app.to_string(),
         requests: req.requests,
         connections: req.connections,
         rounds: req.rounds.max(1),
-        throughput_percent: pct(l.requests_per_second, o.requests_per_second),
+        throughput_percent: paired_percent(&runs[1], &runs[0], rps),
+        original_spread_percent: spread_percent(&runs[0], rps),
+        supervisor_pss_anon_bytes: supervisor.pss_anon,
         memory_percent: pct(l.peak_pss_bytes as f64, o.peak_pss_bytes as f64),
         anon_memory_percent: pct(l.peak_pss_anon_bytes as f64, o.peak_pss_anon_bytes as f64),
         cpu_percent: pct(l.cpu_seconds_per_10k, o.cpu_seconds_per_10k),
@@ -297,6 +313,37 @@ fn one_run(
     })
 }
 
+/// The median over the rounds of `a`'s figure as a share of `b`'s in the same round: a round
+/// the whole machine was slow in counts against neither side.
+fn paired_percent(a: &[Side], b: &[Side], figure: impl Fn(&Side) -> f64) -> f64 {
+    let mut v: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(_, b)| figure(b) > 0.0)
+        .map(|(a, b)| 100.0 * figure(a) / figure(b))
+        .collect();
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(|x, y| x.total_cmp(y));
+    v[v.len() / 2]
+}
+
+/// How far one side's runs spread around their median (half the range, as a percentage): the
+/// noise of this machine, against which a few percent of difference means nothing.
+fn spread_percent(runs: &[Side], figure: impl Fn(&Side) -> f64) -> f64 {
+    let v: Vec<f64> = runs.iter().map(&figure).collect();
+    let (lo, hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    let mid = figure(&median(runs));
+    if mid > 0.0 && runs.len() > 1 {
+        50.0 * (hi - lo) / mid
+    } else {
+        0.0
+    }
+}
+
 /// Each figure's median over the runs (they are ranked separately).
 fn median(runs: &[Side]) -> Side {
     let mid = |f: &dyn Fn(&Side) -> f64| -> f64 {
@@ -312,5 +359,36 @@ fn median(runs: &[Side]) -> Side {
         peak_pss_bytes: mid(&|s| s.peak_pss_bytes as f64) as u64,
         peak_pss_anon_bytes: mid(&|s| s.peak_pss_anon_bytes as f64) as u64,
         cpu_seconds_per_10k: mid(&|s| s.cpu_seconds_per_10k),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(rps: f64) -> Side {
+        Side {
+            requests_per_second: rps,
+            p50_ms: 0.0,
+            p99_ms: 0.0,
+            peak_rss_bytes: 0,
+            peak_pss_bytes: 0,
+            peak_pss_anon_bytes: 0,
+            cpu_seconds_per_10k: 0.0,
+        }
+    }
+
+    #[test]
+    fn a_slow_round_counts_against_neither_side() {
+        // The machine halves its speed in round 2 for both: each round's ratio is 90%, where
+        // medians taken per side (60 / 100 against 50 / 100 …) would not say so.
+        let lifted = [side(90.0), side(45.0), side(90.0)];
+        let original = [side(100.0), side(50.0), side(100.0)];
+        let rps = |s: &Side| s.requests_per_second;
+        assert!((paired_percent(&lifted, &original, rps) - 90.0).abs() < 1e-9);
+        // The original's own runs: 50 to 100 around a median of 100, ±25%.
+        assert!((spread_percent(&original, rps) - 25.0).abs() < 1e-9);
+        assert_eq!(spread_percent(&original[..1], rps), 0.0, "one run has no spread");
+        assert_eq!(paired_percent(&lifted, &[], rps), 0.0);
     }
 }

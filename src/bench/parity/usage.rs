@@ -69,6 +69,18 @@ impl Memory {
 
 /// RSS, PSS and anonymous PSS of the tree.
 pub fn memory(root: i32) -> Memory {
+    tree(root)
+        .iter()
+        .map(|p| own_memory(*p))
+        .fold(Memory::default(), |m, p| Memory {
+            rss: m.rss + p.rss,
+            pss: m.pss + p.pss,
+            pss_anon: m.pss_anon + p.pss_anon,
+        })
+}
+
+/// RSS, PSS and anonymous PSS of one process, without its children.
+pub fn own_memory(pid: i32) -> Memory {
     let kib = |pid: i32, file: &str, key: &str| -> u64 {
         std::fs::read_to_string(format!("/proc/{pid}/{file}"))
             .ok()
@@ -82,11 +94,11 @@ pub fn memory(root: i32) -> Memory {
             })
             .unwrap_or(0)
     };
-    tree(root).iter().fold(Memory::default(), |m, p| Memory {
-        rss: m.rss + kib(*p, "status", "VmRSS:") * 1024,
-        pss: m.pss + kib(*p, "smaps_rollup", "Pss:") * 1024,
-        pss_anon: m.pss_anon + kib(*p, "smaps_rollup", "Pss_Anon:") * 1024,
-    })
+    Memory {
+        rss: kib(pid, "status", "VmRSS:") * 1024,
+        pss: kib(pid, "smaps_rollup", "Pss:") * 1024,
+        pss_anon: kib(pid, "smaps_rollup", "Pss_Anon:") * 1024,
+    }
 }
 
 /// Samples the tree's memory every 100 ms until dropped; `peak()` is the largest seen.

@@ -116,3 +116,16 @@ pub fn assert_verified_hardened(app_dir: &Path, verify: &serde_json::Value) -> V
     assert_eq!(seen, kept, "verify ran it with the plan's capabilities");
     kept
 }
+
+/// A lift with `--seccomp` whose trial wrote the profile says nothing of a missing one: the
+/// build's warning from before the trial is withdrawn, on stderr and in the report.
+pub fn assert_no_stale_profile_warning(lift: &std::process::Output, app_dir: &Path) {
+    let moot = "no system calls are known";
+    let stderr = String::from_utf8_lossy(&lift.stderr);
+    assert!(
+        !stderr.contains(moot),
+        "withdrawn after the trial:\n{stderr}"
+    );
+    let report = std::fs::read_to_string(app_dir.join("report.md")).unwrap();
+    assert!(!report.contains(moot), "withdrawn from report.md too");
+}
