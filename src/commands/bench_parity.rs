@@ -112,7 +112,7 @@ fn print(rows: &[Parity], req: &Request) {
         println!(
             "{:<9} lifted/original: throughput {:.1}% ({}; the original's own runs spread \
              ±{:.1}%), memory (PSS) {:.1}% ({}), anonymous memory {:.1}% ({}; liftkit's pid 1 \
-             holds {:.0} KiB of it), CPU per request {:.1}%",
+             holds {:.0} KiB of it, the app alone {:.1}%), CPU per request {:.1}%",
             r.app,
             r.throughput_percent,
             within(r.throughput_percent, true),
@@ -122,6 +122,7 @@ fn print(rows: &[Parity], req: &Request) {
             r.anon_memory_percent,
             within(r.anon_memory_percent, false),
             r.supervisor_pss_anon_bytes as f64 / 1024.0,
+            r.app_anon_memory_percent,
             r.cpu_percent
         );
         if let Some(pct) = r.file_logs_throughput_percent {

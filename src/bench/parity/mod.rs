@@ -66,6 +66,8 @@ pub struct Parity {
     pub memory_percent: f64,
     /// lifted / original, anonymous PSS only.
     pub anon_memory_percent: f64,
+    /// The same without liftkit's pid 1: the app's own processes against the original's.
+    pub app_anon_memory_percent: f64,
     pub cpu_percent: f64,
     /// lifted with file logs / original.
     pub file_logs_throughput_percent: Option<f64>,
@@ -184,6 +186,10 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         supervisor_pss_anon_bytes: supervisor.pss_anon,
         memory_percent: pct(l.peak_pss_bytes as f64, o.peak_pss_bytes as f64),
         anon_memory_percent: pct(l.peak_pss_anon_bytes as f64, o.peak_pss_anon_bytes as f64),
+        app_anon_memory_percent: pct(
+            l.peak_pss_anon_bytes.saturating_sub(supervisor.pss_anon) as f64,
+            o.peak_pss_anon_bytes as f64,
+        ),
         cpu_percent: pct(l.cpu_seconds_per_10k, o.cpu_seconds_per_10k),
         original: o,
         lifted: l,
@@ -191,19 +197,15 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
     })
 }
 
-/// `liftkit lift --seccomp` of the running original: the hardened image with its profile.
-fn lift(app: &str, dir: &Path, pid: i32, req: &Request) -> Result<PathBuf, ParityError> {
-    let out = dir.join("out");
+/// Runs liftkit with the engine of the bench; a failure is the step `what`, with its stderr.
+fn run_liftkit(
+    app: &str,
+    req: &Request,
+    args: &[&std::ffi::OsStr],
+    what: &str,
+) -> Result<(), ParityError> {
     let o = Command::new(&req.liftkit)
-        .args([
-            "lift",
-            "--seccomp",
-            "--force",
-            "--pid",
-            &pid.to_string(),
-            "-o",
-        ])
-        .arg(&out)
+        .args(args)
         .env("ENGINE", &req.engine.command)
         .env("ENGINE_RUN_FLAGS", &req.engine.run_flags)
         .stdin(Stdio::null())
@@ -211,11 +213,22 @@ fn lift(app: &str, dir: &Path, pid: i32, req: &Request) -> Result<PathBuf, Parit
         .map_err(|e| step(app)(format!("cannot run liftkit: {e}")))?;
     if !o.status.success() {
         return Err(step(app)(format!(
-            "lift failed ({}): {}",
+            "{what} failed ({}): {}",
             o.status,
             String::from_utf8_lossy(&o.stderr).trim()
         )));
     }
+    Ok(())
+}
+
+/// `liftkit lift --seccomp` of the running original: the hardened image with its profile.
+fn lift(app: &str, dir: &Path, pid: i32, req: &Request) -> Result<PathBuf, ParityError> {
+    let out = dir.join("out");
+    let pid = pid.to_string();
+    let args = ["lift", "--seccomp", "--force", "--pid", &pid, "-o"];
+    let mut args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    args.push(out.as_os_str());
+    run_liftkit(app, req, &args, "lift")?;
     std::fs::read_dir(&out)
         .ok()
         .into_iter()
@@ -252,21 +265,14 @@ fn file_logs_variant(
     let plan_path = work.join("plan.yaml");
     crate::plan::save(&plan, &plan_path).map_err(testbed::io(&plan_path))?;
     let out = work.join("out");
-    let o = Command::new(&req.liftkit)
-        .args(["build", "--force"])
-        .arg(&plan_path)
-        .arg("-o")
-        .arg(&out)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| step(app)(format!("cannot run liftkit: {e}")))?;
-    if !o.status.success() {
-        return Err(step(app)(format!(
-            "build of the file-logs plan failed ({}): {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim()
-        )));
-    }
+    let args = [
+        "build".as_ref(),
+        "--force".as_ref(),
+        plan_path.as_os_str(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ];
+    run_liftkit(app, req, &args, "build of the file-logs plan")?;
     let built = out.join(app_dir.file_name().unwrap_or_default());
     // The trial's system call profile is the lift's; the build alone does not run a trial.
     let profile = app_dir.join("seccomp.json");
@@ -388,7 +394,11 @@ mod tests {
         assert!((paired_percent(&lifted, &original, rps) - 90.0).abs() < 1e-9);
         // The original's own runs: 50 to 100 around a median of 100, ±25%.
         assert!((spread_percent(&original, rps) - 25.0).abs() < 1e-9);
-        assert_eq!(spread_percent(&original[..1], rps), 0.0, "one run has no spread");
+        assert_eq!(
+            spread_percent(&original[..1], rps),
+            0.0,
+            "one run has no spread"
+        );
         assert_eq!(paired_percent(&lifted, &[], rps), 0.0);
     }
 }
