@@ -125,6 +125,13 @@ fn print(rows: &[Parity], req: &Request) {
             r.app_anon_memory_percent,
             r.cpu_percent
         );
+        if let Some(why) = &r.original_cgroup_missing {
+            println!(
+                "{:<9} note: the original ran in the root CPU group, the image in its own ({why}): \
+                 the scheduler weighed them differently",
+                r.app
+            );
+        }
         if let Some(pct) = r.file_logs_throughput_percent {
             println!(
                 "{:<9} file-logs/original: throughput {pct:.1}% ({}): the same plan with its logs \

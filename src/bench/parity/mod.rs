@@ -6,8 +6,10 @@
 //! image: requests per second, p99 latency, peak memory of the process tree and CPU seconds per
 //! 10,000 requests; the figure kept is each side's median over the rounds, and the throughput
 //! ratio is the median of each round's ratio, with the original's own spread beside it (a 2-core
-//! virtual machine moves by more than 5% from one second to the next).
+//! virtual machine moves by more than 5% from one second to the next). The original runs in a
+//! CPU cgroup of its own, as the image does (see `cgroup`).
 
+pub mod cgroup;
 pub mod load;
 pub mod usage;
 
@@ -71,6 +73,9 @@ pub struct Parity {
     pub cpu_percent: f64,
     /// lifted with file logs / original.
     pub file_logs_throughput_percent: Option<f64>,
+    /// Why the original ran without a CPU cgroup of its own (as the engine gives the image
+    /// one), if it did: then the two sides did not meet the load on equal terms.
+    pub original_cgroup_missing: Option<String>,
     /// How the lifted image ran: read-only root, capabilities, profile.
     pub hardening: Option<crate::verify::inspect::Inspected>,
 }
@@ -115,7 +120,14 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
     testbed::set_mode(work, 0o755)?;
     testbed::set_mode(&dir, 0o755)?;
     let port = testbed::free_port();
+    // Declared before the original, so dropped after it has stopped.
+    let group = cgroup::Group::create(&format!("liftkit-parity-{app}-{}", std::process::id()));
     let original = start_original(app, &dir, port)?;
+    let original_cgroup = group
+        .as_ref()
+        .map_err(|e| e.clone())
+        .and_then(|g| g.adopt(&usage::tree(original.pid)))
+        .err();
     let app_dir = lift(app, &dir, original.pid, req)?;
     let name = format!("liftkit-parity-{app}-{}", std::process::id());
     let sandbox = Sandbox::start(&req.engine, &app_dir, &name, &Extra::default(), false)
@@ -194,6 +206,7 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         original: o,
         lifted: l,
         hardening,
+        original_cgroup_missing: original_cgroup,
     })
 }
 
