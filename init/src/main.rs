@@ -4,7 +4,7 @@
 //! gives an address), runs the onboot containers and the app with the OCI runtime, and powers
 //! off cleanly on the power button.
 //!
-//! Multi-call: `liftkit-init sysctl FILE…` is the onboot sysctl container's program;
+//! Multi-call: `liftkit-init sysctl FILE…` applies sysctl.d files (PID 1 applies the image's own);
 //! `liftkit-init pid1 -- CMD…` (or the binary named `pid1`) is a lifted image's PID 1;
 //! `liftkit-init populate SRC DST` fills a Kubernetes volume from liftkit's data image, and
 //! `liftkit-init probe …` is compose.yaml's health check.
@@ -73,6 +73,17 @@ fn main() {
     }
 }
 
+/// Reads a file to its end in the background, only to leave it in the page cache.
+fn read_ahead(path: String) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::Read;
+        if let Ok(mut f) = std::fs::File::open(&path) {
+            let mut buf = vec![0u8; 1 << 20];
+            while matches!(f.read(&mut buf), Ok(n) if n > 0) {}
+        }
+    })
+}
+
 fn boot() -> Result<(), String> {
     let signals = supervise::signal_fd().map_err(|e| format!("signals: {e}"))?;
     // ctrl-alt-del becomes SIGINT to init, handled as a power-off request.
@@ -85,6 +96,10 @@ fn boot() -> Result<(), String> {
     }
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let boot = cmdline::parse(&cmdline);
+    // While DHCP waits for the link and its server, the OCI runtime (a 9 MB Go binary the
+    // squashfs root decompresses on first use: a second of TCG time) is read into the page
+    // cache, so the app's start does not wait for it.
+    let warm = read_ahead(conf.runtime.clone());
     let addr = match net::configure(&boot, conf.hostname.as_deref()) {
         Ok(n) => {
             log(&format!("network: {}", n.summary));
@@ -105,6 +120,10 @@ fn boot() -> Result<(), String> {
     }
     if !Path::new(&conf.runtime).exists() {
         return Err(format!("OCI runtime {} is not in the image", conf.runtime));
+    }
+    let _ = warm.join();
+    if sysctl::apply_dir(sysctl::DIR) != 0 {
+        warn("some kernel settings of the system image were not applied (lines above)");
     }
     supervise::onboot(&conf.runtime);
     if let Some(addr) = addr {

@@ -1,6 +1,6 @@
 //! The two trees a host image is made of: the system (everything the host runs: init, the OCI
-//! runtime and its libraries, the app's bundle over its read-only layer, the onboot sysctl
-//! bundle, init.conf), which becomes the read-only squashfs root, and the initramfs (init, the
+//! runtime and its libraries, the app's bundle over its read-only layer, the kernel settings in
+//! /etc/sysctl.d, init.conf), which becomes the read-only squashfs root, and the initramfs (init, the
 //! kernel modules, init.conf), which mounts it.
 
 use super::cpio::{Archive, Data};
@@ -141,39 +141,9 @@ fn add_sysctl(plan: &Plan, a: &mut Archive) {
         .iter()
         .map(|(k, v)| format!("{k} = {v}\n"))
         .collect();
-    a.file(
-        SYSCTL_CONF,
-        0o644,
-        0,
-        0,
-        Data::Bytes(conf.clone().into_bytes()),
-    );
-    let dir = "containers/onboot/000-sysctl";
-    a.file(
-        &format!("{dir}/rootfs/sysctl"),
-        0o755,
-        0,
-        0,
-        Data::Bytes(init::BINARY.to_vec()),
-    );
-    a.file(
-        &format!("{dir}/rootfs/{SYSCTL_CONF}"),
-        0o644,
-        0,
-        0,
-        Data::Bytes(conf.into_bytes()),
-    );
-    for d in ["proc", "dev"] {
-        a.dir(&format!("{dir}/rootfs/{d}"), 0o755, 0, 0);
-    }
-    let config = bundle::sysctl_config("/sysctl", &format!("/{SYSCTL_CONF}"));
-    a.file(
-        &format!("{dir}/config.json"),
-        0o644,
-        0,
-        0,
-        Data::Bytes(bundle::to_bytes(&config)),
-    );
+    // No onboot container for them: liftkit-init applies /etc/sysctl.d itself before the
+    // onboot containers (linuxkit.yml keeps LinuxKit's `sysctl` onboot for LinuxKit builds).
+    a.file(SYSCTL_CONF, 0o644, 0, 0, Data::Bytes(conf.into_bytes()));
 }
 
 pub(super) fn is_loopback(listen: &str) -> bool {

@@ -1,5 +1,5 @@
 //! OCI bundles: the app's `config.json`, written from its `linuxkit.yml` service entry so the
-//! offline host runs it exactly as LinuxKit would, and the onboot sysctl bundle.
+//! offline host runs it exactly as LinuxKit would.
 
 use crate::build::linuxkit::schema::{Id, Image};
 use serde_json::{json, Value};
@@ -108,30 +108,6 @@ pub fn service_config(s: &Image) -> Value {
     })
 }
 
-/// The onboot sysctl container (LinuxKit's `sysctl` package, with init as its program): host
-/// PID and network namespaces so the values reach the host, CAP_SYS_ADMIN and CAP_NET_ADMIN.
-pub fn sysctl_config(program: &str, conf: &str) -> Value {
-    let caps = ["CAP_SYS_ADMIN", "CAP_NET_ADMIN"];
-    json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": [program, "sysctl", conf],
-            "env": ["PATH=/"],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": true,
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755", "size=1024k"]},
-        ],
-        "linux": {"namespaces": [{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]},
-    })
-}
-
 /// JSON with a stable layout, as every liftkit artifact.
 pub fn to_bytes(v: &Value) -> Vec<u8> {
     // `{:#}` is serde_json's pretty form, and a Value always has one.
@@ -207,11 +183,5 @@ mod tests {
             caps.len() > 5,
             "no capabilities named: the engines' defaults"
         );
-    }
-
-    #[test]
-    fn sysctl_bundle_is_a_valid_runtime_spec() {
-        let v = sysctl_config("/sysctl", "/etc/sysctl.d/01-liftkit.conf");
-        let _: oci_spec::runtime::Spec = serde_json::from_value(v).expect("an OCI runtime spec");
     }
 }

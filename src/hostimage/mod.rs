@@ -6,8 +6,8 @@
 //!
 //! The host is a read-only squashfs system image (init, the OCI runtime with its libraries, the
 //! app as an OCI bundle under `/containers/services/<app>/` whose `config.json` follows the
-//! app's `linuxkit.yml` service entry, an onboot sysctl bundle; LinuxKit's layout) and a small
-//! initramfs (init, the kernel modules) whose init mounts it as `/`.
+//! app's `linuxkit.yml` service entry, its kernel settings in /etc/sysctl.d; LinuxKit's layout)
+//! and a small initramfs (init, the kernel modules) whose init mounts it as `/`.
 
 mod assemble;
 pub mod boot;
