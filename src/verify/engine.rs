@@ -86,72 +86,49 @@ impl Engine {
     /// the archive under /var/tmp whatever TMPDIR says; the load therefore runs in a mount
     /// namespace of its own where that cache directory (or its nearest existing parent) is an
     /// empty tmpfs and /var/tmp is the state's `tmp/`, so the host's copies are neither read
-    /// nor written. Without a private state run.sh loads as a user's run would.
+    /// nor written. When the state itself is under /var/tmp (an output directory there), the
+    /// entry of /var/tmp that holds it is bound back in place first, so the state's paths still
+    /// lead to it. The archive goes in on stdin, opened before the mounts. Without a private
+    /// state run.sh loads as a user's run would.
     pub fn load_privately(&self, image_tar: &Path) -> Result<(), String> {
-        if self.state.is_none() {
+        let Some(state) = &self.state else {
             return Ok(());
-        }
-        let mut masked = PathBuf::from("/var/lib/containers/cache");
-        while !masked.is_dir() {
-            match masked.parent() {
-                Some(p) if p != Path::new("/") => masked = p.to_path_buf(),
-                _ => break,
-            }
-        }
-        let masked = std::ffi::CString::new(masked.as_os_str().as_encoded_bytes())
-            .map_err(|e| e.to_string())?;
-        let state_tmp = self
-            .state
-            .as_ref()
-            .map(|d| d.join("tmp"))
-            .unwrap_or_default();
-        let state_tmp = std::ffi::CString::new(state_tmp.as_os_str().as_encoded_bytes())
-            .map_err(|e| e.to_string())?;
+        };
+        let mounts = private_load_mounts(&state.join("tmp")).map_err(|e| {
+            format!(
+                "cannot prepare a private load under {}: {e}",
+                state.display()
+            )
+        })?;
+        let archive = std::fs::File::open(image_tar)
+            .map_err(|e| format!("cannot read {}: {e}", image_tar.display()))?;
         let mut c = self.cmd();
-        c.arg("load").arg("-i").arg(image_tar);
+        c.arg("load");
         // SAFETY: between fork and exec only async-signal-safe calls (unshare, mount) on
         // NUL-terminated strings made before the fork.
         unsafe {
             use std::os::unix::process::CommandExt;
             c.pre_exec(move || {
-                let none = c"none".as_ptr();
-                if libc::unshare(libc::CLONE_NEWNS) != 0
-                    || libc::mount(
-                        none,
-                        c"/".as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_REC | libc::MS_PRIVATE,
-                        std::ptr::null(),
-                    ) != 0
-                    || libc::mount(
-                        c"tmpfs".as_ptr(),
-                        masked.as_ptr(),
-                        c"tmpfs".as_ptr(),
-                        libc::MS_NOSUID | libc::MS_NODEV,
-                        c"mode=0700".as_ptr().cast(),
-                    ) != 0
-                    || libc::mount(
-                        state_tmp.as_ptr(),
-                        c"/var/tmp".as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND,
-                        std::ptr::null(),
-                    ) != 0
-                {
+                if libc::unshare(libc::CLONE_NEWNS) != 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                for m in &mounts {
+                    if m.apply() != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
         }
         let out = c
-            .stdin(Stdio::null())
+            .stdin(archive)
             .output()
             .map_err(|e| format!("cannot load {} privately: {e}", image_tar.display()))?;
         if out.status.success() {
             Ok(())
         } else {
             Err(format!(
-                "{} load -i {}: {}",
+                "{} load < {}: {}",
                 self.command,
                 image_tar.display(),
                 String::from_utf8_lossy(&out.stderr).trim()
@@ -376,4 +353,87 @@ fn run_bounded(mut c: Command, timeout: std::time::Duration) -> (Option<i32>, Ve
     let mut bytes = out.join().unwrap_or_default();
     bytes.extend(err.join().unwrap_or_default());
     (exit, bytes)
+}
+
+/// One mount(2) call, its strings made before a fork.
+struct MountCall {
+    source: std::ffi::CString,
+    target: std::ffi::CString,
+    fstype: Option<std::ffi::CString>,
+    flags: libc::c_ulong,
+    data: Option<std::ffi::CString>,
+}
+
+impl MountCall {
+    fn new(source: &Path, target: &Path, flags: libc::c_ulong) -> std::io::Result<MountCall> {
+        Ok(MountCall {
+            source: c_path(source)?,
+            target: c_path(target)?,
+            fstype: None,
+            flags,
+            data: None,
+        })
+    }
+
+    /// The call's result, as mount(2) returns it (async-signal-safe: no allocation).
+    fn apply(&self) -> libc::c_int {
+        let ptr =
+            |s: &Option<std::ffi::CString>| s.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+        // SAFETY: every pointer is a NUL-terminated string owned by self, or null.
+        unsafe {
+            libc::mount(
+                self.source.as_ptr(),
+                self.target.as_ptr(),
+                ptr(&self.fstype),
+                self.flags,
+                ptr(&self.data).cast(),
+            )
+        }
+    }
+}
+
+fn c_path(p: &Path) -> std::io::Result<std::ffi::CString> {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+}
+
+/// The mounts of [`Engine::load_privately`]'s namespace, in order, for a state whose temporary
+/// directory is `state_tmp` (it must exist).
+fn private_load_mounts(state_tmp: &Path) -> std::io::Result<Vec<MountCall>> {
+    let var_tmp = Path::new("/var/tmp");
+    let mut cache = PathBuf::from("/var/lib/containers/cache");
+    while !cache.is_dir() {
+        match cache.parent() {
+            Some(p) if p != Path::new("/") => cache = p.to_path_buf(),
+            _ => break,
+        }
+    }
+    let mut private = MountCall::new(Path::new("none"), Path::new("/"), 0)?;
+    private.flags = libc::MS_REC | libc::MS_PRIVATE;
+    let mut tmpfs = MountCall::new(Path::new("tmpfs"), &cache, libc::MS_NOSUID | libc::MS_NODEV)?;
+    tmpfs.fstype = Some(c"tmpfs".into());
+    tmpfs.data = Some(c"mode=0700".into());
+    let mut mounts = vec![private, tmpfs];
+    let state_tmp = state_tmp.canonicalize()?;
+    let real_var_tmp = var_tmp.canonicalize()?;
+    if let Ok(rest) = state_tmp.strip_prefix(&real_var_tmp) {
+        // The state lives under /var/tmp/<top>: <top> is bound into the state's tmp/ (a
+        // directory bound into its own subdirectory is not a loop: the new mount has no mounts
+        // below it), and comes along when tmp/ is bound over /var/tmp.
+        if let Some(top) = rest.components().next() {
+            let keep = state_tmp.join(top);
+            std::fs::create_dir_all(&keep)?;
+            mounts.push(MountCall::new(
+                &real_var_tmp.join(top),
+                &keep,
+                libc::MS_BIND | libc::MS_REC,
+            )?);
+        }
+    }
+    mounts.push(MountCall::new(
+        &state_tmp,
+        &real_var_tmp,
+        libc::MS_BIND | libc::MS_REC,
+    )?);
+    Ok(mounts)
 }

@@ -14,7 +14,13 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
     std::fs::create_dir_all(d.join("www")).unwrap();
     std::fs::write(d.join("www/index.html"), "version one\n").unwrap();
     let nginx = start_nginx(d, port);
-    let out = d.join("out");
+    // Under /var/tmp, where consultants put big outputs: the trial's private engine mounts its
+    // own /var/tmp while it loads the image, which once hid the archive it was loading.
+    let var_tmp = tempfile::Builder::new()
+        .prefix("liftkit-test-")
+        .tempdir_in("/var/tmp")
+        .unwrap();
+    let out = var_tmp.path().join("out");
     run_ok(
         liftkit()
             .args(["lift", "--pid"])
@@ -24,6 +30,11 @@ fn verify_compares_the_lifted_image_with_the_running_original() {
     );
     let app_dir = app_dir(&out);
     let _cleanup = cleanup_of(&app_dir, "unused");
+    let trial: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(app_dir.join("trial.json")).unwrap())
+            .unwrap();
+    assert!(trial["not_run"].is_null(), "the trial ran: {trial:#}");
+    assert!(!trial["rounds"].as_array().unwrap().is_empty(), "{trial:#}");
     let verify = || {
         liftkit()
             .args(["verify", "--json"])

@@ -81,24 +81,23 @@ pub fn memory(root: i32) -> Memory {
 
 /// RSS, PSS and anonymous PSS of one process, without its children.
 pub fn own_memory(pid: i32) -> Memory {
-    let kib = |pid: i32, file: &str, key: &str| -> u64 {
-        std::fs::read_to_string(format!("/proc/{pid}/{file}"))
-            .ok()
-            .and_then(|t| {
-                t.lines()
-                    .find(|l| l.starts_with(key))?
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0)
-    };
+    let read =
+        |file: &str| std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap_or_default();
+    // smaps_rollup walks every mapping of the process: read once per sample for both keys.
+    let rollup = read("smaps_rollup");
     Memory {
-        rss: kib(pid, "status", "VmRSS:") * 1024,
-        pss: kib(pid, "smaps_rollup", "Pss:") * 1024,
-        pss_anon: kib(pid, "smaps_rollup", "Pss_Anon:") * 1024,
+        rss: kib_field(&read("status"), "VmRSS:") * 1024,
+        pss: kib_field(&rollup, "Pss:") * 1024,
+        pss_anon: kib_field(&rollup, "Pss_Anon:") * 1024,
     }
+}
+
+/// The KiB figure of the line starting with `key` (`VmRSS:    5820 kB`); 0 when absent.
+fn kib_field(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Samples the tree's memory every 100 ms until dropped; `peak()` is the largest seen.
