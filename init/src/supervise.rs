@@ -5,6 +5,8 @@
 use crate::config::{Restart, Service};
 use crate::power::Buttons;
 use crate::{log, mounts, sys, warn};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,9 +17,17 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 struct Running {
     service: Service,
+    /// The container's process once it runs; while `starting`, the runtime's.
     pid: Option<i32>,
+    /// `runc run --detach` has not exited yet: the container's pid is not known.
+    starting: bool,
     restart_at: Option<Instant>,
     restarts: u32,
+    /// The service's stdout and stderr, a pipe init copies to the console. The runtime runs
+    /// detached and hands the container its own stdio: a pipe, as the app expects of a
+    /// container's log (a /dev/stderr it reopens), not the console device, which the
+    /// container may not open. None: the console itself (the pipe could not be made).
+    log: Option<(std::fs::File, OwnedFd)>,
 }
 
 pub struct Supervisor {
@@ -25,6 +35,14 @@ pub struct Supervisor {
     services: Vec<Running>,
     buttons: Buttons,
     signals: libc::c_int,
+    /// Exits of processes that were not (yet) known as a service's: a container that ends
+    /// before its runtime does is reaped before its pid is read.
+    unclaimed: Vec<(i32, i32)>,
+}
+
+/// Where the runtime writes a detached container's pid.
+fn pid_file(name: &str) -> std::path::PathBuf {
+    Path::new("/run/liftkit").join(format!("{name}.pid"))
 }
 
 /// Blocks the signals init handles and returns a signalfd for them (children get a clean mask:
@@ -101,15 +119,27 @@ impl Supervisor {
             runtime,
             services: services
                 .into_iter()
-                .map(|service| Running {
-                    service,
-                    pid: None,
-                    restart_at: Some(Instant::now()),
-                    restarts: 0,
+                .map(|service| {
+                    let log = match sys::log_pipe() {
+                        Ok((r, w)) => Some((std::fs::File::from(r), w)),
+                        Err(e) => {
+                            warn(&format!("{}: no log pipe ({e}): the console", service.name));
+                            None
+                        }
+                    };
+                    Running {
+                        service,
+                        pid: None,
+                        starting: false,
+                        restart_at: Some(Instant::now()),
+                        restarts: 0,
+                        log,
+                    }
                 })
                 .collect(),
             buttons: Buttons::default(),
             signals,
+            unclaimed: Vec::new(),
         }
     }
 
@@ -152,21 +182,79 @@ impl Supervisor {
                 .status();
         }
         let bundle = Path::new(SERVICES_DIR).join(&name);
-        match runtime_cmd(&self.runtime)
-            .args(["run", "--bundle"])
+        let pid_file = pid_file(&name);
+        let _ = std::fs::create_dir_all(pid_file.parent().unwrap_or(Path::new("/run")));
+        let _ = std::fs::remove_file(&pid_file);
+        // Detached: the runtime exits once the container runs, and the container's process
+        // becomes init's child. A runtime left in the foreground for the container's lifetime
+        // holds its own memory (runc: several MB of Go heap and stacks) for nothing; init
+        // reaps, signals and stops the container itself.
+        let mut cmd = runtime_cmd(&self.runtime);
+        cmd.args(["run", "--detach", "--pid-file"])
+            .arg(&pid_file)
+            .arg("--bundle")
             .arg(&bundle)
-            .arg(&name)
-            .spawn()
-        {
+            .arg(&name);
+        if let Some((_, w)) = &self.services[i].log {
+            if let (Ok(out), Ok(err)) = (w.try_clone(), w.try_clone()) {
+                cmd.stdout(out).stderr(err);
+            }
+        }
+        match cmd.spawn() {
             Ok(child) => {
-                log(&format!("started {name} (runtime pid {})", child.id()));
                 self.services[i].pid = Some(child.id() as i32);
+                self.services[i].starting = true;
             }
             Err(e) => {
                 warn(&format!("cannot start {name} with {}: {e}", self.runtime));
                 self.schedule_restart(i, 1);
             }
         }
+    }
+
+    /// The runtime that was starting service `i` exited with `code`: the container runs (its
+    /// pid in the pid file) or it could not be started.
+    fn started(&mut self, i: usize, code: i32) {
+        let name = self.services[i].service.name.clone();
+        self.services[i].starting = false;
+        self.services[i].pid = None;
+        if code != 0 {
+            warn(&format!(
+                "{} could not start {name}: status {code}",
+                self.runtime
+            ));
+            self.schedule_restart(i, code);
+            return;
+        }
+        let pid = std::fs::read_to_string(pid_file(&name))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok());
+        let Some(pid) = pid else {
+            warn(&format!(
+                "{name}: {} left no pid in {}",
+                self.runtime,
+                pid_file(&name).display()
+            ));
+            self.schedule_restart(i, 1);
+            return;
+        };
+        log(&format!("started {name} (pid {pid})"));
+        if let Some(at) = self.unclaimed.iter().position(|(p, _)| *p == pid) {
+            let (_, status) = self.unclaimed.swap_remove(at);
+            self.exited(i, status);
+        } else {
+            self.services[i].pid = Some(pid);
+        }
+    }
+
+    fn exited(&mut self, i: usize, status: i32) {
+        let code = sys::exit_code(status);
+        self.services[i].pid = None;
+        warn(&format!(
+            "{} exited with status {code}",
+            self.services[i].service.name
+        ));
+        self.schedule_restart(i, code);
     }
 
     fn schedule_restart(&mut self, i: usize, code: i32) {
@@ -196,7 +284,9 @@ impl Supervisor {
 
     /// Waits for a signal, an input event or the next restart; true when asked to power off.
     fn wait_events(&mut self) -> bool {
+        let logs: Vec<libc::c_int> = self.log_fds();
         let mut fds: Vec<libc::pollfd> = std::iter::once(self.signals)
+            .chain(logs.iter().copied())
             .chain(self.buttons.fds())
             .map(|fd| libc::pollfd {
                 fd,
@@ -220,7 +310,10 @@ impl Supervisor {
             return false;
         }
         let mut power = false;
-        for pfd in &fds[1..] {
+        if fds[1..=logs.len()].iter().any(|p| p.revents != 0) {
+            self.relay_logs();
+        }
+        for pfd in &fds[1 + logs.len()..] {
             if pfd.revents != 0 && self.buttons.pressed(pfd.fd) {
                 power = true;
             }
@@ -229,6 +322,29 @@ impl Supervisor {
             power |= self.read_signals();
         }
         power
+    }
+
+    fn log_fds(&self) -> Vec<libc::c_int> {
+        self.services
+            .iter()
+            .filter_map(|r| r.log.as_ref().map(|(read, _)| read.as_raw_fd()))
+            .collect()
+    }
+
+    /// Copies whatever the services wrote to the console, as the runtime did in the foreground.
+    fn relay_logs(&mut self) {
+        let mut buf = [0u8; 16384];
+        let mut console = std::io::stdout().lock();
+        for r in &mut self.services {
+            let Some((read, _)) = r.log.as_mut() else {
+                continue;
+            };
+            // Non-blocking: until the pipe is empty (WouldBlock) or fails.
+            while let Ok(n @ 1..) = read.read(&mut buf) {
+                let _ = console.write_all(&buf[..n]);
+            }
+        }
+        let _ = console.flush();
     }
 
     fn read_signals(&mut self) -> bool {
@@ -256,16 +372,16 @@ impl Supervisor {
 
     fn reap(&mut self) {
         while let Some((pid, status)) = sys::reap() {
-            let Some(i) = self.services.iter().position(|r| r.pid == Some(pid)) else {
-                continue; // an orphan re-parented to init: reaped, nothing else to do
-            };
-            let code = sys::exit_code(status);
-            self.services[i].pid = None;
-            warn(&format!(
-                "{} exited with status {code}",
-                self.services[i].service.name
-            ));
-            self.schedule_restart(i, code);
+            match self.services.iter().position(|r| r.pid == Some(pid)) {
+                Some(i) if self.services[i].starting => self.started(i, sys::exit_code(status)),
+                Some(i) => self.exited(i, status),
+                // An orphan re-parented to init, or a container whose runtime has not exited
+                // yet: kept while a service is starting, for `started` to claim.
+                None if self.services.iter().any(|r| r.starting) => {
+                    self.unclaimed.push((pid, status))
+                }
+                None => self.unclaimed.clear(),
+            }
         }
     }
 
@@ -284,8 +400,10 @@ impl Supervisor {
         let deadline = Instant::now() + STOP_GRACE;
         while self.services.iter().any(|r| r.pid.is_some()) && Instant::now() < deadline {
             self.reap_quietly();
+            self.relay_logs();
             std::thread::sleep(Duration::from_millis(50));
         }
+        self.relay_logs();
         for r in self.services.iter().filter(|r| r.pid.is_some()) {
             warn(&format!(
                 "{} did not stop within {}s: killing it",

@@ -116,3 +116,23 @@ pub fn exit_code(status: i32) -> i32 {
         -1
     }
 }
+
+/// A pipe whose read end does not block: `(read, write)`, both close-on-exec (a child gets the
+/// write end only as the stdio it is given).
+pub fn log_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array it is given.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: both descriptors were just created and are owned by nothing else.
+    let (r, w) = unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    };
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl with integer arguments on a descriptor we own.
+    check(unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) })?;
+    Ok((r, w))
+}

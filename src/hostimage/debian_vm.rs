@@ -103,7 +103,7 @@ pub fn build(
     let key = {
         let mut h = Sha256::new();
         h.update(format!(
-            "3 {suite} {mirror} {:?} {} {}",
+            "4 {suite} {mirror} {:?} {} {}",
             app.packages, app.unit, app.setup
         ));
         hex::encode(&h.finalize()[..6])
@@ -189,7 +189,14 @@ fn debootstrap(
     // (this unit starts after the app, so it stops before it).
     write(
         "usr/local/sbin/liftkit-meminfo",
-        "#!/bin/sh\nawk '/^MemTotal:/ {t=$2} /^MemAvailable:/ {a=$2} END {printf \"memory: used %d kB (MemTotal %d kB - MemAvailable %d kB)\\n\", t-a, t, a}' /proc/meminfo > /dev/console\n",
+        concat!(
+            "#!/bin/sh\n",
+            "awk '/^MemTotal:/ {t=$2} /^MemAvailable:/ {a=$2} ",
+            "/^(AnonPages|Shmem|SUnreclaim|KernelStack|PageTables|Percpu):/ ",
+            "{sub(\":\", \"\", $1); parts = parts sep $1 \" \" $2 \" kB\"; sep = \", \"} ",
+            "END {printf \"memory: used %d kB (MemTotal %d kB - MemAvailable %d kB)\\n",
+            "memory: of which %s\\n\", t-a, t, a, parts}' /proc/meminfo > /dev/console\n",
+        ),
     )?;
     let script = root.join("usr/local/sbin/liftkit-meminfo");
     super::set_mode(&script, 0o755).map_err(|e| HostImageError::io(script.clone(), e))?;
