@@ -23,7 +23,7 @@ IMAGE='localhost/liftkit/nginx:1.22.1-9-deb12u1'
 # Load unless the engine already holds this very image (same config digest), not merely the tag.
 loaded=$($ENGINE image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 case "$loaded" in
-  *164276474db2e6da39b8878a5a685b1f42e2836dd5d914f059b77f58467bb963*) ;;
+  *67143a6a16ae0fa223e5389c1cf58527744a69813781527e31e40fe6afcb5147*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
 case "$ENGINE" in *podman*) ro_tmpfs=--read-only-tmpfs=false ;; *) ro_tmpfs= ;; esac

@@ -23,7 +23,7 @@ IMAGE='localhost/liftkit/redis:7.0.15-1-deb12u1'
 # Load unless the engine already holds this very image (same config digest), not merely the tag.
 loaded=$($ENGINE image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 case "$loaded" in
-  *462f0fa3e8a64fc369c2966610391fc8ebcd5f01e278637a14e66f9f2bd6afef*) ;;
+  *328be2f641a34a53cb91321316da6b0f2c86f94663014c26b5c305e5aeb869fe*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
 case "$ENGINE" in *podman*) tmpfs_owner=:U ;; *) tmpfs_owner= ;; esac
