@@ -1,5 +1,5 @@
 //! `/etc/liftkit/init.conf`: what `liftkit host-image` tells init about this host, one directive
-//! per line (`service NAME stop=SIGQUIT restart=on-failure`, `volume NAME UID GID`, `expose PORT`,
+//! per line (`service NAME stop=SIGQUIT restart=on-failure`, `volume NAME UID GID [SEED]`, `expose PORT`,
 //! `runtime PATH`, `hostname NAME`, `module PATH`). A line-based format keeps init free of parsers.
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -31,6 +31,10 @@ pub struct VolumeDir {
     pub name: String,
     pub uid: u32,
     pub gid: u32,
+    /// The image's own files at the volume's path (in the system image), copied into the
+    /// volume when it is new: on tmpfs (no data disk) and on a data disk that lacks it, the app
+    /// finds what the image has there, as an engine's new volume shows it.
+    pub seed: Option<String>,
 }
 
 pub fn parse(text: &str) -> Result<Config, String> {
@@ -48,10 +52,11 @@ pub fn parse(text: &str) -> Result<Config, String> {
             ["runtime", path] => c.runtime = path.to_string(),
             ["module", path] => c.modules.push(path.to_string()),
             ["expose", port] => c.expose.push(port.parse().map_err(|_| bad())?),
-            ["volume", name, uid, gid] => c.volumes.push(VolumeDir {
+            ["volume", name, uid, gid, seed @ ..] if seed.len() <= 1 => c.volumes.push(VolumeDir {
                 name: name.to_string(),
                 uid: uid.parse().map_err(|_| bad())?,
                 gid: gid.parse().map_err(|_| bad())?,
+                seed: seed.first().map(|s| s.to_string()),
             }),
             ["service", name, opts @ ..] => {
                 let mut s = Service {
@@ -84,7 +89,8 @@ mod tests {
     fn reads_every_directive() {
         let c = parse(
             "# host\nhostname redis\nruntime /usr/sbin/runc\nmodule /lib/modules/x/virtio.ko\n\
-             service redis stop=SIGTERM restart=always\nvolume var-lib-redis 101 102\nexpose 6379\n",
+             service redis stop=SIGTERM restart=always\nvolume var-lib-redis 101 102\nexpose 6379\n\
+             volume srv-www 0 0 /containers/services/redis/lower/srv/www\n",
         )
         .unwrap();
         assert_eq!(c.hostname.as_deref(), Some("redis"));
@@ -92,6 +98,11 @@ mod tests {
         assert_eq!(c.modules.len(), 1);
         assert_eq!(c.services[0].restart, Restart::Always);
         assert_eq!(c.volumes[0].uid, 101);
+        assert_eq!(c.volumes[0].seed, None);
+        assert_eq!(
+            c.volumes[1].seed.as_deref(),
+            Some("/containers/services/redis/lower/srv/www")
+        );
         assert_eq!(c.expose, [6379]);
     }
 

@@ -116,6 +116,17 @@ fn boot() -> Result<(), String> {
         if !dir.exists() {
             std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let _ = sys::lchown(&dir, v.uid, v.gid);
+            let seed = v.seed.as_deref().map(Path::new).filter(|s| s.is_dir());
+            if let Some(seed) = seed {
+                match populate::populate(seed, &dir) {
+                    Ok(populate::Outcome::Filled(n)) => log(&format!(
+                        "volume {}: new, {n} entries from the image",
+                        v.name
+                    )),
+                    Ok(populate::Outcome::AlreadyThere) => {}
+                    Err(e) => warn(&format!("volume {}: seeding from the image: {e}", v.name)),
+                }
+            }
         }
     }
     if !Path::new(&conf.runtime).exists() {

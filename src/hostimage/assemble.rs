@@ -51,8 +51,20 @@ pub fn trees(
     ));
     for v in linuxkit::tailor::volumes(app) {
         if !v.tmpfs {
+            // What the image holds at the volume's path seeds it when init finds it new (no
+            // data disk); a path the line cannot carry (whitespace) is left unseeded.
+            let seed = format!(
+                "/containers/services/{}/lower/{}",
+                app.slug(),
+                v.path.trim_start_matches('/')
+            );
+            let seed = if seed.contains(char::is_whitespace) {
+                String::new()
+            } else {
+                format!(" {seed}")
+            };
             conf.push_str(&format!(
-                "volume {} {} {}\n",
+                "volume {} {} {}{seed}\n",
                 v.name, app.image.uid, app.image.gid
             ));
         }

@@ -212,14 +212,14 @@ pub fn build(app_dir: &Path, opts: &Options) -> Result<HostImage, HostImageError
             Ok(_) => Some(image),
             Err(e) => {
                 warnings.push(format!(
-                    "no data disk ({e}); the volumes will be tmpfs, empty and lost at power-off"
+                    "no data disk ({e}); the volumes will be tmpfs, holding only what the image has at their paths, and lost at power-off"
                 ));
                 None
             }
         }
     } else {
         if volumes.iter().any(|v| !v.tmpfs) {
-            warnings.push("no data disk (--no-data-disk): the volumes will be tmpfs, empty and lost at power-off".to_string());
+            warnings.push("no data disk (--no-data-disk): the volumes will be tmpfs, holding only what the image has at their paths, and lost at power-off".to_string());
         }
         None
     };
