@@ -23,7 +23,7 @@ IMAGE='localhost/liftkit/nginx:1.22.1-9-deb12u1'
 # Load unless the engine already holds this very image (same config digest), not merely the tag.
 loaded=$($ENGINE image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 case "$loaded" in
-  *67143a6a16ae0fa223e5389c1cf58527744a69813781527e31e40fe6afcb5147*) ;;
+  *724826dc85800e4304eeac0bea7b44dda859e48f1e33a68045cab72f81d0b412*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
 case "$ENGINE" in *podman*) ro_tmpfs=--read-only-tmpfs=false ;; *) ro_tmpfs= ;; esac
