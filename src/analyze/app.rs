@@ -275,6 +275,7 @@ fn find_secrets(inp: &Inputs, files: &mut FileSet, image: &ImageSpec) -> Vec<Sec
         .filter(|p| files.role(p) != Some(Role::Code) || inp.packages.owner(p).is_none())
         .filter_map(|p| super::secrets::scan_file(inp.host, p).map(|hit| (p.to_string(), hit)))
         .collect();
+    let found = super::secrets::not_pristine(inp.host, found, |p| inp.packages.owner(p));
     let mut secrets = Vec::new();
     for (path, hit) in found {
         files.add(

@@ -4,6 +4,7 @@
 //! nothing. Its output is the plan.
 
 mod app;
+pub mod checksums;
 mod connections;
 mod detect;
 pub(crate) mod draft;

@@ -99,6 +99,29 @@ pub fn scan_file(host: &dyn Host, path: &str) -> Option<Hit> {
     scan_text(&String::from_utf8_lossy(&bytes))
 }
 
+/// The hits whose file is not byte for byte what its package installed: a pristine packaged
+/// file is the distribution's, the same on every host (`/etc/services` names `kpasswd`), and
+/// holds nothing of this host's. Files no package owns, or dpkg has no checksum for, stay.
+pub fn not_pristine<T>(
+    host: &dyn Host,
+    hits: Vec<(String, T)>,
+    owner: impl Fn(&str) -> Option<String>,
+) -> Vec<(String, T)> {
+    if hits.is_empty() {
+        return hits;
+    }
+    let owners: std::collections::BTreeSet<String> =
+        hits.iter().filter_map(|(p, _)| owner(p)).collect();
+    if owners.is_empty() {
+        return hits;
+    }
+    let sums =
+        super::checksums::Checksums::load(host, &owners.iter().map(String::as_str).collect());
+    hits.into_iter()
+        .filter(|(p, _)| sums.changed(host, p) != Some(false))
+        .collect()
+}
+
 fn by_name(path: &str) -> Option<Hit> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let kind = SECRET_NAMES
@@ -311,5 +334,38 @@ mod tests {
         assert_eq!(scan_env("LANG", "C.UTF-8"), None);
         assert!(scan_env("DB_PASSWORD", "x").is_some());
         assert!(scan_env("SESSION", "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZg").is_some());
+    }
+
+    #[test]
+    fn a_file_as_its_package_installed_it_is_not_a_secret() {
+        use md5::{Digest as _, Md5};
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        std::fs::create_dir_all(r.join("etc")).unwrap();
+        std::fs::create_dir_all(r.join("var/lib/dpkg/info")).unwrap();
+        let services = "kpasswd\t\t464/tcp\n";
+        std::fs::write(r.join("etc/services"), services).unwrap();
+        std::fs::write(r.join("etc/app.conf"), "kpasswd 464/tcp\n").unwrap();
+        let sum = hex::encode(Md5::digest(services.as_bytes()));
+        std::fs::write(
+            r.join("var/lib/dpkg/status"),
+            format!(
+                "Package: netbase\nStatus: install ok installed\nConffiles:\n /etc/services {sum}\n \
+                 /etc/app.conf 00000000000000000000000000000000\n"
+            ),
+        )
+        .unwrap();
+        let host = crate::host::at(r);
+        let hits: Vec<(String, Hit)> = ["/etc/services", "/etc/app.conf", "/etc/other"]
+            .iter()
+            .map(|p| (p.to_string(), scan_text("kpasswd 464/tcp\n").unwrap()))
+            .collect();
+        let owner = |p: &str| (p != "/etc/other").then(|| "netbase".to_string());
+        let kept: Vec<String> = not_pristine(&host, hits, owner)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        // Changed since installed, and owned by no package: still secrets.
+        assert_eq!(kept, ["/etc/app.conf", "/etc/other"]);
     }
 }

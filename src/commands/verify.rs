@@ -59,7 +59,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         for p in &report.probes {
             let original = match (&p.original, p.same) {
                 (None, _) => "original not reachable here".to_string(),
-                (Some(_), Some(true)) => "same as the original".to_string(),
+                (Some(_), Some(true)) => match p.varying_lines {
+                    Some(n) => format!(
+                        "same as the original (apart from {n} line(s) the original changes \
+                         between its own answers)"
+                    ),
+                    None => "same as the original".to_string(),
+                },
                 (Some(o), _) => format!("DIFFERS: the original gave {o}"),
             };
             println!("  {} at {}", p.probe, p.address);

@@ -116,7 +116,21 @@ fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     Ok(s)
 }
 
+/// An HTTP probe's status and whole body, for comparing answers line by line (see `varying`).
+pub fn http_answer(p: &Probe, addr: SocketAddr) -> Option<(u16, Vec<u8>)> {
+    http_raw(addr, p.http.as_deref()?).ok()
+}
+
 fn http(addr: SocketAddr, request: &str) -> Result<Outcome, String> {
+    let (status, body) = http_raw(addr, request)?;
+    Ok(Outcome::Http {
+        status,
+        body_sha256: crate::verify::sha256_hex(&body),
+        body_bytes: body.len(),
+    })
+}
+
+fn http_raw(addr: SocketAddr, request: &str) -> Result<(u16, Vec<u8>), String> {
     let (method, path) = request.split_once(' ').unwrap_or(("GET", request));
     let mut s = connect(addr)?;
     write!(
@@ -137,12 +151,7 @@ fn http(addr: SocketAddr, request: &str) -> Result<Outcome, String> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or("no HTTP status in the answer")?;
-    let body = &resp[split + 4..];
-    Ok(Outcome::Http {
-        status,
-        body_sha256: crate::verify::sha256_hex(body),
-        body_bytes: body.len(),
-    })
+    Ok((status, resp[split + 4..].to_vec()))
 }
 
 fn exchange(addr: SocketAddr, send: &str, expect: &str) -> Result<Outcome, String> {

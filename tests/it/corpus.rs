@@ -102,6 +102,34 @@ fn tinyproxy_with_its_stats_template() {
 }
 
 #[test]
+fn squid_whose_error_page_changes_by_itself() {
+    let r = lift("squid", false);
+    let dir = r.app_dir.clone().unwrap();
+    let trial: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("trial.json")).unwrap()).unwrap();
+    // The page is stamped with the time: the trial tells the lines the original changes itself
+    // from the rest, and the rest is the same.
+    assert_eq!(trial["verdict"], "same", "{trial:#}");
+    assert!(
+        trial["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["varying_lines"].as_u64().is_some_and(|n| n >= 1)),
+        "{trial:#}"
+    );
+    // /etc/services as netbase installed it names kpasswd: the distribution's file, no secret.
+    let plan = std::fs::read_to_string(dir.join("plan.yaml")).unwrap();
+    assert!(
+        !plan.contains("kpasswd"),
+        "a pristine packaged file is not scanned into a secret:\n{plan}"
+    );
+    assert!(layer_paths(&dir)
+        .iter()
+        .any(|p| p.ends_with("etc/services")));
+}
+
+#[test]
 fn haproxy_started_with_dash_capital_d() {
     lift("haproxy", false);
 }

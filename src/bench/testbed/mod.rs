@@ -27,6 +27,7 @@ pub mod postgres;
 mod python;
 pub mod redis;
 mod ruby;
+mod squid;
 mod sshd;
 mod tinyproxy;
 mod tomcat;
@@ -96,6 +97,7 @@ pub const SERVICES: &[Service] = &[
     lighttpd::SERVICE,
     dnsmasq::SERVICE,
     tinyproxy::SERVICE,
+    squid::SERVICE,
     haproxy::SERVICE,
     mosquitto::SERVICE,
     sshd::SERVICE,

@@ -5,15 +5,12 @@
 //! installed (changed conffiles), found by dpkg's own checksums.
 
 use super::{rootfs_path, Owners, SpecialModes, ROOTFS};
+use crate::analyze::checksums::Checksums;
 use crate::build::Context;
 use crate::host::Host;
 use crate::plan::Role;
-use md5::{Digest as _, Md5};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-
-const STATUS: &str = "/var/lib/dpkg/status";
-const INFO_DIR: &str = "/var/lib/dpkg/info";
 
 /// `special`: the set-user-ID, set-group-ID and sticky files of the layer, whose bits a
 /// builder's COPY may drop (a package's own files get theirs from the package).
@@ -238,54 +235,6 @@ fn group(copy: BTreeMap<String, String>, packaged: &BTreeSet<String>) -> Vec<(St
         out.push((path, why));
     }
     out
-}
-
-/// dpkg's checksums of packaged files: `<package>.md5sums` for ordinary files, the status
-/// file's `Conffiles` for configuration.
-struct Checksums {
-    md5: BTreeMap<String, String>,
-}
-
-impl Checksums {
-    fn load(host: &dyn Host, packages: &BTreeSet<&str>) -> Self {
-        let mut md5 = BTreeMap::new();
-        for p in packages {
-            for name in [format!("{p}.md5sums"), format!("{p}:amd64.md5sums")] {
-                if let Ok(text) = host.read_to_string(&Path::new(INFO_DIR).join(name)) {
-                    for line in text.lines() {
-                        if let Some((sum, path)) = line.split_once("  ") {
-                            md5.insert(format!("/{path}"), sum.to_string());
-                        }
-                    }
-                }
-            }
-        }
-        if let Ok(status) = host.read_to_string(Path::new(STATUS)) {
-            for line in status.lines().filter(|l| l.starts_with(' ')) {
-                // Conffiles continuation lines: ` /etc/x 0123abcd…` (plus ` obsolete`).
-                let mut parts = line.split_whitespace();
-                if let (Some(path), Some(sum)) = (parts.next(), parts.next()) {
-                    if path.starts_with('/') && sum.len() == 32 {
-                        md5.insert(path.to_string(), sum.to_string());
-                    }
-                }
-            }
-        }
-        Checksums { md5 }
-    }
-
-    /// Whether the host's file differs from what its package installed; `None`: no record.
-    fn changed(&self, host: &dyn Host, path: &str) -> Option<bool> {
-        let twin = match path.strip_prefix("/usr") {
-            Some(rest) => rest.to_string(),
-            None => format!("/usr{path}"),
-        };
-        let recorded = self.md5.get(path).or_else(|| self.md5.get(&twin))?;
-        let mut f = host.open(Path::new(path)).ok()?;
-        let mut hasher = Md5::new();
-        std::io::copy(&mut f, &mut hasher).ok()?;
-        Some(hex::encode(hasher.finalize()) != *recorded)
-    }
 }
 
 fn sh_quote(s: &str) -> String {
