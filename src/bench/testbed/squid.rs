@@ -38,7 +38,26 @@ fn start(dir: &Path, port: u16) -> Result<Running, TestbedError> {
             .arg("-f")
             .arg(dir.join("squid.conf")),
     )?;
-    super::started("squid", port, probe, &dir.join("logs/cache.log"))
+    let mut running = super::started("squid", port, probe, &dir.join("logs/cache.log"))?;
+    // The listener is squid's kid, which its master starts again when it dies: the test stops
+    // the master.
+    if let Some(master) = squid_parent(running.pid) {
+        running.pid = master;
+    }
+    Ok(running)
+}
+
+fn squid_parent(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ppid: i32 = stat
+        .rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok()?;
+    (comm.trim() == "squid").then_some(ppid)
 }
 
 fn proxy_ids() -> Option<(u32, u32)> {
