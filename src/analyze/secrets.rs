@@ -122,6 +122,14 @@ pub fn not_pristine<T>(
         .collect()
 }
 
+/// [`scan_file`] for one path, unless the file is as its package installed it (see
+/// [`not_pristine`]).
+pub fn scan_unless_pristine(host: &dyn Host, path: &str, owner: Option<String>) -> Option<Hit> {
+    let hit = scan_file(host, path)?;
+    let mut kept = not_pristine(host, vec![(path.to_string(), hit)], |_| owner.clone());
+    kept.pop().map(|(_, hit)| hit)
+}
+
 fn by_name(path: &str) -> Option<Hit> {
     let name = path.rsplit('/').next().unwrap_or(path);
     let kind = SECRET_NAMES

@@ -311,12 +311,11 @@ impl Fixer<'_> {
         if !self.planned.insert(path.to_string()) {
             return;
         }
-        let hit = crate::analyze::secrets::scan_file(self.host, path)
-            .map(|hit| vec![(path.to_string(), hit)])
-            .map(|hits| {
-                crate::analyze::secrets::not_pristine(self.host, hits, |p| self.packages.owner(p))
-            })
-            .and_then(|mut hits| hits.pop().map(|(_, hit)| hit));
+        let hit = crate::analyze::secrets::scan_unless_pristine(
+            self.host,
+            path,
+            self.packages.owner(path),
+        );
         let role = if let Some(hit) = hit {
             self.out.secrets.push(SecretMount {
                 path: path.to_string(),
