@@ -55,6 +55,8 @@ pub enum Command {
     Batch(commands::batch::Args),
     /// Build a bootable host (kernel + initramfs + run-qemu.sh) for a lifted app, offline.
     HostImage(commands::host_image::Args),
+    /// Build liftkit's own small kernel for host images from Debian's Linux source.
+    HostKernel(commands::host_kernel::Args),
     /// A fixed-scope engagement in a workspace: init, scope (+ statement of work), run, status,
     /// handover.
     Engagement(commands::engagement::Args),

@@ -124,7 +124,11 @@ impl Client {
     /// DISCOVER → OFFER → REQUEST → ACK, retrying with backoff until `deadline`.
     fn acquire(&self, deadline: Instant) -> io::Result<Lease> {
         let sock = PacketSocket::open(self.index)?;
-        let mut wait = Duration::from_secs(1);
+        // A DISCOVER sent before the link has carrier is lost: wait for it a moment.
+        net::wait_for_carrier(&self.iface, Duration::from_secs(2));
+        // Servers on the same link answer in milliseconds: the first retry comes soon, then
+        // the interval doubles up to RFC 2131's 8 s (4.1).
+        let mut wait = Duration::from_millis(500);
         loop {
             let xid = random_u32();
             sock.send(&message::encode(&self.request(DISCOVER, xid)))?;
@@ -277,8 +281,16 @@ fn sleep_until(t: Instant) {
 
 fn random_u32() -> u32 {
     let mut b = [0u8; 4];
+    // A transaction id needs no secrecy: without GRND_INSECURE, getrandom waits for the kernel's
+    // random pool, which under emulation fills seconds after boot.
     // SAFETY: the buffer is valid for its length; getrandom fills it or fails.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr() as *mut libc::c_void, 4, 0) };
+    let n = unsafe {
+        libc::getrandom(
+            b.as_mut_ptr() as *mut libc::c_void,
+            4,
+            libc::GRND_INSECURE | libc::GRND_NONBLOCK,
+        )
+    };
     if n != 4 {
         return std::process::id() ^ (Instant::now().elapsed().subsec_nanos());
     }

@@ -83,6 +83,22 @@ fn up(sock: &Socket, name: &str) -> io::Result<()> {
     sock.ioctl(libc::SIOCSIFFLAGS, &mut req)
 }
 
+/// Waits until the interface reports carrier (/sys/class/net/IFACE/carrier is 1), at most
+/// `wait`; false when it did not.
+pub fn wait_for_carrier(iface: &str, wait: Duration) -> bool {
+    let path = format!("/sys/class/net/{iface}/carrier");
+    let deadline = Instant::now() + wait;
+    loop {
+        if std::fs::read_to_string(&path).is_ok_and(|c| c.trim() == "1") {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// What `configure` set up.
 pub struct Network {
     pub summary: String,

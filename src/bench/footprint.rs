@@ -29,6 +29,9 @@ pub struct Options {
     pub suite: String,
     /// Where the Debian VMs are built and kept.
     pub cache: PathBuf,
+    /// A kernel of liftkit's own (`liftkit host-kernel`): the lifted host is measured with it
+    /// too, beside the one with the Debian VM's kernel.
+    pub own_kernel: Option<kernel::Kernel>,
 }
 
 #[derive(Debug, Serialize)]
@@ -52,10 +55,41 @@ pub struct Pair {
     pub kernel_floor_mib: f64,
     pub liftkit: System,
     pub debian: System,
-    pub ratio_min_memory: f64,
-    pub ratio_used: Option<f64>,
-    pub ratio_answer: f64,
-    pub ratio_image: f64,
+    /// liftkit / Debian, both on the Debian kernel.
+    pub ratios: Ratios,
+    pub own_kernel: Option<OwnKernel>,
+}
+
+/// A liftkit system's figures over the Debian VM's.
+#[derive(Debug, Serialize)]
+pub struct Ratios {
+    pub min_memory: f64,
+    pub used: Option<f64>,
+    pub answer: f64,
+    pub image: f64,
+}
+
+impl Ratios {
+    fn of(a: &System, b: &System) -> Ratios {
+        Ratios {
+            min_memory: ratio(a.min_memory_mib.into(), b.min_memory_mib.into()),
+            used: a
+                .used_kb
+                .zip(b.used_kb)
+                .map(|(x, y)| ratio(x as f64, y as f64)),
+            answer: ratio(a.median_answer_ms as f64, b.median_answer_ms as f64),
+            image: ratio(a.image_bytes as f64, b.image_bytes as f64),
+        }
+    }
+}
+
+/// The lifted host on liftkit's own kernel, against the same Debian VM.
+#[derive(Debug, Serialize)]
+pub struct OwnKernel {
+    pub kernel: String,
+    pub kernel_floor_mib: f64,
+    pub liftkit: System,
+    pub ratios: Ratios,
 }
 
 pub fn measure(dir: &Path, args: &Options, mirror: &str) -> Result<Pair, BenchError> {
@@ -75,11 +109,63 @@ pub fn measure(dir: &Path, args: &Options, mirror: &str) -> Result<Pair, BenchEr
     let vm = debian_vm::build(&debian, &args.cache, mirror, &args.suite)
         .map_err(|e| BenchError::Failed(format!("Debian VM: {e}")))?;
     eprintln!("{}: liftkit raw-bios host with {}", app.name, vm.release);
+    let debian_kernel = kernel::Kernel {
+        image: vm.kernel.clone(),
+        modules_dir: vm.modules.clone(),
+        release: vm.release.clone(),
+    };
+    let work = super::workdir("footprint")?;
+    let liftkit = measure_liftkit("liftkit", dir, &app, &debian_kernel, args, &work)?;
+    // Built after the first is measured: both are written to the app's directory.
+    let own = match &args.own_kernel {
+        Some(k) => {
+            eprintln!(
+                "{}: liftkit raw-bios host with its own kernel {}",
+                app.name, k.release
+            );
+            Some((
+                k,
+                measure_liftkit("liftkit-own", dir, &app, k, args, &work)?,
+            ))
+        }
+        None => None,
+    };
+    let debian_how = debian_probe(&debian, &boot::ask_from(&app.probes)?);
+    let debian_sys = measure_system("debian", args, &work, &vm.disk, |m, port, o| {
+        boot::boot_with(&debian_how, port, o, |monitor| {
+            debian_qemu(&vm, &debian, m, port, monitor, &args.accel)
+        })
+    })?;
+    Ok(Pair {
+        app: app.name.clone(),
+        kernel: vm.release.clone(),
+        kernel_floor_mib: floor_mib(&vm.kernel),
+        ratios: Ratios::of(&liftkit, &debian_sys),
+        own_kernel: own.map(|(k, sys)| OwnKernel {
+            kernel: k.release.clone(),
+            kernel_floor_mib: floor_mib(&k.image),
+            ratios: Ratios::of(&sys, &debian_sys),
+            liftkit: sys,
+        }),
+        liftkit,
+        debian: debian_sys,
+    })
+}
+
+/// Builds the app's raw-bios host with `k` and measures it.
+fn measure_liftkit(
+    name: &str,
+    dir: &Path,
+    app: &crate::plan::AppPlan,
+    k: &kernel::Kernel,
+    args: &Options,
+    work: &Path,
+) -> Result<System, BenchError> {
     let built = hostimage::build(
         dir,
         &hostimage::Options {
-            kernel: Some(vm.kernel.clone()),
-            modules: Some(vm.modules.clone()),
+            kernel: Some(k.image.clone()),
+            modules: Some(k.modules_dir.clone()),
             // The benchmark asks through a forwarded port: loopback-only listeners (redis bound to
             // 127.0.0.1 on the source) must be reachable on the guest address.
             expose_loopback: true,
@@ -94,19 +180,18 @@ pub fn measure(dir: &Path, args: &Options, mirror: &str) -> Result<Pair, BenchEr
         .ok_or_else(|| BenchError::Failed("no raw-bios image written".to_string()))?
         .path
         .clone();
-    let guest_port = super::first_tcp_port(&app)?;
+    let guest_port = super::first_tcp_port(app)?;
     let how = boot::ask_from(&app.probes)?;
-    let work = super::workdir("footprint")?;
     // Boots write to the data disk: they get a copy, the app's own stays as built.
     let data = match &built.data_disk {
         Some(d) => {
-            let copy = work.join("data.img");
+            let copy = work.join(format!("{name}-data.img"));
             std::fs::copy(d, &copy).map_err(super::io(&copy))?;
             copy.display().to_string()
         }
         None => "none".to_string(),
     };
-    let liftkit = measure_system("liftkit", args, &work, &raw, |m, port, o| {
+    measure_system(name, args, work, &raw, |m, port, o| {
         let mut o = o.clone();
         o.env = vec![
             ("BOOT".into(), "raw-bios".into()),
@@ -114,33 +199,6 @@ pub fn measure(dir: &Path, args: &Options, mirror: &str) -> Result<Pair, BenchEr
             ("DATA_DISK".into(), data.clone()),
         ];
         boot::boot_once(dir, &how, port, guest_port, &o)
-    })?;
-    let debian_how = debian_probe(&debian, &how);
-    let debian_sys = measure_system("debian", args, &work, &vm.disk, |m, port, o| {
-        boot::boot_with(&debian_how, port, o, |monitor| {
-            debian_qemu(&vm, &debian, m, port, monitor, &args.accel)
-        })
-    })?;
-    let floor = kernel_floor(&vm);
-    Ok(Pair {
-        app: app.name.clone(),
-        kernel: vm.release.clone(),
-        kernel_floor_mib: floor,
-        ratio_min_memory: ratio(
-            liftkit.min_memory_mib.into(),
-            debian_sys.min_memory_mib.into(),
-        ),
-        ratio_used: liftkit
-            .used_kb
-            .zip(debian_sys.used_kb)
-            .map(|(a, b)| ratio(a as f64, b as f64)),
-        ratio_answer: ratio(
-            liftkit.median_answer_ms as f64,
-            debian_sys.median_answer_ms as f64,
-        ),
-        ratio_image: ratio(liftkit.image_bytes as f64, debian_sys.image_bytes as f64),
-        liftkit,
-        debian: debian_sys,
     })
 }
 
@@ -255,6 +313,6 @@ fn measure_system(
     })
 }
 
-fn kernel_floor(vm: &DebianVm) -> f64 {
-    kernel::load_floor(&vm.kernel).map_or(f64::NAN, |b| b as f64 / (1u64 << 20) as f64)
+fn floor_mib(image: &Path) -> f64 {
+    kernel::load_floor(image).map_or(f64::NAN, |b| b as f64 / (1u64 << 20) as f64)
 }

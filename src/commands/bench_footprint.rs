@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use liftkit::bench::footprint::{self, Options, Pair};
-use liftkit::hostimage::debian_vm;
+use liftkit::hostimage::{debian_vm, kernel};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -49,6 +49,10 @@ pub struct Args {
     /// Where the Debian VMs are built and kept.
     #[arg(long, default_value = "/var/tmp/liftkit-bench-debian")]
     pub cache: PathBuf,
+    /// Also measure each host on liftkit's own kernel: the directory `liftkit host-kernel -o`
+    /// wrote (vmlinuz-<release> and lib/modules/<release>).
+    #[arg(long, value_name = "DIR")]
+    pub own_kernel: Option<PathBuf>,
     /// Print the measurements as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -73,6 +77,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout),
         suite: args.suite.clone(),
         cache: args.cache.clone(),
+        own_kernel: args.own_kernel.as_deref().map(own_kernel).transpose()?,
     };
     let mut all = Vec::new();
     for dir in &args.app_dirs {
@@ -86,6 +91,30 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The kernel `liftkit host-kernel -o DIR` wrote: DIR/vmlinuz-R with DIR/lib/modules/R.
+fn own_kernel(dir: &std::path::Path) -> Result<kernel::Kernel> {
+    let image = std::fs::read_dir(dir)
+        .with_context(|| format!("--own-kernel {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+        })
+        .with_context(|| {
+            format!(
+                "--own-kernel {}: no vmlinuz-* in it (build one with liftkit host-kernel -o {0})",
+                dir.display()
+            )
+        })?;
+    let release =
+        image.file_name().unwrap_or_default().to_string_lossy()["vmlinuz-".len()..].to_string();
+    Ok(kernel::locate(
+        Some(&image),
+        Some(&dir.join("lib/modules").join(&release)),
+    )?)
+}
+
 fn print_table(all: &[Pair], args: &Args) {
     println!(
         "{:<7} {:<15} {:>8} {:>13} {:>14} {:>10}",
@@ -93,7 +122,11 @@ fn print_table(all: &[Pair], args: &Args) {
     );
     let mib = |kb: Option<u64>| kb.map_or("-".to_string(), |k| format!("{:.1}", k as f64 / 1024.0));
     for p in all {
-        for s in [&p.liftkit, &p.debian] {
+        let own = p.own_kernel.as_ref().map(|o| &o.liftkit);
+        for s in [Some(&p.liftkit), own, Some(&p.debian)]
+            .into_iter()
+            .flatten()
+        {
             println!(
                 "{:<7} {:<15} {:>6}Mi {:>13} {:>13.1}s {:>10.1}",
                 p.app,
@@ -104,21 +137,31 @@ fn print_table(all: &[Pair], args: &Args) {
                 s.image_bytes as f64 / 1e6
             );
         }
-        println!(
-            "{:<7} {:<15} {:>8.2} {:>13} {:>14.2} {:>10.3}",
-            p.app,
-            "liftkit/debian",
-            p.ratio_min_memory,
-            p.ratio_used.map_or("-".to_string(), |r| format!("{r:.2}")),
-            p.ratio_answer,
-            p.ratio_image
-        );
+        let ratios = std::iter::once(("liftkit/debian", &p.ratios))
+            .chain(p.own_kernel.as_ref().map(|o| ("own/debian", &o.ratios)));
+        for (name, r) in ratios {
+            println!(
+                "{:<7} {:<15} {:>8.2} {:>13} {:>14.2} {:>10.3}",
+                p.app,
+                name,
+                r.min_memory,
+                r.used.map_or("-".to_string(), |r| format!("{r:.2}")),
+                r.answer,
+                r.image
+            );
+        }
     }
     if let Some(p) = all.first() {
-        println!(
-            "kernel {}: loads at 16 MiB and decompresses into init_size: {:.1} MiB before init runs",
-            p.kernel, p.kernel_floor_mib
+        let kernels = std::iter::once((&p.kernel, p.kernel_floor_mib)).chain(
+            p.own_kernel
+                .as_ref()
+                .map(|o| (&o.kernel, o.kernel_floor_mib)),
         );
+        for (k, floor) in kernels {
+            println!(
+                "kernel {k}: loads at 16 MiB and decompresses into init_size: {floor:.1} MiB before init runs"
+            );
+        }
     }
     println!(
         "timed boots: -m {}, median of {}, accel {}; MIN -m bisected in {} MiB steps",

@@ -21,6 +21,7 @@ pub mod deps;
 pub mod engagement;
 mod from_disk;
 pub mod host_image;
+pub mod host_kernel;
 pub mod lift;
 pub mod priority;
 pub mod trial_args;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Wizard(a) => wizard::run(a),
         Command::Batch(a) => batch::run(a),
         Command::HostImage(a) => host_image::run(a),
+        Command::HostKernel(a) => host_kernel::run(a),
         Command::Engagement(a) => engagement::run(a),
         Command::Bench(Bench::Deps(a)) => bench_deps::run(a),
         Command::Bench(Bench::Size(a)) => bench_size::run(a),

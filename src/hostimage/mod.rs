@@ -19,6 +19,7 @@ pub mod init;
 pub mod kernel;
 mod layer;
 pub mod modules;
+pub mod own_kernel;
 pub mod qemu;
 mod runtime;
 mod squashfs;

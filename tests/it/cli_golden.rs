@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "wizard",
     "batch",
     "host-image",
+    "host-kernel",
     "bench",
     "bench deps",
     "bench size",
@@ -275,6 +276,10 @@ fn bad_input_gets_one_clear_line_and_exit_code_2() {
         ),
         case("batch-missing", &["batch", &d("no-such-dir")]),
         case("host-image-not-an-app", &["host-image", &d("no-such-app")]),
+        case(
+            "host-kernel-no-source",
+            &["host-kernel", "-o", &d("k"), "--source", &d("no-such-tree")],
+        ),
         case("wizard-without-terminal", &["wizard"]),
         case("unknown-option", &["lift", "--no-such-option"]),
     ];

@@ -260,10 +260,23 @@ pub fn add_classpath(
     add_manifest_class_paths(host, jars, d);
 }
 
-/// Follows `Class-Path` manifest attributes: entries are relative to the directory the jar
-/// really sits in (the JVM opens `lib/jasper.jar → /usr/share/java/…` and looks beside the
-/// target), so Debian's jars in `/usr/share/java` pull in their own dependencies.
-fn add_manifest_class_paths(host: &dyn Host, mut pending: Vec<PathBuf>, d: &mut Draft) {
+/// Follows `Class-Path` manifest attributes into the draft (see [`manifest_closure`]).
+fn add_manifest_class_paths(host: &dyn Host, pending: Vec<PathBuf>, d: &mut Draft) {
+    for (path, jar) in manifest_closure(host, pending) {
+        d.files.add(
+            &path.to_string_lossy(),
+            Role::Code,
+            format!("Class-Path of {}", jar.display()),
+        );
+    }
+}
+
+/// Every existing path the `Class-Path` manifest attributes of `jars` name, transitively, each
+/// with the jar that named it. Entries are relative to the directory the jar really sits in
+/// (the JVM opens `lib/jasper.jar → /usr/share/java/…` and looks beside the target), so
+/// Debian's jars in `/usr/share/java` pull in their own dependencies.
+pub fn manifest_closure(host: &dyn Host, mut pending: Vec<PathBuf>) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
     let mut seen: BTreeSet<PathBuf> = BTreeSet::new();
     while let Some(jar) = pending.pop() {
         let Ok(real) = host.real_path(&jar) else {
@@ -282,16 +295,13 @@ fn add_manifest_class_paths(host: &dyn Host, mut pending: Vec<PathBuf>, d: &mut 
             if !host.exists(&path) {
                 continue; // the JVM skips missing entries silently, and so do we
             }
-            d.files.add(
-                &path.to_string_lossy(),
-                Role::Code,
-                format!("Class-Path of {}", jar.display()),
-            );
             if path.extension().is_some_and(|e| e == "jar") {
-                pending.push(path);
+                pending.push(path.clone());
             }
+            out.push((path, jar.clone()));
         }
     }
+    out
 }
 
 /// The `Class-Path` entries of a jar's `META-INF/MANIFEST.MF` (empty when it has none or is not a

@@ -11,6 +11,7 @@ pub(crate) mod cmdline;
 mod conffiles;
 mod config_scan;
 pub(crate) mod entry;
+mod jar_manifests;
 mod literals;
 pub(crate) mod paths;
 mod runtimes;
@@ -173,6 +174,7 @@ pub const SOURCES: &[(&str, Source, Runs)] = &[
     ("package_conffiles", conffiles::of_package, Runs::Generic),
     ("binary_literals", literals::paths, Runs::Generic),
     ("runtime_closure", runtimes::closure, Runs::Always),
+    ("jar_manifests", jar_manifests::class_paths, Runs::Always),
     ("entrypoint_chain", entry::chain, Runs::Always),
     ("config_tokens", config_scan::tokens, Runs::Always),
 ];

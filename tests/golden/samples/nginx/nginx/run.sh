@@ -23,7 +23,7 @@ IMAGE='localhost/liftkit/nginx:1.22.1-9-deb12u1'
 # Load unless the engine already holds this very image (same config digest), not merely the tag.
 loaded=$($ENGINE image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 case "$loaded" in
-  *724826dc85800e4304eeac0bea7b44dda859e48f1e33a68045cab72f81d0b412*) ;;
+  *08bff26e6357d6a1d4591f577bd3591bb7b29d118a358eb4fb21a86015aa5d20*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
 case "$ENGINE" in *podman*) ro_tmpfs=--read-only-tmpfs=false ;; *) ro_tmpfs= ;; esac

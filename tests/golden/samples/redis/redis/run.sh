@@ -23,7 +23,7 @@ IMAGE='localhost/liftkit/redis:7.0.15-1-deb12u1'
 # Load unless the engine already holds this very image (same config digest), not merely the tag.
 loaded=$($ENGINE image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 case "$loaded" in
-  *a7e738dc5e56d51ba5092e12e21ba967cb93c45f31d20b391057997b53915a4a*) ;;
+  *374134bb9a15bad881f85d996b3b2a4e31f4ccbae6b498a10a23064c4ca9d67f*) ;;
   *) $ENGINE load -i "$here/image.tar" >/dev/null ;;
 esac
 case "$ENGINE" in *podman*) tmpfs_owner=:U ;; *) tmpfs_owner= ;; esac
