@@ -93,20 +93,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
 /// The kernel `liftkit host-kernel -o DIR` wrote: DIR/vmlinuz-R with DIR/lib/modules/R.
 fn own_kernel(dir: &std::path::Path) -> Result<kernel::Kernel> {
-    let image = std::fs::read_dir(dir)
-        .with_context(|| format!("--own-kernel {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
-        })
-        .with_context(|| {
-            format!(
-                "--own-kernel {}: no vmlinuz-* in it (build one with liftkit host-kernel -o {0})",
-                dir.display()
-            )
-        })?;
+    let image = kernel::named_like(dir, "vmlinuz-").pop().with_context(|| {
+        format!(
+            "--own-kernel {}: no vmlinuz-* in it (build one with liftkit host-kernel -o {0})",
+            dir.display()
+        )
+    })?;
     let release =
         image.file_name().unwrap_or_default().to_string_lossy()["vmlinuz-".len()..].to_string();
     Ok(kernel::locate(

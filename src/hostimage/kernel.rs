@@ -81,22 +81,26 @@ fn running_release() -> String {
         .unwrap_or_default()
 }
 
-fn other_kernels() -> String {
-    let mut found: Vec<String> = std::fs::read_dir("/boot")
+/// The entries of `dir` whose names start with `prefix`, sorted (none when it cannot be read).
+pub fn named_like(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
             p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("vmlinuz-"))
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
         })
-        .map(|p| p.display().to_string())
         .collect();
     found.sort();
     found
+}
+
+fn other_kernels() -> String {
+    named_like(Path::new("/boot"), "vmlinuz-")
         .first()
-        .map(|k| format!(" (this machine has {k})"))
+        .map(|k| format!(" (this machine has {})", k.display()))
         .unwrap_or_default()
 }
 

@@ -77,18 +77,8 @@ fn source(given: Option<&Path>) -> Result<PathBuf, HostImageError> {
             s.display()
         )));
     }
-    let mut found: Vec<PathBuf> = std::fs::read_dir(DEBIAN_SOURCES)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("linux-source-"))
-                && p.to_string_lossy().contains(".tar")
-        })
-        .collect();
-    found.sort();
+    let mut found = kernel::named_like(Path::new(DEBIAN_SOURCES), "linux-source-");
+    found.retain(|p| p.to_string_lossy().contains(".tar"));
     found.pop().ok_or_else(|| {
         HostImageError::Tool(format!(
             "no Linux source in {DEBIAN_SOURCES}: install the Debian package linux-source-6.1 \
