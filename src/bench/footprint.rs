@@ -116,7 +116,6 @@ pub fn measure(dir: &Path, args: &Options, mirror: &str) -> Result<Pair, BenchEr
     };
     let work = super::workdir("footprint")?;
     let liftkit = measure_liftkit("liftkit", dir, &app, &debian_kernel, args, &work)?;
-    // Built after the first is measured: both are written to the app's directory.
     let own = match &args.own_kernel {
         Some(k) => {
             eprintln!(
@@ -155,12 +154,15 @@ pub fn measure(dir: &Path, args: &Options, mirror: &str) -> Result<Pair, BenchEr
 /// Builds the app's raw-bios host with `k` and measures it.
 fn measure_liftkit(
     name: &str,
-    dir: &Path,
+    app_dir: &Path,
     app: &crate::plan::AppPlan,
     k: &kernel::Kernel,
     args: &Options,
     work: &Path,
 ) -> Result<System, BenchError> {
+    // host-image writes into the directory it is given: each kernel's host is built in a copy,
+    // so the deliverable keeps the images it had before the benchmark.
+    let dir = &copy_app(app_dir, &work.join(name))?;
     let built = hostimage::build(
         dir,
         &hostimage::Options {
@@ -200,6 +202,28 @@ fn measure_liftkit(
         ];
         boot::boot_once(dir, &how, port, guest_port, &o)
     })
+}
+
+/// A copy of the lifted app's directory at `dest` (coreutils' cp: owners, modes, links and
+/// sparse files kept; blocks shared where the file system can).
+fn copy_app(app_dir: &Path, dest: &Path) -> Result<PathBuf, BenchError> {
+    let _ = std::fs::remove_dir_all(dest);
+    let out = Command::new("cp")
+        .args(["-a", "--reflink=auto"])
+        .arg(app_dir)
+        .arg(dest)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| BenchError::Failed(format!("cannot run cp: {e}")))?;
+    if !out.status.success() {
+        return Err(BenchError::Failed(format!(
+            "cannot copy {} to {}: {}",
+            app_dir.display(),
+            dest.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(dest.to_path_buf())
 }
 
 /// The Debian VM is asked what the lifted app is asked, on the port its package listens on;
