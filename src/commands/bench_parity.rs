@@ -22,6 +22,11 @@ pub struct Args {
     /// the median, the throughput ratio the median of each round's ratio.
     #[arg(long, default_value_t = 7)]
     pub rounds: usize,
+    /// Leave the server and the load loop where the scheduler puts them (by default the server,
+    /// original or lifted, runs on one CPU and the load on the others, so neither side's runs
+    /// are moved about by the other's).
+    #[arg(long)]
+    pub no_pin: bool,
     /// Print the figures as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -42,6 +47,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         requests: args.requests.max(1),
         connections: args.connections.max(1),
         rounds: args.rounds.max(1),
+        pin: !args.no_pin,
     };
     let work = std::env::temp_dir().join(format!("liftkit-bench-parity-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
@@ -125,6 +131,7 @@ fn print(rows: &[Parity], req: &Request) {
             r.app_anon_memory_percent,
             r.cpu_percent
         );
+        println!("{:<9} {}", r.app, r.pinning);
         if let Some(why) = &r.original_cgroup_missing {
             println!(
                 "{:<9} note: the original ran in the root CPU group, the image in its own ({why}): \

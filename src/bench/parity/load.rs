@@ -44,13 +44,14 @@ impl Load {
 }
 
 /// Runs the load against `addr`; with `netns` (a pid), from inside that process's network
-/// namespace.
+/// namespace; with `cpus`, each client thread pinned to those CPUs.
 pub fn run(
     proto: Protocol,
     addr: SocketAddr,
     requests: u64,
     connections: usize,
     netns: Option<i32>,
+    cpus: Option<&[usize]>,
 ) -> Result<Load, String> {
     let left = AtomicU64::new(requests);
     let started = Instant::now();
@@ -59,6 +60,9 @@ pub fn run(
             .map(|_| {
                 let left = &left;
                 scope.spawn(move || {
+                    if let Some(cpus) = cpus {
+                        super::affinity::pin(0, cpus)?;
+                    }
                     let client = move || client(proto, addr, left);
                     match netns {
                         Some(pid) => crate::os::netns::run_in(pid, client)
@@ -264,7 +268,9 @@ mod tests {
                 });
             }
         });
-        let l = run(Protocol::Redis, addr, 50, 2, None).unwrap();
+        // The client threads pinned as a parity run pins them, where there are CPUs to split.
+        let load_cpus = super::super::affinity::split().map(|(_, l)| l);
+        let l = run(Protocol::Redis, addr, 50, 2, None, load_cpus.as_deref()).unwrap();
         assert_eq!(l.requests, 50);
         assert_eq!(l.latencies_us.len(), 50);
         server.join().unwrap();

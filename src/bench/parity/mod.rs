@@ -9,6 +9,7 @@
 //! virtual machine moves by more than 5% from one second to the next). The original runs in a
 //! CPU cgroup of its own, as the image does (see `cgroup`).
 
+pub mod affinity;
 pub mod cgroup;
 pub mod load;
 pub mod usage;
@@ -32,6 +33,8 @@ pub struct Request {
     pub requests: u64,
     pub connections: usize,
     pub rounds: usize,
+    /// Pin the server to one CPU and the load loop to the others (see `affinity`).
+    pub pin: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +79,8 @@ pub struct Parity {
     /// Why the original ran without a CPU cgroup of its own (as the engine gives the image
     /// one), if it did: then the two sides did not meet the load on equal terms.
     pub original_cgroup_missing: Option<String>,
+    /// Where each side ran: "server on CPU 1, load on CPU 0", or why nothing was pinned.
+    pub pinning: String,
     /// How the lifted image ran: read-only root, capabilities, profile.
     pub hardening: Option<crate::verify::inspect::Inspected>,
 }
@@ -153,13 +158,25 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         None => None,
     };
     let file_logs_pid = file_logs.as_ref().map(|(_, pid)| *pid);
+    let split = req.pin.then(affinity::split).flatten();
+    let pinning = match (&split, req.pin) {
+        (Some((server, load)), _) => format!("server on CPU {server}, load on CPUs {load:?}"),
+        (None, true) => "not pinned: one CPU here".to_string(),
+        (None, false) => "not pinned (--no-pin)".to_string(),
+    };
+    let load_cpus = split.as_ref().map(|(_, l)| l.as_slice());
+    let server_cpu = split.as_ref().map(|(s, _)| *s);
     // Warm all up (caches, worker start-up) before anything is measured.
     for netns in [None, Some(lifted_pid)]
         .into_iter()
         .chain(file_logs_pid.map(Some))
     {
-        load::run(proto, addr, req.requests / 10 + 100, req.connections, netns)
-            .map_err(step(app))?;
+        if let Some(cpu) = server_cpu {
+            let server = netns.unwrap_or(original.pid);
+            affinity::pin_processes(&usage::tree(server), cpu).map_err(step(app))?;
+        }
+        let n = req.requests / 10 + 100;
+        load::run(proto, addr, n, req.connections, netns, load_cpus).map_err(step(app))?;
     }
     // Each side's runs, in the order [original, lifted, file-logs].
     let mut sides: Vec<(i32, Option<i32>)> =
@@ -175,7 +192,8 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         }
         for i in order {
             let (root, netns) = sides[i];
-            runs[i].push(one_run(proto, addr, root, netns, req).map_err(step(app))?);
+            let pin = (server_cpu, load_cpus);
+            runs[i].push(one_run(proto, addr, root, netns, pin, req).map_err(step(app))?);
         }
     }
     let supervisor = usage::own_memory(lifted_pid);
@@ -206,6 +224,7 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         original: o,
         lifted: l,
         hardening,
+        pinning,
         original_cgroup_missing: original_cgroup,
     })
 }
@@ -299,7 +318,7 @@ fn file_logs_variant(
 fn wait_ready(proto: Protocol, addr: SocketAddr, netns: Option<i32>) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        match load::run(proto, addr, 1, 1, netns) {
+        match load::run(proto, addr, 1, 1, netns, None) {
             Ok(_) => return Ok(()),
             Err(e) if Instant::now() > deadline => {
                 return Err(format!("it did not answer within 60 s: {e}"))
@@ -314,11 +333,17 @@ fn one_run(
     addr: SocketAddr,
     root: i32,
     netns: Option<i32>,
+    (server_cpu, load_cpus): (Option<usize>, Option<&[usize]>),
     req: &Request,
 ) -> Result<Side, String> {
+    // Again before each run: a server may have started processes since (a database's backend
+    // per connection inherits its parent's CPU, a restarted worker may not).
+    if let Some(cpu) = server_cpu {
+        affinity::pin_processes(&usage::tree(root), cpu)?;
+    }
     let cpu0 = usage::cpu_seconds(root);
     let sampler = usage::Sampler::start(root);
-    let l = load::run(proto, addr, req.requests, req.connections, netns)?;
+    let l = load::run(proto, addr, req.requests, req.connections, netns, load_cpus)?;
     let mem = sampler.peak();
     let cpu = usage::cpu_seconds(root) - cpu0;
     Ok(Side {
