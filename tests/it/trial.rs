@@ -65,7 +65,6 @@ fn a_program_that_needs_the_network_never_answers_in_its_trial_and_the_lift_comp
     assert!(wait_for_port(port, std::time::Duration::from_secs(20)));
     drop(dependency);
     let out = d.join("out");
-    let started = std::time::Instant::now();
     let o = liftkit()
         .args([
             "lift",
@@ -90,13 +89,17 @@ fn a_program_that_needs_the_network_never_answers_in_its_trial_and_the_lift_comp
         stderr.contains("trial run: the lifted app did not answer in its trial run"),
         "the finding says it never answered: {stderr}"
     );
-    // Bounded: the rounds' waits, not a hang (a generous guard, not a speed target).
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(300),
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(app_dir(&out).join("trial.json").exists());
+    // Bounded by the options, not by how loaded the machine is: at most the two rounds asked
+    // for, each ended by its own 5 s wait for the port, none answered.
+    let trial: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(app_dir(&out).join("trial.json")).unwrap()).unwrap();
+    let rounds = trial["rounds"].as_array().unwrap();
+    assert!((1..=2).contains(&rounds.len()), "{trial:#}");
+    for round in rounds {
+        assert_eq!(round["answered"], false, "{trial:#}");
+        let failure = round["failure"].as_str().unwrap_or_default();
+        assert!(failure.contains("within 5 s"), "{trial:#}");
+    }
 }
 
 #[test]
