@@ -3,6 +3,7 @@
 
 use super::BenchError;
 use crate::hostimage::boot::{self, BootOptions, BootRun};
+use crate::hostimage::Format;
 use serde::Serialize;
 use std::path::Path;
 use std::time::Duration;
@@ -16,13 +17,25 @@ pub struct Options {
     pub accel: String,
     /// How long one boot may take to answer.
     pub timeout: Duration,
+    /// The format booted (run-qemu.sh's BOOT).
+    pub format: Format,
+    /// run-qemu.sh's MEMORY (MiB); None: its default.
+    pub memory: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Figures {
     pub app: String,
-    pub kernel_bytes: u64,
-    pub initrd_bytes: u64,
+    /// The format booted, and the memory it was given (None: run-qemu.sh's default).
+    pub format: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_mib: Option<u32>,
+    /// kernel+initrd: the kernel's and the initrd's bytes; the other formats: None.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initrd_bytes: Option<u64>,
+    /// What boots: the kernel and initrd together, or the disk or ISO file.
     pub total_bytes: u64,
     pub goal_bytes: u64,
     pub percent_of_goal: f64,
@@ -39,12 +52,24 @@ pub fn measure(dir: &Path, opts: &Options) -> Result<Figures, BenchError> {
     let slug = app.slug();
     let size =
         |suffix: &str| std::fs::metadata(dir.join(format!("{slug}-{suffix}"))).map(|m| m.len());
-    let (Ok(kernel_bytes), Ok(initrd_bytes)) = (size("kernel"), size("initrd.img")) else {
-        return Err(BenchError::Failed(format!(
-            "{}: no host image (run `liftkit host-image {}` first)",
+    let missing = || {
+        BenchError::Failed(format!(
+            "{}: no {} host image (run `liftkit host-image {} --format {}` first)",
             dir.display(),
-            dir.display()
-        )));
+            opts.format.name(),
+            dir.display(),
+            opts.format.name()
+        ))
+    };
+    let (kernel_bytes, initrd_bytes, total) = if opts.format == Format::KernelInitrd {
+        let (Ok(k), Ok(i)) = (size("kernel"), size("initrd.img")) else {
+            return Err(missing());
+        };
+        (Some(k), Some(i), k + i)
+    } else {
+        let file = dir.join(opts.format.file_name(&slug));
+        let bytes = std::fs::metadata(&file).map_err(|_| missing())?.len();
+        (None, None, bytes)
     };
     let guest_port = super::first_tcp_port(&app)?;
     let how = boot::ask_from(&app.probes)?;
@@ -53,7 +78,9 @@ pub fn measure(dir: &Path, opts: &Options) -> Result<Figures, BenchError> {
         accel: opts.accel.clone(),
         timeout: opts.timeout,
         work: work.to_path_buf(),
-        env: Vec::new(),
+        env: std::iter::once(("BOOT".to_string(), opts.format.name().to_string()))
+            .chain(opts.memory.map(|m| ("MEMORY".to_string(), m.to_string())))
+            .collect(),
     };
     let mut boots = Vec::new();
     for i in 0..opts.runs {
@@ -62,9 +89,10 @@ pub fn measure(dir: &Path, opts: &Options) -> Result<Figures, BenchError> {
         boots.push(boot::boot_once(dir, &how, port, guest_port, &boot_opts)?);
     }
     let times: Vec<u128> = boots.iter().map(|b| b.answer_ms).collect();
-    let total = kernel_bytes + initrd_bytes;
     Ok(Figures {
         app: app.name.clone(),
+        format: opts.format.name().to_string(),
+        memory_mib: opts.memory,
         kernel_bytes,
         initrd_bytes,
         total_bytes: total,

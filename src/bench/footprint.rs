@@ -32,6 +32,8 @@ pub struct Options {
     /// A kernel of liftkit's own (`liftkit host-kernel`): the lifted host is measured with it
     /// too, beside the one with the Debian VM's kernel.
     pub own_kernel: Option<kernel::Kernel>,
+    /// The lifted hosts' OCI runtime; None: host-image's default.
+    pub runtime: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -172,6 +174,7 @@ fn measure_liftkit(
             // 127.0.0.1 on the source) must be reachable on the guest address.
             expose_loopback: true,
             formats: vec![Format::RawBios],
+            runtime: args.runtime.clone(),
             ..Default::default()
         },
     )?;
@@ -244,7 +247,9 @@ fn debian_qemu(
     accel: &str,
 ) -> Command {
     let mut c = Command::new("qemu-system-x86_64");
-    c.args(["-accel", accel, "-m", &memory.to_string(), "-smp", "1"])
+    // The machine run-qemu.sh gives the liftkit host, so both boot on the same hardware.
+    c.args(["-machine", "q35", "-accel", accel])
+        .args(["-m", &memory.to_string(), "-smp", "1"])
         .args(["-nographic", "-no-reboot"])
         .arg("-netdev")
         .arg(format!(

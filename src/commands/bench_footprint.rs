@@ -53,6 +53,10 @@ pub struct Args {
     /// wrote (vmlinuz-<release> and lib/modules/<release>).
     #[arg(long, value_name = "DIR")]
     pub own_kernel: Option<PathBuf>,
+    /// OCI runtime of the lifted hosts (crun or runc), as `host-image --runtime` takes it
+    /// [default: crun if installed, else runc].
+    #[arg(long, value_name = "PATH")]
+    pub runtime: Option<PathBuf>,
     /// Print the measurements as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -78,6 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         suite: args.suite.clone(),
         cache: args.cache.clone(),
         own_kernel: args.own_kernel.as_deref().map(own_kernel).transpose()?,
+        runtime: args.runtime.clone(),
     };
     let mut all = Vec::new();
     for dir in &args.app_dirs {

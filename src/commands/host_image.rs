@@ -30,7 +30,7 @@ pub struct HostImageArgs {
     /// The kernel's modules tree, lib/modules/<version> [default: /lib/modules/<its version>].
     #[arg(long, value_name = "DIR")]
     pub modules: Option<PathBuf>,
-    /// OCI runtime to run the app with (runc or crun) [default: the installed one].
+    /// OCI runtime to run the app with (crun or runc) [default: crun if installed, else runc].
     #[arg(long, value_name = "PATH")]
     pub runtime: Option<PathBuf>,
     /// Make listeners bound to 127.0.0.1 reachable on the VM's address too (init relays them;

@@ -89,7 +89,7 @@ pub fn trees(
     Ok(Trees {
         system,
         initramfs,
-        runtime: runtime.path,
+        runtime: runtime.source,
         exposed,
     })
 }

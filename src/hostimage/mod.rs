@@ -38,7 +38,7 @@ pub struct Options {
     pub kernel: Option<PathBuf>,
     /// Its `lib/modules/<version>` tree; default: `/lib/modules/<the kernel's version>`.
     pub modules: Option<PathBuf>,
-    /// runc or crun; default: the first installed.
+    /// crun or runc; default: crun if installed, else runc.
     pub runtime: Option<PathBuf>,
     /// Make loopback-only listeners reachable on the guest's address (see `forward` in init).
     pub expose_loopback: bool,

@@ -220,7 +220,16 @@ fn kernel_args() -> Vec<String> {
     ]
 }
 
-fn lift_with_host_image(pid: i32, out: &Path, formats: &str) -> PathBuf {
+/// crun for the host (installed, or Debian's package unpacked once by the script, never installed:
+/// podman would make it its default runtime, which fails on this kind of machine).
+fn test_crun() -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/test-crun.sh");
+    let out = run_ok(Command::new("bash").arg(script));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Lifts `pid` with a host image in `formats`, `extra` arguments after the kernel's.
+fn lift_with_host_image(pid: i32, out: &Path, formats: &str, extra: &[String]) -> PathBuf {
     let lift = run_ok(
         liftkit()
             .args([
@@ -233,6 +242,7 @@ fn lift_with_host_image(pid: i32, out: &Path, formats: &str) -> PathBuf {
                 formats,
             ])
             .args(kernel_args())
+            .args(extra)
             .arg("-o")
             .arg(out),
     );
@@ -241,6 +251,13 @@ fn lift_with_host_image(pid: i32, out: &Path, formats: &str) -> PathBuf {
         summary.contains("host image"),
         "summary gives the host image: {summary}"
     );
+    if let Some(i) = extra.iter().position(|a| a == "--runtime") {
+        let wanted = format!("; runtime {}\n", extra[i + 1]);
+        assert!(
+            summary.contains(&wanted),
+            "the host runs {wanted}: {summary}"
+        );
+    }
     let app_dir = app_dir(out);
     let yml = std::fs::read_to_string(app_dir.join("linuxkit.yml")).unwrap();
     liftkit::build::linuxkit::schema::parse(&yml)
@@ -346,7 +363,7 @@ fn nginx_host_boots_in_every_format_from_dhcp_and_rebuilds_to_the_same_bytes() {
     let original = http_get(port, "/");
     assert_eq!(original.0, 200);
 
-    let app_dir = lift_with_host_image(nginx.pid(), &dir.path().join("out"), ALL_FORMATS);
+    let app_dir = lift_with_host_image(nginx.pid(), &dir.path().join("out"), ALL_FORMATS, &[]);
     nginx.stop();
     let slug = app_dir.file_name().unwrap().to_string_lossy().into_owned();
     let cmdline = std::fs::read_to_string(app_dir.join(format!("{slug}-cmdline"))).unwrap();
@@ -442,11 +459,16 @@ fn redis_host_keeps_its_data_on_the_data_disk_across_a_reboot() {
     assert!(redis(port, &["SET", "liftkit:host", "written-on-the-source"]).starts_with("+OK"));
     assert!(redis(port, &["SAVE"]).starts_with("+OK"));
 
+    // This host runs its container with crun (the other test's with runc): the same init drives
+    // both runtimes through start, restart and power-off.
+    let crun = test_crun();
     let app_dir = lift_with_host_image(
         redis_daemon.pid(),
         &dir.path().join("out"),
         "kernel+initrd,raw-bios",
+        &["--runtime".to_string(), crun.clone()],
     );
+
     let slug = app_dir.file_name().unwrap().to_string_lossy().into_owned();
     assert!(
         app_dir.join(format!("{slug}-data.img")).is_file(),
