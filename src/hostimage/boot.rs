@@ -129,6 +129,9 @@ pub fn boot_once(
     })
 }
 
+/// Probes waiting at once: one per 100 ms over a probe's 5 s read timeout.
+const MAX_PROBES: usize = 50;
+
 /// Boots the VM `launch` makes (given the monitor socket it must open), waits for the app's
 /// first answer on `host_port`, presses the power button and waits for qemu to exit.
 pub fn boot_with(
@@ -151,9 +154,25 @@ pub fn boot_with(
         .spawn()
         .map_err(|e| BootError::Start(program, e))?;
     let mut qemu = Qemu(child);
+    // qemu's user network accepts on the forwarded port before the guest listens, and a probe
+    // then waits out its read timeout (5 s): asked one after another, the answer would be seen up
+    // to 5 s late. A new probe starts every 100 ms instead, each in its own thread, and the
+    // first answer's time counts.
+    let (answered, answers) = std::sync::mpsc::channel::<Instant>();
+    let in_flight = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let answer = loop {
-        if ask(host_port, how).is_some() {
-            break started.elapsed();
+        if let Ok(at) = answers.try_recv() {
+            break at.duration_since(started);
+        }
+        if in_flight.load(std::sync::atomic::Ordering::SeqCst) < MAX_PROBES {
+            let (how, answered, in_flight) = (how.clone(), answered.clone(), in_flight.clone());
+            in_flight.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                if ask(host_port, &how).is_some() {
+                    let _ = answered.send(Instant::now());
+                }
+                in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            });
         }
         if let Ok(Some(status)) = qemu.0.try_wait() {
             return Err(BootError::Failed {

@@ -173,7 +173,7 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
     {
         if let Some(cpu) = server_cpu {
             let server = netns.unwrap_or(original.pid);
-            affinity::pin_processes(&usage::tree(server), cpu).map_err(step(app))?;
+            affinity::pin_processes(&affinity::serving(server), cpu).map_err(step(app))?;
         }
         let n = req.requests / 10 + 100;
         load::run(proto, addr, n, req.connections, netns, load_cpus).map_err(step(app))?;
@@ -339,7 +339,7 @@ fn one_run(
     // Again before each run: a server may have started processes since (a database's backend
     // per connection inherits its parent's CPU, a restarted worker may not).
     if let Some(cpu) = server_cpu {
-        affinity::pin_processes(&usage::tree(root), cpu)?;
+        affinity::pin_processes(&affinity::serving(root), cpu)?;
     }
     let cpu0 = usage::cpu_seconds(root);
     let sampler = usage::Sampler::start(root);
