@@ -28,7 +28,7 @@ pub struct Args {
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
     /// The format to boot (built beforehand by `liftkit host-image --format`).
-    #[arg(long, value_name = "FORMAT", default_value = "kernel+initrd", value_parser = parse_format)]
+    #[arg(long, value_name = "FORMAT", default_value = "kernel+initrd", value_parser = super::host_image::parse_format)]
     pub boot: Format,
     /// MiB of guest memory [default: run-qemu.sh's, 512].
     #[arg(long, value_name = "MIB")]
@@ -90,8 +90,4 @@ pub fn run(args: Args) -> Result<ExitCode> {
         eprintln!("warning: {unclean} boot(s) did not shut down cleanly");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_format(s: &str) -> Result<Format, String> {
-    s.parse()
 }

@@ -46,7 +46,7 @@ pub struct HostImageArgs {
     pub formats: Vec<Format>,
 }
 
-fn parse_format(s: &str) -> Result<Format, String> {
+pub(crate) fn parse_format(s: &str) -> Result<Format, String> {
     s.parse()
 }
 

@@ -74,12 +74,7 @@ pub fn pin_processes(pids: &[i32], cpu: usize) -> Result<(), String> {
 /// app's log lines cost CPU where the original's, written by the app itself, do.
 pub fn serving(root: i32) -> Vec<i32> {
     let mut pids = super::usage::tree(root);
-    let parent = std::fs::read_to_string(format!("/proc/{root}/stat"))
-        .ok()
-        .and_then(|s| {
-            let after = &s[s.rfind(')')? + 2..];
-            after.split_whitespace().nth(1)?.parse::<i32>().ok()
-        });
+    let parent = super::usage::stat_field(root, 1).and_then(|p| i32::try_from(p).ok());
     if let Some(ppid) = parent {
         let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).unwrap_or_default();
         if comm.trim() == "conmon" {

@@ -29,9 +29,9 @@ pub fn tree(root: i32) -> Vec<i32> {
 }
 
 /// Field `n` after the command name of /proc/PID/stat (0 = state, 1 = ppid, …).
-fn stat_field(pid: i32, n: usize) -> Option<u64> {
+pub(super) fn stat_field(pid: i32, n: usize) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
     rest.split_whitespace().nth(n)?.parse().ok()
 }
 
