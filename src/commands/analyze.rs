@@ -33,6 +33,8 @@ pub struct Args {
     #[arg(long = "exclude", value_name = "PATTERN")]
     pub exclude: Vec<String>,
     #[command(flatten)]
+    pub logs: super::logs_arg::LogsArgs,
+    #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
 }
 
@@ -72,7 +74,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let exclude = common::excludes(&args.output, &args.exclude)?;
     let bars = common::Bars::default();
     let session = Session::new(&analyzers, &bars);
-    let (plan, contents) = session.analyze_saved(
+    let (mut plan, contents) = session.analyze_saved(
         &args.snapshot,
         &snap,
         args.root.as_deref(),
@@ -80,6 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         args.cpu_level,
         exclude,
     )?;
+    args.logs.apply(&mut plan);
     if args.select.is_empty() && contents == Contents::Bundle && !snap.bundle_pids.is_empty() {
         let names: Vec<&str> = plan.apps.iter().map(|a| a.name.as_str()).collect();
         eprintln!(

@@ -137,8 +137,9 @@ fn print(rows: &[Parity], req: &Request) {
         }
         if let Some(pct) = r.file_logs_throughput_percent {
             println!(
-                "{:<9} file-logs/original: throughput {pct:.1}% ({}): the same plan with its logs \
-                 kept as files, not sent through the engine's log pipe",
+                "{:<9} file-logs/original: throughput {pct:.1}% ({}): the same plan lifted with \
+                 --logs files: its logs kept as files in a volume, not sent through the engine's \
+                 log pipe",
                 r.app,
                 within(pct, true)
             );

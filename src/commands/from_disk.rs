@@ -75,6 +75,7 @@ pub fn lift(args: &super::lift::Args, file: &Path) -> Result<ExitCode> {
         exclude: common::excludes(&output.join("plan.yaml"), &args.exclude)?,
     };
     let mut plan = session.analyze(&snap, host, &chosen, &opts);
+    args.logs.apply(&mut plan);
     for app in &mut plan.apps {
         app.hardening.seccomp |= request.seccomp;
     }
@@ -122,7 +123,8 @@ pub fn analyze(args: &super::analyze::Args, snap: &Snapshot, file: &Path) -> Res
         snapshot_path: args.snapshot.to_string_lossy().into_owned(),
         exclude: common::excludes(&args.output, &args.exclude)?,
     };
-    let plan = session.analyze(snap, disk.host(), &chosen, &opts);
+    let mut plan = session.analyze(snap, disk.host(), &chosen, &opts);
+    args.logs.apply(&mut plan);
     disk.check_unchanged()?;
     liftkit::plan::save(&plan, &args.output)
         .with_context(|| format!("{}: cannot write", args.output.display()))?;

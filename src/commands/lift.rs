@@ -63,6 +63,8 @@ pub struct Args {
     #[arg(long = "exclude", value_name = "PATTERN")]
     pub exclude: Vec<String>,
     #[command(flatten)]
+    pub logs: super::logs_arg::LogsArgs,
+    #[command(flatten)]
     pub priority: super::priority::PriorityArgs,
     #[command(flatten, next_help_heading = "With --host-image")]
     pub host_image_opts: super::host_image::HostImageArgs,
@@ -117,6 +119,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     common::prepare_output(&output, args.force)?;
     let host = liftkit::host::live();
     let mut plan = session.analyze(&snap, &host, &chosen, &options);
+    args.logs.apply(&mut plan);
     for app in &mut plan.apps {
         app.hardening.seccomp |= request.seccomp;
     }

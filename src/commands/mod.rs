@@ -23,6 +23,7 @@ mod from_disk;
 pub mod host_image;
 pub mod host_kernel;
 pub mod lift;
+mod logs_arg;
 pub mod priority;
 pub mod trial_args;
 pub mod verify;

@@ -53,6 +53,11 @@ const SYSTEM_DIRS: &[&str] = &[
     "/var/log",
 ];
 
+/// A directory holding the system the app runs on, which no volume or tmpfs may cover.
+pub fn system_dir(dir: &str) -> bool {
+    SYSTEM_DIRS.contains(&dir)
+}
+
 /// A directory many programs share (the system's, or the common scratch roots): what another
 /// program keeps in it says nothing about this app.
 pub fn shared_dir(dir: &str) -> bool {
@@ -92,7 +97,8 @@ fn ephemeral_file(path: &str) -> bool {
         .any(|s| path.ends_with(s))
 }
 
-fn under(path: &str, dir: &str) -> bool {
+/// Whether `path` is `dir` or inside it.
+pub fn under(path: &str, dir: &str) -> bool {
     dir == "/"
         || path == dir
         || path
@@ -128,7 +134,7 @@ pub fn placed(app: &AppPlan, path: &str) -> bool {
 }
 
 /// Whether the image holds anything strictly below `dir`.
-fn image_has_below(app: &AppPlan, dir: &str) -> bool {
+pub fn image_has_below(app: &AppPlan, dir: &str) -> bool {
     let below = |p: &str| p != dir && under(p, dir);
     app.files.iter().any(|f| below(&f.path))
         || app.links.iter().any(|l| below(&l.path))

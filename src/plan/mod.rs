@@ -5,6 +5,7 @@
 
 mod hardening;
 mod load;
+pub mod logs;
 
 use crate::findings::Finding;
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@
 //! - `app.<name>.review` — look at a group of files (navigation, not saved)
 //! - `app.<name>.volumes.<path>.populate` — copy the host's data into the volume
 //! - `app.<name>.ports`, `app.<name>.user`, `app.<name>.entrypoint`
+//! - `app.<name>.logs` — `engine` or `files` (asked when its analyzer sends logs to the engine)
 //! - `secrets.include` — bake files that look like secrets into the images
 //! - `output.dir`, `build.confirm`
 //! - `app.<name>.verify` — start the built image and check it answers (asked after the build)
@@ -14,6 +15,7 @@
 use super::review::{self, ROLES};
 use super::{edit, Choice, Question, Session, WizardError};
 use crate::analyze::Candidate;
+use crate::plan::logs::{self, Route};
 use crate::plan::{AppPlan, Fit, Plan, VolumeKind};
 use crate::snapshot::Snapshot;
 use std::collections::BTreeMap;
@@ -212,6 +214,20 @@ fn review_app(s: &mut Session, app: &mut AppPlan, snapshot: &Snapshot) -> Result
     );
     if let Ok(words) = edit::parse_entrypoint(s.ask(&q)?.as_text()) {
         app.image.entrypoint = words;
+    }
+    let logs = logs::engine_logs(app).join(", ");
+    if !logs.is_empty() {
+        let choices = [Route::Engine, Route::Files]
+            .map(|r| Choice::new(r.name(), format!("{}: {}", r.name(), r.describe())))
+            .to_vec();
+        let q = Question::select(
+            format!("{p}.logs"),
+            format!("{}: logs ({logs}) go", app.name),
+            choices,
+            Route::Engine.name(),
+        );
+        let route = Route::parse(s.ask(&q)?.as_text()).unwrap_or_default();
+        logs::route(app, route);
     }
     Ok(())
 }

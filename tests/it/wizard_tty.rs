@@ -287,6 +287,9 @@ fn wizard_at_a_terminal_builds_an_image_that_runs_and_its_answers_replay() {
     t.answer(&format!("{name}: ports"), &["Enter"]);
     t.answer(&format!("{name}: run as user"), &["Enter"]);
     t.answer(&format!("{name}: entrypoint"), &["Enter"]);
+    // Logs kept as files (the second choice), so verify proves the image runs that way on its
+    // read-only root.
+    t.answer(&format!("{name}: logs"), &["Down", "Enter"]);
     t.secrets_if_asked();
     t.answer("output directory", &["Enter"]);
     t.answer("now?", &["Enter"]);
@@ -316,6 +319,10 @@ fn wizard_at_a_terminal_builds_an_image_that_runs_and_its_answers_replay() {
         answers.get(&format!("app.{name}.ports")),
         Some(&Answer::Text(format!("{port}/tcp")))
     );
+    assert_eq!(
+        answers.get(&format!("app.{name}.logs")),
+        Some(&Answer::Text("files".to_string()))
+    );
     assert_eq!(answers.get("build.confirm"), Some(&Answer::Bool(true)));
     assert_eq!(
         answers.get(&format!("app.{name}.verify")),
@@ -327,6 +334,16 @@ fn wizard_at_a_terminal_builds_an_image_that_runs_and_its_answers_replay() {
     );
     let app_dir = out.join(&name);
     assert!(app_dir.join("image.tar").exists());
+    let plan = liftkit::plan::load(&out.join("plan.yaml")).unwrap();
+    let logs_volume = plan.apps[0]
+        .volumes
+        .iter()
+        .find(|v| v.why.contains("--logs files"));
+    assert!(
+        liftkit::plan::logs::engine_logs(&plan.apps[0]).is_empty() && logs_volume.is_some(),
+        "the logs are files in a volume: {:#?}",
+        plan.apps[0].volumes
+    );
     assert!(
         dot_entries(&out).is_empty(),
         "no staging or temporary files: {:?}",
@@ -424,6 +441,7 @@ fn invalid_answers_are_asked_again_and_ctrl_c_at_a_prompt_writes_nothing() {
         }
         t.answer(&q, &["Enter"]);
     }
+    t.answer(&format!("{name}: logs"), &["Enter"]);
     t.secrets_if_asked();
     t.wait_prompt("output directory", Duration::from_secs(10));
     t.type_line("/no/such/parent/out");
@@ -465,7 +483,7 @@ fn ctrl_c_during_the_build_leaves_only_whole_files() {
     let t = Tmux::start();
     t.run(&format!("{} wizard -o {}", liftkit_cmd(), out.display()));
     let name = choose_app(&t, port);
-    for q in ["review", "ports", "run as user", "entrypoint"] {
+    for q in ["review", "ports", "run as user", "entrypoint", "logs"] {
         t.answer(&format!("{name}: {q}"), &["Enter"]);
     }
     t.secrets_if_asked();
@@ -602,6 +620,7 @@ fn the_wizard_goes_back_offers_a_free_output_and_verifies_by_default() {
     t.type_line(&format!("{port}/tcp, 9/udp"));
     t.answer(&format!("{name}: run as user"), &["Enter"]);
     t.answer(&format!("{name}: entrypoint"), &["Enter"]);
+    t.answer(&format!("{name}: logs"), &["Enter"]);
     t.secrets_if_asked();
 
     let screen = t.wait_prompt("output directory", Duration::from_secs(10));

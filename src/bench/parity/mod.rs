@@ -57,8 +57,8 @@ pub struct Parity {
     pub rounds: usize,
     pub original: Side,
     pub lifted: Side,
-    /// The same plan with its log links removed: the logs written to files as on the host, not
-    /// through the engine's log pipe (None when the plan sends no log there).
+    /// The same plan with `--logs files`: the logs written to files as on the host, in a volume,
+    /// not through the engine's log pipe (None when the plan sends no log there).
     pub lifted_file_logs: Option<Side>,
     /// lifted / original, as percentages (throughput: the median of each round's ratio).
     pub throughput_percent: f64,
@@ -271,10 +271,10 @@ fn lift(app: &str, dir: &Path, pid: i32, req: &Request) -> Result<PathBuf, Parit
         .ok_or_else(|| step(app)("the lift built no image".to_string()))
 }
 
-/// The lifted plan with the links that send logs to the engine (`/dev/stdout`, `/dev/stderr`)
-/// removed, built beside the first: the app then writes its logs to files as it did on the
-/// host. The engine's log pipe costs a context switch and a copy per line (for nginx's access
-/// log, a line per request). None when the plan sends no log to the engine.
+/// The lifted plan with its logs routed to files (`--logs files`: each log a file again, in a
+/// volume for its directory), built beside the first: the app then writes its logs as it did
+/// on the host. The engine's log pipe costs a context switch and a copy per line (for nginx's
+/// access log, a line per request). None when the plan sends no log to the engine.
 fn file_logs_variant(
     app: &str,
     dir: &Path,
@@ -283,13 +283,13 @@ fn file_logs_variant(
 ) -> Result<Option<PathBuf>, ParityError> {
     let mut plan =
         crate::plan::load(&app_dir.join("plan.yaml")).map_err(|e| step(app)(e.to_string()))?;
-    let mut removed = false;
+    let mut rerouted = false;
     for a in &mut plan.apps {
-        let before = a.links.len();
-        a.links.retain(|l| !l.target.starts_with("/dev/std"));
-        removed |= a.links.len() != before;
+        let before = crate::plan::logs::engine_logs(a).len();
+        crate::plan::logs::route(a, crate::plan::logs::Route::Files);
+        rerouted |= crate::plan::logs::engine_logs(a).len() != before;
     }
-    if !removed {
+    if !rerouted {
         return Ok(None);
     }
     let work = dir.join("file-logs");
