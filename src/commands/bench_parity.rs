@@ -128,6 +128,27 @@ fn print(rows: &[Parity], req: &Request) {
             r.cpu_percent
         );
         println!("{:<9} {}", r.app, r.pinning);
+        if let Some(h) = &r.hardening {
+            let list = |v: &[String]| {
+                if v.is_empty() {
+                    "none".to_string()
+                } else {
+                    v.join(", ")
+                }
+            };
+            println!(
+                "{:<9} hardened: read-only root {}, no-new-privileges {}, capabilities {}, tmpfs \
+                 {}, volumes {}, profile {} system calls ({})",
+                r.app,
+                h.read_only_root,
+                h.no_new_privileges,
+                list(&h.capabilities),
+                list(&r.placements.tmpfs),
+                list(&r.placements.volumes),
+                r.placements.profile_syscalls,
+                h.seccomp
+            );
+        }
         if let Some(why) = &r.original_cgroup_missing {
             println!(
                 "{:<9} note: the original ran in the root CPU group, the image in its own ({why}): \

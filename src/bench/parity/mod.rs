@@ -83,6 +83,32 @@ pub struct Parity {
     pub pinning: String,
     /// How the lifted image ran: read-only root, capabilities, profile.
     pub hardening: Option<crate::verify::inspect::Inspected>,
+    /// Where its plan lets it write, and the size of its profile.
+    pub placements: Placements,
+}
+
+/// The lifted plan's places for writes, and its system call profile's size.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Placements {
+    pub tmpfs: Vec<String>,
+    pub volumes: Vec<String>,
+    pub profile_syscalls: usize,
+}
+
+impl Placements {
+    fn of(plan: &crate::plan::Plan) -> Placements {
+        let mut p = Placements::default();
+        for app in &plan.apps {
+            for v in &app.volumes {
+                match v.kind {
+                    crate::plan::VolumeKind::Tmpfs => p.tmpfs.push(v.path.clone()),
+                    crate::plan::VolumeKind::Volume => p.volumes.push(v.path.clone()),
+                }
+            }
+            p.profile_syscalls += app.hardening.syscalls.len();
+        }
+        p
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +223,9 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         }
     }
     let supervisor = usage::own_memory(lifted_pid);
+    let placements = crate::plan::load(&app_dir.join("plan.yaml"))
+        .map(|p| Placements::of(&p))
+        .unwrap_or_default();
     drop(sandbox);
     drop(file_logs);
     let _ = std::fs::remove_dir_all(&app_dir);
@@ -224,6 +253,7 @@ pub fn measure(app: &str, work: &Path, req: &Request) -> Result<Parity, ParityEr
         original: o,
         lifted: l,
         hardening,
+        placements,
         pinning,
         original_cgroup_missing: original_cgroup,
     })
