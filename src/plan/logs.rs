@@ -2,6 +2,10 @@
 //! `/dev/stdout` or `/dev/stderr`, so `podman logs` and `kubectl logs` show them), or to files
 //! as on the host, in a volume of their own.
 //!
+//! Only logs sent by a link are routed: an analyzer that points its program at stdout by an
+//! option instead (redis's `--logfile ""`: a program running as its own user may not open the
+//! engine's pipe by path) keeps doing so.
+//!
 //! The engine's way is the container convention, and it has a price: every line crosses a pipe
 //! to the engine's monitor (podman's conmon, containerd's shim), a wake-up and a copy per line;
 //! for nginx's access log that is a line per request, a third of its throughput on one CPU

@@ -46,6 +46,7 @@ pub struct Side {
     pub peak_pss_bytes: u64,
     /// The anonymous part of PSS (heap, stacks): what the program itself holds.
     pub peak_pss_anon_bytes: u64,
+    /// The server's process tree and, for the image, the engine's monitor (conmon).
     pub cpu_seconds_per_10k: f64,
 }
 
@@ -371,11 +372,13 @@ fn one_run(
     if let Some(cpu) = server_cpu {
         affinity::pin_processes(&affinity::serving(root), cpu)?;
     }
-    let cpu0 = usage::cpu_seconds(root);
+    // The engine's monitor counts for the image: copying its log lines is work the original,
+    // writing its own files, does itself.
+    let cpu0 = usage::cpu_seconds_of(&affinity::serving(root));
     let sampler = usage::Sampler::start(root);
     let l = load::run(proto, addr, req.requests, req.connections, netns, load_cpus)?;
     let mem = sampler.peak();
-    let cpu = usage::cpu_seconds(root) - cpu0;
+    let cpu = usage::cpu_seconds_of(&affinity::serving(root)) - cpu0;
     Ok(Side {
         requests_per_second: l.per_second(),
         p50_ms: l.quantile_ms(0.50),

@@ -35,12 +35,11 @@ pub(super) fn stat_field(pid: i32, n: usize) -> Option<u64> {
     rest.split_whitespace().nth(n)?.parse().ok()
 }
 
-/// CPU seconds of the tree so far: user + system, with what each reaped.
-pub fn cpu_seconds(root: i32) -> f64 {
+/// CPU seconds of these processes so far: user + system, with what each reaped.
+pub fn cpu_seconds_of(pids: &[i32]) -> f64 {
     // SAFETY: sysconf has no side effects.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    tree(root)
-        .iter()
+    pids.iter()
         .map(|p| (11..=14).filter_map(|f| stat_field(*p, f)).sum::<u64>())
         .sum::<u64>() as f64
         / ticks
@@ -140,7 +139,14 @@ mod tests {
     fn this_process_has_a_tree_cpu_time_and_memory() {
         let me = std::process::id() as i32;
         assert_eq!(super::tree(me)[0], me);
-        assert!(super::cpu_seconds(me) >= 0.0);
+        // A busy loop of 50 ms on this thread: the clock ticks (10 ms each) show it.
+        let before = super::cpu_seconds_of(&[me]);
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(super::cpu_seconds_of(&[me]) > before, "no CPU counted");
         let m = super::memory(me);
         assert!(m.rss > 0 && m.pss > 0 && m.pss <= m.rss * 2, "{m:?}");
         assert!(m.pss_anon > 0 && m.pss_anon <= m.pss, "{m:?}");
