@@ -41,6 +41,7 @@ mod lift_redis;
 mod liftignore;
 mod linuxkit_schema;
 mod loader_fuzz;
+mod logs_route;
 mod nginx_temp_paths;
 mod oci_layer;
 mod oci_tools;
