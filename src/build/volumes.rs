@@ -41,6 +41,17 @@ pub fn populate(
         let dest = dest_root.join(volume_name(&v.path));
         std::fs::create_dir_all(&dest)?;
         if !v.populate {
+            // Empty, but with the owner and mode the directory has on the host: an app running
+            // as its own user writes there as it did (root's 0755 would refuse it).
+            if let Ok(meta) = host.stat(Path::new(&v.path)) {
+                if meta.is_dir() {
+                    let _ = std::os::unix::fs::lchown(&dest, Some(meta.uid()), Some(meta.gid()));
+                    std::fs::set_permissions(
+                        &dest,
+                        std::fs::Permissions::from_mode(meta.mode() & 0o7777),
+                    )?;
+                }
+            }
             continue;
         }
         let Ok(real) = host.real_path(Path::new(&v.path)) else {
@@ -423,6 +434,39 @@ mod tests {
         let mut app = plan.apps.remove(0);
         app.volumes = vec![volume];
         app
+    }
+
+    #[test]
+    fn an_empty_volume_has_the_owner_and_mode_of_the_hosts_directory() {
+        use std::os::unix::fs::MetadataExt;
+        let src = tempfile::tempdir().unwrap();
+        let logs = src.path().join("var/log/app");
+        std::fs::create_dir_all(&logs).unwrap();
+        std::fs::write(logs.join("old.log"), "the host's, not copied").unwrap();
+        std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o2770)).unwrap();
+        // Root can give it another owner, as a host's log directory has (nobody's group).
+        let owner = (65534, 65534);
+        let chowned = std::os::unix::fs::lchown(&logs, Some(owner.0), Some(owner.1)).is_ok();
+        let app = app_with(Volume {
+            path: "/var/log/app".into(),
+            kind: VolumeKind::Volume,
+            populate: false,
+            populate_with: None,
+            why: "test".into(),
+            live_writes: None,
+            scratch: false,
+        });
+        let dest = tempfile::tempdir().unwrap();
+        let host = crate::host::at(src.path());
+        let (bytes, _) = populate(&app, &host, &Excludes::default(), dest.path()).unwrap();
+        let made = dest.path().join(volume_name("/var/log/app"));
+        let meta = std::fs::metadata(&made).unwrap();
+        assert_eq!(bytes, 0);
+        assert!(!made.join("old.log").exists(), "nothing copied");
+        assert_eq!(meta.mode() & 0o7777, 0o2770);
+        if chowned {
+            assert_eq!((meta.uid(), meta.gid()), owner);
+        }
     }
 
     #[test]

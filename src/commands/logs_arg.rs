@@ -7,7 +7,7 @@ use liftkit::plan::Plan;
 pub struct LogsArgs {
     /// Where each app's logs go: `engine` links every log file its analyzer names to stdout or
     /// stderr, for `podman logs` and `kubectl logs` (a pipe and a copy per line: on one CPU,
-    /// nginx's access log costs it a third of its throughput); `files` keeps them files, as on
+    /// nginx's access log costs it some 40% of its throughput); `files` keeps them files, as on
     /// the host, in a volume of their own.
     #[arg(long, value_name = "WHERE", default_value = "engine", value_parser = parse)]
     pub logs: Route,

@@ -8,7 +8,7 @@
 //!
 //! The engine's way is the container convention, and it has a price: every line crosses a pipe
 //! to the engine's monitor (podman's conmon, containerd's shim), a wake-up and a copy per line;
-//! for nginx's access log that is a line per request, a third of its throughput on one CPU
+//! for nginx's access log that is a line per request, some 40% of its throughput on one CPU
 //! (`liftkit bench parity`). Files cost what they cost on the host.
 
 use super::{AppPlan, Volume, VolumeKind, Write};
