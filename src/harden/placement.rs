@@ -61,7 +61,7 @@ pub fn system_dir(dir: &str) -> bool {
 /// A directory many programs share (the system's, or the common scratch roots): what another
 /// program keeps in it says nothing about this app.
 pub fn shared_dir(dir: &str) -> bool {
-    SYSTEM_DIRS.contains(&dir)
+    system_dir(dir)
         || [
             "/run",
             "/var/run",
@@ -151,7 +151,7 @@ pub fn run_time_tmpfs(app: &mut AppPlan) {
     for d in &app.dirs {
         let known = !(d.why.starts_with("working directory") || d.why.starts_with("holds "));
         if !known
-            || SYSTEM_DIRS.contains(&d.path.as_str())
+            || system_dir(&d.path)
             || placement(app, &d.path).is_some()
             || image_has_below(app, &d.path)
         {
@@ -198,7 +198,7 @@ pub fn propose(app: &AppPlan, host: &dyn Host, path: &str, call: &str) -> Result
     if let Some(v) = placement(app, &dir) {
         return Err(format!("{} is already a {:?}", v.path, v.kind).to_lowercase());
     }
-    if SYSTEM_DIRS.contains(&dir.as_str()) {
+    if system_dir(&dir) {
         return Err(format!(
             "its directory {dir} is a system directory a volume must not cover: point the app \
              at a directory of its own for it"

@@ -71,10 +71,10 @@ pub fn engine_logs(app: &AppPlan) -> Vec<&str> {
 /// its directory a volume (kept: logs are the run's record; never copied from the host, whose
 /// old logs are not the image's). A log whose directory may not be a volume (`/var/log`
 /// itself, shared by every program) stays with the engine, and a finding says why. `Engine`
-/// leaves the plan as analyzed.
-pub fn route(app: &mut AppPlan, route: Route) {
+/// leaves the plan as analyzed. Returns whether any log was routed anew.
+pub fn route(app: &mut AppPlan, route: Route) -> bool {
     if route == Route::Engine {
-        return;
+        return false;
     }
     let logs: Vec<String> = engine_logs(app).into_iter().map(String::from).collect();
     let mut dirs: Vec<(String, Vec<String>)> = Vec::new();
@@ -99,6 +99,7 @@ pub fn route(app: &mut AppPlan, route: Route) {
             None => dirs.push((dir, vec![log])),
         }
     }
+    let routed = !dirs.is_empty();
     // Judged once every link is gone: a log link is no file of the image to keep visible.
     for (dir, logs) in dirs {
         if placement::placement(app, &dir).is_some() {
@@ -133,6 +134,7 @@ pub fn route(app: &mut AppPlan, route: Route) {
     app.volumes.sort_by(|a, b| a.path.cmp(&b.path));
     app.hardening.writes.sort();
     app.hardening.writes.dedup_by(|a, b| a.path == b.path);
+    routed
 }
 
 #[cfg(test)]

@@ -316,9 +316,7 @@ fn file_logs_variant(
         crate::plan::load(&app_dir.join("plan.yaml")).map_err(|e| step(app)(e.to_string()))?;
     let mut rerouted = false;
     for a in &mut plan.apps {
-        let before = crate::plan::logs::engine_logs(a).len();
-        crate::plan::logs::route(a, crate::plan::logs::Route::Files);
-        rerouted |= crate::plan::logs::engine_logs(a).len() != before;
+        rerouted |= crate::plan::logs::route(a, crate::plan::logs::Route::Files);
     }
     if !rerouted {
         return Ok(None);
